@@ -1,0 +1,267 @@
+// The nhi.dev/v1alpha1 API as TypeScript types. The OpenAPI schema in schema.ts describes the
+// same shapes for the apiserver; crds/*.yaml is generated from schema.ts (npm run crds) and a
+// test fails when the committed files drift from it.
+
+export const GROUP = 'nhi.dev';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export const Environments = ['development', 'staging', 'production'] as const;
+export type Environment = (typeof Environments)[number];
+
+export const ProviderKinds = ['kubernetes', 'aws', 'vault'] as const;
+export type ProviderKind = (typeof ProviderKinds)[number];
+
+export const SecretBackends = ['kubernetes', 'aws-secrets-manager', 'vault-kv'] as const;
+export type SecretBackend = (typeof SecretBackends)[number];
+
+export const GeneratorTypes = ['random', 'ed25519', 'hmac'] as const;
+export type GeneratorType = (typeof GeneratorTypes)[number];
+
+export const DataClassifications = ['public', 'internal', 'confidential', 'restricted'] as const;
+export type DataClassification = (typeof DataClassifications)[number];
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  deletionTimestamp?: string;
+  creationTimestamp?: string;
+  ownerReferences?: Array<{
+    apiVersion: string;
+    kind: string;
+    name: string;
+    uid: string;
+    controller?: boolean;
+    blockOwnerDeletion?: boolean;
+  }>;
+}
+
+export interface Owner {
+  team: string;
+  contact?: string;
+}
+
+export interface WorkloadRef {
+  apiVersion: string;
+  kind: string;
+  name: string;
+}
+
+/** One least-privilege grant. `provider` names the backend kind; `providerRef` optionally names a ClusterCredentialProvider. */
+export interface AwsScope {
+  provider: 'aws';
+  providerRef?: string;
+  actions: string[];
+  resources: string[];
+}
+
+export interface VaultPathGrant {
+  path: string;
+  capabilities: string[];
+}
+
+export interface VaultScope {
+  provider: 'vault';
+  providerRef?: string;
+  paths: VaultPathGrant[];
+}
+
+export interface PolicyRule {
+  apiGroups?: string[];
+  resources?: string[];
+  resourceNames?: string[];
+  verbs: string[];
+}
+
+export interface KubernetesScope {
+  provider: 'kubernetes';
+  rules: PolicyRule[];
+}
+
+export type Scope = AwsScope | VaultScope | KubernetesScope;
+
+export interface SecretGenerator {
+  type: GeneratorType;
+  /** Length in characters (random) or bytes (hmac). */
+  length?: number;
+}
+
+export interface SecretSpec {
+  name: string;
+  backend?: SecretBackend;
+  providerRef?: string;
+  generator: SecretGenerator;
+  rotationInterval?: string;
+  /** How long the previous value stays valid after a rotation. */
+  overlap?: string;
+  target?: { secretName: string };
+}
+
+export interface AgentIdentitySpec {
+  owner: Owner;
+  purpose: string;
+  environment: Environment;
+  workloadRef?: WorkloadRef;
+  serviceAccountName?: string;
+  ttl?: string;
+  credentialTTL?: string;
+  inactivityTimeout?: string;
+  orphanGracePeriod?: string;
+  quarantinePeriod?: string;
+  scopes?: Scope[];
+  secrets?: SecretSpec[];
+  impact?: { dataClassification?: DataClassification; internetExposed?: boolean };
+  /** Set by `nhictl lock`: quarantine now, whatever the workload does. */
+  locked?: boolean;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface SecretStatus {
+  name: string;
+  currentVersion?: number;
+  previousVersion?: number;
+  lastRotated?: string;
+  nextRotation?: string;
+}
+
+export interface RiskFactor {
+  id: string;
+  description: string;
+  weight: number;
+}
+
+export interface RiskStatus {
+  likelihood: number;
+  impact: number;
+  score: number;
+  level: 'Low' | 'Moderate' | 'High' | 'Critical';
+  factors: RiskFactor[];
+  remediateBy?: string;
+}
+
+export interface PlannedChange {
+  action: string;
+  resource: string;
+  reason: string;
+}
+
+export interface AgentIdentityStatus {
+  observedGeneration?: number;
+  phase?: string;
+  conditions?: Condition[];
+  serviceAccount?: string;
+  boundPods?: number;
+  aws?: { roleArn?: string; roleName?: string; policyHash?: string };
+  vault?: { role?: string; policy?: string };
+  secrets?: SecretStatus[];
+  expiresAt?: string;
+  lastUsed?: string;
+  orphanedSince?: string;
+  quarantineUntil?: string;
+  risk?: RiskStatus;
+  plan?: PlannedChange[];
+  failedAttempts?: number;
+  lastFailureTime?: string;
+}
+
+export interface AgentIdentity {
+  apiVersion: typeof API_VERSION;
+  kind: 'AgentIdentity';
+  metadata: ObjectMeta;
+  spec: AgentIdentitySpec;
+  status?: AgentIdentityStatus;
+}
+
+export interface AwsProviderSpec {
+  region: string;
+  accountId?: string;
+  endpoint?: string;
+  rolePath?: string;
+  roleNamePrefix?: string;
+  permissionsBoundaryArn?: string;
+  mode: 'irsa' | 'pod-identity';
+  irsa?: { oidcProviderArn: string; issuer: string };
+  podIdentity?: { clusterName: string };
+  secretsManager?: { kmsKeyId?: string; recoveryWindowDays?: number; forceDelete?: boolean };
+  maxWritesPerSecond?: number;
+}
+
+export interface VaultProviderSpec {
+  address: string;
+  caBundle?: string;
+  namespace?: string;
+  kubernetesAuthMount?: string;
+  kvMount?: string;
+  audience?: string;
+  tokenMaxTTL?: string;
+  auth: {
+    kubernetes?: { role: string; mount?: string; tokenPath?: string };
+    tokenFile?: { path: string };
+    /** Only for the dev environment: a token in a Secret. */
+    tokenSecretRef?: { name: string; namespace: string; key: string };
+  };
+}
+
+export interface ClusterCredentialProviderSpec {
+  aws?: AwsProviderSpec;
+  vault?: VaultProviderSpec;
+}
+
+export interface ClusterCredentialProvider {
+  apiVersion: typeof API_VERSION;
+  kind: 'ClusterCredentialProvider';
+  metadata: ObjectMeta;
+  spec: ClusterCredentialProviderSpec;
+  status?: { conditions?: Condition[]; observedGeneration?: number };
+}
+
+export interface EnvironmentRules {
+  maxTTL?: string;
+  maxCredentialTTL?: string;
+  maxRotationInterval?: string;
+  forbiddenActions?: string[];
+  forbiddenResources?: string[];
+  requirePermissionsBoundary?: boolean;
+  allowedProviders?: ProviderKind[];
+  allowedNamespaces?: string[];
+  maxRiskLevel?: RiskStatus['level'];
+}
+
+export interface IdentityPolicySpec {
+  environments: Partial<Record<Environment, EnvironmentRules>>;
+}
+
+export interface IdentityPolicy {
+  apiVersion: typeof API_VERSION;
+  kind: 'IdentityPolicy';
+  metadata: ObjectMeta;
+  spec: IdentityPolicySpec;
+}
+
+/** Labels and annotations that mark what the operator owns. GC deletes nothing without them. */
+export const Marks = {
+  managedBy: 'app.kubernetes.io/managed-by',
+  managedByValue: 'nhi-operator',
+  identityUid: 'nhi.dev/identity-uid',
+  identityName: 'nhi.dev/identity',
+  owner: 'nhi.dev/owner',
+  purpose: 'nhi.dev/purpose',
+  environment: 'nhi.dev/environment',
+  finalizer: 'nhi.dev/revoke-credentials',
+} as const;

@@ -1,0 +1,128 @@
+// The CredentialProvider port: every backend (Kubernetes, AWS, Vault/OpenBao) implements it and is
+// registered explicitly in main.ts. The controller decides *what* should happen (pure policies over
+// gathered state); a provider only *does* it, idempotently, for one identity at a time.
+//
+// Contract every implementation keeps:
+//  - Every call is idempotent and safe to repeat after a crash at any point: look up by the
+//    deterministic name (and ownership tag) before creating; adopt what carries our marks; refuse
+//    (NotOwnedError) what does not.
+//  - Nothing without our ownership marks is ever modified or deleted. "Already gone" is success.
+//  - A provider error never deletes anything: throw, and the controller retries with backoff.
+//  - No secret value is ever put in an error message, a log line or a returned status field.
+
+import type { AgentIdentity, PlannedChange, ProviderKind, SecretSpec } from '../api/v1alpha1/types.ts';
+
+/** The subject a provider binds to: exactly one ServiceAccount in one namespace. */
+export interface BoundSubject {
+  namespace: string;
+  serviceAccountName: string;
+}
+
+export interface IdentityRef {
+  identity: AgentIdentity;
+  subject: BoundSubject;
+}
+
+/** What a provision call established; merged into status by the controller. */
+export interface ProvisionResult {
+  /** Status fragment for this provider, e.g. { roleArn, policyHash } or { role, policy }. */
+  status: Record<string, string>;
+  /** Annotations the managed ServiceAccount must carry (e.g. eks.amazonaws.com/role-arn). */
+  serviceAccountAnnotations?: Record<string, string>;
+  /** What changed; empty when everything was already as desired. */
+  changes: PlannedChange[];
+}
+
+export interface SecretVersionRef {
+  version: number;
+  /** Opaque id in the backend (SM VersionId, KV version number as string, ...). */
+  id?: string;
+  createdAt?: string;
+}
+
+/** Secret material handed back to the controller so it can sync the Kubernetes target. Never logged. */
+export interface SecretMaterial {
+  current: SecretVersionRef & { value: string };
+  previous?: SecretVersionRef & { value: string };
+}
+
+export interface RotationResult {
+  material: SecretMaterial;
+  /** Number of writes made to the backend by this rotation (the contract is at most one). */
+  writes: number;
+}
+
+export interface Observation {
+  /** Most recent real use of the identity's credentials, when the backend exposes it. */
+  lastUsed?: Date;
+  /** Differences between the live state and the desired state (drift), already corrected if `corrected`. */
+  drift: Array<{ resource: string; field: string; detail: string }>;
+  corrected: boolean;
+}
+
+export interface OwnedResource {
+  provider: ProviderKind;
+  kind: string;
+  name: string;
+  namespace?: string;
+  identityUid?: string;
+  identityName?: string;
+}
+
+export interface CredentialProvider {
+  readonly kind: ProviderKind;
+  /** What provision() would change right now, without changing anything. */
+  plan(ref: IdentityRef): Promise<PlannedChange[]>;
+  /** Create or adopt, and converge, everything this identity needs from this backend. */
+  provision(ref: IdentityRef): Promise<ProvisionResult>;
+  /** Staged rotation of one secret owned by this backend: new value becomes current, old stays as previous. */
+  rotate(ref: IdentityRef, secret: SecretSpec): Promise<RotationResult>;
+  /** Read the current/previous material of a secret without writing (for syncing targets). */
+  readSecret(ref: IdentityRef, secret: SecretSpec): Promise<SecretMaterial | undefined>;
+  /** Retire the previous value of a secret after its overlap window. */
+  retirePrevious(ref: IdentityRef, secret: SecretSpec): Promise<void>;
+  /** Phase 1: disable everything the identity can do, reversibly, cutting off issued credentials. */
+  quarantine(ref: IdentityRef): Promise<void>;
+  /** Undo quarantine (the workload came back). */
+  restore(ref: IdentityRef): Promise<void>;
+  /** Phase 2: delete everything we own for this identity. Already gone is success. */
+  revoke(ref: IdentityRef): Promise<void>;
+  /** Last use and drift; may correct drift when asked. */
+  observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation>;
+  /** Everything this backend holds that carries our ownership marks (for inventory and sweeps). */
+  listOwned(): Promise<OwnedResource[]>;
+}
+
+// ---- typed errors: each carries a `reason` that maps to a condition reason ----
+
+export class ProviderError extends Error {
+  readonly reason: string = 'ProviderError';
+  readonly retryable: boolean = true;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class NotFoundError extends ProviderError {
+  override readonly reason = 'NotFound';
+}
+
+/** The object exists under our deterministic name but does not carry our ownership marks. */
+export class NotOwnedError extends ProviderError {
+  override readonly reason = 'NotOwned';
+  override readonly retryable = false;
+}
+
+export class ThrottledError extends ProviderError {
+  override readonly reason = 'Throttled';
+}
+
+export class UnavailableError extends ProviderError {
+  override readonly reason = 'ProviderUnavailable';
+}
+
+export class InvalidConfigError extends ProviderError {
+  override readonly reason = 'InvalidProviderConfig';
+  override readonly retryable = false;
+}
