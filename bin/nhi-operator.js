@@ -1,3 +1,4 @@
 #!/usr/bin/env node
 import { run } from './launch.js';
+
 await run('main');

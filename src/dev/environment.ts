@@ -1,0 +1,288 @@
+// The local environment: etcd + kube-apiserver + kube-controller-manager (a real control plane
+// without kubelet or scheduler), an OpenBao dev server with the kubernetes auth method configured
+// against that apiserver, and moto_server for IAM, STS and Secrets Manager. All on free loopback
+// ports under one state folder; `stopEnvironment` leaves no process behind.
+
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { componentPaths, missingComponents } from './components.ts';
+import { generatePki, kubeconfigYaml, randomToken } from './pki.ts';
+import {
+  freePort,
+  httpOk,
+  httpsGet,
+  isAlive,
+  type StartedProcess,
+  startProcess,
+  stopProcesses,
+  waitUntil,
+} from './processes.ts';
+
+export interface DevEnvironment {
+  dir: string;
+  kubeconfigPath: string;
+  apiserverUrl: string;
+  caPem: string;
+  serviceAccountIssuer: string;
+  adminToken: string;
+  bao: { addr: string; token: string; kubernetesAuthMount: string };
+  aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  binDir: string;
+  processes: StartedProcess[];
+  startedAt: string;
+}
+
+export type Progress = (message: string) => void;
+
+const CONTROLLERS = [
+  'garbage-collector-controller',
+  'deployment-controller',
+  'replicaset-controller',
+  'statefulset-controller',
+  'namespace-controller',
+  'serviceaccount-controller',
+  'serviceaccount-token-controller',
+  'root-ca-certificate-publisher-controller',
+  'clusterrole-aggregation-controller',
+  'validatingadmissionpolicy-status-controller',
+];
+
+export function stateFile(dir: string): string {
+  return join(dir, 'state.json');
+}
+
+export function readEnvironment(dir: string): DevEnvironment | undefined {
+  if (!existsSync(stateFile(dir))) return undefined;
+  return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as DevEnvironment;
+}
+
+export function isRunning(env: DevEnvironment): boolean {
+  return env.processes.length > 0 && env.processes.every((p) => isAlive(p.pid));
+}
+
+export async function startEnvironment(dir: string, progress: Progress = () => {}): Promise<DevEnvironment> {
+  const paths = componentPaths();
+  const missing = missingComponents(paths);
+  if (missing.length > 0) {
+    throw new Error(`components not built yet (run scripts/build-components.sh): ${missing.join(', ')}`);
+  }
+  const previous = readEnvironment(dir);
+  if (previous) await stopProcesses(previous.processes);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(join(dir, 'logs'), { recursive: true });
+  mkdirSync(join(dir, 'pki'), { recursive: true, mode: 0o700 });
+
+  const started: StartedProcess[] = [];
+  const record = (p: StartedProcess) => {
+    started.push(p);
+    writeFileSync(join(dir, 'pids.json'), JSON.stringify(started));
+    return p;
+  };
+  try {
+    progress('generating PKI, service-account signing keys and tokens');
+    const pki = generatePki(join(dir, 'pki'));
+    const [etcdPort, etcdPeerPort, apiPort, baoPort, motoPort] = (await Promise.all(
+      Array.from({ length: 5 }, () => freePort()),
+    )) as [number, number, number, number, number];
+
+    progress('starting etcd, OpenBao and moto');
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const etcd = record(
+      startProcess(
+        'etcd',
+        paths.etcd,
+        [
+          '--name=nhi-dev',
+          `--data-dir=${join(dir, 'etcd')}`,
+          `--listen-client-urls=${etcdUrl}`,
+          `--advertise-client-urls=${etcdUrl}`,
+          `--listen-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeerPort}`,
+          `--initial-cluster=nhi-dev=http://127.0.0.1:${etcdPeerPort}`,
+          '--unsafe-no-fsync',
+          '--log-level=warn',
+        ],
+        { dir },
+      ),
+    );
+    const baoToken = randomToken();
+    const baoAddr = `http://127.0.0.1:${baoPort}`;
+    const bao = record(
+      startProcess(
+        'openbao',
+        paths.bao,
+        ['server', '-dev', `-dev-root-token-id=${baoToken}`, `-dev-listen-address=127.0.0.1:${baoPort}`],
+        { dir, env: { ...process.env, HOME: dir, BAO_ADDR: baoAddr } },
+      ),
+    );
+    const awsEndpoint = `http://127.0.0.1:${motoPort}`;
+    const moto = record(
+      startProcess('moto', paths.motoServer, ['-H', '127.0.0.1', '-p', String(motoPort)], { dir }),
+    );
+
+    await waitUntil('etcd', () => httpOk(`${etcdUrl}/health`), { timeoutMs: 30_000, process: etcd });
+
+    progress('starting kube-apiserver');
+    const apiserverUrl = `https://127.0.0.1:${apiPort}`;
+    const apiserver = record(
+      startProcess(
+        'kube-apiserver',
+        paths.kubeApiserver,
+        [
+          `--etcd-servers=${etcdUrl}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          `--secure-port=${apiPort}`,
+          `--tls-cert-file=${pki.servingCert}`,
+          `--tls-private-key-file=${pki.servingKey}`,
+          `--client-ca-file=${pki.caCert}`,
+          `--token-auth-file=${pki.tokenFile}`,
+          '--authorization-mode=RBAC',
+          `--service-account-issuer=${apiserverUrl}`,
+          `--service-account-key-file=${pki.saPublicKey}`,
+          `--service-account-signing-key-file=${pki.saPrivateKey}`,
+          '--service-cluster-ip-range=10.0.0.0/24',
+          '--allow-privileged=true',
+          '--endpoint-reconciler-type=none',
+          '--profiling=false',
+          `--cert-dir=${join(dir, 'pki')}`,
+        ],
+        { dir },
+      ),
+    );
+    const caPem = readFileSync(pki.caCert, 'utf8');
+    await waitUntil(
+      'kube-apiserver',
+      async () =>
+        (await httpsGet(`${apiserverUrl}/readyz`, { ca: caPem, token: pki.adminToken })).status === 200,
+      { timeoutMs: 90_000, process: apiserver, intervalMs: 300 },
+    );
+
+    const kubeconfigPath = join(dir, 'kubeconfig');
+    writeFileSync(
+      kubeconfigPath,
+      kubeconfigYaml({ server: apiserverUrl, caFile: pki.caCert, token: pki.adminToken, user: 'nhi-admin' }),
+      { mode: 0o600 },
+    );
+    const kcmKubeconfig = join(dir, 'kube-controller-manager.kubeconfig');
+    writeFileSync(
+      kcmKubeconfig,
+      kubeconfigYaml({
+        server: apiserverUrl,
+        caFile: pki.caCert,
+        token: pki.controllerManagerToken,
+        user: 'system:kube-controller-manager',
+      }),
+      { mode: 0o600 },
+    );
+
+    progress('starting kube-controller-manager');
+    const kcm = record(
+      startProcess(
+        'kube-controller-manager',
+        paths.kubeControllerManager,
+        [
+          `--kubeconfig=${kcmKubeconfig}`,
+          `--authentication-kubeconfig=${kcmKubeconfig}`,
+          `--authorization-kubeconfig=${kcmKubeconfig}`,
+          '--leader-elect=false',
+          '--secure-port=0',
+          `--controllers=${CONTROLLERS.join(',')}`,
+          `--service-account-private-key-file=${pki.saPrivateKey}`,
+          `--root-ca-file=${pki.caCert}`,
+          '--use-service-account-credentials=true',
+          '--concurrent-gc-syncs=5',
+        ],
+        { dir },
+      ),
+    );
+    await Promise.all([
+      waitUntil('OpenBao', () => httpOk(`${baoAddr}/v1/sys/health`), { timeoutMs: 30_000, process: bao }),
+      waitUntil('moto_server', () => httpOk(`${awsEndpoint}/moto-api/`), {
+        timeoutMs: 60_000,
+        process: moto,
+      }),
+      // The serviceaccount controller creates `default` in every namespace: proof the controllers run.
+      waitUntil(
+        'kube-controller-manager',
+        async () =>
+          (
+            await httpsGet(`${apiserverUrl}/api/v1/namespaces/default/serviceaccounts/default`, {
+              ca: caPem,
+              token: pki.adminToken,
+            })
+          ).status === 200,
+        { timeoutMs: 60_000, process: kcm, intervalMs: 300 },
+      ),
+    ]);
+
+    progress('configuring OpenBao kubernetes auth against the apiserver');
+    const { configureBaoKubernetesAuth } = await import('./bao-setup.ts');
+    await configureBaoKubernetesAuth({
+      baoAddr,
+      baoToken,
+      kubeconfigPath,
+      apiserverUrl,
+      caPem,
+      mount: 'kubernetes',
+    });
+
+    const env: DevEnvironment = {
+      dir,
+      kubeconfigPath,
+      apiserverUrl,
+      caPem,
+      serviceAccountIssuer: apiserverUrl,
+      adminToken: pki.adminToken,
+      bao: { addr: baoAddr, token: baoToken, kubernetesAuthMount: 'kubernetes' },
+      // moto accepts any credentials: these are generated per environment, never real keys.
+      aws: {
+        endpoint: awsEndpoint,
+        region: 'us-east-1',
+        accessKeyId: `AKIA${randomToken(12)
+          .replace(/[^A-Z0-9]/gi, '')
+          .toUpperCase()
+          .slice(0, 16)
+          .padEnd(16, 'X')}`,
+        secretAccessKey: randomToken(30),
+      },
+      binDir: paths.binDir,
+      processes: started,
+      startedAt: new Date().toISOString(),
+    };
+    writeFileSync(stateFile(dir), JSON.stringify(env, null, 2), { mode: 0o600 });
+    return env;
+  } catch (error) {
+    await stopProcesses(started);
+    throw error;
+  }
+}
+
+export async function stopEnvironment(dir: string): Promise<StartedProcess[]> {
+  const env = readEnvironment(dir);
+  let processes = env?.processes ?? [];
+  if (processes.length === 0 && existsSync(join(dir, 'pids.json'))) {
+    processes = JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as StartedProcess[];
+  }
+  await stopProcesses(processes);
+  return processes;
+}
+
+/** Shell exports for the environment (the file `nhictl dev up` writes to .nhi/dev/env). */
+export function envExports(env: DevEnvironment): string {
+  const vars: Record<string, string> = {
+    KUBECONFIG: env.kubeconfigPath,
+    BAO_ADDR: env.bao.addr,
+    BAO_TOKEN: env.bao.token,
+    VAULT_ADDR: env.bao.addr,
+    VAULT_TOKEN: env.bao.token,
+    AWS_ENDPOINT_URL: env.aws.endpoint,
+    AWS_REGION: env.aws.region,
+    AWS_ACCESS_KEY_ID: env.aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: env.aws.secretAccessKey,
+    NHI_BIN_DIR: env.binDir,
+  };
+  return `${Object.entries(vars)
+    .map(([key, value]) => `export ${key}='${value}'`)
+    .join('\n')}\n`;
+}
