@@ -1,0 +1,156 @@
+// The lifecycle decision: a pure function from what gather() read to what the reconcile must do.
+//
+//   Pending → Active ⇄ Rotating → {Expired | Orphaned | Locked} → Quarantined → Revoked
+//
+// Every deadline it computes is returned too, so the reconcile can schedule its own re-add.
+
+import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import type { AgentIdentity, Condition } from '../../api/v1alpha1/types.ts';
+
+export const Defaults = {
+  ttl: '2160h',
+  credentialTTL: '15m',
+  inactivityTimeout: '720h',
+  orphanGracePeriod: '5m',
+  quarantinePeriod: '24h',
+  rotationInterval: '168h',
+} as const;
+
+/** How long before expiry the owner is warned: a tenth of the ttl, at most 7 days. */
+export function expiryWarningMs(ttlMs: number): number {
+  return Math.min(ttlMs / 10, 7 * 24 * 3_600_000);
+}
+
+export type WorkloadState =
+  | { kind: 'none' }
+  | { kind: 'present'; usesServiceAccount: boolean; boundPods: number }
+  | { kind: 'missing' }
+  | { kind: 'unresolvable'; message: string };
+
+export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked';
+
+export type Decision =
+  | { action: 'offboard' }
+  | { action: 'hold'; reason: 'Revoked' | 'PolicyViolation' | 'WorkloadUnresolvable'; message: string }
+  | { action: 'quarantine'; reason: QuarantineReason; message: string }
+  | { action: 'revoke'; reason: QuarantineReason; message: string }
+  | { action: 'provision'; restore: boolean };
+
+export interface LifecycleInput {
+  identity: AgentIdentity;
+  now: Date;
+  workload: WorkloadState;
+  lastUsed?: Date | undefined;
+  policyViolations: string[];
+}
+
+export interface Deadlines {
+  expiresAt?: Date;
+  expiryWarningAt?: Date;
+  inactiveAt?: Date;
+  orphanedAt?: Date;
+  quarantineEndsAt?: Date;
+}
+
+export interface LifecycleResult {
+  decision: Decision;
+  deadlines: Deadlines;
+  /** New value of status.orphanedSince (undefined clears it). */
+  orphanedSince?: string;
+}
+
+export function conditionIs(conditions: Condition[] | undefined, type: string, status = 'True'): boolean {
+  return conditions?.some((c) => c.type === type && c.status === status) ?? false;
+}
+
+function ms(value: string | undefined, fallback: string): number {
+  return parseDuration(value ?? fallback) ?? parseDuration(fallback) ?? 0;
+}
+
+function at(base: Date | string | undefined, offsetMs: number): Date | undefined {
+  if (base === undefined) return undefined;
+  return new Date(new Date(base).getTime() + offsetMs);
+}
+
+function reached(deadline: Date | undefined, now: Date): boolean {
+  return deadline !== undefined && deadline.getTime() <= now.getTime();
+}
+
+export function decideLifecycle(input: LifecycleInput): LifecycleResult {
+  const { identity, now, workload } = input;
+  const { spec, status = {} } = identity;
+  const created = identity.metadata.creationTimestamp ?? now.toISOString();
+
+  const ttlMs = ms(spec.ttl, Defaults.ttl);
+  const expiresAt = at(created, ttlMs);
+  const lastActivity = input.lastUsed ?? (status.lastUsed ? new Date(status.lastUsed) : new Date(created));
+  const orphanedSince = workload.kind === 'missing' ? (status.orphanedSince ?? now.toISOString()) : undefined;
+  const deadlines: Deadlines = {
+    ...(expiresAt && { expiresAt, expiryWarningAt: new Date(expiresAt.getTime() - expiryWarningMs(ttlMs)) }),
+    inactiveAt: new Date(lastActivity.getTime() + ms(spec.inactivityTimeout, Defaults.inactivityTimeout)),
+    ...(orphanedSince && {
+      orphanedAt: at(orphanedSince, ms(spec.orphanGracePeriod, Defaults.orphanGracePeriod)),
+    }),
+    ...(status.quarantineUntil && { quarantineEndsAt: new Date(status.quarantineUntil) }),
+  };
+  const result = (decision: Decision): LifecycleResult => ({
+    decision,
+    deadlines,
+    ...(orphanedSince !== undefined && { orphanedSince }),
+  });
+
+  if (identity.metadata.deletionTimestamp) return result({ action: 'offboard' });
+  if (conditionIs(status.conditions, 'Revoked')) {
+    return result({
+      action: 'hold',
+      reason: 'Revoked',
+      message: 'credentials were revoked; recreate the AgentIdentity to start over',
+    });
+  }
+
+  const reason = quarantineReason(input, deadlines);
+  if (reason) {
+    const quarantined = conditionIs(status.conditions, 'Quarantined');
+    if (quarantined && reason.reason !== 'Locked' && reached(deadlines.quarantineEndsAt, now)) {
+      return result({ action: 'revoke', ...reason });
+    }
+    return result({ action: 'quarantine', ...reason });
+  }
+
+  if (workload.kind === 'unresolvable') {
+    return result({ action: 'hold', reason: 'WorkloadUnresolvable', message: workload.message });
+  }
+  if (input.policyViolations.length > 0) {
+    return result({ action: 'hold', reason: 'PolicyViolation', message: input.policyViolations.join('; ') });
+  }
+  return result({ action: 'provision', restore: conditionIs(status.conditions, 'Quarantined') });
+}
+
+function quarantineReason(
+  input: LifecycleInput,
+  deadlines: Deadlines,
+): { reason: QuarantineReason; message: string } | undefined {
+  const { identity, now, workload } = input;
+  if (identity.spec.locked) return { reason: 'Locked', message: 'locked by an operator (kill switch)' };
+  if (reached(deadlines.expiresAt, now)) {
+    return { reason: 'Expired', message: `ttl elapsed at ${deadlines.expiresAt?.toISOString()}` };
+  }
+  if (reached(deadlines.inactiveAt, now)) {
+    return { reason: 'Inactive', message: `not used since before ${deadlines.inactiveAt?.toISOString()}` };
+  }
+  if (workload.kind === 'missing' && reached(deadlines.orphanedAt, now)) {
+    const ref = identity.spec.workloadRef;
+    return {
+      reason: 'Orphaned',
+      message: `workload ${ref?.kind}/${ref?.name} missing since ${input.identity.status?.orphanedSince ?? now.toISOString()}`,
+    };
+  }
+  return undefined;
+}
+
+/** The earliest future deadline, for the reconcile's scheduled re-add. */
+export function nextDeadline(now: Date, ...candidates: Array<Date | undefined>): Date | undefined {
+  return candidates
+    .filter((d): d is Date => d !== undefined && d.getTime() > now.getTime())
+    .sort((a, b) => a.getTime() - b.getTime())[0];
+}
