@@ -21,6 +21,8 @@ export interface BoundSubject {
 export interface IdentityRef {
   identity: AgentIdentity;
   subject: BoundSubject;
+  /** Annotations other providers need on the managed ServiceAccount (e.g. eks.amazonaws.com/role-arn); the kubernetes provider applies them. */
+  serviceAccountAnnotations?: Record<string, string>;
 }
 
 /** What a provision call established; merged into status by the controller. */
