@@ -60,6 +60,17 @@ export interface Observation {
   /** Differences between the live state and the desired state (drift), already corrected if `corrected`. */
   drift: Array<{ resource: string; field: string; detail: string }>;
   corrected: boolean;
+  /** Pods currently bound to the identity's ServiceAccount, when the backend can count them. */
+  boundPods?: number;
+}
+
+export interface RotateOptions {
+  /**
+   * The current version the caller based its decision on. When the backend's current version is
+   * already different (a previous attempt landed, or someone else rotated), rotate writes nothing
+   * and returns the live material with `writes: 0`. Makes a retried rotation idempotent.
+   */
+  expectedCurrentVersion?: number;
 }
 
 export interface OwnedResource {
@@ -78,7 +89,7 @@ export interface CredentialProvider {
   /** Create or adopt, and converge, everything this identity needs from this backend. */
   provision(ref: IdentityRef): Promise<ProvisionResult>;
   /** Staged rotation of one secret owned by this backend: new value becomes current, old stays as previous. */
-  rotate(ref: IdentityRef, secret: SecretSpec): Promise<RotationResult>;
+  rotate(ref: IdentityRef, secret: SecretSpec, options?: RotateOptions): Promise<RotationResult>;
   /** Read the current/previous material of a secret without writing (for syncing targets). */
   readSecret(ref: IdentityRef, secret: SecretSpec): Promise<SecretMaterial | undefined>;
   /** Retire the previous value of a secret after its overlap window. */

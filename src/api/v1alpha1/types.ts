@@ -100,7 +100,8 @@ export interface SecretSpec {
   rotationInterval?: string;
   /** How long the previous value stays valid after a rotation. */
   overlap?: string;
-  target?: { secretName: string };
+  /** `key`: the data key holding the current value (the kubernetes provider defaults it to the secret name). */
+  target?: { secretName: string; key?: string };
 }
 
 export interface AgentIdentitySpec {
@@ -109,6 +110,8 @@ export interface AgentIdentitySpec {
   environment: Environment;
   workloadRef?: WorkloadRef;
   serviceAccountName?: string;
+  /** automountServiceAccountToken of the managed ServiceAccount. Default false: pods opt in themselves. */
+  automountServiceAccountToken?: boolean;
   ttl?: string;
   credentialTTL?: string;
   inactivityTimeout?: string;
