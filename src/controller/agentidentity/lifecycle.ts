@@ -45,11 +45,11 @@ export interface LifecycleInput {
 }
 
 export interface Deadlines {
-  expiresAt?: Date;
-  expiryWarningAt?: Date;
-  inactiveAt?: Date;
-  orphanedAt?: Date;
-  quarantineEndsAt?: Date;
+  expiresAt?: Date | undefined;
+  expiryWarningAt?: Date | undefined;
+  inactiveAt?: Date | undefined;
+  orphanedAt?: Date | undefined;
+  quarantineEndsAt?: Date | undefined;
 }
 
 export interface LifecycleResult {

@@ -1,0 +1,126 @@
+// The operator's configuration, read in one place from flags and environment variables (a flag
+// wins over its variable). Nothing else reads process.env. The result is frozen.
+
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { parseDuration } from './api/v1alpha1/duration.ts';
+
+export interface OperatorConfig {
+  /** Only this namespace's AgentIdentities; undefined = all namespaces. */
+  watchNamespace: string | undefined;
+  workers: number;
+  dryRun: boolean;
+  leaderElection: {
+    enabled: boolean;
+    leaseName: string;
+    leaseNamespace: string;
+    identity: string;
+    leaseDurationMs: number;
+    renewDeadlineMs: number;
+    retryPeriodMs: number;
+  };
+  /** Port for /metrics, /healthz, /readyz (0 = ephemeral). */
+  httpPort: number;
+  httpHost: string;
+  /** How often every identity is re-checked even without events (the orphan sweep). */
+  resyncPeriodMs: number;
+  /** How often providers compare live state with the desired state. */
+  driftIntervalMs: number;
+  auditLogPath: string;
+  logLevel: string;
+  /** Name of the operator in audit records and Events. */
+  actor: string;
+  /** Which optional providers to enable. */
+  providers: readonly ('aws' | 'vault')[];
+}
+
+const FLAGS = {
+  'watch-namespace': { type: 'string', env: 'NHI_WATCH_NAMESPACE' },
+  workers: { type: 'string', env: 'NHI_WORKERS', default: '2' },
+  'dry-run': { type: 'boolean', env: 'NHI_DRY_RUN' },
+  'leader-elect': { type: 'string', env: 'NHI_LEADER_ELECT', default: 'true' },
+  'lease-name': { type: 'string', env: 'NHI_LEASE_NAME', default: 'nhi-operator' },
+  'lease-namespace': { type: 'string', env: 'POD_NAMESPACE', default: 'nhi-system' },
+  'lease-duration': { type: 'string', env: 'NHI_LEASE_DURATION', default: '15s' },
+  'renew-deadline': { type: 'string', env: 'NHI_RENEW_DEADLINE', default: '10s' },
+  'retry-period': { type: 'string', env: 'NHI_RETRY_PERIOD', default: '2s' },
+  'http-port': { type: 'string', env: 'NHI_HTTP_PORT', default: '8080' },
+  'http-host': { type: 'string', env: 'NHI_HTTP_HOST', default: '0.0.0.0' },
+  'resync-period': { type: 'string', env: 'NHI_RESYNC_PERIOD', default: '60s' },
+  'drift-interval': { type: 'string', env: 'NHI_DRIFT_INTERVAL', default: '10m' },
+  'audit-log': { type: 'string', env: 'NHI_AUDIT_LOG', default: '/var/lib/nhi-operator/audit.jsonl' },
+  'log-level': { type: 'string', env: 'NHI_LOG_LEVEL', default: 'info' },
+  providers: { type: 'string', env: 'NHI_PROVIDERS', default: 'aws,vault' },
+} as const;
+
+type FlagName = keyof typeof FLAGS;
+
+export class ConfigError extends Error {
+  readonly reason = 'InvalidConfig';
+}
+
+function duration(name: FlagName, value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0)
+    throw new ConfigError(`--${name}: "${value}" is not a positive duration like 15s`);
+  return ms;
+}
+
+function integer(name: FlagName, value: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min)
+    throw new ConfigError(`--${name}: "${value}" must be an integer >= ${min}`);
+  return n;
+}
+
+export function loadConfig(
+  argv: readonly string[] = process.argv.slice(2),
+  env: NodeJS.ProcessEnv = process.env,
+): OperatorConfig {
+  const options = Object.fromEntries(
+    Object.entries(FLAGS).map(([name, spec]) => [name, { type: spec.type }]),
+  );
+  const { values } = parseArgs({
+    args: [...argv],
+    options: options as NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>,
+    strict: true,
+  });
+  const get = (name: FlagName): string | undefined => {
+    const flag = values[name];
+    if (flag !== undefined) return String(flag);
+    const spec = FLAGS[name];
+    return env[spec.env] ?? ('default' in spec ? spec.default : undefined);
+  };
+  const bool = (name: FlagName) => ['true', '1', 'yes'].includes((get(name) ?? 'false').toLowerCase());
+  const providers = (get('providers') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  for (const p of providers) {
+    if (p !== 'aws' && p !== 'vault')
+      throw new ConfigError(`--providers: unknown provider "${p}" (aws, vault)`);
+  }
+  const identity = env.POD_NAME ?? `${hostname()}-${process.pid}`;
+  return Object.freeze({
+    watchNamespace: get('watch-namespace') || undefined,
+    workers: integer('workers', get('workers') ?? '2', 1),
+    dryRun: bool('dry-run'),
+    leaderElection: Object.freeze({
+      enabled: bool('leader-elect'),
+      leaseName: get('lease-name') ?? 'nhi-operator',
+      leaseNamespace: get('lease-namespace') ?? 'nhi-system',
+      identity,
+      leaseDurationMs: duration('lease-duration', get('lease-duration') ?? '15s'),
+      renewDeadlineMs: duration('renew-deadline', get('renew-deadline') ?? '10s'),
+      retryPeriodMs: duration('retry-period', get('retry-period') ?? '2s'),
+    }),
+    httpPort: integer('http-port', get('http-port') ?? '8080', 0),
+    httpHost: get('http-host') ?? '0.0.0.0',
+    resyncPeriodMs: duration('resync-period', get('resync-period') ?? '60s'),
+    driftIntervalMs: duration('drift-interval', get('drift-interval') ?? '10m'),
+    auditLogPath: get('audit-log') ?? '/var/lib/nhi-operator/audit.jsonl',
+    logLevel: get('log-level') ?? 'info',
+    actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:nhi-operator`,
+    providers: Object.freeze(providers as ('aws' | 'vault')[]),
+  });
+}

@@ -1,0 +1,48 @@
+// What the AgentIdentity reconciler needs from the world, as narrow ports injected by main.ts.
+
+import type {
+  AgentIdentity,
+  AgentIdentityStatus,
+  IdentityPolicy,
+  SecretSpec,
+} from '../../api/v1alpha1/types.ts';
+import type { AuditSink } from '../../governance/audit/audit.ts';
+import type { ProviderRegistry } from '../../providers/registry.ts';
+import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
+import type { Logger } from '../../runtime/logger.ts';
+import type { WorkloadPort } from './workload.ts';
+
+export interface IdentityStore {
+  /** The cached object (the informer's view), or undefined when it is gone. */
+  get(namespace: string, name: string): AgentIdentity | undefined;
+  /** Writes status through the subresource only when it changed; ConflictError on 409. */
+  writeStatus(identity: AgentIdentity, status: AgentIdentityStatus): Promise<void>;
+  addFinalizer(identity: AgentIdentity, finalizer: string): Promise<void>;
+  removeFinalizer(identity: AgentIdentity, finalizer: string): Promise<void>;
+}
+
+export interface Notifier {
+  /** A Kubernetes Event on the AgentIdentity. Messages never carry secret values. */
+  event(identity: AgentIdentity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** Writes the current/previous values of an externally stored secret into its Kubernetes target Secret. */
+export type TargetSync = (ref: IdentityRef, secret: SecretSpec, material: SecretMaterial) => Promise<boolean>;
+
+export interface ReconcilerDeps {
+  store: IdentityStore;
+  workloads: WorkloadPort;
+  providers: ProviderRegistry;
+  /** The IdentityPolicy in force (named `default`), if any. */
+  policy: () => IdentityPolicy | undefined;
+  /** Operator-side re-check of the admission rules: field-named violations, empty when compliant. */
+  checkPolicy: (identity: AgentIdentity, policy: IdentityPolicy | undefined) => string[];
+  syncTarget: TargetSync;
+  audit: AuditSink;
+  notifier: Notifier;
+  logger: Logger;
+  now: () => Date;
+  actor: string;
+  dryRun: boolean;
+  driftIntervalMs: number;
+}

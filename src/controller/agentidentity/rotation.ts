@@ -1,0 +1,124 @@
+// Staged secret rotation (condition SecretsRotated): which secrets are due, rotating them through
+// their backend, syncing the Kubernetes target of external backends, and retiring previous values
+// after the overlap window. A rotation that already happened in the backend but never reached
+// status (a crash between the two) is adopted, not repeated.
+
+import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import type { AgentIdentity, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
+import { secretProviderKind } from '../../providers/registry.ts';
+import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
+import { registerSecretValue } from '../../runtime/logger.ts';
+import { Defaults } from './lifecycle.ts';
+import type { ReconcilerDeps } from './ports.ts';
+
+export const ROTATE_REQUEST_ANNOTATION = 'nhi.dev/rotate-requested-at';
+
+export function rotationIntervalMs(secret: SecretSpec): number {
+  return parseDuration(secret.rotationInterval ?? Defaults.rotationInterval) ?? 0;
+}
+
+/** How long the previous value stays valid: spec.overlap, else a tenth of the interval capped at 1h. */
+export function overlapMs(secret: SecretSpec): number {
+  const explicit = secret.overlap ? parseDuration(secret.overlap) : undefined;
+  return explicit ?? Math.min(rotationIntervalMs(secret) / 10, 3_600_000);
+}
+
+export function rotationDue(
+  identity: AgentIdentity,
+  secret: SecretSpec,
+  state: SecretStatus | undefined,
+  now: Date,
+): string | undefined {
+  if (!state?.currentVersion) return 'initial value';
+  const requested = identity.metadata.annotations?.[ROTATE_REQUEST_ANNOTATION];
+  if (requested && (!state.lastRotated || new Date(requested) > new Date(state.lastRotated)))
+    return 'requested';
+  if (state.nextRotation && new Date(state.nextRotation) <= now) return 'interval elapsed';
+  return undefined;
+}
+
+function materialStatus(secret: SecretSpec, material: SecretMaterial, rotatedAt: Date): SecretStatus {
+  return {
+    name: secret.name,
+    currentVersion: material.current.version,
+    ...(material.previous && { previousVersion: material.previous.version }),
+    lastRotated: rotatedAt.toISOString(),
+    nextRotation: new Date(rotatedAt.getTime() + rotationIntervalMs(secret)).toISOString(),
+  };
+}
+
+export interface RotationOutcome {
+  secrets: SecretStatus[];
+  rotated: string[];
+  /** Earliest time a secret needs attention again (rotation or retirement). */
+  nextAt: Date | undefined;
+}
+
+export async function rotateDueSecrets(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  now: Date,
+): Promise<RotationOutcome> {
+  const { identity } = ref;
+  const previous = new Map((identity.status?.secrets ?? []).map((s) => [s.name, s]));
+  const secrets: SecretStatus[] = [];
+  const rotated: string[] = [];
+  let nextAt: Date | undefined;
+  const consider = (d: Date | undefined) => {
+    if (d && (!nextAt || d < nextAt)) nextAt = d;
+  };
+
+  for (const secret of identity.spec.secrets ?? []) {
+    const kind = secretProviderKind(secret);
+    const provider = deps.providers.resolve(kind, secret.providerRef);
+    let state = previous.get(secret.name);
+    const due = rotationDue(identity, secret, state, now);
+    if (due) {
+      const live = await provider.readSecret(ref, secret);
+      if (live && live.current.version !== state?.currentVersion) {
+        // The backend moved on without status knowing (a crash after the write): adopt, don't rotate again.
+        state = materialStatus(secret, live, now);
+      } else {
+        const result = await provider.rotate(ref, secret);
+        registerSecretValue(result.material.current.value);
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);
+        state = materialStatus(secret, result.material, now);
+        rotated.push(`${secret.name} (${due})`);
+        await deps.audit.record({
+          action: 'rotated',
+          identity: auditIdentity(identity),
+          actor: deps.actor,
+          resource: `${kind}:secret/${secret.name}`,
+          origin: `reconcile: ${due}`,
+          outcome: 'success',
+          detail: `version ${result.material.current.version}`,
+        });
+      }
+    } else if (state?.previousVersion && state.lastRotated) {
+      const retireAt = new Date(new Date(state.lastRotated).getTime() + overlapMs(secret));
+      if (retireAt <= now) {
+        await provider.retirePrevious(ref, secret);
+        const { previousVersion: _retired, ...rest } = state;
+        state = rest;
+      } else consider(retireAt);
+    } else if (kind !== 'kubernetes' && state?.currentVersion) {
+      const live = await provider.readSecret(ref, secret);
+      if (live) await deps.syncTarget(ref, secret, live);
+    }
+    if (state) {
+      secrets.push(state);
+      if (state.nextRotation) consider(new Date(state.nextRotation));
+      if (state.previousVersion && state.lastRotated)
+        consider(new Date(new Date(state.lastRotated).getTime() + overlapMs(secret)));
+    }
+  }
+  return { secrets, rotated, nextAt };
+}
+
+export function auditIdentity(identity: AgentIdentity) {
+  return {
+    uid: identity.metadata.uid ?? '',
+    namespace: identity.metadata.namespace ?? '',
+    name: identity.metadata.name,
+  };
+}

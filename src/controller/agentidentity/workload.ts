@@ -1,0 +1,104 @@
+// Resolving `spec.workloadRef` to any kind through discovery, and judging whether the workload's pod
+// template runs as the managed ServiceAccount (condition WorkloadBound).
+
+import * as k8s from '@kubernetes/client-node';
+import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import { httpStatus } from '../../runtime/errors.ts';
+import type { WorkloadState } from './lifecycle.ts';
+
+export interface WorkloadPort {
+  /** The resource for apiVersion+kind, or undefined when the cluster serves no such kind. */
+  resolveKind(apiVersion: string, kind: string): Promise<{ namespaced: boolean } | undefined>;
+  get(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+  ): Promise<k8s.KubernetesObject | undefined>;
+  podsUsingServiceAccount(namespace: string, serviceAccountName: string): Promise<k8s.V1Pod[]>;
+}
+
+export function managedServiceAccountName(identity: AgentIdentity): string {
+  return identity.spec.serviceAccountName ?? identity.metadata.name;
+}
+
+/** The pod spec inside a workload of any common shape (Pod, Deployment-like, CronJob). */
+export function podSpecOf(obj: unknown): { serviceAccountName?: string } | undefined {
+  const o = obj as {
+    kind?: string;
+    spec?: {
+      serviceAccountName?: string;
+      template?: { spec?: { serviceAccountName?: string } };
+      jobTemplate?: { spec?: { template?: { spec?: { serviceAccountName?: string } } } };
+    };
+  };
+  if (o.kind === 'Pod') return o.spec ?? {};
+  return o.spec?.template?.spec ?? o.spec?.jobTemplate?.spec?.template?.spec;
+}
+
+export async function observeWorkload(port: WorkloadPort, identity: AgentIdentity): Promise<WorkloadState> {
+  const ref = identity.spec.workloadRef;
+  const namespace = identity.metadata.namespace ?? 'default';
+  if (!ref) return { kind: 'none' };
+  let resource: { namespaced: boolean } | undefined;
+  try {
+    resource = await port.resolveKind(ref.apiVersion, ref.kind);
+  } catch (error) {
+    if (httpStatus(error) !== 404) throw error;
+  }
+  if (!resource) {
+    return {
+      kind: 'unresolvable',
+      message: `spec.workloadRef: the cluster serves no kind ${ref.kind} in ${ref.apiVersion}`,
+    };
+  }
+  if (!resource.namespaced) {
+    return {
+      kind: 'unresolvable',
+      message: `spec.workloadRef: ${ref.kind} is cluster-scoped; name a namespaced workload`,
+    };
+  }
+  const workload = await port.get(ref.apiVersion, ref.kind, namespace, ref.name);
+  if (!workload || workload.metadata?.deletionTimestamp) return { kind: 'missing' };
+  const serviceAccount = managedServiceAccountName(identity);
+  const podSpec = podSpecOf(workload);
+  const pods = await port.podsUsingServiceAccount(namespace, serviceAccount);
+  return {
+    kind: 'present',
+    usesServiceAccount: podSpec?.serviceAccountName === serviceAccount,
+    boundPods: pods.filter((p) => !p.metadata?.deletionTimestamp).length,
+  };
+}
+
+/** client-node's KubernetesObjectApi already caches discovery per apiVersion; expose its lookup. */
+class DiscoveryObjectApi extends k8s.KubernetesObjectApi {
+  lookup(apiVersion: string, kind: string): Promise<k8s.V1APIResource | undefined> {
+    return this.resource(apiVersion, kind);
+  }
+}
+
+export function workloadPort(kc: k8s.KubeConfig): WorkloadPort {
+  const objects = kc.makeApiClient(DiscoveryObjectApi);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return {
+    async resolveKind(apiVersion, kind) {
+      const resource = await objects.lookup(apiVersion, kind);
+      return resource && { namespaced: resource.namespaced };
+    },
+    async get(apiVersion, kind, namespace, name) {
+      try {
+        return await objects.read({ apiVersion, kind, metadata: { name, namespace } });
+      } catch (error) {
+        if (httpStatus(error) === 404) return undefined;
+        throw error;
+      }
+    },
+    async podsUsingServiceAccount(namespace, serviceAccountName) {
+      const pods = await core.listNamespacedPod({
+        namespace,
+        fieldSelector: `spec.serviceAccountName=${serviceAccountName}`,
+      });
+      return pods.items;
+    },
+  };
+}
