@@ -27,7 +27,7 @@ export interface OperatorConfig {
   /** How often providers compare live state with the desired state. */
   driftIntervalMs: number;
   auditLogPath: string;
-  logLevel: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Name of the operator in audit records and Events. */
   actor: string;
   /** Which optional providers to enable. */
@@ -64,6 +64,11 @@ function duration(name: FlagName, value: string): number {
   if (ms === undefined || ms <= 0)
     throw new ConfigError(`--${name}: "${value}" is not a positive duration like 15s`);
   return ms;
+}
+
+function logLevel(value: string): OperatorConfig['logLevel'] {
+  if (value === 'debug' || value === 'info' || value === 'warn' || value === 'error') return value;
+  throw new ConfigError(`--log-level: "${value}" must be debug, info, warn or error`);
 }
 
 function integer(name: FlagName, value: string, min: number): number {
@@ -119,7 +124,7 @@ export function loadConfig(
     resyncPeriodMs: duration('resync-period', get('resync-period') ?? '60s'),
     driftIntervalMs: duration('drift-interval', get('drift-interval') ?? '10m'),
     auditLogPath: get('audit-log') ?? '/var/lib/nhi-operator/audit.jsonl',
-    logLevel: get('log-level') ?? 'info',
+    logLevel: logLevel(get('log-level') ?? 'info'),
     actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:nhi-operator`,
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
   });

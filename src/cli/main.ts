@@ -1,8 +1,11 @@
 // nhictl: thin commands over the operator's modules. Each command group registers itself here.
 
 import { Command } from 'commander';
+import { registerAuditCommands } from './audit.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerDevCommands } from './dev.ts';
+import { registerIdentityCommands } from './identity.ts';
+import { registerLintCommand } from './lint.ts';
 
 const program = new Command('nhictl')
   .description('non-human identities for AI agents and services on Kubernetes')
@@ -10,6 +13,9 @@ const program = new Command('nhictl')
 
 registerDevCommands(program);
 registerDemoCommand(program);
+registerIdentityCommands(program);
+registerAuditCommands(program);
+registerLintCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -59,6 +59,13 @@ export interface LifecycleResult {
   orphanedSince?: string;
 }
 
+/** Set by `nhictl lock` (who and when); the kill switch works without touching spec, so GitOps does not undo it. */
+export const LOCK_ANNOTATION = 'nhi.dev/locked';
+
+export function isLocked(identity: AgentIdentity): boolean {
+  return identity.spec.locked === true || Boolean(identity.metadata.annotations?.[LOCK_ANNOTATION]);
+}
+
 export function conditionIs(conditions: Condition[] | undefined, type: string, status = 'True'): boolean {
   return conditions?.some((c) => c.type === type && c.status === status) ?? false;
 }
@@ -131,7 +138,10 @@ function quarantineReason(
   deadlines: Deadlines,
 ): { reason: QuarantineReason; message: string } | undefined {
   const { identity, now, workload } = input;
-  if (identity.spec.locked) return { reason: 'Locked', message: 'locked by an operator (kill switch)' };
+  if (isLocked(identity)) {
+    const by = identity.metadata.annotations?.[LOCK_ANNOTATION];
+    return { reason: 'Locked', message: `locked (kill switch)${by ? `: ${by}` : ''}` };
+  }
   if (reached(deadlines.expiresAt, now)) {
     return { reason: 'Expired', message: `ttl elapsed at ${deadlines.expiresAt?.toISOString()}` };
   }

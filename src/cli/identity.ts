@@ -1,0 +1,154 @@
+// nhictl commands on one AgentIdentity: rotate (on demand), lock/unlock (kill switch), offboard
+// (the offboarding checklist: lock, wait for quarantine, delete, wait for revocation, report).
+
+import { userInfo } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import type { AgentIdentity } from '../api/v1alpha1/types.ts';
+import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
+import { LOCK_ANNOTATION } from '../controller/agentidentity/lifecycle.ts';
+import { ROTATE_REQUEST_ANNOTATION } from '../controller/agentidentity/rotation.ts';
+import { mergePatchOptions } from '../runtime/finalizers.ts';
+import { currentNamespace, loadKubeConfig } from './kube.ts';
+
+const ref = { group: GROUP, version: VERSION, plural: 'agentidentities' };
+
+interface Target {
+  api: k8s.CustomObjectsApi;
+  namespace: string;
+  name: string;
+}
+
+function target(name: string, options: { namespace?: string }): Target {
+  const kc = loadKubeConfig();
+  return {
+    api: kc.makeApiClient(k8s.CustomObjectsApi),
+    namespace: currentNamespace(kc, options.namespace),
+    name,
+  };
+}
+
+async function read(t: Target): Promise<AgentIdentity | undefined> {
+  try {
+    return (await t.api.getNamespacedCustomObject({
+      ...ref,
+      namespace: t.namespace,
+      name: t.name,
+    })) as AgentIdentity;
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+async function annotate(t: Target, annotations: Record<string, string | null>): Promise<void> {
+  await t.api.patchNamespacedCustomObject(
+    { ...ref, namespace: t.namespace, name: t.name, body: { metadata: { annotations } } },
+    mergePatchOptions(),
+  );
+}
+
+function condition(identity: AgentIdentity | undefined, type: string): string | undefined {
+  return identity?.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return;
+    await sleep(500);
+  }
+  throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what} (is the operator running?)`);
+}
+
+const actor = () => `${userInfo().username}@nhictl`;
+
+export async function rotate(t: Target): Promise<void> {
+  const before = await read(t);
+  if (!before) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
+  await annotate(t, { [ROTATE_REQUEST_ANNOTATION]: new Date().toISOString() });
+  console.log(
+    `rotation requested for ${t.namespace}/${t.name}: ${(before.spec.secrets ?? []).map((s) => s.name).join(', ') || 'no secrets'}`,
+  );
+}
+
+export async function lock(t: Target, reason: string): Promise<void> {
+  if (!(await read(t))) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
+  await annotate(t, {
+    [LOCK_ANNOTATION]: `${actor()} at ${new Date().toISOString()}${reason ? `: ${reason}` : ''}`,
+  });
+  const started = Date.now();
+  await waitFor('quarantine', async () => condition(await read(t), 'Quarantined') === 'True', 60_000);
+  console.log(
+    `locked ${t.namespace}/${t.name}: every credential quarantined in ${((Date.now() - started) / 1000).toFixed(1)}s`,
+  );
+}
+
+export async function unlock(t: Target): Promise<void> {
+  await annotate(t, { [LOCK_ANNOTATION]: null });
+  console.log(
+    `unlocked ${t.namespace}/${t.name}: the operator restores its credentials unless another reason holds them`,
+  );
+}
+
+export async function offboard(t: Target, options: { timeoutMs: number }): Promise<void> {
+  const identity = await read(t);
+  if (!identity) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
+  const step = (done: string) => console.log(`  [x] ${done}`);
+  const started = Date.now();
+  console.log(
+    `offboarding ${t.namespace}/${t.name} (owner ${identity.spec.owner.team}: ${identity.spec.purpose})`,
+  );
+  const s = identity.status ?? {};
+  step(
+    `inventory: service account ${s.serviceAccount ?? '-'}, AWS role ${s.aws?.roleArn ?? '-'}, Vault role ${s.vault?.role ?? '-'}, secrets ${(s.secrets ?? []).map((x) => x.name).join(', ') || '-'}`,
+  );
+  if (condition(identity, 'Revoked') !== 'True') {
+    if (condition(identity, 'Quarantined') !== 'True') await lock(t, 'offboarding');
+    step('quarantined: every credential disabled (phase 1)');
+  }
+  await t.api.deleteNamespacedCustomObject({ ...ref, namespace: t.namespace, name: t.name });
+  step('AgentIdentity deleted: the finalizer revokes what the operator owns (phase 2)');
+  await waitFor('revocation to finish', async () => (await read(t)) === undefined, options.timeoutMs);
+  step(
+    'revoked: service account, role bindings, cloud roles, policies and secrets deleted; audit records written',
+  );
+  console.log(`offboarded in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+}
+
+export function registerIdentityCommands(program: Command): void {
+  const ns = ['-n, --namespace <namespace>', 'namespace of the AgentIdentity'] as const;
+  program
+    .command('rotate <name>')
+    .description(
+      'rotate every secret of an AgentIdentity now (staged: the previous value stays valid for the overlap)',
+    )
+    .option(...ns)
+    .action((name: string, options: { namespace?: string }) => rotate(target(name, options)));
+  program
+    .command('lock <name>')
+    .description(
+      'kill switch: quarantine every credential of an AgentIdentity at once (reversible with unlock)',
+    )
+    .option(...ns)
+    .option('--reason <text>', 'why, recorded with the lock', '')
+    .action((name: string, options: { namespace?: string; reason: string }) =>
+      lock(target(name, options), options.reason),
+    );
+  program
+    .command('unlock <name>')
+    .description('lift a lock set by nhictl lock')
+    .option(...ns)
+    .action((name: string, options: { namespace?: string }) => unlock(target(name, options)));
+  program
+    .command('offboard <name>')
+    .description(
+      'run the offboarding checklist: quarantine, delete, wait for revocation, print what was done',
+    )
+    .option(...ns)
+    .option('--timeout <seconds>', 'how long to wait for revocation', '120')
+    .action((name: string, options: { namespace?: string; timeout: string }) =>
+      offboard(target(name, options), { timeoutMs: Number(options.timeout) * 1000 }),
+    );
+}

@@ -1,0 +1,255 @@
+// The identity lifecycle on the Kubernetes provider, driven through the real operator process and
+// nhictl against the real control plane: provision, bind, rotate, orphan → quarantine → revoke,
+// restore when the workload returns, the sweep after a restart, and nothing revoked by a stop.
+
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
+import { repoRoot } from '../../src/dev/components.ts';
+import { installOperatorManifests } from '../../src/dev/install.ts';
+import { readAuditFile, verifyChain } from '../../src/governance/audit/audit.ts';
+import { childProcessEnv, kubeConfig } from '../support/env.ts';
+import {
+  agentIdentity,
+  deployment,
+  readConfigMaps,
+  withScopes,
+  withSecret,
+  withSpec,
+} from '../support/fixtures.ts';
+import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
+import { eventually, uniqueName } from '../support/wait.ts';
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const apps = kc.makeApiClient(k8s.AppsV1Api);
+const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
+const run = promisify(execFile);
+const timings: Record<string, number> = {};
+
+let operator: OperatorProcess;
+
+async function createNamespace(): Promise<string> {
+  const namespace = uniqueName('e2e');
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  return namespace;
+}
+
+async function apply(identity: AgentIdentity): Promise<void> {
+  await custom.createNamespacedCustomObject({
+    ...ref,
+    namespace: identity.metadata.namespace ?? '',
+    body: identity,
+  });
+}
+
+async function get(namespace: string, name: string): Promise<AgentIdentity | undefined> {
+  try {
+    return (await custom.getNamespacedCustomObject({ ...ref, namespace, name })) as AgentIdentity;
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+function condition(identity: AgentIdentity | undefined, type: string) {
+  return identity?.status?.conditions?.find((c) => c.type === type);
+}
+
+async function until(namespace: string, name: string, type: string, status = 'True', timeoutMs = 30_000) {
+  return eventually(
+    `${name} ${type}=${status}`,
+    async () => {
+      const identity = await get(namespace, name);
+      return condition(identity, type)?.status === status ? identity : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+async function exists(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return true;
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404) return false;
+    throw error;
+  }
+}
+
+async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  const result = await work();
+  timings[label] = Date.now() - started;
+  return result;
+}
+
+beforeAll(async () => {
+  await installOperatorManifests(kc);
+  operator = startOperatorProcess();
+});
+
+afterAll(async () => {
+  await operator?.stop();
+  console.log('[e2e lifecycle timings ms]', JSON.stringify(timings));
+});
+
+describe('identity lifecycle on the kubernetes provider', () => {
+  it('provisions a bound identity, rotates on demand, and revokes in two phases when the workload goes', async () => {
+    const ns = await createNamespace();
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('support-bot', 'support-bot') });
+    await core.createNamespacedServiceAccount({
+      namespace: ns,
+      body: { metadata: { name: 'support-bot-legacy' } },
+    });
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: 'support-bot-unmanaged' }, stringData: { k: 'v' } },
+    });
+    await apply(agentIdentity('support-bot', ns, withScopes(readConfigMaps), withSecret('crm-api-key')));
+
+    const ready = await timed('provision', () => until(ns, 'support-bot', 'Ready'));
+    expect(condition(ready, 'WorkloadBound')?.reason).toBe('Bound');
+    expect(ready.status?.serviceAccount).toBe('support-bot');
+    expect(ready.status?.secrets?.[0]?.currentVersion).toBe(1);
+    const sa = await core.readNamespacedServiceAccount({ namespace: ns, name: 'support-bot' });
+    expect(sa.metadata?.ownerReferences?.[0]?.kind).toBe('AgentIdentity');
+    const secret = await core.readNamespacedSecret({ namespace: ns, name: 'support-bot-crm-api-key' });
+    expect(Object.keys(secret.data ?? {})).toContain('crm-api-key');
+    expect(JSON.stringify(ready.status)).not.toContain(
+      Buffer.from(secret.data?.['crm-api-key'] ?? 'x', 'base64').toString(),
+    );
+
+    await timed('rotate', async () => {
+      await run(process.execPath, [join(repoRoot, 'bin', 'nhictl.js'), 'rotate', 'support-bot', '-n', ns], {
+        env: childProcessEnv(),
+      });
+      await eventually(
+        'version 2',
+        async () => (await get(ns, 'support-bot'))?.status?.secrets?.[0]?.currentVersion === 2,
+      );
+    });
+
+    await apps.deleteNamespacedDeployment({
+      namespace: ns,
+      name: 'support-bot',
+      propagationPolicy: 'Background',
+    });
+    const quarantined = await timed('orphan→quarantine', () => until(ns, 'support-bot', 'Quarantined'));
+    expect(condition(quarantined, 'Orphaned')?.status).toBe('True');
+    expect(
+      await exists(() => rbac.readNamespacedRoleBinding({ namespace: ns, name: 'nhi-support-bot' })),
+    ).toBe(false);
+
+    await timed('quarantine→revoke', () => until(ns, 'support-bot', 'Revoked', 'True', 40_000));
+    expect(
+      await exists(() => core.readNamespacedServiceAccount({ namespace: ns, name: 'support-bot' })),
+    ).toBe(false);
+    expect(
+      await exists(() => core.readNamespacedSecret({ namespace: ns, name: 'support-bot-crm-api-key' })),
+    ).toBe(false);
+    expect(await exists(() => rbac.readNamespacedRole({ namespace: ns, name: 'nhi-support-bot' }))).toBe(
+      false,
+    );
+    expect(
+      await exists(() => core.readNamespacedServiceAccount({ namespace: ns, name: 'support-bot-legacy' })),
+    ).toBe(true);
+    expect(
+      await exists(() => core.readNamespacedSecret({ namespace: ns, name: 'support-bot-unmanaged' })),
+    ).toBe(true);
+
+    const audit = readAuditFile(operator.auditLog);
+    expect(verifyChain(audit)).toBeUndefined();
+    expect(audit.map((r) => r.action)).toEqual(
+      expect.arrayContaining(['provisioned', 'rotated', 'quarantined', 'revoked']),
+    );
+  });
+
+  it('restores the same identity when the workload comes back during quarantine', async () => {
+    const ns = await createNamespace();
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('rag-agent', 'rag-agent') });
+    await apply(
+      agentIdentity(
+        'rag-agent',
+        ns,
+        withScopes(readConfigMaps),
+        withSecret('token'),
+        withSpec({ quarantinePeriod: '1h' }),
+      ),
+    );
+    await until(ns, 'rag-agent', 'Ready');
+    const uid = (await core.readNamespacedServiceAccount({ namespace: ns, name: 'rag-agent' })).metadata?.uid;
+
+    await apps.deleteNamespacedDeployment({ namespace: ns, name: 'rag-agent' });
+    await until(ns, 'rag-agent', 'Quarantined');
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('rag-agent', 'rag-agent') });
+    const restored = await timed('restore', () => until(ns, 'rag-agent', 'Ready'));
+    expect(condition(restored, 'Quarantined')?.reason).toBe('Restored');
+    expect(
+      (await core.readNamespacedServiceAccount({ namespace: ns, name: 'rag-agent' })).metadata?.uid,
+    ).toBe(uid);
+    expect(await exists(() => rbac.readNamespacedRoleBinding({ namespace: ns, name: 'nhi-rag-agent' }))).toBe(
+      true,
+    );
+  });
+
+  it('finds an orphan whose delete it missed while stopped, and a stop revokes nothing', async () => {
+    const ns = await createNamespace();
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('batch-agent', 'batch-agent') });
+    await apply(agentIdentity('batch-agent', ns, withSecret('key')));
+    await until(ns, 'batch-agent', 'Ready');
+
+    await operator.stop();
+    expect(
+      await exists(() => core.readNamespacedServiceAccount({ namespace: ns, name: 'batch-agent' })),
+    ).toBe(true);
+    expect(await exists(() => core.readNamespacedSecret({ namespace: ns, name: 'batch-agent-key' }))).toBe(
+      true,
+    );
+    await apps.deleteNamespacedDeployment({ namespace: ns, name: 'batch-agent' });
+
+    operator = startOperatorProcess();
+    await timed('sweep after restart→quarantine', () =>
+      until(ns, 'batch-agent', 'Quarantined', 'True', 30_000),
+    );
+  });
+
+  it('gives a clear condition and provisions nothing for a workloadRef of an unknown kind', async () => {
+    const ns = await createNamespace();
+    await apply(
+      agentIdentity(
+        'mystery',
+        ns,
+        withSpec({ workloadRef: { apiVersion: 'example.com/v1', kind: 'Frobnicator', name: 'x' } }),
+      ),
+    );
+    const held = await until(ns, 'mystery', 'WorkloadBound', 'False');
+    expect(condition(held, 'WorkloadBound')?.message).toContain('Frobnicator');
+    expect(condition(held, 'Ready')?.status).toBe('False');
+    expect(await exists(() => core.readNamespacedServiceAccount({ namespace: ns, name: 'mystery' }))).toBe(
+      false,
+    );
+  });
+
+  it('offboards through nhictl: quarantine, delete, revocation by the finalizer', async () => {
+    const ns = await createNamespace();
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('retired-bot', 'retired-bot') });
+    await apply(agentIdentity('retired-bot', ns, withScopes(readConfigMaps), withSecret('key')));
+    await until(ns, 'retired-bot', 'Ready');
+    const { stdout } = await timed('offboard', () =>
+      run(process.execPath, [join(repoRoot, 'bin', 'nhictl.js'), 'offboard', 'retired-bot', '-n', ns], {
+        env: childProcessEnv(),
+      }),
+    );
+    expect(stdout).toContain('offboarded');
+    expect(await get(ns, 'retired-bot')).toBeUndefined();
+    expect(
+      await exists(() => core.readNamespacedServiceAccount({ namespace: ns, name: 'retired-bot' })),
+    ).toBe(false);
+  });
+});
