@@ -1,0 +1,137 @@
+// Status schemas. Status is written only by the operator, through the status subresource; the
+// descriptions are there so `kubectl explain agentidentity.status` tells readers what they see.
+
+import { dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
+
+export const conditionsSchema: Schema = list(
+  'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked. Each carries the generation it was computed from.',
+  obj(
+    'One observation, in the shape of a metav1.Condition.',
+    {
+      type: str('Type of condition in CamelCase, e.g. Ready.', {
+        maxLength: 316,
+        pattern:
+          '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$',
+      }),
+      status: oneOf('Status of the condition: True, False or Unknown.', ['True', 'False', 'Unknown']),
+      reason: str('A CamelCase machine-readable reason for the last transition.', {
+        maxLength: 1024,
+        minLength: 1,
+        pattern: '^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$',
+      }),
+      message: str('A human-readable explanation of the last transition. Never contains secret values.', {
+        maxLength: 32768,
+      }),
+      lastTransitionTime: timestamp('When the condition last changed status.'),
+      observedGeneration: int('The .metadata.generation the condition was computed from.', {
+        minimum: 0,
+        format: 'int64',
+      }),
+    },
+    { required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'] },
+  ),
+  { maxItems: 32, listType: 'map', mapKeys: ['type'] },
+);
+
+const observedGeneration = int('The .metadata.generation the operator last acted on.', {
+  minimum: 0,
+  format: 'int64',
+});
+
+const riskSchema = obj(
+  'Risk on a NIST-style 5x5 matrix: likelihood x impact = score, mapped to a level and a remediation deadline. Every score is explained by its factors.',
+  {
+    likelihood: int('How likely a compromise is, 1 (rare) to 5 (almost certain).', {
+      minimum: 1,
+      maximum: 5,
+    }),
+    impact: int('How bad a compromise would be, 1 (negligible) to 5 (severe).', { minimum: 1, maximum: 5 }),
+    score: int('likelihood x impact, 1 to 25.', { minimum: 1, maximum: 25 }),
+    level: oneOf('Low, Moderate, High or Critical.', ['Low', 'Moderate', 'High', 'Critical']),
+    factors: list(
+      'The measurable factors behind the score.',
+      obj(
+        'One factor.',
+        {
+          id: str('Stable identifier of the factor, e.g. wildcard-scope.', { maxLength: 64 }),
+          description: str('What was observed.', { maxLength: 1024 }),
+          weight: { type: 'number', description: 'How much the factor added to the likelihood or impact.' },
+        },
+        { required: ['id', 'description', 'weight'] },
+      ),
+      { maxItems: 64 },
+    ),
+    remediateBy: timestamp('Deadline to remediate at this level (Critical 7 days, High 30 days).'),
+  },
+  { required: ['likelihood', 'impact', 'score', 'level', 'factors'] },
+);
+
+export const agentIdentityStatusSchema: Schema = obj(
+  'Observed state of the identity, written by the operator.',
+  {
+    observedGeneration,
+    phase: str(
+      'A one-word summary for humans derived from the conditions: Pending, Provisioning, Active, Rotating, Expired, Orphaned, Locked, Quarantined or Revoked. Automation should read conditions.',
+      { maxLength: 32 },
+    ),
+    conditions: conditionsSchema,
+    serviceAccount: str('The managed ServiceAccount the workload runs as.', { maxLength: 253 }),
+    boundPods: int('Pods currently running as the managed ServiceAccount.', { minimum: 0 }),
+    aws: obj('What the operator provisioned in AWS IAM.', {
+      roleArn: str('ARN of the IAM role bound to the ServiceAccount.', { maxLength: 2048 }),
+      roleName: str('Name of the IAM role.', { maxLength: 64 }),
+      policyHash: str('SHA-256 of the inline policy last written; drift detection compares it.', {
+        maxLength: 128,
+      }),
+    }),
+    vault: obj('What the operator provisioned in Vault/OpenBao.', {
+      role: str('Name of the kubernetes-auth role.', { maxLength: 256 }),
+      policy: str('Name of the ACL policy.', { maxLength: 256 }),
+    }),
+    secrets: list(
+      'Rotation state of each secret in spec.secrets.',
+      obj(
+        'Rotation state of one secret. Versions and times only: values never appear in status.',
+        {
+          name: dnsSubdomain('Name of the secret in spec.secrets.'),
+          currentVersion: int('Version now served as current.', { minimum: 0, format: 'int64' }),
+          previousVersion: int('Version still valid during the overlap window.', {
+            minimum: 0,
+            format: 'int64',
+          }),
+          lastRotated: timestamp('When the current version was promoted.'),
+          nextRotation: timestamp('When the next rotation is due.'),
+        },
+        { required: ['name'] },
+      ),
+      { maxItems: 16, listType: 'map', mapKeys: ['name'] },
+    ),
+    expiresAt: timestamp('When the identity expires (creation + spec.ttl) unless renewed by a spec change.'),
+    lastUsed: timestamp(
+      'Last use seen in real signals: IAM RoleLastUsed, Secrets Manager, Vault, running pods.',
+    ),
+    orphanedSince: timestamp('When the workload in spec.workloadRef was first seen missing.'),
+    quarantineUntil: timestamp('End of the quarantine phase; then the credentials are deleted.'),
+    risk: riskSchema,
+    plan: list(
+      'What the next reconcile would change, for dry-run and review.',
+      obj(
+        'One planned change.',
+        {
+          action: str('create, update, delete, rotate, quarantine, ...', { maxLength: 64 }),
+          resource: str('The external or Kubernetes object concerned.', { maxLength: 2048 }),
+          reason: str('Why.', { maxLength: 1024 }),
+        },
+        { required: ['action', 'resource', 'reason'] },
+      ),
+      { maxItems: 128 },
+    ),
+    failedAttempts: int('Consecutive failed reconciles; drives backoff across restarts.', { minimum: 0 }),
+    lastFailureTime: timestamp('When the last reconcile failed.'),
+  },
+);
+
+export const simpleStatusSchema: Schema = obj('Observed state, written by the operator.', {
+  observedGeneration,
+  conditions: conditionsSchema,
+});
