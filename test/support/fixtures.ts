@@ -43,7 +43,13 @@ export const withSecret =
   (identity) => {
     identity.spec.secrets = [
       ...(identity.spec.secrets ?? []),
-      { name, generator: { type: 'random', length: 32 }, rotationInterval: '24h', ...extra },
+      {
+        name,
+        generator: { type: 'random', length: 32 },
+        rotationInterval: '24h',
+        target: { secretName: `${identity.metadata.name}-${name}` },
+        ...extra,
+      },
     ];
   };
 
