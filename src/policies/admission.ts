@@ -85,7 +85,7 @@ export function admissionPolicyViolations(
     return [
       {
         field: '',
-        message: `no IdentityPolicy named ${DEFAULT_IDENTITY_POLICY_NAME}: binding ${ADMISSION_BINDING_NAME} denies every AgentIdentity until it exists (parameterNotFoundAction Deny)`,
+        message: `no params found for policy binding with \`${PARAMETER_NOT_FOUND_ACTION}\` parameterNotFoundAction: no IdentityPolicy named ${DEFAULT_IDENTITY_POLICY_NAME}, so binding ${ADMISSION_BINDING_NAME} denies every AgentIdentity until it exists`,
         rule: 'policy:params-not-found',
       },
     ];
