@@ -39,6 +39,19 @@ describe('lintSources', () => {
     expect(report.violations).toBe(0);
   });
 
+  it('checks each item of a List, as kubectl get -o yaml prints them', () => {
+    const list = {
+      apiVersion: 'v1',
+      kind: 'List',
+      items: [agentIdentity('a'), agentIdentity('b', withSpec({ purpose: 'x' }))],
+    };
+    const report = lintSources([source(yaml(list))]);
+    expect(report.documents.map((d) => [d.name, d.violations.length])).toEqual([
+      ['a', 0],
+      ['b', 1],
+    ]);
+  });
+
   it('reports YAML syntax errors as violations', () => {
     const report = lintSources([source('apiVersion: nhi.dev/v1alpha1\nkind: [unclosed\n')]);
     expect(report.documents[0]!.violations[0]).toMatchObject({ rule: 'yaml' });

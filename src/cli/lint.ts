@@ -78,15 +78,28 @@ function parseSource(source: Source): ParsedDocument[] {
     }
     const object = document.toJS() as Record<string, unknown> | null;
     if (object === null || object === undefined) return [];
-    const metadata = (object.metadata ?? {}) as { name?: string; namespace?: string };
-    Object.assign(result, {
-      ...(typeof object.apiVersion === 'string' ? { apiVersion: object.apiVersion } : {}),
-      ...(typeof object.kind === 'string' ? { kind: object.kind } : {}),
-      ...(typeof metadata.name === 'string' ? { name: metadata.name } : {}),
-      ...(typeof metadata.namespace === 'string' ? { namespace: metadata.namespace } : {}),
-    });
-    return [{ result, object }];
+    if (object.kind === 'List' && Array.isArray(object.items)) {
+      // `kubectl get -o yaml` output: check each item, reported at the List's line.
+      return object.items.map((item) => ({
+        result: describeDocument(source.name, line, item),
+        object: item,
+      }));
+    }
+    return [{ result: describeDocument(source.name, line, object), object }];
   });
+}
+
+function describeDocument(file: string, line: number, value: unknown): DocumentResult {
+  const result: DocumentResult = { file, line, violations: [] };
+  const object = (value ?? {}) as Record<string, unknown>;
+  const metadata = (object.metadata ?? {}) as { name?: string; namespace?: string };
+  Object.assign(result, {
+    ...(typeof object.apiVersion === 'string' ? { apiVersion: object.apiVersion } : {}),
+    ...(typeof object.kind === 'string' ? { kind: object.kind } : {}),
+    ...(typeof metadata.name === 'string' ? { name: metadata.name } : {}),
+    ...(typeof metadata.namespace === 'string' ? { namespace: metadata.namespace } : {}),
+  });
+  return result;
 }
 
 const isKind = <K extends string>(object: unknown, kind: K): boolean =>

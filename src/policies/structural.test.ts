@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { agentIdentity, inEnvironment, withSpec } from '../../test/fixtures/agentidentity.ts';
 import { evaluate, evaluateMessage, evaluateRule, toCel } from './cel.ts';
-import { toJsonSchema, validateStructure } from './structural.ts';
+import { celViolations, toJsonSchema, validateStructure } from './structural.ts';
 
 const asRecord = (o: unknown) => o as Record<string, unknown>;
 
@@ -123,6 +123,29 @@ describe('validateStructure', () => {
       spec: { environments },
     };
     expect(validateStructure('IdentityPolicy', policy).violations.map((v) => v.field)).toContain(field);
+  });
+});
+
+describe('celViolations', () => {
+  const schema = {
+    type: 'object' as const,
+    description: 'x',
+    properties: { n: { type: 'integer' as const, description: 'n' } },
+    'x-kubernetes-validations': [
+      { id: 'immutable', rule: 'self.n == oldSelf.n', message: 'n is immutable' },
+      {
+        id: 'small',
+        rule: 'self.n < 10',
+        messageExpression: "'n ' + string(self.n) + ' is too big'",
+        fieldPath: '.n',
+      },
+    ],
+  };
+
+  it('skips transition rules (oldSelf) on create and reports the others at their fieldPath', () => {
+    expect(celViolations(schema, { n: 12 }, 'spec')).toEqual([
+      { field: 'spec.n', message: 'n 12 is too big', rule: 'cel:small' },
+    ]);
   });
 });
 
