@@ -1,0 +1,187 @@
+// Names and ownership marks of everything the Kubernetes provider writes. Pure: no I/O.
+//
+// Ownership rule: an object is ours for an identity when its `nhi.dev/identity-uid` label equals
+// that identity's UID. We adopt such objects (restoring the rest of our marks) and never modify or
+// delete an object without it, whatever its name.
+
+import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import { type AgentIdentity, API_VERSION, Marks, type SecretSpec } from '../../api/v1alpha1/types.ts';
+import { type IdentityRef, InvalidConfigError } from '../types.ts';
+
+/** Annotations and labels the provider adds beyond the shared Marks. */
+export const K8sMarks = {
+  quarantined: 'nhi.dev/quarantined',
+  quarantinedAt: 'nhi.dev/quarantined-at',
+  /** Comma-separated keys of annotations other providers asked for (so we can remove them later). */
+  extraAnnotations: 'nhi.dev/extra-annotations',
+  /** Label on a target Secret: the spec.secrets[].name it holds. */
+  secret: 'nhi.dev/secret',
+  backend: 'nhi.dev/backend',
+  currentVersion: 'nhi.dev/current-version',
+  previousVersion: 'nhi.dev/previous-version',
+  rotatedAt: 'nhi.dev/rotated-at',
+  previousRetireAt: 'nhi.dev/previous-retire-at',
+} as const;
+
+const MAX_NAME = 253;
+
+/** `name` when it fits an object name, else a stable shortened form ending in a hash of the whole. */
+export function boundedName(name: string): string {
+  if (name.length <= MAX_NAME) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 10);
+  return `${name.slice(0, MAX_NAME - 11).replace(/[-.]+$/, '')}-${hash}`;
+}
+
+export function serviceAccountNameOf(identity: AgentIdentity): string {
+  return identity.spec.serviceAccountName ?? identity.metadata.name;
+}
+
+/** The Role and the RoleBinding share this name. */
+export function rbacNameOf(identity: AgentIdentity): string {
+  return boundedName(`nhi-${identity.metadata.name}`);
+}
+
+export function targetSecretNameOf(identity: AgentIdentity, secret: SecretSpec): string {
+  return secret.target?.secretName ?? boundedName(`${identity.metadata.name}-${secret.name}`);
+}
+
+/** Data key of the current value in the target Secret (what pods mount); the previous one is `<key>.previous`. */
+export function currentKeyOf(secret: SecretSpec): string {
+  return secret.target?.key ?? secret.name;
+}
+
+export function previousKeyOf(secret: SecretSpec): string {
+  return `${currentKeyOf(secret)}.previous`;
+}
+
+export function identityUidOf(ref: IdentityRef): string {
+  const uid = ref.identity.metadata.uid;
+  if (!uid)
+    throw new InvalidConfigError(`AgentIdentity ${ref.identity.metadata.name} has no metadata.uid yet`);
+  return uid;
+}
+
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+function labelValue(value: string | undefined): string | undefined {
+  return value !== undefined && value.length <= 63 && LABEL_VALUE.test(value) ? value : undefined;
+}
+
+function compact(record: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(record)) if (value !== undefined) out[key] = value;
+  return out;
+}
+
+/** Labels every object we write carries. Values that are not valid label values stay annotations only. */
+export function markLabels(ref: IdentityRef): Record<string, string> {
+  const { identity } = ref;
+  return compact({
+    [Marks.managedBy]: Marks.managedByValue,
+    [Marks.identityUid]: identityUidOf(ref),
+    [Marks.identityName]: labelValue(identity.metadata.name),
+    [Marks.owner]: labelValue(identity.spec.owner.team),
+    [Marks.environment]: labelValue(identity.spec.environment),
+  });
+}
+
+/** Annotations every object we write carries: the full, human-readable marks. */
+export function markAnnotations(ref: IdentityRef): Record<string, string> {
+  const { identity } = ref;
+  return {
+    [Marks.identityName]: identity.metadata.name,
+    [Marks.owner]: identity.spec.owner.team,
+    [Marks.purpose]: identity.spec.purpose,
+    [Marks.environment]: identity.spec.environment,
+  };
+}
+
+/** The AgentIdentity as controller owner; blockOwnerDeletion false so it never waits on our objects. */
+export function ownerReferenceOf(ref: IdentityRef): k8s.V1OwnerReference {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'AgentIdentity',
+    name: ref.identity.metadata.name,
+    uid: identityUidOf(ref),
+    controller: true,
+    blockOwnerDeletion: false,
+  };
+}
+
+export function isOurs(metadata: k8s.V1ObjectMeta | undefined, identityUid: string): boolean {
+  return metadata?.labels?.[Marks.identityUid] === identityUid;
+}
+
+export function isManaged(metadata: k8s.V1ObjectMeta | undefined): boolean {
+  return metadata?.labels?.[Marks.managedBy] === Marks.managedByValue;
+}
+
+export function isQuarantined(metadata: k8s.V1ObjectMeta | undefined): boolean {
+  return metadata?.annotations?.[K8sMarks.quarantined] === 'true';
+}
+
+export function identitySelector(identityUid: string): string {
+  return `${Marks.identityUid}=${identityUid}`;
+}
+
+export const managedSelector = `${Marks.managedBy}=${Marks.managedByValue}`;
+
+/** `Kind/namespace/name`, as used in PlannedChange.resource and drift reports. */
+export function resourceName(kind: string, namespace: string | undefined, name: string | undefined): string {
+  return `${kind}/${namespace ?? ''}/${name ?? ''}`;
+}
+
+export interface MarkOptions {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  removeAnnotations?: readonly string[];
+}
+
+/** Metadata of a new object: name, namespace, our labels, annotations and owner reference. */
+export function markedMetadata(ref: IdentityRef, name: string, options: MarkOptions = {}): k8s.V1ObjectMeta {
+  const annotations: Record<string, string> = { ...markAnnotations(ref), ...options.annotations };
+  for (const key of options.removeAnnotations ?? []) delete annotations[key];
+  return {
+    name,
+    namespace: ref.subject.namespace,
+    labels: { ...markLabels(ref), ...options.labels },
+    annotations,
+    ownerReferences: [ownerReferenceOf(ref)],
+  };
+}
+
+/**
+ * Our marks merged into `live` metadata (labels and annotations others added are kept), the owner
+ * reference added when missing. Returns the merged metadata and what differed from `live`.
+ */
+export function withMarks(
+  live: k8s.V1ObjectMeta,
+  ref: IdentityRef,
+  options: MarkOptions = {},
+): { metadata: k8s.V1ObjectMeta; reasons: string[] } {
+  const reasons: string[] = [];
+  const labels = { ...live.labels, ...markLabels(ref), ...options.labels };
+  if (!sameRecord(labels, live.labels ?? {})) reasons.push('labels');
+  const annotations: Record<string, string> = {
+    ...live.annotations,
+    ...markAnnotations(ref),
+    ...options.annotations,
+  };
+  for (const key of options.removeAnnotations ?? []) delete annotations[key];
+  if (!sameRecord(annotations, live.annotations ?? {})) reasons.push('annotations');
+  const uid = identityUidOf(ref);
+  const refs = live.ownerReferences ?? [];
+  let ownerReferences = refs;
+  if (!refs.some((owner) => owner.uid === uid)) {
+    const otherController = refs.some((owner) => owner.controller);
+    ownerReferences = [...refs, { ...ownerReferenceOf(ref), controller: !otherController }];
+    reasons.push('ownerReference');
+  }
+  return { metadata: { ...live, labels, annotations, ownerReferences }, reasons };
+}
+
+export function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => b[key] === a[key]);
+}
