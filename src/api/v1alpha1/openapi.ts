@@ -133,7 +133,14 @@ export function duration(description: string, options: DurationOptions = {}): Sc
   }
   return {
     type: 'string',
-    description: `${description} Go duration syntax, e.g. 90m, 24h, 1h30m.`,
+    description: [
+      description,
+      'Go duration syntax, e.g. 90m, 24h, 1h30m.',
+      options.default === undefined ? '' : `Default ${options.default}.`,
+      options.max === undefined ? '' : `At most ${options.max}.`,
+    ]
+      .filter(Boolean)
+      .join(' '),
     pattern: DURATION_PATTERN,
     maxLength: 64,
     ...(options.default === undefined ? {} : { default: options.default }),
