@@ -139,5 +139,5 @@ describe('nhictl lint', () => {
     ]);
     expect(nhictl('config/samples/support-bot.yaml').status).toBe(0);
     expect(nhictl(join(dir, 'missing.yaml')).status).toBe(2);
-  });
+  }, 60_000); // three CLI processes through tsx: seconds each on a busy 2-core machine
 });
