@@ -8,7 +8,7 @@ import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
 import { workloadPort } from './controller/agentidentity/workload.ts';
 import { FileAuditSink } from './governance/audit/audit.ts';
-import { validateObject } from './policies/admission.ts';
+import { complianceViolations } from './policies/compliance.ts';
 import { describe as describeViolation } from './policies/violation.ts';
 import { buildProviderRegistry } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
@@ -114,6 +114,13 @@ export async function startOperator(
     instance: config.leaderElection.identity,
     logger,
   });
+  const providerConfigsByName = () =>
+    new Map(
+      credentialProviders
+        .list()
+        .map((o) => fromKube<ClusterCredentialProvider>(o) as ClusterCredentialProvider)
+        .map((c) => [c.metadata.name, c] as const),
+    );
   const providers = buildProviderRegistry(
     kc,
     () =>
@@ -143,7 +150,9 @@ export async function startOperator(
     providers,
     policy: () => fromKube<IdentityPolicy>(policies.get('default')),
     checkPolicy: (identity, policy) =>
-      validateObject(withoutServerFields(identity), policy).map(describeViolation),
+      complianceViolations(withoutServerFields(identity), policy, providerConfigsByName()).map(
+        describeViolation,
+      ),
     syncTarget: (ref, secret, material) => providers.syncTarget(ref, secret, material),
     audit: new FileAuditSink(config.auditLogPath),
     notifier: {

@@ -5,7 +5,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments } from 'yaml';
 import { repoRoot } from './components.ts';
 
 export const FIELD_MANAGER = 'nhi-dev-install';
@@ -21,9 +20,11 @@ export function readManifests(...paths: string[]): k8s.KubernetesObject[] {
           .map((f) => join(full, f));
   });
   return files.flatMap((file) =>
-    parseAllDocuments(readFileSync(file, 'utf8'))
-      .map((doc) => doc.toJS() as k8s.KubernetesObject | null)
-      .filter((obj): obj is k8s.KubernetesObject => Boolean(obj?.kind)),
+    // loadAllYaml keeps every key; client-node's typed serializer would drop default, enum and
+    // x-kubernetes-validations from a plain object.
+    (k8s.loadAllYaml(readFileSync(file, 'utf8')) as Array<k8s.KubernetesObject | null>).filter(
+      (obj): obj is k8s.KubernetesObject => Boolean(obj?.kind),
+    ),
   );
 }
 

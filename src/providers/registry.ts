@@ -51,7 +51,7 @@ export class ProviderRegistry {
     return this;
   }
 
-  /** The provider for `kind`; for aws/vault the named ClusterCredentialProvider, or the only one configured. */
+  /** The provider for `kind`; for aws/vault the named ClusterCredentialProvider, else the one named like the kind, else the only one. */
   resolve(kind: ProviderKind, providerRef?: string): CredentialProvider {
     if (kind === 'kubernetes') return this.kubernetes;
     const factory = this.factories.get(kind);
@@ -81,6 +81,8 @@ export class ProviderRegistry {
         );
       return named;
     }
+    const byDefaultName = candidates.find((c) => c.metadata.name === kind);
+    if (byDefaultName) return byDefaultName;
     if (candidates.length === 1 && candidates[0]) return candidates[0];
     if (candidates.length === 0)
       throw new InvalidConfigError(`no ClusterCredentialProvider configures ${kind}`);

@@ -152,7 +152,7 @@ export class AgentIdentityReconciler {
       'Provisioned',
       `service account ${outcome.status.serviceAccount} and its grants are in place`,
     );
-    const rotation = await rotateDueSecrets(this.deps, ref, now);
+    const rotation = await rotateDueSecrets(this.deps, ref, now, restore);
     draft.set('secrets', rotation.secrets.length > 0 ? rotation.secrets : undefined);
     this.nextRotationCheck = rotation.nextAt;
     draft.condition(

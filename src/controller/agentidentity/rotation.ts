@@ -54,10 +54,12 @@ export interface RotationOutcome {
   nextAt: Date | undefined;
 }
 
+/** `restored`: the identity just left quarantine, so every secret got a fresh value that status must pick up. */
 export async function rotateDueSecrets(
   deps: ReconcilerDeps,
   ref: IdentityRef,
   now: Date,
+  restored = false,
 ): Promise<RotationOutcome> {
   const { identity } = ref;
   const previous = new Map((identity.status?.secrets ?? []).map((s) => [s.name, s]));
@@ -79,7 +81,11 @@ export async function rotateDueSecrets(
         // The backend moved on without status knowing (a crash after the write): adopt, don't rotate again.
         state = materialStatus(secret, live, now);
       } else {
-        const result = await provider.rotate(ref, secret);
+        const result = await provider.rotate(
+          ref,
+          secret,
+          state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+        );
         registerSecretValue(result.material.current.value);
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);
         state = materialStatus(secret, result.material, now);
@@ -93,6 +99,12 @@ export async function rotateDueSecrets(
           outcome: 'success',
           detail: `version ${result.material.current.version}`,
         });
+      }
+    } else if (restored) {
+      const live = await provider.readSecret(ref, secret);
+      if (live) {
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
+        state = materialStatus(secret, live, now);
       }
     } else if (state?.previousVersion && state.lastRotated) {
       const retireAt = new Date(new Date(state.lastRotated).getTime() + overlapMs(secret));

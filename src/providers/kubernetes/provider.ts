@@ -91,7 +91,9 @@ export class KubernetesProvider implements CredentialProvider {
     const plan = await planFor(
       this.port,
       ref,
-      this.planOptions({ extraAnnotations: options.serviceAccountAnnotations }),
+      this.planOptions({
+        extraAnnotations: options.serviceAccountAnnotations ?? ref.serviceAccountAnnotations,
+      }),
     );
     const refused = refusalError(ref, plan);
     if (refused) throw refused;
@@ -104,7 +106,9 @@ export class KubernetesProvider implements CredentialProvider {
    * RoleBinding stays absent and no Secret gets a value: only restore() lifts a quarantine.
    */
   async provision(ref: IdentityRef, options: KubernetesProvisionOptions = {}): Promise<ProvisionResult> {
-    const changes = await this.converge(ref, { extraAnnotations: options.serviceAccountAnnotations });
+    const changes = await this.converge(ref, {
+      extraAnnotations: options.serviceAccountAnnotations ?? ref.serviceAccountAnnotations,
+    });
     return { status: { serviceAccount: ref.subject.serviceAccountName }, changes };
   }
 
