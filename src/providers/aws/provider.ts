@@ -9,6 +9,7 @@ import type {
   SecretSpec,
 } from '../../api/v1alpha1/types.ts';
 import { Marks } from '../../api/v1alpha1/types.ts';
+import { type Clock, systemClock } from '../../runtime/clock.ts';
 import { generateSecretValue } from '../generators.ts';
 import {
   type CredentialProvider,
@@ -47,25 +48,17 @@ import {
   toPlannedChange,
 } from './role.ts';
 import * as secrets from './secrets.ts';
-import { limitWrites, type ProviderClock, WriteLimiter } from './write-limiter.ts';
+import { limitWrites, WriteLimiter } from './write-limiter.ts';
 
 export interface AwsProviderDeps {
   iam: IamPort;
   secretsManager: SecretsManagerPort;
   /** Required in pod-identity mode. */
   eks?: EksPort;
-  clock?: ProviderClock;
+  clock?: Clock;
   /** Secret value generator; defaults to generators.ts. */
   generate?: (generator: SecretGenerator) => string;
 }
-
-const systemClock: ProviderClock = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => {
-    const handle = setTimeout(fn, ms);
-    return () => clearTimeout(handle);
-  },
-};
 
 const secretActions = {
   created: 'create-secret',
@@ -81,7 +74,7 @@ export class AwsProvider implements CredentialProvider {
   private readonly iam: IamPort;
   private readonly sm: SecretsManagerPort;
   private readonly eks: EksPort | undefined;
-  private readonly clock: ProviderClock;
+  private readonly clock: Clock;
   private readonly generate: (generator: SecretGenerator) => string;
 
   constructor(

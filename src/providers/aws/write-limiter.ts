@@ -1,34 +1,25 @@
-// A ceiling on the rate of cloud write calls: a token bucket shared by every write the provider
-// makes, so a burst of reconciles (say, after an outage) cannot trip IAM's account-wide throttling.
-// The SDK's adaptive retry mode handles throttling that happens anyway.
+// A ceiling on the rate of cloud write calls: the runtime's token bucket, shared by every write the
+// provider makes, so a burst of reconciles (say, after an outage) cannot trip IAM's account-wide
+// throttling. The SDK's adaptive retry mode handles throttling that happens anyway.
 
-/** The part of the runtime Clock the provider needs (src/runtime/clock.ts satisfies it). */
-export interface ProviderClock {
-  now(): number;
-  setTimer(fn: () => void, ms: number): () => void;
-}
+import { type Clock, sleep } from '../../runtime/clock.ts';
+import { TokenBucket } from '../../runtime/ratelimit.ts';
 
 export class WriteLimiter {
-  private tokens: number;
-  private last: number;
+  private readonly bucket: TokenBucket;
 
   constructor(
-    private readonly perSecond: number,
-    private readonly clock: ProviderClock,
-    private readonly burst = Math.max(1, Math.ceil(perSecond)),
+    perSecond: number,
+    private readonly clock: Clock,
+    burst = Math.max(1, Math.ceil(perSecond)),
   ) {
-    this.tokens = burst;
-    this.last = clock.now();
+    this.bucket = new TokenBucket(perSecond, burst, clock);
   }
 
-  /** Waits for a token, then runs `write`. Tokens are reserved in call order (waiting goes into debt). */
+  /** Waits for a token, then runs `write`. Tokens are reserved in call order. */
   async run<T>(write: () => Promise<T>): Promise<T> {
-    const now = this.clock.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.perSecond) / 1000);
-    this.last = now;
-    this.tokens -= 1;
-    const waitMs = this.tokens >= 0 ? 0 : Math.ceil((-this.tokens * 1000) / this.perSecond);
-    if (waitMs > 0) await new Promise<void>((resolve) => this.clock.setTimer(resolve, waitMs));
+    const waitMs = this.bucket.reserve();
+    if (waitMs > 0) await sleep(this.clock, waitMs);
     return write();
   }
 }
