@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from './clock.ts';
-import { EventLoopMonitor, HealthServer } from './health.ts';
+import { EventLoopMonitor, HealthServer, operatorReadiness } from './health.ts';
 import { RuntimeMetrics } from './metrics.ts';
 
 let server: HealthServer | undefined;
@@ -71,5 +71,26 @@ describe('HealthServer', () => {
     });
     expect((await get('/nope')).status).toBe(404);
     expect((await get('/healthz')).body).toContain('[-]broken failed: boom');
+  });
+});
+
+describe('operatorReadiness', () => {
+  const controller = (synced: boolean) => ({ hasSynced: () => synced });
+  const elector = (leader: boolean, ready: boolean) => ({ isLeader: () => leader, isReady: () => ready });
+
+  it.each([
+    ['no election, caches synced', [true, true], undefined, true],
+    ['no election, a cache syncing', [true, false], undefined, 'informer caches not synced'],
+    ['leader with synced caches', [true], elector(true, true), true],
+    ['leader still syncing', [false], elector(true, true), 'informer caches not synced'],
+    ['standby that reaches the apiserver (no controllers running)', [false], elector(false, true), true],
+    [
+      'standby cut off from the apiserver',
+      [false],
+      elector(false, false),
+      'standby cannot reach the apiserver',
+    ],
+  ] as const)('%s', (_name, synced, election, expected) => {
+    expect(operatorReadiness(synced.map(controller), election)()).toBe(expected);
   });
 });

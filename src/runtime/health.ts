@@ -51,6 +51,21 @@ export class EventLoopMonitor {
   }
 }
 
+/**
+ * The operator's readiness: without leader election, every controller's caches have synced; with
+ * it, the leader needs synced caches, a standby only needs to reach the apiserver (it runs no
+ * controllers, and must be ready to take over).
+ */
+export function operatorReadiness(
+  controllers: ReadonlyArray<{ hasSynced(): boolean }>,
+  elector?: { isLeader(): boolean; isReady(): boolean },
+): Check {
+  return () => {
+    if (elector && !elector.isLeader()) return elector.isReady() || 'standby cannot reach the apiserver';
+    return controllers.every((c) => c.hasSynced()) || 'informer caches not synced';
+  };
+}
+
 export interface HealthServerOptions {
   port: number;
   host?: string;
