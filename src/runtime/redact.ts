@@ -52,6 +52,8 @@ function entropyBitsPerChar(text: string): number {
 }
 
 const registered = new Set<string>();
+/** The most recent values are kept; the oldest are forgotten beyond this (memory and speed). */
+const maxRegistered = 3 * 4096;
 
 /**
  * Masks `value` by exact match everywhere it appears from now on (also in base64 and base64url).
@@ -59,9 +61,18 @@ const registered = new Set<string>();
  */
 export function registerSecretValue(value: string): void {
   if (value.length < 6) return;
-  registered.add(value);
-  registered.add(Buffer.from(value).toString('base64'));
-  registered.add(Buffer.from(value).toString('base64url'));
+  for (const form of [
+    value,
+    Buffer.from(value).toString('base64'),
+    Buffer.from(value).toString('base64url'),
+  ]) {
+    registered.delete(form);
+    registered.add(form);
+  }
+  for (const oldest of registered) {
+    if (registered.size <= maxRegistered) break;
+    registered.delete(oldest);
+  }
 }
 
 /** For tests only. */
