@@ -4,6 +4,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ClusterCredentialProvider, SecretSpec } from '../api/v1alpha1/types.ts';
 import type { Logger } from '../runtime/logger.ts';
+import { awsProviderFactory } from './aws/index.ts';
 import { KubernetesProvider, kubernetesPort, writeTargetSecret } from './kubernetes/index.ts';
 import { ProviderRegistry } from './registry.ts';
 import type { IdentityRef, SecretMaterial } from './types.ts';
@@ -25,9 +26,7 @@ export function buildProviderRegistry(
     new KubernetesProvider({ port, clock }),
     listConfigs,
   ) as OperatorProviders;
-  for (const kind of enabled) {
-    void kind;
-  }
+  if (enabled.includes('aws')) registry.register('aws', awsProviderFactory());
   registry.syncTarget = async (ref, secret, material) =>
     (await writeTargetSecret(port, ref, secret, material, clock)).written;
   return registry;

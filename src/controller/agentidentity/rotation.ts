@@ -78,7 +78,10 @@ export async function rotateDueSecrets(
     if (due) {
       const live = await provider.readSecret(ref, secret);
       if (live && live.current.version !== state?.currentVersion) {
-        // The backend moved on without status knowing (a crash after the write): adopt, don't rotate again.
+        // The backend moved on without status knowing (a crash after the write, or a value created
+        // with the secret itself): adopt it, don't rotate again.
+        registerSecretValue(live.current.value);
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
         state = materialStatus(secret, live, now);
       } else {
         const result = await provider.rotate(
@@ -110,12 +113,13 @@ export async function rotateDueSecrets(
       const retireAt = new Date(new Date(state.lastRotated).getTime() + overlapMs(secret));
       if (retireAt <= now) {
         await provider.retirePrevious(ref, secret);
+        if (kind !== 'kubernetes') {
+          const live = await provider.readSecret(ref, secret);
+          if (live) await deps.syncTarget(ref, secret, live);
+        }
         const { previousVersion: _retired, ...rest } = state;
         state = rest;
       } else consider(retireAt);
-    } else if (kind !== 'kubernetes' && state?.currentVersion) {
-      const live = await provider.readSecret(ref, secret);
-      if (live) await deps.syncTarget(ref, secret, live);
     }
     if (state) {
       secrets.push(state);
