@@ -1,0 +1,34 @@
+// The Vault/OpenBao provider's public surface: main.ts registers `createVaultProvider`, the
+// controller may call `vaultScopeViolations` (pure) before provisioning, tests use FakeVaultPort.
+
+export { KubernetesLoginSource, RereadingTokenSource, StaticTokenSource, type TokenSource } from './auth.ts';
+export { CasMismatchError, InvalidScopeError, VaultPermissionError, VaultRequestError } from './errors.ts';
+export {
+  DEFAULT_SERVICE_ACCOUNT_TOKEN,
+  DEFAULT_TOKEN_MAX_TTL,
+  type VaultProviderDeps,
+  vaultPortFromSpec,
+  vaultProviderOptions,
+} from './factory.ts';
+export { FakeVaultPort } from './fake-port.ts';
+export {
+  CURRENT_VERSION,
+  DEFAULT_MAX_VERSIONS,
+  PENDING_VERSION,
+  PREVIOUS_VERSION,
+  ROTATED_AT,
+  rotationState,
+  VALUE_KEY,
+} from './kv.ts';
+export { type IdentityNames, identityNames, secretPath } from './naming.ts';
+export { createNodeVaultClient, NodeVaultPort } from './node-vault-port.ts';
+export {
+  parsePolicyHeader,
+  renderPolicy,
+  renderQuarantinePolicy,
+  type ScopeCheckContext,
+  vaultScopeViolations,
+} from './policy.ts';
+export type { KubernetesAuthRole, KvMetadata, TokenInfo, VaultHealth, VaultPort } from './port.ts';
+export { createVaultProvider, VaultProvider, type VaultProviderOptions } from './provider.ts';
+export { QUARANTINE_SENTINEL } from './role.ts';

@@ -1,0 +1,56 @@
+// The operator's own minimal Vault/OpenBao policy, as HCL. The README quotes it and the integration
+// tests run the provider authenticated with exactly this policy, so the two cannot drift apart.
+//
+// Name the operator's own policy and login role outside the `nhi-` prefix it manages (e.g.
+// `nhi_operator`), so it cannot rewrite its own grants.
+
+export interface OperatorPolicyOptions {
+  kvMount: string;
+  kubernetesAuthMount: string;
+  /** Include the token-accessor grants used for last use and for revoking issued tokens (default true). */
+  tokenAccessors?: boolean;
+}
+
+export function operatorPolicy(options: OperatorPolicyOptions): string {
+  const kv = options.kvMount;
+  const auth = options.kubernetesAuthMount;
+  const lines = [
+    '# nhi-operator: the per-identity policies, kubernetes auth roles and KV secrets it owns.',
+    'path "sys/policies/acl" {',
+    '  capabilities = ["list"]',
+    '}',
+    'path "sys/policies/acl/nhi-*" {',
+    '  capabilities = ["create", "read", "update", "delete"]',
+    '}',
+    `path "auth/${auth}/role" {`,
+    '  capabilities = ["list"]',
+    '}',
+    `path "auth/${auth}/role/nhi-*" {`,
+    '  capabilities = ["create", "read", "update", "delete"]',
+    '}',
+    `path "${kv}/data/nhi/*" {`,
+    '  capabilities = ["create", "read", "update"]',
+    '}',
+    `path "${kv}/metadata/nhi/*" {`,
+    '  capabilities = ["create", "read", "update", "delete", "list"]',
+    '}',
+    `path "${kv}/destroy/nhi/*" {`,
+    '  capabilities = ["update"]',
+    '}',
+  ];
+  if (options.tokenAccessors !== false) {
+    lines.push(
+      "# Last use (issue and renewal times of the roles' tokens) and revocation of issued tokens.",
+      'path "auth/token/accessors" {',
+      '  capabilities = ["list", "sudo"]',
+      '}',
+      'path "auth/token/lookup-accessor" {',
+      '  capabilities = ["update"]',
+      '}',
+      'path "auth/token/revoke-accessor" {',
+      '  capabilities = ["update"]',
+      '}',
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}

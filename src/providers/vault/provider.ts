@@ -1,0 +1,397 @@
+// VaultProvider: one identity's footprint in Vault/OpenBao, behind the CredentialProvider port.
+//
+//   policy  nhi-<ns>-<name>-<hash>          ACL from the `vault` scopes + read on <kv>/data/nhi/<ns>/<name>/*
+//   role    auth/<mount>/role/<same name>   bound to exactly the managed ServiceAccount and namespace
+//   record  <kv>/metadata/nhi/_owners/<name> ownership of the role (roles carry no metadata)
+//   secrets <kv>/data/nhi/<ns>/<name>/<secret>  KV v2, staged rotation (kv.ts)
+//
+// Every write is preceded by a read, so each call converges from any state a crash left behind:
+// the record is written before the role and deleted after it; the policy's header comment marks it.
+// Quarantine is preserved by provision() and observe(): only restore() lifts it.
+
+import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import {
+  type ClusterCredentialProvider,
+  Marks,
+  type PlannedChange,
+  type SecretSpec,
+  type VaultProviderSpec,
+  type VaultScope,
+} from '../../api/v1alpha1/types.ts';
+import type { Clock } from '../../runtime/clock.ts';
+import {
+  type CredentialProvider,
+  type IdentityRef,
+  InvalidConfigError,
+  NotOwnedError,
+  type Observation,
+  type OwnedResource,
+  type ProvisionResult,
+  type RotationResult,
+  type SecretMaterial,
+} from '../types.ts';
+import { InvalidScopeError } from './errors.ts';
+import { type VaultProviderDeps, vaultProviderParts } from './factory.ts';
+import { KvSecrets } from './kv.ts';
+import { isManaged, isOwnedBy, NAMESPACE_MARK, roleRecordMarks } from './marks.ts';
+import { type IdentityNames, identityNames, OWNERS_FOLDER } from './naming.ts';
+import { parsePolicyHeader, renderPolicy, renderQuarantinePolicy } from './policy.ts';
+import type { KubernetesAuthRole, KvMetadata, VaultHealth, VaultPort } from './port.ts';
+import { desiredRole, isQuarantinedRole, roleDifferences } from './role.ts';
+import { TokenActivity } from './tokens.ts';
+
+export const DEFAULT_CREDENTIAL_TTL = '15m';
+
+export interface VaultProviderOptions {
+  /** Name of the ClusterCredentialProvider: scopes and secrets with this providerRef (or none) are ours. */
+  name?: string;
+  kvMount: string;
+  kubernetesAuthMount: string;
+  /** Required `aud` of the workload's ServiceAccount token at login; '' for none. */
+  audience: string;
+  tokenMaxTtlSeconds: number;
+  /** KV versions kept per secret. */
+  maxVersions?: number;
+  /** Use auth/token/accessors for last use and for revoking issued tokens (needs sudo on it). */
+  tokenAccessors?: boolean;
+  tokenScanCacheMs?: number;
+}
+
+interface Live {
+  names: IdentityNames;
+  record?: KvMetadata;
+  policy?: string;
+  role?: KubernetesAuthRole;
+  quarantined: boolean;
+}
+
+interface Desired {
+  record: Record<string, string>;
+  policy: string;
+  role: KubernetesAuthRole;
+}
+
+type Drift = Observation['drift'];
+
+export class VaultProvider implements CredentialProvider {
+  readonly kind = 'vault' as const;
+  private readonly kv: KvSecrets;
+  private readonly tokens: TokenActivity;
+
+  constructor(
+    readonly options: VaultProviderOptions,
+    private readonly port: VaultPort,
+    clock: Clock,
+  ) {
+    this.kv = new KvSecrets(port, options.kvMount, clock, options.maxVersions);
+    this.tokens = new TokenActivity(port, clock, options.tokenScanCacheMs);
+  }
+
+  /** A provider for a ClusterCredentialProvider's `vault` spec, authenticated as the spec says. */
+  static fromSpec(spec: VaultProviderSpec, deps: VaultProviderDeps = {}): VaultProvider {
+    const { options, port, clock } = vaultProviderParts(spec, deps);
+    return new VaultProvider(options, port, clock);
+  }
+
+  private get mount(): string {
+    return this.options.kubernetesAuthMount;
+  }
+
+  private resource(kind: 'policy' | 'role' | 'record', names: IdentityNames): string {
+    if (kind === 'policy') return `vault:policy/${names.base}`;
+    if (kind === 'role') return `vault:auth/${this.mount}/role/${names.base}`;
+    return `vault:${this.options.kvMount}/metadata/${names.ownerRecord}`;
+  }
+
+  private ours(providerRef: string | undefined): boolean {
+    return providerRef === undefined || providerRef === this.options.name;
+  }
+
+  /** The identity's `vault` scopes that name this provider (or no provider). */
+  scopesOf(ref: IdentityRef): VaultScope[] {
+    return (ref.identity.spec.scopes ?? []).filter(
+      (s): s is VaultScope => s.provider === 'vault' && this.ours(s.providerRef),
+    );
+  }
+
+  private async inspect(ref: IdentityRef): Promise<Live> {
+    const names = identityNames(ref);
+    const record = await this.port.readKvMetadata(this.options.kvMount, names.ownerRecord);
+    if (record && !isOwnedBy(record.customMetadata, names.uid)) {
+      throw new NotOwnedError(`${this.resource('record', names)} belongs to another identity`);
+    }
+    const policy = await this.port.readPolicy(names.base);
+    const header = policy === undefined ? undefined : parsePolicyHeader(policy);
+    if (policy !== undefined && header?.uid !== names.uid) {
+      throw new NotOwnedError(
+        `${this.resource('policy', names)} exists but is not managed for this identity`,
+      );
+    }
+    const role = await this.port.readRole(this.mount, names.base);
+    if (role && !record) {
+      throw new NotOwnedError(`${this.resource('role', names)} exists without an ownership record`);
+    }
+    const quarantined = header?.state === 'quarantined' || (role !== undefined && isQuarantinedRole(role));
+    const live: Live = { names, quarantined };
+    if (record) live.record = record;
+    if (policy !== undefined) live.policy = policy;
+    if (role) live.role = role;
+    return live;
+  }
+
+  private desired(ref: IdentityRef, names: IdentityNames, quarantined: boolean): Desired {
+    let ttlMs = parseDuration(ref.identity.spec.credentialTTL ?? DEFAULT_CREDENTIAL_TTL);
+    if (ttlMs === undefined || ttlMs <= 0) {
+      // A bad spec must never block a quarantine: fall back to the default there.
+      if (!quarantined) throw new InvalidScopeError('credentialTTL is not a positive duration');
+      ttlMs = parseDuration(DEFAULT_CREDENTIAL_TTL) ?? 900_000;
+    }
+    const context = { environment: ref.identity.spec.environment, kvMount: this.options.kvMount };
+    return {
+      record: roleRecordMarks(ref, names, this.mount),
+      policy: quarantined ? renderQuarantinePolicy(names) : renderPolicy(names, this.scopesOf(ref), context),
+      role: desiredRole(
+        ref.subject,
+        names.base,
+        {
+          tokenTtlSeconds: Math.ceil(ttlMs / 1000),
+          tokenMaxTtlSeconds: this.options.tokenMaxTtlSeconds,
+          audience: this.options.audience,
+        },
+        quarantined,
+      ),
+    };
+  }
+
+  private recordDiffers(live: Live, desired: Desired): boolean {
+    const custom = live.record?.customMetadata ?? {};
+    return Object.entries(desired.record).some(([key, value]) => custom[key] !== value);
+  }
+
+  private changes(live: Live, desired: Desired): PlannedChange[] {
+    const { names } = live;
+    const changes: PlannedChange[] = [];
+    if (!live.record) {
+      changes.push({
+        action: 'create',
+        resource: this.resource('record', names),
+        reason: 'ownership record of the role',
+      });
+    } else if (this.recordDiffers(live, desired)) {
+      changes.push({
+        action: 'update',
+        resource: this.resource('record', names),
+        reason: 'ownership marks changed',
+      });
+    }
+    if (live.policy === undefined) {
+      changes.push({
+        action: 'create',
+        resource: this.resource('policy', names),
+        reason: 'policy of the identity',
+      });
+    } else if (live.policy !== desired.policy) {
+      changes.push({
+        action: 'update',
+        resource: this.resource('policy', names),
+        reason: 'rules differ from the scopes',
+      });
+    }
+    if (!live.role) {
+      changes.push({
+        action: 'create',
+        resource: this.resource('role', names),
+        reason: 'kubernetes auth role',
+      });
+    } else {
+      const fields = roleDifferences(live.role, desired.role).map((d) => d.field);
+      if (fields.length > 0) {
+        changes.push({
+          action: 'update',
+          resource: this.resource('role', names),
+          reason: `${fields.join(', ')} differ`,
+        });
+      }
+    }
+    return changes;
+  }
+
+  /** Record first (it makes the role ours), then the policy, then the role that references it. */
+  private async apply(live: Live, desired: Desired): Promise<void> {
+    const { names } = live;
+    if (!live.record || this.recordDiffers(live, desired)) {
+      await this.port.writeKvMetadata(this.options.kvMount, names.ownerRecord, {
+        maxVersions: 1,
+        casRequired: true,
+        customMetadata: desired.record,
+        ...(live.record?.metadataVersion === undefined ? {} : { metadataCas: live.record.metadataVersion }),
+      });
+    }
+    if (live.policy !== desired.policy) await this.port.writePolicy(names.base, desired.policy);
+    if (!live.role || roleDifferences(live.role, desired.role).length > 0) {
+      await this.port.writeRole(this.mount, names.base, desired.role);
+    }
+  }
+
+  async plan(ref: IdentityRef): Promise<PlannedChange[]> {
+    const live = await this.inspect(ref);
+    return this.changes(live, this.desired(ref, live.names, live.quarantined));
+  }
+
+  async provision(ref: IdentityRef): Promise<ProvisionResult> {
+    const live = await this.inspect(ref);
+    const desired = this.desired(ref, live.names, live.quarantined);
+    const changes = this.changes(live, desired);
+    if (changes.length > 0) await this.apply(live, desired);
+    return { status: { role: live.names.base, policy: live.names.base }, changes };
+  }
+
+  async restore(ref: IdentityRef): Promise<void> {
+    const live = await this.inspect(ref);
+    await this.apply(live, this.desired(ref, live.names, false));
+  }
+
+  /** Deny policy first (disarms issued tokens at once), then the login sentinel, then revoke tokens. */
+  async quarantine(ref: IdentityRef): Promise<void> {
+    const live = await this.inspect(ref);
+    if (!live.record && live.policy === undefined) return; // never provisioned: nothing can log in
+    const desired = this.desired(ref, live.names, true);
+    if (live.policy !== desired.policy) await this.port.writePolicy(live.names.base, desired.policy);
+    if (live.role && roleDifferences(live.role, desired.role).length > 0) {
+      await this.port.writeRole(this.mount, live.names.base, desired.role);
+    }
+    if (live.record && this.options.tokenAccessors !== false)
+      await this.tokens.revokeRole(this.mount, live.names.base);
+  }
+
+  /** Role, policy, issued tokens, KV secrets, and the ownership record last. Foreign objects are left alone. */
+  async revoke(ref: IdentityRef): Promise<void> {
+    const names = identityNames(ref);
+    const record = await this.port.readKvMetadata(this.options.kvMount, names.ownerRecord);
+    const recordIsOurs = record !== undefined && isOwnedBy(record.customMetadata, names.uid);
+    if (recordIsOurs) await this.port.deleteRole(this.mount, names.base);
+    const policy = await this.port.readPolicy(names.base);
+    if (policy !== undefined && parsePolicyHeader(policy)?.uid === names.uid)
+      await this.port.deletePolicy(names.base);
+    if (recordIsOurs && this.options.tokenAccessors !== false)
+      await this.tokens.revokeRole(this.mount, names.base);
+    await this.kv.deleteAll(names);
+    if (recordIsOurs) await this.port.deleteKvMetadata(this.options.kvMount, names.ownerRecord);
+  }
+
+  async observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation> {
+    const live = await this.inspect(ref);
+    const lastUsed =
+      this.options.tokenAccessors === false
+        ? undefined
+        : await this.tokens.lastUsed(this.mount, live.names.base);
+    const base: Observation = { drift: [], corrected: false, ...(lastUsed ? { lastUsed } : {}) };
+    if (!live.record && live.policy === undefined) return base; // not provisioned (or fully revoked)
+    const desired = this.desired(ref, live.names, live.quarantined);
+    const drift = this.drift(live, desired);
+    if (drift.length === 0 || !options.correctDrift) return { ...base, drift };
+    await this.apply(live, desired);
+    return { ...base, drift, corrected: true };
+  }
+
+  private drift(live: Live, desired: Desired): Drift {
+    const { names } = live;
+    const drift: Drift = [];
+    if (!live.record)
+      drift.push({ resource: this.resource('record', names), field: 'record', detail: 'missing' });
+    else if (this.recordDiffers(live, desired)) {
+      drift.push({
+        resource: this.resource('record', names),
+        field: 'custom_metadata',
+        detail: 'ownership marks differ',
+      });
+    }
+    if (live.policy === undefined)
+      drift.push({ resource: this.resource('policy', names), field: 'policy', detail: 'missing' });
+    else if (live.policy !== desired.policy) {
+      const state = live.quarantined ? 'the quarantine deny' : 'the rendered scopes';
+      drift.push({
+        resource: this.resource('policy', names),
+        field: 'policy',
+        detail: `rules differ from ${state}`,
+      });
+    }
+    if (!live.role) drift.push({ resource: this.resource('role', names), field: 'role', detail: 'missing' });
+    else {
+      for (const d of roleDifferences(live.role, desired.role))
+        drift.push({ resource: this.resource('role', names), ...d });
+    }
+    return drift;
+  }
+
+  private vaultKv(secret: SecretSpec): void {
+    if (secret.backend !== 'vault-kv' || !this.ours(secret.providerRef)) {
+      throw new InvalidConfigError(`secret ${secret.name} is not a vault-kv secret of this provider`);
+    }
+  }
+
+  async rotate(ref: IdentityRef, secret: SecretSpec): Promise<RotationResult> {
+    this.vaultKv(secret);
+    return this.kv.rotate(ref, identityNames(ref), secret);
+  }
+
+  async readSecret(ref: IdentityRef, secret: SecretSpec): Promise<SecretMaterial | undefined> {
+    this.vaultKv(secret);
+    return this.kv.read(identityNames(ref), secret);
+  }
+
+  async retirePrevious(ref: IdentityRef, secret: SecretSpec): Promise<void> {
+    this.vaultKv(secret);
+    await this.kv.retirePrevious(identityNames(ref), secret);
+  }
+
+  health(): Promise<VaultHealth> {
+    return this.port.health();
+  }
+
+  async listOwned(): Promise<OwnedResource[]> {
+    const owned: OwnedResource[] = [];
+    for (const name of (await this.port.listPolicies()).filter((n) => n.startsWith('nhi-'))) {
+      const text = await this.port.readPolicy(name);
+      const header = text === undefined ? undefined : parsePolicyHeader(text);
+      if (!header) continue;
+      const [namespace, identityName] = header.identity.split('/');
+      owned.push({
+        provider: 'vault',
+        kind: 'VaultPolicy',
+        name,
+        identityUid: header.uid,
+        ...(namespace ? { namespace } : {}),
+        ...(identityName ? { identityName } : {}),
+      });
+    }
+    const roles = new Set(await this.port.listRoles(this.mount));
+    for (const key of await this.port.listKv(this.options.kvMount, `${OWNERS_FOLDER}/`)) {
+      if (key.endsWith('/')) continue;
+      const record = await this.port.readKvMetadata(this.options.kvMount, `${OWNERS_FOLDER}/${key}`);
+      const custom = record?.customMetadata;
+      if (!custom || !isManaged(custom)) continue;
+      owned.push({
+        provider: 'vault',
+        // A record without its role is what a crash between the two writes leaves: revoke() clears it.
+        kind: roles.has(key) ? 'VaultKubernetesRole' : 'VaultOwnerRecord',
+        name: key,
+        ...(custom[NAMESPACE_MARK] ? { namespace: custom[NAMESPACE_MARK] } : {}),
+        ...(custom[Marks.identityUid] ? { identityUid: custom[Marks.identityUid] } : {}),
+        ...(custom[Marks.identityName] ? { identityName: custom[Marks.identityName] } : {}),
+      });
+    }
+    return owned;
+  }
+}
+
+/** The factory main.ts registers: a ClusterCredentialProvider with a `vault` section → a provider. */
+export function createVaultProvider(
+  resource: Pick<ClusterCredentialProvider, 'metadata' | 'spec'>,
+  deps: Omit<VaultProviderDeps, 'name'> = {},
+): VaultProvider {
+  if (!resource.spec.vault) {
+    throw new InvalidConfigError(`ClusterCredentialProvider ${resource.metadata.name} has no vault section`);
+  }
+  return VaultProvider.fromSpec(resource.spec.vault, { ...deps, name: resource.metadata.name });
+}

@@ -1,0 +1,159 @@
+// Shared pieces of the Vault/OpenBao provider's integration tests: raw OpenBao calls (as an admin
+// or as a workload), ServiceAccount tokens from TokenRequest, and an operator identity that logs in
+// through kubernetes auth with exactly the minimal policy the README documents.
+
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { AgentIdentity, VaultPathGrant, VaultProviderSpec } from '../../../src/api/v1alpha1/types.ts';
+import type { IdentityRef } from '../../../src/providers/types.ts';
+import { operatorPolicy } from '../../../src/providers/vault/operator-policy.ts';
+import { kubeConfig } from '../../support/env.ts';
+
+export const KV_MOUNT = 'secret';
+export const AUDIENCE = 'nhi-vault-test';
+
+export function core(): k8s.CoreV1Api {
+  return kubeConfig().makeApiClient(k8s.CoreV1Api);
+}
+
+export interface BaoAnswer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: raw OpenBao JSON
+  json: Record<string, any>;
+}
+
+/** One raw OpenBao call; `token` '' for an unauthenticated call (login). */
+export async function bao(
+  addr: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<BaoAnswer> {
+  const response = await fetch(`${addr}/v1/${path}`, {
+    method,
+    headers: { ...(token ? { 'x-vault-token': token } : {}), 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: text ? JSON.parse(text) : {} };
+}
+
+export async function createNamespace(name: string, serviceAccounts: string[]): Promise<void> {
+  const api = core();
+  await api.createNamespace({ body: { metadata: { name } } });
+  for (const sa of serviceAccounts) {
+    await api.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: sa } } });
+  }
+}
+
+export async function deleteNamespace(name: string): Promise<void> {
+  await core()
+    .deleteNamespace({ name })
+    .catch(() => {});
+}
+
+/** A bound ServiceAccount token, as a pod's projected volume would hold it ('' : the apiserver's audience). */
+export async function serviceAccountToken(
+  namespace: string,
+  name: string,
+  audience = AUDIENCE,
+): Promise<string> {
+  const request = await core().createNamespacedServiceAccountToken({
+    namespace,
+    name,
+    body: { spec: { audiences: audience ? [audience] : [], expirationSeconds: 3600 } },
+  });
+  const token = request.status?.token;
+  if (!token) throw new Error('TokenRequest returned no token');
+  return token;
+}
+
+/** Log in as a workload; the OpenBao token on success. */
+export async function workloadLogin(
+  addr: string,
+  mount: string,
+  role: string,
+  jwt: string,
+): Promise<BaoAnswer & { token?: string }> {
+  const answer = await bao(addr, '', 'POST', `auth/${mount}/login`, { role, jwt });
+  const token = answer.json.auth?.client_token as string | undefined;
+  return token ? { ...answer, token } : answer;
+}
+
+export function identityRef(
+  namespace: string,
+  name: string,
+  paths: VaultPathGrant[] = [],
+  environment: AgentIdentity['spec']['environment'] = 'development',
+): IdentityRef {
+  const identity: AgentIdentity = {
+    apiVersion: 'nhi.dev/v1alpha1',
+    kind: 'AgentIdentity',
+    metadata: { name, namespace, uid: randomUUID() },
+    spec: {
+      owner: { team: 'platform' },
+      purpose: `integration test identity ${name}`,
+      environment,
+      serviceAccountName: name,
+      credentialTTL: '5m',
+      scopes: paths.length > 0 ? [{ provider: 'vault', paths }] : [],
+    },
+  };
+  return { identity, subject: { namespace, serviceAccountName: name } };
+}
+
+export interface OperatorLogin {
+  spec: VaultProviderSpec;
+  tokenPath: string;
+  cleanup: () => Promise<void>;
+}
+
+/**
+ * An operator ServiceAccount in its own namespace, a policy with exactly `operatorPolicy()`, a login
+ * role bound to that ServiceAccount, and its token in a file: the provider then authenticates the
+ * way it does in production.
+ */
+export async function operatorLogin(
+  addr: string,
+  rootToken: string,
+  authMount: string,
+): Promise<OperatorLogin> {
+  const namespace = `nhi-system-${randomUUID().slice(0, 6)}`;
+  const name = `nhi_operator_${namespace.slice(-6)}`;
+  await createNamespace(namespace, ['nhi-operator']);
+  const policy = operatorPolicy({ kvMount: KV_MOUNT, kubernetesAuthMount: authMount });
+  const written = await bao(addr, rootToken, 'PUT', `sys/policies/acl/${name}`, { policy });
+  if (written.status !== 204) throw new Error(`operator policy: HTTP ${written.status}`);
+  const role = await bao(addr, rootToken, 'POST', `auth/${authMount}/role/${name}`, {
+    bound_service_account_names: ['nhi-operator'],
+    bound_service_account_namespaces: [namespace],
+    token_policies: [name],
+    token_ttl: '10m',
+  });
+  if (role.status !== 204) throw new Error(`operator role: HTTP ${role.status}`);
+  const dir = mkdtempSync(join(tmpdir(), 'nhi-vault-operator-'));
+  const tokenPath = join(dir, 'token');
+  writeFileSync(tokenPath, await serviceAccountToken(namespace, 'nhi-operator', ''), {
+    mode: 0o600,
+  });
+  return {
+    tokenPath,
+    spec: {
+      address: addr,
+      kubernetesAuthMount: authMount,
+      kvMount: KV_MOUNT,
+      audience: AUDIENCE,
+      tokenMaxTTL: '30m',
+      auth: { kubernetes: { role: name, mount: authMount, tokenPath } },
+    },
+    cleanup: async () => {
+      await bao(addr, rootToken, 'DELETE', `auth/${authMount}/role/${name}`);
+      await bao(addr, rootToken, 'DELETE', `sys/policies/acl/${name}`);
+      await deleteNamespace(namespace);
+    },
+  };
+}
