@@ -14,7 +14,7 @@ import { buildProviderRegistry } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
 import { EventRecorder, eventSink } from './runtime/events.ts';
 import { addFinalizer, customObjectMergePatcher, removeFinalizer } from './runtime/finalizers.ts';
-import { HealthServer } from './runtime/health.ts';
+import { HealthServer, operatorReadiness } from './runtime/health.ts';
 import { InformerSource } from './runtime/informer.ts';
 import { objectKey } from './runtime/keys.ts';
 import { LeaderElector, leaderIdentity, leaseStore } from './runtime/leader.ts';
@@ -192,7 +192,6 @@ export async function startOperator(
   });
 
   const health = new HealthServer({ port: config.httpPort, host: config.httpHost, metrics });
-  health.addReadinessCheck('informers', () => controller.hasSynced() || 'caches not synced');
   let leader: LeaderElector | undefined;
   if (config.leaderElection.enabled) {
     const le = config.leaderElection;
@@ -212,9 +211,8 @@ export async function startOperator(
       logger,
       metrics,
     });
-    const elector = leader;
-    health.addReadinessCheck('leader-election', () => elector.isReady() || 'lease not reachable');
   }
+  health.addReadinessCheck('operator', operatorReadiness([controller], leader));
   const port = await health.start();
   if (leader) void leader.run();
   else void controller.start();
