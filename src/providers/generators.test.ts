@@ -17,7 +17,10 @@ describe('generateSecretValue', () => {
   });
 
   it('produces a usable ed25519 key pair', () => {
-    const pair = JSON.parse(generateSecretValue({ type: 'ed25519' })) as { privateKey: string; publicKey: string };
+    const pair = JSON.parse(generateSecretValue({ type: 'ed25519' })) as {
+      privateKey: string;
+      publicKey: string;
+    };
     expect(createPrivateKey(pair.privateKey).asymmetricKeyType).toBe('ed25519');
     expect(pair.publicKey).toContain('BEGIN PUBLIC KEY');
   });

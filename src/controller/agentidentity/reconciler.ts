@@ -84,7 +84,7 @@ export class AgentIdentityReconciler {
     decision: Decision,
     draft: StatusDraft,
     now: Date,
-  ): Promise<'finalized' | void> {
+  ): Promise<'finalized' | undefined> {
     const { deps } = this;
     switch (decision.action) {
       case 'offboard':
@@ -132,7 +132,8 @@ export class AgentIdentityReconciler {
         draft.set('secrets', undefined);
         return;
       case 'provision':
-        return this.provision(ref, decision.restore, draft, now);
+        await this.provision(ref, decision.restore, draft, now);
+        return;
     }
   }
 

@@ -25,7 +25,6 @@ export function overlapMs(secret: SecretSpec): number {
 
 export function rotationDue(
   identity: AgentIdentity,
-  secret: SecretSpec,
   state: SecretStatus | undefined,
   now: Date,
 ): string | undefined {
@@ -74,7 +73,7 @@ export async function rotateDueSecrets(
     const kind = secretProviderKind(secret);
     const provider = deps.providers.resolve(kind, secret.providerRef);
     let state = previous.get(secret.name);
-    const due = rotationDue(identity, secret, state, now);
+    const due = rotationDue(identity, state, now);
     if (due) {
       const live = await provider.readSecret(ref, secret);
       if (live && live.current.version !== state?.currentVersion) {

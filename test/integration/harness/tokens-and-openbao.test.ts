@@ -11,6 +11,16 @@ const core = kc.makeApiClient(k8s.CoreV1Api);
 const namespace = uniqueName('tokens');
 const env = testEnv();
 
+interface BaoResponse {
+  auth?: { metadata?: { service_account_name?: string } };
+}
+
+interface TokenClaims {
+  sub: string;
+  iss: string;
+  'kubernetes.io': { serviceaccount: { uid: string } };
+}
+
 async function bao(method: string, path: string, body?: unknown, token = env.bao.token) {
   const response = await fetch(`${env.bao.addr}/v1/${path}`, {
     method,
@@ -18,7 +28,7 @@ async function bao(method: string, path: string, body?: unknown, token = env.bao
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await response.text();
-  return { status: response.status, json: text ? (JSON.parse(text) as Record<string, any>) : {} };
+  return { status: response.status, json: (text ? JSON.parse(text) : {}) as BaoResponse };
 }
 
 async function boundToken(name: string): Promise<string> {
@@ -52,7 +62,7 @@ afterAll(async () => {
 describe('ServiceAccount tokens and OpenBao kubernetes auth', () => {
   it('issues a bound token whose claims name the ServiceAccount', async () => {
     const jwt = await boundToken('agent');
-    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as Record<string, any>;
+    const claims = JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString()) as TokenClaims;
     expect(claims.sub).toBe(`system:serviceaccount:${namespace}:agent`);
     expect(claims.iss).toBe(env.serviceAccountIssuer);
     expect(claims['kubernetes.io'].serviceaccount.uid).toBeTruthy();
@@ -62,7 +72,7 @@ describe('ServiceAccount tokens and OpenBao kubernetes auth', () => {
     const jwt = await boundToken('agent');
     const login = await bao('POST', 'auth/kubernetes/login', { role: `${namespace}-agent`, jwt }, '');
     expect(login.status).toBe(200);
-    expect(login.json.auth.metadata.service_account_name).toBe('agent');
+    expect(login.json.auth?.metadata?.service_account_name).toBe('agent');
 
     await core.deleteNamespacedServiceAccount({ namespace, name: 'agent' });
     await eventually('OpenBao to refuse the deleted ServiceAccount', async () => {
