@@ -22,6 +22,7 @@ export {
 } from './kv.ts';
 export { type IdentityNames, identityNames, secretPath } from './naming.ts';
 export { createNodeVaultClient, NodeVaultPort } from './node-vault-port.ts';
+export { type OperatorPolicyOptions, operatorPolicy } from './operator-policy.ts';
 export {
   parsePolicyHeader,
   renderPolicy,
