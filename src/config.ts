@@ -30,6 +30,8 @@ export interface OperatorConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Name of the operator in audit records and Events. */
   actor: string;
+  /** Accept a Vault token from a Secret (ClusterCredentialProvider auth.tokenSecretRef): dev only. */
+  allowStaticVaultToken: boolean;
   /** Which optional providers to enable. */
   providers: readonly ('aws' | 'vault')[];
 }
@@ -51,6 +53,7 @@ const FLAGS = {
   'audit-log': { type: 'string', env: 'NHI_AUDIT_LOG', default: '/var/lib/nhi-operator/audit.jsonl' },
   'log-level': { type: 'string', env: 'NHI_LOG_LEVEL', default: 'info' },
   providers: { type: 'string', env: 'NHI_PROVIDERS', default: 'aws,vault' },
+  'allow-static-vault-token': { type: 'boolean', env: 'NHI_ALLOW_STATIC_VAULT_TOKEN' },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -125,7 +128,8 @@ export function loadConfig(
     driftIntervalMs: duration('drift-interval', get('drift-interval') ?? '10m'),
     auditLogPath: get('audit-log') ?? '/var/lib/nhi-operator/audit.jsonl',
     logLevel: logLevel(get('log-level') ?? 'info'),
-    actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:nhi-operator`,
+    actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:${env.POD_SERVICE_ACCOUNT ?? 'nhi-operator'}`,
+    allowStaticVaultToken: bool('allow-static-vault-token'),
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
   });
 }

@@ -61,21 +61,25 @@ function workloadSource(
   kind: 'deployments' | 'statefulsets' | 'daemonsets',
   logger: Logger,
   metrics: RuntimeMetrics,
+  namespace: string | undefined,
 ) {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const lists = {
+  const all = {
     deployments: () => apps.listDeploymentForAllNamespaces(),
     statefulsets: () => apps.listStatefulSetForAllNamespaces(),
     daemonsets: () => apps.listDaemonSetForAllNamespaces(),
   };
+  const inNamespace = (ns: string) => ({
+    deployments: () => apps.listNamespacedDeployment({ namespace: ns }),
+    statefulsets: () => apps.listNamespacedStatefulSet({ namespace: ns }),
+    daemonsets: () => apps.listNamespacedDaemonSet({ namespace: ns }),
+  });
+  const list = (namespace ? inNamespace(namespace) : all)[kind];
+  const path = namespace ? `/apis/apps/v1/namespaces/${namespace}/${kind}` : `/apis/apps/v1/${kind}`;
   return new InformerSource<k8s.KubernetesObject>({
     name: kind,
     create: () =>
-      k8s.makeInformer(
-        kc,
-        `/apis/apps/v1/${kind}`,
-        lists[kind] as () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
-      ),
+      k8s.makeInformer(kc, path, list as () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>),
     logger,
     metrics,
   });
@@ -103,7 +107,7 @@ export async function startOperator(
   );
   const policies = customSource<k8s.KubernetesObject>(kc, 'identitypolicies', logger, metrics);
   const workloads = (['deployments', 'statefulsets', 'daemonsets'] as const).map((k) =>
-    workloadSource(kc, k, logger, metrics),
+    workloadSource(kc, k, logger, metrics, config.watchNamespace),
   );
 
   const writeStatus = customObjectStatusWriter(custom, agentIdentities);
@@ -128,7 +132,7 @@ export async function startOperator(
         .list()
         .map((o) => fromKube<ClusterCredentialProvider>(o) as ClusterCredentialProvider),
     logger,
-    config.providers,
+    { enabled: config.providers, allowStaticVaultToken: config.allowStaticVaultToken },
   );
   const reconciler = new AgentIdentityReconciler({
     store: {

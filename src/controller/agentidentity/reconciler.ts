@@ -4,9 +4,11 @@
 
 import type { AgentIdentity, PlannedChange } from '../../api/v1alpha1/types.ts';
 import { Marks } from '../../api/v1alpha1/types.ts';
-import type { IdentityRef } from '../../providers/types.ts';
+import { type IdentityRef, type Observation, ProviderError } from '../../providers/types.ts';
 import type { ReconcileOutcome } from '../../runtime/controller.ts';
+import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
+import { maskSecrets } from '../../runtime/redact.ts';
 import { type Decision, decideLifecycle, nextDeadline, type WorkloadState } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { planAll, provisionAll } from './provisioning.ts';
@@ -52,11 +54,24 @@ export class AgentIdentityReconciler {
     const draft = new StatusDraft(identity, now);
     recordConditions(draft, identity, workload, violations, lifecycle, lastUsed, now);
 
+    let nextWork: Date | undefined;
     if (this.deps.dryRun) {
       draft.set('plan', await this.plan(ref, lifecycle.decision));
     } else {
-      const done = await this.act(ref, lifecycle.decision, draft, now);
-      if (done === 'finalized') return;
+      const backoffUntil = failureBackoffUntil(identity);
+      if (backoffUntil && backoffUntil > now && lifecycle.decision.action !== 'offboard') {
+        return { requeueAfterMs: backoffUntil.getTime() - now.getTime() };
+      }
+      try {
+        const outcome = await this.act(ref, lifecycle.decision, draft, now);
+        if (outcome === 'finalized') return;
+        nextWork = outcome;
+        draft.set('failedAttempts', undefined);
+        draft.set('lastFailureTime', undefined);
+      } catch (error) {
+        if (isConflict(error) || lifecycle.decision.action === 'offboard') throw error;
+        nextWork = this.recordFailure(draft, lifecycle.decision, error, now);
+      }
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
     const status = draft.finish();
@@ -71,20 +86,46 @@ export class AgentIdentityReconciler {
       lifecycle.deadlines.orphanedAt,
       status.quarantineUntil ? new Date(status.quarantineUntil) : undefined,
       ...(status.secrets ?? []).map((s) => (s.nextRotation ? new Date(s.nextRotation) : undefined)),
-      this.nextRotationCheck,
+      nextWork,
     );
-    this.nextRotationCheck = undefined;
     return wakeAt ? { requeueAfterMs: Math.max(1000, wakeAt.getTime() - now.getTime() + 50) } : undefined;
   };
 
-  private nextRotationCheck: Date | undefined;
+  /**
+   * A provider failure: the condition the action owns says why (typed errors carry no secret), the
+   * attempt is counted in status so a restart does not hammer the backend, and the retry is scheduled
+   * with exponential backoff. Nothing is deleted because of an error.
+   */
+  private recordFailure(draft: StatusDraft, decision: Decision, error: unknown, now: Date): Date {
+    const attempts = (draft.status.failedAttempts ?? 0) + 1;
+    const reason = error instanceof ProviderError ? error.reason : 'ProviderError';
+    const message = maskSecrets(error instanceof Error ? error.message : String(error)).slice(0, 500);
+    const type =
+      decision.action === 'quarantine'
+        ? 'Quarantined'
+        : decision.action === 'revoke'
+          ? 'Revoked'
+          : 'Provisioned';
+    if (type === 'Provisioned' || !draft.is(type)) {
+      draft.condition(type, 'False', reason, `attempt ${attempts} failed: ${message}`);
+    }
+    draft.set('failedAttempts', attempts);
+    draft.set('lastFailureTime', now.toISOString());
+    this.deps.logger.warn('provider call failed; retrying with backoff', {
+      action: decision.action,
+      reason,
+      attempts,
+      error: message,
+    });
+    return new Date(now.getTime() + backoffMs(attempts));
+  }
 
   private async act(
     ref: IdentityRef,
     decision: Decision,
     draft: StatusDraft,
     now: Date,
-  ): Promise<'finalized' | undefined> {
+  ): Promise<'finalized' | Date | undefined> {
     const { deps } = this;
     switch (decision.action) {
       case 'offboard':
@@ -132,17 +173,29 @@ export class AgentIdentityReconciler {
         draft.set('secrets', undefined);
         return;
       case 'provision':
-        await this.provision(ref, decision.restore, draft, now);
-        return;
+        return this.provision(ref, decision.restore, draft, now);
     }
   }
 
-  private async provision(ref: IdentityRef, restore: boolean, draft: StatusDraft, now: Date): Promise<void> {
+  private async provision(
+    ref: IdentityRef,
+    restore: boolean,
+    draft: StatusDraft,
+    now: Date,
+  ): Promise<Date | undefined> {
     if (restore) {
       await applyToAllProviders(this.deps, ref, 'restore', 'the quarantine reason is gone');
       draft.set('quarantineUntil', undefined);
     }
-    draft.condition('Quarantined', 'False', restore ? 'Restored' : 'Active', 'credentials enabled');
+    if (restore)
+      draft.condition(
+        'Quarantined',
+        'False',
+        'Restored',
+        'the quarantine reason is gone: credentials restored',
+      );
+    else if (!draft.is('Quarantined', 'False'))
+      draft.condition('Quarantined', 'False', 'Active', 'credentials enabled');
     const outcome = await provisionAll(this.deps, ref);
     draft.set('serviceAccount', outcome.status.serviceAccount);
     draft.set('aws', outcome.status.aws);
@@ -155,7 +208,6 @@ export class AgentIdentityReconciler {
     );
     const rotation = await rotateDueSecrets(this.deps, ref, now, restore);
     draft.set('secrets', rotation.secrets.length > 0 ? rotation.secrets : undefined);
-    this.nextRotationCheck = rotation.nextAt;
     draft.condition(
       'SecretsRotated',
       'True',
@@ -164,6 +216,7 @@ export class AgentIdentityReconciler {
         ? `rotated ${rotation.rotated.join(', ')}`
         : 'every secret is within its rotation interval',
     );
+    return rotation.nextAt;
   }
 
   /** Last real use: bound pods now, or what the providers report (checked every drift interval, with drift correction). */
@@ -184,7 +237,14 @@ export class AgentIdentityReconciler {
     if (!due || !active || quarantined || ref.identity.metadata.deletionTimestamp) return lastUsed;
     this.lastObserved.set(uid, now.getTime());
     for (const { kind, provider } of this.deps.providers.forIdentity(ref.identity)) {
-      const observation = await provider.observe(ref, { correctDrift: !this.deps.dryRun });
+      let observation: Observation;
+      try {
+        observation = await provider.observe(ref, { correctDrift: !this.deps.dryRun });
+      } catch (error) {
+        // Observation is best effort: an unreachable backend must not block the lifecycle.
+        this.deps.logger.warn('observe failed', { provider: kind, error: maskSecrets(String(error)) });
+        continue;
+      }
       later(observation.lastUsed);
       if (observation.drift.length > 0) {
         await this.deps.audit.record({
@@ -219,4 +279,18 @@ export class AgentIdentityReconciler {
       },
     ];
   }
+}
+
+const BACKOFF_BASE_MS = 2_000;
+const BACKOFF_MAX_MS = 5 * 60_000;
+
+export function backoffMs(attempts: number): number {
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
+}
+
+/** While status records recent failures, the next attempt waits (survives restarts: habit 10). */
+export function failureBackoffUntil(identity: AgentIdentity): Date | undefined {
+  const { failedAttempts, lastFailureTime } = identity.status ?? {};
+  if (!failedAttempts || !lastFailureTime) return undefined;
+  return new Date(new Date(lastFailureTime).getTime() + backoffMs(failedAttempts));
 }
