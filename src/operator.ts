@@ -149,6 +149,11 @@ export async function startOperator(
       removeFinalizer: async (identity, finalizer) => {
         await removeFinalizer(patch, toKube(identity), finalizer);
       },
+      annotate: async (identity, annotations) => {
+        await patch(toKube(identity), {
+          metadata: { annotations, resourceVersion: identity.metadata.resourceVersion },
+        });
+      },
     },
     workloads: workloadPort(kc),
     providers,

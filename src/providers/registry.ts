@@ -13,6 +13,13 @@ import { type CredentialProvider, InvalidConfigError } from './types.ts';
 
 export type ProviderFactory = (config: ClusterCredentialProvider) => CredentialProvider;
 
+export interface ProviderEntry {
+  kind: ProviderKind;
+  /** `kubernetes`, or `<kind>/<ClusterCredentialProvider name>`: what status.providers records. */
+  key: string;
+  provider: CredentialProvider;
+}
+
 export const backendProvider: Record<SecretBackend, ProviderKind> = {
   kubernetes: 'kubernetes',
   'aws-secrets-manager': 'aws',
@@ -39,7 +46,7 @@ export function providerRefsOf(identity: AgentIdentity): Map<ProviderKind, strin
 
 export class ProviderRegistry {
   private readonly factories = new Map<ProviderKind, ProviderFactory>();
-  private readonly built = new Map<string, { generation: number; provider: CredentialProvider }>();
+  private readonly built = new Map<string, { version: string; provider: CredentialProvider }>();
 
   constructor(
     private readonly kubernetes: CredentialProvider,
@@ -53,22 +60,36 @@ export class ProviderRegistry {
 
   /** The provider for `kind`; for aws/vault the named ClusterCredentialProvider, else the one named like the kind, else the only one. */
   resolve(kind: ProviderKind, providerRef?: string): CredentialProvider {
-    if (kind === 'kubernetes') return this.kubernetes;
+    return this.resolveKeyed(kind, providerRef).provider;
+  }
+
+  /** Like resolve, with the key recorded in status.providers: `kubernetes`, `aws/<name>`, `vault/<name>`. */
+  resolveKeyed(kind: ProviderKind, providerRef?: string): ProviderEntry {
+    if (kind === 'kubernetes') return { kind, key: 'kubernetes', provider: this.kubernetes };
     const factory = this.factories.get(kind);
     if (!factory) throw new InvalidConfigError(`provider ${kind} is not enabled in this operator`);
     const config = this.pickConfig(kind, providerRef);
     const key = `${kind}/${config.metadata.name}`;
-    const generation = config.metadata.generation ?? 0;
+    // uid and generation: a re-created provider object of the same name is a new provider.
+    const version = `${config.metadata.uid ?? ''}/${config.metadata.generation ?? 0}`;
     const cached = this.built.get(key);
-    if (cached && cached.generation === generation) return cached.provider;
+    if (cached && cached.version === version) return { kind, key, provider: cached.provider };
     const provider = factory(config);
-    this.built.set(key, { generation, provider });
-    return provider;
+    this.built.set(key, { version, provider });
+    return { kind, key, provider };
   }
 
-  /** Every provider an identity needs, kubernetes first. */
-  forIdentity(identity: AgentIdentity): Array<{ kind: ProviderKind; provider: CredentialProvider }> {
-    return [...providerRefsOf(identity)].map(([kind, ref]) => ({ kind, provider: this.resolve(kind, ref) }));
+  /** The provider behind a key from status.providers. */
+  resolveKey(key: string): ProviderEntry {
+    const [kind, name] = key.split('/', 2) as [ProviderKind, string | undefined];
+    if (kind !== 'kubernetes' && !name)
+      throw new InvalidConfigError(`status.providers: malformed entry ${key}`);
+    return this.resolveKeyed(kind, name);
+  }
+
+  /** Every provider the spec needs, kubernetes first. Throws when one cannot be resolved. */
+  forIdentity(identity: AgentIdentity): ProviderEntry[] {
+    return [...providerRefsOf(identity)].map(([kind, ref]) => this.resolveKeyed(kind, ref));
   }
 
   private pickConfig(kind: 'aws' | 'vault', providerRef?: string): ClusterCredentialProvider {

@@ -60,6 +60,8 @@ const agentIdentityStatus: Fields<AgentIdentityStatus> = {
   plan: true,
   failedAttempts: true,
   lastFailureTime: true,
+  lastFailedAction: true,
+  providers: true,
 };
 
 const environmentRules: Fields<EnvironmentRules> = {

@@ -128,6 +128,17 @@ export const agentIdentityStatusSchema: Schema = obj(
     ),
     failedAttempts: int('Consecutive failed reconciles; drives backoff across restarts.', { minimum: 0 }),
     lastFailureTime: timestamp('When the last reconcile failed.'),
+    lastFailedAction: str(
+      'The lifecycle action that failed last (provision, quarantine, revoke); its retries back off.',
+      {
+        maxLength: 32,
+      },
+    ),
+    providers: list(
+      'Every backend the identity has credentials in, as kind/ClusterCredentialProvider (kubernetes alone for the embedded one). Kept until revoked there, so removing a scope never leaves a ghost credential.',
+      str('kind or kind/provider-name.', { maxLength: 300 }),
+      { maxItems: 16 },
+    ),
   },
 );
 

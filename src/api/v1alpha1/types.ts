@@ -180,6 +180,9 @@ export interface AgentIdentityStatus {
   risk?: RiskStatus;
   plan?: PlannedChange[];
   failedAttempts?: number;
+  lastFailedAction?: string;
+  /** Backends holding credentials of this identity: `kubernetes`, `aws/<provider>`, `vault/<provider>`. */
+  providers?: string[];
   lastFailureTime?: string;
 }
 

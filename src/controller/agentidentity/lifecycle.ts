@@ -33,7 +33,7 @@ export type Decision =
   | { action: 'offboard' }
   | { action: 'hold'; reason: 'Revoked' | 'PolicyViolation' | 'WorkloadUnresolvable'; message: string }
   | { action: 'quarantine'; reason: QuarantineReason; message: string }
-  | { action: 'revoke'; reason: QuarantineReason; message: string }
+  | { action: 'revoke'; reason: string; message: string }
   | { action: 'provision'; restore: boolean };
 
 export interface LifecycleInput {
@@ -58,6 +58,9 @@ export interface LifecycleResult {
   /** New value of status.orphanedSince (undefined clears it). */
   orphanedSince?: string;
 }
+
+/** Set before phase 2 starts, so a revocation once begun is finished and never undone by a restore. */
+export const REVOKING_ANNOTATION = 'nhi.dev/revocation-started';
 
 /** Set by `nhictl lock` (who and when); the kill switch works without touching spec, so GitOps does not undo it. */
 export const LOCK_ANNOTATION = 'nhi.dev/locked';
@@ -112,6 +115,15 @@ export function decideLifecycle(input: LifecycleInput): LifecycleResult {
       action: 'hold',
       reason: 'Revoked',
       message: 'credentials were revoked; recreate the AgentIdentity to start over',
+    });
+  }
+
+  const revoking = identity.metadata.annotations?.[REVOKING_ANNOTATION];
+  if (revoking) {
+    return result({
+      action: 'revoke',
+      reason: revoking.split(':')[0] || 'Revoking',
+      message: `revocation started: ${revoking}`,
     });
   }
 

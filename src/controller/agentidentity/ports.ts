@@ -18,6 +18,8 @@ export interface IdentityStore {
   /** Writes status through the subresource only when it changed; ConflictError on 409. */
   writeStatus(identity: AgentIdentity, status: AgentIdentityStatus): Promise<void>;
   addFinalizer(identity: AgentIdentity, finalizer: string): Promise<void>;
+  /** Sets (string) or removes (null) annotations on the AgentIdentity with a merge patch. */
+  annotate(identity: AgentIdentity, annotations: Record<string, string | null>): Promise<void>;
   removeFinalizer(identity: AgentIdentity, finalizer: string): Promise<void>;
 }
 

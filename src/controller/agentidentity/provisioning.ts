@@ -1,27 +1,54 @@
-// Provisioning (condition Provisioned): every provider the identity needs converges its part. Cloud
-// providers run first so that the annotations they need on the ServiceAccount (an IRSA role ARN)
-// reach the kubernetes provider, which runs last and owns the ServiceAccount.
+// Provisioning (condition Provisioned): every provider the identity needs converges its part.
+//
+// Order matters for safety:
+//  1. the ServiceAccount must be ours (or free) before any backend is told to trust it — otherwise an
+//     identity naming someone else's ServiceAccount would hand that account a cloud role;
+//  2. cloud providers run next, so the annotations they need on the ServiceAccount (an IRSA role ARN)
+//     reach the kubernetes provider, which runs last and owns the ServiceAccount;
+//  3. backends the spec no longer names are revoked, so removing a scope leaves no ghost credential.
+// Which backends hold credentials is recorded in status.providers before any is created (the
+// reconciler writes that intent first), so a crash can never lose track of one.
 
 import type { AgentIdentityStatus, PlannedChange } from '../../api/v1alpha1/types.ts';
+import type { ProviderEntry } from '../../providers/registry.ts';
 import type { IdentityRef } from '../../providers/types.ts';
 import type { ReconcilerDeps } from './ports.ts';
+import { applyPhase } from './revocation.ts';
 import { auditIdentity } from './rotation.ts';
 
 export interface ProvisionOutcome {
   status: Pick<AgentIdentityStatus, 'serviceAccount' | 'aws' | 'vault'>;
   changes: PlannedChange[];
+  /** The backends now holding credentials (status.providers). */
+  providers: string[];
 }
 
-function ordered(deps: ReconcilerDeps, ref: IdentityRef) {
-  const all = deps.providers.forIdentity(ref.identity);
-  return [...all.filter((p) => p.kind !== 'kubernetes'), ...all.filter((p) => p.kind === 'kubernetes')];
+function ordered(entries: ProviderEntry[]): ProviderEntry[] {
+  return [
+    ...entries.filter((p) => p.kind !== 'kubernetes'),
+    ...entries.filter((p) => p.kind === 'kubernetes'),
+  ];
+}
+
+/** Backends the spec needs that status does not record yet: their intent must be written first. */
+export function unrecordedProviders(deps: ReconcilerDeps, ref: IdentityRef): string[] {
+  const recorded = new Set(ref.identity.status?.providers ?? []);
+  return deps.providers
+    .forIdentity(ref.identity)
+    .map((e) => e.key)
+    .filter((k) => !recorded.has(k));
 }
 
 export async function provisionAll(deps: ReconcilerDeps, ref: IdentityRef): Promise<ProvisionOutcome> {
+  const entries = deps.providers.forIdentity(ref.identity);
+  const kubernetes = entries.find((e) => e.kind === 'kubernetes');
+  // Throws NotOwnedError when the ServiceAccount (or any of our names) belongs to someone else.
+  await kubernetes?.provider.plan(ref);
+
   const annotations: Record<string, string> = {};
   const status: ProvisionOutcome['status'] = {};
   const changes: PlannedChange[] = [];
-  for (const { kind, provider } of ordered(deps, ref)) {
+  for (const { kind, key, provider } of ordered(entries)) {
     const result = await provider.provision({ ...ref, serviceAccountAnnotations: annotations });
     Object.assign(annotations, result.serviceAccountAnnotations ?? {});
     if (kind === 'aws') status.aws = result.status;
@@ -34,18 +61,28 @@ export async function provisionAll(deps: ReconcilerDeps, ref: IdentityRef): Prom
         action: 'provisioned',
         identity: auditIdentity(ref.identity),
         actor: deps.actor,
-        resource: `${kind}:${change.resource}`,
+        resource: `${key}:${change.resource}`,
         origin: 'reconcile',
         outcome: 'success',
         detail: `${change.action}: ${change.reason}`,
       });
     }
   }
-  return { status, changes };
+
+  const wanted = entries.map((e) => e.key);
+  const stale = (ref.identity.status?.providers ?? []).filter((k) => !wanted.includes(k));
+  if (stale.length > 0) await applyPhase(deps, ref, stale, 'revoke', 'scope removed from the spec');
+  return { status, changes, providers: wanted };
 }
 
 /** What provisioning would change now, without changing anything (status.plan, --dry-run). */
 export async function planAll(deps: ReconcilerDeps, ref: IdentityRef): Promise<PlannedChange[]> {
-  const plans = await Promise.all(ordered(deps, ref).map(({ provider }) => provider.plan(ref)));
-  return plans.flat();
+  const entries = deps.providers.forIdentity(ref.identity);
+  const plans = await Promise.all(ordered(entries).map(({ provider }) => provider.plan(ref)));
+  const wanted = entries.map((e) => e.key);
+  const stale = (ref.identity.status?.providers ?? []).filter((k) => !wanted.includes(k));
+  return [
+    ...plans.flat(),
+    ...stale.map((key) => ({ action: 'revoke', resource: key, reason: 'scope removed from the spec' })),
+  ];
 }

@@ -1,19 +1,21 @@
 // The AgentIdentity reconcile, as a checklist: read everything (gather), decide (pure lifecycle and
 // policy functions), act through the providers, then write status once, only if it changed, and
-// schedule the next deadline. Failures throw and come back through the rate-limited queue.
+// schedule the next deadline. Provider failures are recorded in status with a backoff that survives
+// restarts; apiserver conflicts and offboarding failures go back to the rate-limited queue.
 
 import type { AgentIdentity, PlannedChange } from '../../api/v1alpha1/types.ts';
 import { Marks } from '../../api/v1alpha1/types.ts';
-import { type IdentityRef, type Observation, ProviderError } from '../../providers/types.ts';
+import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
-import { type Decision, decideLifecycle, nextDeadline, type WorkloadState } from './lifecycle.ts';
+import { type Decision, decideLifecycle, nextDeadline, REVOKING_ANNOTATION } from './lifecycle.ts';
+import { correctDrift, Observer, observeProviders } from './observation.ts';
 import type { ReconcilerDeps } from './ports.ts';
-import { planAll, provisionAll } from './provisioning.ts';
+import { planAll, provisionAll, unrecordedProviders } from './provisioning.ts';
 import { recordConditions, scheduledPlan, transitionsToEvents } from './report.ts';
-import { applyToAllProviders, quarantineUntil } from './revocation.ts';
+import { applyPhase, credentialKeys, quarantineUntil } from './revocation.ts';
 import { auditIdentity, rotateDueSecrets } from './rotation.ts';
 import { StatusDraft } from './status-draft.ts';
 import { managedServiceAccountName, observeWorkload } from './workload.ts';
@@ -28,15 +30,22 @@ export function identityRef(identity: AgentIdentity): IdentityRef {
   };
 }
 
-export class AgentIdentityReconciler {
-  private readonly lastObserved = new Map<string, number>();
+type ActOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done'; nextAt?: Date | undefined };
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+export class AgentIdentityReconciler {
+  private readonly observer: Observer;
+
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.observer = new Observer(deps);
+  }
 
   reconcile = async (key: string): Promise<ReconcileOutcome> => {
     const { namespace, name } = parseKey(key);
     const identity = this.deps.store.get(namespace ?? 'default', name);
-    if (!identity) return;
+    if (!identity) {
+      this.observer.forget(key);
+      return;
+    }
     const now = this.deps.now();
     const deleting = Boolean(identity.metadata.deletionTimestamp);
     if (!deleting && !identity.metadata.finalizers?.includes(Marks.finalizer) && !this.deps.dryRun) {
@@ -49,32 +58,43 @@ export class AgentIdentityReconciler {
       ? ({ kind: 'none' } as const)
       : await observeWorkload(this.deps.workloads, identity);
     const violations = this.deps.checkPolicy(identity, this.deps.policy());
-    const lastUsed = await this.observeUse(ref, workload, now);
-    const lifecycle = decideLifecycle({ identity, now, workload, lastUsed, policyViolations: violations });
+    const observed = await observeProviders(this.observer, ref, key, workload, now);
+    const lifecycle = decideLifecycle({
+      identity,
+      now,
+      workload,
+      lastUsed: observed.lastUsed,
+      policyViolations: violations,
+    });
+    const { decision } = lifecycle;
     const draft = new StatusDraft(identity, now);
-    recordConditions(draft, identity, workload, violations, lifecycle, lastUsed, now);
+    recordConditions(draft, identity, workload, violations, lifecycle, observed.lastUsed, now);
 
     let nextWork: Date | undefined;
     if (this.deps.dryRun) {
-      draft.set('plan', await this.plan(ref, lifecycle.decision));
+      draft.set('plan', await this.plan(ref, decision));
     } else {
-      const backoffUntil = failureBackoffUntil(identity);
-      if (backoffUntil && backoffUntil > now && lifecycle.decision.action !== 'offboard') {
+      const backoffUntil = failureBackoffUntil(identity, decision);
+      if (backoffUntil && backoffUntil > now)
         return { requeueAfterMs: backoffUntil.getTime() - now.getTime() };
-      }
       try {
-        const outcome = await this.act(ref, lifecycle.decision, draft, now);
-        if (outcome === 'finalized') return;
-        nextWork = outcome;
+        const outcome = await this.act(ref, decision, draft, now, observed.driftDue);
+        if (outcome.kind === 'finalized') return;
+        if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
+        nextWork = outcome.nextAt;
+        if (decision.action === 'provision') {
+          await correctDrift(this.deps, ref, observed.drifted);
+        }
         draft.set('failedAttempts', undefined);
         draft.set('lastFailureTime', undefined);
+        draft.set('lastFailedAction', undefined);
       } catch (error) {
-        if (isConflict(error) || lifecycle.decision.action === 'offboard') throw error;
-        nextWork = this.recordFailure(draft, lifecycle.decision, error, now);
+        if (isConflict(error) || decision.action === 'offboard') throw error;
+        nextWork = this.recordFailure(draft, decision, error, now);
       }
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
-    const status = draft.finish();
+    const status = draft.finish(decision);
     await this.deps.store.writeStatus(identity, status);
     await transitionsToEvents(this.deps, identity, draft.transitions);
 
@@ -97,7 +117,8 @@ export class AgentIdentityReconciler {
    * with exponential backoff. Nothing is deleted because of an error.
    */
   private recordFailure(draft: StatusDraft, decision: Decision, error: unknown, now: Date): Date {
-    const attempts = (draft.status.failedAttempts ?? 0) + 1;
+    const attempts =
+      (draft.status.lastFailedAction === decision.action ? (draft.status.failedAttempts ?? 0) : 0) + 1;
     const reason = error instanceof ProviderError ? error.reason : 'ProviderError';
     const message = maskSecrets(error instanceof Error ? error.message : String(error)).slice(0, 500);
     const type =
@@ -111,6 +132,7 @@ export class AgentIdentityReconciler {
     }
     draft.set('failedAttempts', attempts);
     draft.set('lastFailureTime', now.toISOString());
+    draft.set('lastFailedAction', decision.action);
     this.deps.logger.warn('provider call failed; retrying with backoff', {
       action: decision.action,
       reason,
@@ -125,21 +147,29 @@ export class AgentIdentityReconciler {
     decision: Decision,
     draft: StatusDraft,
     now: Date,
-  ): Promise<'finalized' | Date | undefined> {
+    driftDue: boolean,
+  ): Promise<ActOutcome> {
     const { deps } = this;
+    const identity = ref.identity;
     switch (decision.action) {
       case 'offboard':
-        await applyToAllProviders(deps, ref, 'revoke', 'AgentIdentity deleted (offboarding)');
+        await applyPhase(
+          deps,
+          ref,
+          credentialKeys(deps, identity),
+          'revoke',
+          'AgentIdentity deleted (offboarding)',
+        );
         await deps.audit.record({
           action: 'offboarded',
-          identity: auditIdentity(ref.identity),
+          identity: auditIdentity(identity),
           actor: deps.actor,
-          resource: `AgentIdentity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
+          resource: `AgentIdentity/${identity.metadata.namespace}/${identity.metadata.name}`,
           origin: 'finalizer',
           outcome: 'success',
         });
-        await deps.store.removeFinalizer(ref.identity, Marks.finalizer);
-        return 'finalized';
+        await deps.store.removeFinalizer(identity, Marks.finalizer);
+        return { kind: 'finalized' };
       case 'hold':
         if (decision.reason === 'PolicyViolation' && !draft.is('Provisioned')) {
           draft.condition(
@@ -149,19 +179,42 @@ export class AgentIdentityReconciler {
             'nothing is provisioned while the policy is violated',
           );
         }
-        if (decision.reason === 'WorkloadUnresolvable') {
+        if (decision.reason === 'WorkloadUnresolvable')
           draft.condition('Provisioned', 'False', 'WorkloadUnresolvable', decision.message);
-        }
-        return;
+        return { kind: 'done' };
       case 'quarantine':
         if (!draft.is('Quarantined')) {
-          await applyToAllProviders(deps, ref, 'quarantine', `${decision.reason}: ${decision.message}`);
+          await applyPhase(
+            deps,
+            ref,
+            credentialKeys(deps, identity),
+            'quarantine',
+            `${decision.reason}: ${decision.message}`,
+          );
           draft.set('quarantineUntil', decision.reason === 'Locked' ? undefined : quarantineUntil(ref, now));
+        } else if (driftDue) {
+          // Re-assert quarantine each drift interval: a RoleBinding or policy put back is removed again.
+          await applyPhase(deps, ref, credentialKeys(deps, identity), 'quarantine', 'drift check', {
+            audit: false,
+          });
         }
         draft.condition('Quarantined', 'True', decision.reason, `credentials disabled: ${decision.message}`);
-        return;
+        return { kind: 'done' };
       case 'revoke':
-        await applyToAllProviders(deps, ref, 'revoke', `${decision.reason}: quarantine period over`);
+        if (!identity.metadata.annotations?.[REVOKING_ANNOTATION]) {
+          // Mark first, act next: a revocation once started is finished, never undone by a restore.
+          await deps.store.annotate(identity, {
+            [REVOKING_ANNOTATION]: `${decision.reason}: ${now.toISOString()}`,
+          });
+          return { kind: 'requeue' };
+        }
+        await applyPhase(
+          deps,
+          ref,
+          credentialKeys(deps, identity),
+          'revoke',
+          `${decision.reason}: quarantine period over`,
+        );
         draft.condition(
           'Revoked',
           'True',
@@ -171,7 +224,8 @@ export class AgentIdentityReconciler {
         draft.condition('Provisioned', 'False', 'Revoked', 'credentials deleted');
         draft.set('quarantineUntil', undefined);
         draft.set('secrets', undefined);
-        return;
+        draft.set('providers', undefined);
+        return { kind: 'done' };
       case 'provision':
         return this.provision(ref, decision.restore, draft, now);
     }
@@ -182,21 +236,34 @@ export class AgentIdentityReconciler {
     restore: boolean,
     draft: StatusDraft,
     now: Date,
-  ): Promise<Date | undefined> {
-    if (restore) {
-      await applyToAllProviders(this.deps, ref, 'restore', 'the quarantine reason is gone');
-      draft.set('quarantineUntil', undefined);
+  ): Promise<ActOutcome> {
+    const unrecorded = unrecordedProviders(this.deps, ref);
+    if (unrecorded.length > 0) {
+      // Record the intent before creating anything in a new backend, so a crash cannot lose track of it.
+      const recorded = [...new Set([...(ref.identity.status?.providers ?? []), ...unrecorded])];
+      await this.deps.store.writeStatus(ref.identity, { ...ref.identity.status, providers: recorded });
+      return { kind: 'requeue' };
     }
-    if (restore)
+    if (restore) {
+      await applyPhase(
+        this.deps,
+        ref,
+        credentialKeys(this.deps, ref.identity),
+        'restore',
+        'the quarantine reason is gone',
+      );
+      draft.set('quarantineUntil', undefined);
       draft.condition(
         'Quarantined',
         'False',
         'Restored',
         'the quarantine reason is gone: credentials restored',
       );
-    else if (!draft.is('Quarantined', 'False'))
+    } else if (!draft.is('Quarantined', 'False')) {
       draft.condition('Quarantined', 'False', 'Active', 'credentials enabled');
+    }
     const outcome = await provisionAll(this.deps, ref);
+    draft.set('providers', outcome.providers);
     draft.set('serviceAccount', outcome.status.serviceAccount);
     draft.set('aws', outcome.status.aws);
     draft.set('vault', outcome.status.vault);
@@ -216,56 +283,7 @@ export class AgentIdentityReconciler {
         ? `rotated ${rotation.rotated.join(', ')}`
         : 'every secret is within its rotation interval',
     );
-    return rotation.nextAt;
-  }
-
-  /** Last real use: bound pods now, or what the providers report (checked every drift interval, with drift correction). */
-  private async observeUse(ref: IdentityRef, workload: WorkloadState, now: Date): Promise<Date | undefined> {
-    let lastUsed = ref.identity.status?.lastUsed ? new Date(ref.identity.status.lastUsed) : undefined;
-    const later = (d: Date | undefined) => {
-      if (d && (!lastUsed || d > lastUsed)) lastUsed = d;
-    };
-    if (workload.kind === 'present' && workload.boundPods > 0) later(now);
-    const uid = ref.identity.metadata.uid ?? '';
-    const due = (this.lastObserved.get(uid) ?? 0) + this.deps.driftIntervalMs <= now.getTime();
-    const active = ref.identity.status?.conditions?.some(
-      (c) => c.type === 'Provisioned' && c.status === 'True',
-    );
-    const quarantined = ref.identity.status?.conditions?.some(
-      (c) => c.type === 'Quarantined' && c.status === 'True',
-    );
-    if (!due || !active || quarantined || ref.identity.metadata.deletionTimestamp) return lastUsed;
-    this.lastObserved.set(uid, now.getTime());
-    for (const { kind, provider } of this.deps.providers.forIdentity(ref.identity)) {
-      let observation: Observation;
-      try {
-        observation = await provider.observe(ref, { correctDrift: !this.deps.dryRun });
-      } catch (error) {
-        // Observation is best effort: an unreachable backend must not block the lifecycle.
-        this.deps.logger.warn('observe failed', { provider: kind, error: maskSecrets(String(error)) });
-        continue;
-      }
-      later(observation.lastUsed);
-      if (observation.drift.length > 0) {
-        await this.deps.audit.record({
-          action: 'drift-corrected',
-          identity: auditIdentity(ref.identity),
-          actor: this.deps.actor,
-          resource: `${kind}:${observation.drift.map((d) => `${d.resource}.${d.field}`).join(',')}`,
-          origin: 'drift check',
-          outcome: observation.corrected ? 'success' : 'failure',
-          severity: 'high',
-          detail: observation.drift.map((d) => d.detail).join('; '),
-        });
-        await this.deps.notifier.event(
-          ref.identity,
-          'Warning',
-          'DriftCorrected',
-          `${kind}: ${observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ')} ${observation.corrected ? 'restored' : 'differs'}`,
-        );
-      }
-    }
-    return lastUsed;
+    return { kind: 'done', nextAt: rotation.nextAt };
   }
 
   private async plan(ref: IdentityRef, decision: Decision): Promise<PlannedChange[]> {
@@ -288,9 +306,13 @@ export function backoffMs(attempts: number): number {
   return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
 }
 
-/** While status records recent failures, the next attempt waits (survives restarts: habit 10). */
-export function failureBackoffUntil(identity: AgentIdentity): Date | undefined {
-  const { failedAttempts, lastFailureTime } = identity.status ?? {};
-  if (!failedAttempts || !lastFailureTime) return undefined;
+/**
+ * While status records recent failures of the same action, the next attempt waits (survives restarts:
+ * habit 10). A different action — the kill switch after a failed provisioning — goes ahead at once.
+ */
+export function failureBackoffUntil(identity: AgentIdentity, decision: Decision): Date | undefined {
+  const { failedAttempts, lastFailureTime, lastFailedAction } = identity.status ?? {};
+  if (!failedAttempts || !lastFailureTime || decision.action === 'offboard') return undefined;
+  if (lastFailedAction !== undefined && lastFailedAction !== decision.action) return undefined;
   return new Date(new Date(lastFailureTime).getTime() + backoffMs(failedAttempts));
 }

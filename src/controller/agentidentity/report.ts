@@ -170,7 +170,7 @@ export async function transitionsToEvents(
     if (quietStart || (t.type === 'Ready' && t.to !== 'True')) continue;
     const reason = t.to === 'True' ? t.type : t.reason;
     await deps.notifier.event(identity, bad ? 'Warning' : 'Normal', reason, t.message);
-    const action = transitionAudit[t.type];
+    const action = deps.dryRun ? undefined : transitionAudit[t.type];
     const fires = t.type === 'PolicyCompliant' ? t.to === 'False' : t.to === 'True';
     if (action && fires) {
       await deps.audit.record({

@@ -134,6 +134,14 @@ class Harness {
             (f) => f !== finalizer,
           );
         },
+        annotate: async (_identity, annotations) => {
+          const next = { ...(this.identity.metadata.annotations ?? {}) };
+          for (const [k, v] of Object.entries(annotations)) {
+            if (v === null) delete next[k];
+            else next[k] = v;
+          }
+          this.identity.metadata.annotations = next;
+        },
       },
       workloads: {
         resolveKind: async () => ({ namespaced: true }),
@@ -163,6 +171,11 @@ class Harness {
     return this.reconciler.reconcile(`${NS}/bot`);
   }
 
+  /** The first reconcile of a new identity only records which backends it will use; run until settled. */
+  async settle() {
+    for (let i = 0; i < 3; i++) await this.reconcile();
+  }
+
   later(ms: number) {
     this.now = new Date(this.now.getTime() + ms);
   }
@@ -184,7 +197,7 @@ describe('review: the kill switch and quarantine', () => {
   let h: Harness;
   beforeEach(async () => {
     h = new Harness(true);
-    await h.reconcile();
+    await h.settle();
     expect(h.condition('Ready')?.status).toBe('True');
     expect(h.roleBinding()).toBeDefined();
   });
@@ -234,7 +247,7 @@ describe('review: drift correction and the policy guard', () => {
       JSON.stringify(identity.spec.scopes).includes('"secrets"')
         ? ['spec.scopes[0].rules[0].resources: secrets are forbidden in production']
         : [];
-    await h.reconcile();
+    await h.settle();
     expect(h.port.peek('Role', NS, 'nhi-bot')?.rules?.[0]?.resources).toEqual(['configmaps']);
 
     // Admission was bypassed: the spec now asks for a forbidden grant.
@@ -249,7 +262,7 @@ describe('review: drift correction and the policy guard', () => {
 
   it('a quarantined identity is still drift-checked: a RoleBinding put back is removed again', async () => {
     const h = new Harness(false);
-    await h.reconcile();
+    await h.settle();
     const binding = h.roleBinding();
     h.lock();
     h.later(1000);
@@ -275,7 +288,7 @@ describe('review: status writes', () => {
     h.pods = [
       { metadata: { name: 'bot-1', namespace: NS }, spec: { serviceAccountName: 'bot', containers: [] } },
     ];
-    await h.reconcile();
+    await h.settle();
     h.later(1000);
     await h.reconcile();
     const writes = h.statusWrites;

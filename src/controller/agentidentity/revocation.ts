@@ -1,15 +1,19 @@
 // Two-phase revocation (conditions Quarantined and Revoked): phase 1 disables every credential of the
 // identity reversibly, phase 2 deletes what we own. Both are idempotent, so a crash between any two
-// provider calls is finished by the next reconcile. Providers run in reverse order of provisioning.
+// provider calls is finished by the next reconcile. They run over every backend the identity has
+// credentials in (status.providers) as well as those its spec names, and keep going past a failing
+// backend: one unreachable Vault must not keep the Kubernetes RoleBinding alive.
 
 import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { AuditAction } from '../../governance/audit/audit.ts';
-import type { IdentityRef } from '../../providers/types.ts';
+import type { ProviderEntry } from '../../providers/registry.ts';
+import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import { Defaults } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { auditIdentity } from './rotation.ts';
 
-type Phase = 'quarantine' | 'restore' | 'revoke';
+export type Phase = 'quarantine' | 'restore' | 'revoke';
 
 const auditAction: Record<Phase, AuditAction> = {
   quarantine: 'quarantined',
@@ -17,26 +21,74 @@ const auditAction: Record<Phase, AuditAction> = {
   revoke: 'revoked',
 };
 
-/** Runs `phase` on every provider of the identity, last-provisioned first. */
-export async function applyToAllProviders(
+/** One or more backends failed a phase; the others were still done. Names the backends, never data. */
+export class PartialFailureError extends ProviderError {
+  override readonly reason: string;
+  constructor(
+    readonly failures: Array<{ key: string; error: unknown }>,
+    phase: Phase,
+  ) {
+    super(
+      `${phase} failed for ${failures
+        .map(({ key, error }) => `${key} (${error instanceof Error ? error.message : String(error)})`)
+        .join('; ')}`,
+    );
+    const first = failures[0]?.error;
+    this.reason = first instanceof ProviderError ? first.reason : 'ProviderError';
+  }
+}
+
+/** The keys of every backend holding credentials: what status recorded plus what the spec names. */
+export function credentialKeys(deps: ReconcilerDeps, identity: AgentIdentity): string[] {
+  const keys = new Set(identity.status?.providers ?? []);
+  keys.add('kubernetes');
+  try {
+    for (const entry of deps.providers.forIdentity(identity)) keys.add(entry.key);
+  } catch {
+    // A provider the spec names but that cannot be resolved holds nothing yet (provisioning failed too).
+  }
+  return [...keys];
+}
+
+/**
+ * Runs `phase` on each backend in `keys` (kubernetes last, as it was provisioned last), continuing past
+ * failures, and throws PartialFailureError at the end if any failed. Returns the keys that succeeded.
+ */
+export async function applyPhase(
   deps: ReconcilerDeps,
   ref: IdentityRef,
+  keys: readonly string[],
   phase: Phase,
   origin: string,
-): Promise<void> {
-  const providers = deps.providers.forIdentity(ref.identity).reverse();
-  for (const { kind, provider } of providers) {
-    await provider[phase](ref);
-    await deps.audit.record({
-      action: auditAction[phase],
-      identity: auditIdentity(ref.identity),
-      actor: deps.actor,
-      resource: `${kind}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
-      origin,
-      outcome: 'success',
-      severity: phase === 'restore' ? 'info' : 'warning',
-    });
+  options: { audit: boolean } = { audit: true },
+): Promise<string[]> {
+  const ordered = [...keys.filter((k) => k !== 'kubernetes'), ...keys.filter((k) => k === 'kubernetes')];
+  const failures: Array<{ key: string; error: unknown }> = [];
+  const done: string[] = [];
+  for (const key of ordered) {
+    let entry: ProviderEntry;
+    try {
+      entry = deps.providers.resolveKey(key);
+      await entry.provider[phase](ref);
+    } catch (error) {
+      failures.push({ key, error });
+      continue;
+    }
+    done.push(key);
+    if (options.audit) {
+      await deps.audit.record({
+        action: auditAction[phase],
+        identity: auditIdentity(ref.identity),
+        actor: deps.actor,
+        resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
+        origin,
+        outcome: 'success',
+        severity: phase === 'restore' ? 'info' : 'warning',
+      });
+    }
   }
+  if (failures.length > 0) throw new PartialFailureError(failures, phase);
+  return done;
 }
 
 export function quarantineUntil(ref: IdentityRef, now: Date): string {

@@ -3,6 +3,7 @@
 
 import type { AgentIdentity, AgentIdentityStatus, ConditionStatus } from '../../api/v1alpha1/types.ts';
 import { findCondition, setCondition } from '../../runtime/status.ts';
+import type { Decision } from './lifecycle.ts';
 
 export type ConditionType =
   | 'Ready'
@@ -57,21 +58,37 @@ export class StatusDraft {
     else this.status[field] = value;
   }
 
-  /** Ready and the human-facing phase, derived from the other conditions (module readiness). */
-  finish(): AgentIdentityStatus {
+  /**
+   * Ready and the human-facing phase, derived from the other conditions and the lifecycle decision:
+   * an identity on its way to quarantine or revocation is never Ready, even while that step fails.
+   */
+  finish(decision?: Decision): AgentIdentityStatus {
+    const pendingStop =
+      decision && (decision.action === 'quarantine' || decision.action === 'revoke') ? decision : undefined;
     const phase = this.is('Revoked')
       ? 'Revoked'
       : this.is('Quarantined')
         ? 'Quarantined'
-        : this.is('PolicyCompliant', 'False')
-          ? 'Denied'
-          : this.is('Provisioned')
-            ? 'Active'
-            : 'Pending';
+        : pendingStop
+          ? pendingStop.action === 'revoke'
+            ? 'Revoking'
+            : 'Quarantining'
+          : this.is('PolicyCompliant', 'False')
+            ? 'Denied'
+            : this.is('Provisioned')
+              ? 'Active'
+              : 'Pending';
     const blocking = (['Revoked', 'Quarantined', 'Expired', 'Orphaned'] as const).find((t) => this.is(t));
     const notYet = (['PolicyCompliant', 'Provisioned', 'WorkloadBound'] as const).find((t) => !this.is(t));
     if (blocking) this.condition('Ready', 'False', blocking, `the identity is ${blocking.toLowerCase()}`);
-    else if (notYet) {
+    else if (pendingStop) {
+      this.condition(
+        'Ready',
+        'False',
+        pendingStop.reason,
+        `${pendingStop.action} pending: ${pendingStop.message}`,
+      );
+    } else if (notYet) {
       const c = findCondition(this.status.conditions, notYet);
       this.condition(
         'Ready',
