@@ -5,6 +5,7 @@
 
 import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from '../api/v1alpha1/types.ts';
 import { validateObject } from './admission.ts';
+import { awsManagedSecretViolations } from './aws-managed-secrets.ts';
 import { permissionsBoundaryViolations } from './permissions-boundary.ts';
 import type { Violation } from './violation.ts';
 
@@ -14,6 +15,8 @@ export function complianceViolations(
   providers: ReadonlyMap<string, ClusterCredentialProvider>,
 ): Violation[] {
   const admission = validateObject(identity, policy);
-  if (admission.length > 0 || !policy) return admission;
+  if (admission.length > 0) return admission;
+  const managed = awsManagedSecretViolations(identity);
+  if (managed.length > 0 || !policy) return managed;
   return permissionsBoundaryViolations(identity, policy, providers);
 }
