@@ -314,6 +314,11 @@ describe('likelihood factors', () => {
     for (const factor of factors) expect(factor.description.length).toBeGreaterThan(20);
     const escalate = factors.find((factor) => factor.id === 'likelihood.can-escalate');
     expect(escalate?.description).toContain('AWS iam:* allows iam:CreateRole');
+    const passRole = likelihoodFactors(
+      subject({ scopes: [aws(['iam:PassRole'], ['arn:aws:iam::1:role/x'])] }),
+      NOW,
+    );
+    expect(passRole[0]?.description).toBe('can create or widen identities: AWS iam:PassRole');
     expect(escalate?.description).toContain('serviceaccounts/token');
     expect(
       factors.find((factor) => factor.id === 'likelihood.long-lived-credentials')?.description,

@@ -107,7 +107,7 @@ function analyzeAws(scope: AwsScope, out: GrantAnalysis): void {
     if (hits.length > 0) {
       const shown =
         hits.length > 3 ? `${hits.slice(0, 3).join(', ')} and ${hits.length - 3} more` : hits.join(', ');
-      out.escalation.push(`AWS ${action} allows ${shown}`);
+      out.escalation.push(/[*?]/.test(action) ? `AWS ${action} allows ${shown}` : `AWS ${action}`);
     } else if (matcher.test('sts:AssumeRole') && broad.length > 0) {
       out.escalation.push(`AWS ${action} on ${broad.join(', ')} can assume any role`);
     }

@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import type { AgentIdentity } from '../api/v1alpha1/types.ts';
+import { classify } from '../governance/inventory/classify.ts';
+import { renderInventoryTable, renderTable, sourceConfig } from './inventory.ts';
+import { esc, renderHtmlReport } from './report.ts';
+import { assessAll, countedMatrix, renderMatrix, renderRiskReport } from './risk.ts';
+
+const NOW = new Date('2025-06-01T12:00:00Z');
+
+function identity(name: string, spec: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
+  return {
+    apiVersion: 'nhi.dev/v1alpha1',
+    kind: 'AgentIdentity',
+    metadata: { name, namespace: 'agents', uid: `uid-${name}`, creationTimestamp: '2025-05-01T00:00:00Z' },
+    spec: { owner: { team: 'support-eng' }, purpose: 'tickets', environment: 'production', ...spec },
+  };
+}
+
+const risky = identity('<script>alert(1)</script>', {
+  impact: { dataClassification: 'restricted', internetExposed: true },
+  scopes: [{ provider: 'aws', actions: ['*'], resources: ['*'] }],
+});
+const calm = identity('calm-bot', { environment: 'development', impact: { dataClassification: 'public' } });
+
+const items = classify({
+  now: NOW,
+  identities: [risky, calm],
+  serviceAccounts: [
+    { namespace: 'agents', name: 'stray' },
+    { namespace: 'agents', name: 'default' },
+  ],
+  tokenSecrets: [],
+  pods: [],
+  vault: {
+    roles: [
+      {
+        mount: 'kubernetes',
+        name: 'old',
+        boundServiceAccountNames: ['gone'],
+        boundServiceAccountNamespaces: ['agents'],
+        policies: [],
+      },
+    ],
+  },
+});
+
+describe('sources from flags and the environment', () => {
+  it.each<[string, Record<string, string | boolean>, NodeJS.ProcessEnv, string[]]>([
+    ['nothing set: the cluster only', {}, {}, []],
+    ['AWS from AWS_ENDPOINT_URL', {}, { AWS_ENDPOINT_URL: 'http://127.0.0.1:5000' }, ['aws']],
+    ['AWS from AWS_REGION', {}, { AWS_REGION: 'eu-west-1' }, ['aws']],
+    ['AWS from the flag', { awsEndpoint: 'http://moto' }, {}, ['aws']],
+    ['--no-aws wins', { aws: false }, { AWS_REGION: 'eu-west-1' }, []],
+    ['Vault from BAO_*', {}, { BAO_ADDR: 'http://bao', BAO_TOKEN: 't' }, ['vault']],
+    ['Vault from VAULT_*', {}, { VAULT_ADDR: 'http://vault', VAULT_TOKEN: 't' }, ['vault']],
+    ['--no-vault wins', { vault: false }, { BAO_ADDR: 'http://bao', BAO_TOKEN: 't' }, []],
+  ])('%s', (_name, options, env, enabled) => {
+    const config = sourceConfig(options, env);
+    expect(Object.keys(config).sort()).toEqual(enabled);
+  });
+
+  it('refuses a Vault address without a token, naming the variables', () => {
+    expect(() => sourceConfig({ vaultAddr: 'http://bao' }, {})).toThrow(/BAO_TOKEN or VAULT_TOKEN/);
+  });
+});
+
+describe('terminal output', () => {
+  it('aligns table columns and cuts long cells', () => {
+    expect(
+      renderTable(
+        ['A', 'LONG HEADER'],
+        [
+          ['x', 'y'],
+          ['wide value', 'z'.repeat(60)],
+        ],
+        10,
+      ).split('\n'),
+    ).toEqual(['A           LONG HEADER', 'x           y', 'wide value  zzzzzzzzz…']);
+  });
+
+  it('renders the 5x5 matrix with counts in the right cells', () => {
+    const assessed = assessAll([risky, calm], NOW);
+    const cells = countedMatrix(assessed).flat();
+    expect(cells.reduce((n, c) => n + c.count, 0)).toBe(2);
+    expect(cells.find((c) => c.likelihood === 5 && c.impact === 5)?.count).toBe(1);
+    const text = renderMatrix(countedMatrix(assessed));
+    expect(text.split('\n')).toHaveLength(8);
+    expect(text).toContain('5 Almost certain');
+    expect(text).toContain('CRIT 1');
+  });
+
+  it('explains every score with its factors', () => {
+    const text = renderRiskReport(assessAll([risky], NOW));
+    expect(text).toContain('likelihood.can-escalate');
+    expect(text).toContain('impact.environment');
+    expect(text).toContain('Critical');
+  });
+
+  it('lists findings and the system rules under the inventory table', () => {
+    const text = renderInventoryTable(items, { includeSystem: false });
+    expect(text).toContain('[high] VaultRole old');
+    expect(text).toContain('system accounts not judged');
+    expect(text).not.toMatch(/^System/m);
+  });
+});
+
+describe('the HTML report', () => {
+  const html = renderHtmlReport({ generatedAt: NOW, sources: ['kubernetes', 'vault'], items });
+
+  it.each([
+    'summary',
+    'risk-matrix',
+    'identities-by-level',
+    'shadow-identities',
+    'dangling-trust',
+    'wildcard-trust',
+    'inventory',
+    'system',
+  ])('has the %s section', (id) => {
+    expect(html).toContain(`<section id="${id}">`);
+  });
+
+  it('is self-contained: no scripts, no external assets', () => {
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/<link|src=|url\(/i);
+    expect(html).not.toMatch(/https?:\/\//);
+  });
+
+  it('escapes names it did not choose', () => {
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
+    expect(esc(`a<b>"c"&'d'`)).toBe('a&lt;b&gt;&quot;c&quot;&amp;&#39;d&#39;');
+  });
+
+  it('shows remediation deadlines and factors of each identity', () => {
+    expect(html).toContain('remediate by <b');
+    expect(html).toContain('2025-05-08');
+    expect(html).toContain('likelihood.wildcard-actions');
+  });
+});

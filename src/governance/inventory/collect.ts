@@ -1,0 +1,114 @@
+// The inventory's I/O edge: read every source through its port (all reads, no writes), then hand
+// the raw objects to the pure classify(). A failing source fails the whole inventory: an API error
+// is never read as "nothing there".
+
+import { classify } from './classify.ts';
+import { trustsIssuer } from './trust.ts';
+import {
+  type IamInventoryPort,
+  type InventoryItem,
+  InventorySourceError,
+  type InventorySources,
+  type RawIamRole,
+  type RawIamUser,
+  type RawInventory,
+  type RawVaultRole,
+} from './types.ts';
+
+const CONCURRENCY = 8;
+
+async function mapLimited<T, R>(items: readonly T[], fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      out[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, items.length) }, worker));
+  return out;
+}
+
+/** The issuers whose tokens count as this cluster's: given explicitly, or discovered. */
+async function clusterIssuers(sources: InventorySources): Promise<string[]> {
+  if (sources.aws?.issuers?.length) return sources.aws.issuers;
+  const [own, providers] = await Promise.all([
+    sources.kubernetes.serviceAccountIssuer(),
+    sources.kubernetes.providerIssuers(),
+  ]);
+  const issuers = [...new Set([...(own ? [own] : []), ...providers])];
+  if (issuers.length === 0) {
+    throw new InventorySourceError(
+      'aws: the cluster publishes no ServiceAccount issuer and no ClusterCredentialProvider names one; pass the issuer explicitly',
+    );
+  }
+  return issuers;
+}
+
+async function iamRoles(iam: IamInventoryPort, issuers: string[]): Promise<RawIamRole[]> {
+  const trusting = (await iam.listRoles()).filter((role) => trustsIssuer(role.trustPolicy, issuers));
+  const detailed = await mapLimited(trusting, async (role) => {
+    const details = await iam.getRole(role.name);
+    return details ? { ...role, ...details } : undefined;
+  });
+  return detailed.filter((role): role is RawIamRole => role !== undefined);
+}
+
+async function iamUsersWithKeys(iam: IamInventoryPort): Promise<RawIamUser[]> {
+  const users = await mapLimited(await iam.listUsers(), async (user) => ({
+    ...user,
+    accessKeys: await iam.listAccessKeys(user.name),
+  }));
+  return mapLimited(
+    users.filter((user) => user.accessKeys.length > 0),
+    async (user) => ({ ...user, tags: await iam.listUserTags(user.name) }),
+  );
+}
+
+async function vaultRoles(vault: NonNullable<InventorySources['vault']>): Promise<RawVaultRole[]> {
+  const [names, owners] = await Promise.all([
+    vault.port.listRoles(vault.authMount),
+    vault.port.listOwnerRecords(vault.kvMount),
+  ]);
+  const roles = await mapLimited(names, (name) => vault.port.readRole(vault.authMount, name));
+  return roles
+    .filter((role): role is Omit<RawVaultRole, 'ownerRecord'> => role !== undefined)
+    .map((role) => {
+      const ownerRecord = owners[role.name];
+      return ownerRecord ? { ...role, ownerRecord } : role;
+    });
+}
+
+/** Every read the inventory makes, in one place. */
+export async function gatherInventory(sources: InventorySources): Promise<RawInventory> {
+  const k = sources.kubernetes;
+  const [identities, serviceAccounts, tokenSecrets, pods] = await Promise.all([
+    k.listAgentIdentities(),
+    k.listServiceAccounts(),
+    k.listTokenSecrets(),
+    k.listPods(),
+  ]);
+  const raw: RawInventory = {
+    now: sources.now?.() ?? new Date(),
+    identities,
+    serviceAccounts,
+    tokenSecrets,
+    pods,
+  };
+  if (sources.aws) {
+    const issuers = await clusterIssuers(sources);
+    const [roles, users] = await Promise.all([
+      iamRoles(sources.aws.iam, issuers),
+      iamUsersWithKeys(sources.aws.iam),
+    ]);
+    raw.aws = { issuers, roles, users };
+  }
+  if (sources.vault) raw.vault = { roles: await vaultRoles(sources.vault) };
+  return raw;
+}
+
+/** Every NHI the cluster can reach, classified. */
+export async function collectInventory(sources: InventorySources): Promise<InventoryItem[]> {
+  return classify(await gatherInventory(sources));
+}

@@ -1,0 +1,186 @@
+// The inventory's vocabulary: the raw objects the sources return (only names, marks and bindings;
+// never Secret data, tokens or key ids), the narrow read-only ports that return them, and the
+// classified InventoryItem that nhictl and the report show.
+
+import type { AgentIdentity, RiskStatus } from '../../api/v1alpha1/types.ts';
+
+export const InventoryTypes = [
+  'AgentIdentity',
+  'ServiceAccount',
+  'ServiceAccountToken',
+  'IAMRole',
+  'IAMUser',
+  'VaultRole',
+  'System',
+] as const;
+export type InventoryType = (typeof InventoryTypes)[number];
+
+export type FindingKind =
+  /** Not owned by an AgentIdentity and no owner annotation or tag. */
+  | 'shadow'
+  /** Trusts or is bound to a ServiceAccount that does not exist (anyone who creates it inherits the grant). */
+  | 'dangling-trust'
+  /** Trusts or is bound to ServiceAccounts by wildcard, selector, or not at all. */
+  | 'wildcard-trust'
+  /** Carries nhi.dev/identity-uid of an AgentIdentity that no longer exists: a ghost left behind. */
+  | 'orphaned-marks'
+  /** A non-expiring kubernetes.io/service-account-token Secret. */
+  | 'legacy-token'
+  /** Long-lived IAM access keys. */
+  | 'static-access-key'
+  /** No pod runs as this ServiceAccount / never used. */
+  | 'unused'
+  /** The AgentIdentity's risk is High or Critical. */
+  | 'risk';
+
+export type Severity = 'info' | 'warning' | 'high' | 'critical';
+
+export interface Finding {
+  kind: FindingKind;
+  severity: Severity;
+  message: string;
+}
+
+export type InventoryProvider = 'kubernetes' | 'aws' | 'vault';
+
+export interface InventoryItem {
+  type: InventoryType;
+  name: string;
+  namespace?: string;
+  provider: InventoryProvider;
+  owner?: string;
+  purpose?: string;
+  environment?: string;
+  /** Human state: Active, Quarantined (Expired), in use (2 pods), unused, never used, ... */
+  state: string;
+  /** Owned by an existing AgentIdentity. */
+  managed: boolean;
+  /** `namespace/name` of the owning AgentIdentity. */
+  identity?: string;
+  /** ServiceAccount subjects this item trusts or is bound to, as written (`ns/name`, wildcards kept). */
+  boundTo?: string[];
+  /** AgentIdentity only: the assessed risk. */
+  risk?: RiskStatus;
+  findings: Finding[];
+}
+
+// ---- raw objects, as the sources return them ----
+
+export interface RawServiceAccount {
+  namespace: string;
+  name: string;
+  uid?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: Array<{ kind: string; name: string; uid: string }>;
+  creationTimestamp?: string;
+}
+
+/** A kubernetes.io/service-account-token Secret: metadata only, its data is never read into this. */
+export interface RawTokenSecret {
+  namespace: string;
+  name: string;
+  serviceAccountName?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  creationTimestamp?: string;
+}
+
+export interface RawPod {
+  namespace: string;
+  serviceAccountName: string;
+}
+
+export interface RawIamRole {
+  name: string;
+  arn: string;
+  path: string;
+  /** Parsed trust policy document. */
+  trustPolicy: unknown;
+  tags: Record<string, string>;
+  createDate?: string;
+  lastUsed?: string;
+}
+
+export interface RawAccessKey {
+  status: 'Active' | 'Inactive' | string;
+  createDate?: string;
+  lastUsed?: string;
+}
+
+export interface RawIamUser {
+  name: string;
+  arn: string;
+  tags: Record<string, string>;
+  accessKeys: RawAccessKey[];
+}
+
+export interface RawVaultRole {
+  mount: string;
+  name: string;
+  boundServiceAccountNames: string[];
+  boundServiceAccountNamespaces: string[];
+  namespaceSelector?: string;
+  policies: string[];
+  /** Custom metadata of the operator's owner record for this role (nhi/_owners/<role>), if any. */
+  ownerRecord?: Record<string, string>;
+}
+
+export interface RawInventory {
+  now: Date;
+  identities: AgentIdentity[];
+  serviceAccounts: RawServiceAccount[];
+  tokenSecrets: RawTokenSecret[];
+  pods: RawPod[];
+  /** Present when the AWS source was enabled: roles trusting one of `issuers`, users with keys. */
+  aws?: { issuers: string[]; roles: RawIamRole[]; users: RawIamUser[] };
+  /** Present when the Vault source was enabled. */
+  vault?: { roles: RawVaultRole[] };
+}
+
+// ---- the read-only ports ----
+
+export interface KubernetesInventoryPort {
+  listAgentIdentities(): Promise<AgentIdentity[]>;
+  listServiceAccounts(): Promise<RawServiceAccount[]>;
+  listTokenSecrets(): Promise<RawTokenSecret[]>;
+  listPods(): Promise<RawPod[]>;
+  /** The cluster's ServiceAccount issuer from OIDC discovery; undefined when not published. */
+  serviceAccountIssuer(): Promise<string | undefined>;
+  /** IRSA issuers named by ClusterCredentialProviders. */
+  providerIssuers(): Promise<string[]>;
+}
+
+export interface IamInventoryPort {
+  listRoles(): Promise<Array<Omit<RawIamRole, 'tags' | 'lastUsed'>>>;
+  /** Tags and last use of one role; undefined when it is gone. */
+  getRole(name: string): Promise<Pick<RawIamRole, 'tags' | 'lastUsed'> | undefined>;
+  listUsers(): Promise<Array<{ name: string; arn: string }>>;
+  /** Status, age and last use of each key; never the key id. */
+  listAccessKeys(user: string): Promise<RawAccessKey[]>;
+  listUserTags(user: string): Promise<Record<string, string>>;
+}
+
+export interface VaultInventoryPort {
+  listRoles(mount: string): Promise<string[]>;
+  readRole(mount: string, name: string): Promise<Omit<RawVaultRole, 'ownerRecord'> | undefined>;
+  /** Role name -> custom metadata of the operator's owner records under the KV mount. */
+  listOwnerRecords(kvMount: string): Promise<Record<string, Record<string, string>>>;
+}
+
+export interface InventorySources {
+  kubernetes: KubernetesInventoryPort;
+  /** `issuers` overrides discovery (the apiserver's issuer plus ClusterCredentialProvider issuers). */
+  aws?: { iam: IamInventoryPort; issuers?: string[] };
+  vault?: { port: VaultInventoryPort; authMount: string; kvMount: string };
+  now?: () => Date;
+}
+
+/** A source failed; the message names the call and status, never a token or Secret value. */
+export class InventorySourceError extends Error {
+  readonly reason: string = 'InventorySourceUnavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'InventorySourceError';
+  }
+}
