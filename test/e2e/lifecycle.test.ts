@@ -117,6 +117,8 @@ describe('identity lifecycle on the kubernetes provider', () => {
     expect(condition(ready, 'WorkloadBound')?.reason).toBe('Bound');
     expect(ready.status?.serviceAccount).toBe('support-bot');
     expect(ready.status?.secrets?.[0]?.currentVersion).toBe(1);
+    expect(ready.status?.risk?.level).toMatch(/^(Low|Moderate|High|Critical)$/);
+    expect(ready.status?.risk?.factors.length).toBeGreaterThan(0);
     const sa = await core.readNamespacedServiceAccount({ namespace: ns, name: 'support-bot' });
     expect(sa.metadata?.ownerReferences?.[0]?.kind).toBe('AgentIdentity');
     const secret = await core.readNamespacedSecret({ namespace: ns, name: 'support-bot-crm-api-key' });

@@ -3,8 +3,9 @@
 // schedule the next deadline. Provider failures are recorded in status with a backoff that survives
 // restarts; apiserver conflicts and offboarding failures go back to the rate-limited queue.
 
-import type { AgentIdentity, PlannedChange } from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, IdentityPolicy, PlannedChange } from '../../api/v1alpha1/types.ts';
 import { Marks } from '../../api/v1alpha1/types.ts';
+import { assessRisk, exceedsMaxRiskLevel } from '../../governance/risk/index.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
@@ -57,7 +58,8 @@ export class AgentIdentityReconciler {
     const workload = deleting
       ? ({ kind: 'none' } as const)
       : await observeWorkload(this.deps.workloads, identity);
-    const violations = this.deps.checkPolicy(identity, this.deps.policy());
+    const policy = this.deps.policy();
+    const violations = [...this.deps.checkPolicy(identity, policy), ...riskGate(identity, policy, now)];
     const observed = await observeProviders(this.observer, ref, key, workload, now);
     const lifecycle = decideLifecycle({
       identity,
@@ -94,6 +96,7 @@ export class AgentIdentityReconciler {
       }
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
+    draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now }));
     const status = draft.finish(decision);
     await this.deps.store.writeStatus(identity, status);
     await transitionsToEvents(this.deps, identity, draft.transitions);
@@ -315,4 +318,24 @@ export function failureBackoffUntil(identity: AgentIdentity, decision: Decision)
   if (!failedAttempts || !lastFailureTime || decision.action === 'offboard') return undefined;
   if (lastFailedAction !== undefined && lastFailedAction !== decision.action) return undefined;
   return new Date(new Date(lastFailureTime).getTime() + backoffMs(failedAttempts));
+}
+
+/**
+ * maxRiskLevel of the IdentityPolicy, judged on what the spec asks for (not on transient state such as
+ * "no activity yet", which would make a new identity flap): the risk module's explainable factors name
+ * why.
+ */
+export function riskGate(identity: AgentIdentity, policy: IdentityPolicy | undefined, now: Date): string[] {
+  const max = policy?.spec.environments[identity.spec.environment]?.maxRiskLevel;
+  if (!max) return [];
+  const { status: _status, ...intrinsic } = identity;
+  const risk = assessRisk({ identity: intrinsic, now });
+  if (!exceedsMaxRiskLevel(risk, max)) return [];
+  const why = risk.factors
+    .filter((f) => f.id.startsWith('likelihood.'))
+    .map((f) => f.id.replace('likelihood.', ''))
+    .join(', ');
+  return [
+    `spec: risk ${risk.level} (likelihood ${risk.likelihood} x impact ${risk.impact}) exceeds maxRiskLevel ${max} for ${identity.spec.environment}${why ? `: ${why}` : ''}`,
+  ];
 }
