@@ -16,19 +16,22 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
-import { applyObjects, installOperatorManifests } from '../../src/dev/install.ts';
+import { installOperatorManifests } from '../../src/dev/install.ts';
+import {
+  createIdentity,
+  installAwsProvider,
+  newNamespace,
+  removeProvider,
+  untilCondition,
+} from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
 import { agentIdentity, deployment, withScopes, withSecret, withSpec } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
-import { eventually, uniqueName } from '../support/wait.ts';
 
 const env = testEnv();
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const apps = kc.makeApiClient(k8s.AppsV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 const aws = {
   region: env.aws.region,
   endpoint: env.aws.endpoint,
@@ -38,22 +41,6 @@ const iam = new IAMClient(aws);
 const sm = new SecretsManagerClient(aws);
 const issuerHost = new URL(env.serviceAccountIssuer).host;
 let operator: OperatorProcess;
-
-async function identityCondition(ns: string, name: string, type: string) {
-  const identity = (await custom.getNamespacedCustomObject({ ...ref, namespace: ns, name })) as AgentIdentity;
-  return { identity, condition: identity.status?.conditions?.find((c) => c.type === type) };
-}
-
-async function until(ns: string, name: string, type: string, timeoutMs = 30_000): Promise<AgentIdentity> {
-  return eventually(
-    `${name} ${type}`,
-    async () => {
-      const { identity, condition } = await identityCondition(ns, name, type);
-      return condition?.status === 'True' ? identity : undefined;
-    },
-    { timeoutMs },
-  );
-}
 
 async function roleExists(roleName: string): Promise<boolean> {
   try {
@@ -67,50 +54,21 @@ async function roleExists(roleName: string): Promise<boolean> {
 
 beforeAll(async () => {
   await installOperatorManifests(kc);
-  await applyObjects(kc, [
-    {
-      apiVersion: 'nhi.dev/v1alpha1',
-      kind: 'ClusterCredentialProvider',
-      metadata: { name: 'aws' },
-      spec: {
-        aws: {
-          region: env.aws.region,
-          accountId: '123456789012',
-          endpoint: env.aws.endpoint,
-          rolePath: '/nhi/',
-          roleNamePrefix: 'nhi-',
-          mode: 'irsa',
-          irsa: {
-            oidcProviderArn: `arn:aws:iam::123456789012:oidc-provider/${issuerHost}`,
-            issuer: env.serviceAccountIssuer,
-          },
-          secretsManager: { recoveryWindowDays: 7, forceDelete: true },
-        },
-      },
-    } as k8s.KubernetesObject,
-  ]);
+  await installAwsProvider();
   operator = startOperatorProcess();
 });
 
 afterAll(async () => {
   await operator.stop();
-  await custom.deleteClusterCustomObject({
-    group: 'nhi.dev',
-    version: 'v1alpha1',
-    plural: 'clustercredentialproviders',
-    name: 'aws',
-  });
+  await removeProvider('aws');
 });
 
 describe('AWS through the operator', () => {
   it('provisions an IRSA role and a Secrets Manager secret, then quarantines and revokes them with the workload', async () => {
-    const ns = uniqueName('aws');
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    const ns = await newNamespace('aws');
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('crm-sync', 'crm-sync') });
-    await custom.createNamespacedCustomObject({
-      ...ref,
-      namespace: ns,
-      body: agentIdentity(
+    await createIdentity(
+      agentIdentity(
         'crm-sync',
         ns,
         withSpec({ orphanGracePeriod: '3s', quarantinePeriod: '6s' }),
@@ -124,9 +82,9 @@ describe('AWS through the operator', () => {
           target: { secretName: 'crm-sync-crm' },
         }),
       ),
-    });
+    );
 
-    const ready = await until(ns, 'crm-sync', 'Ready');
+    const ready = await untilCondition(ns, 'crm-sync', 'Ready');
     const roleName = ready.status?.aws?.roleName ?? '';
     expect(ready.status?.aws?.roleArn).toContain(`:role/nhi/${roleName}`);
     const sa = await core.readNamespacedServiceAccount({ namespace: ns, name: 'crm-sync' });
@@ -148,11 +106,11 @@ describe('AWS through the operator', () => {
     expect(synced).toBe(current.SecretString);
 
     await apps.deleteNamespacedDeployment({ namespace: ns, name: 'crm-sync' });
-    await until(ns, 'crm-sync', 'Quarantined');
+    await untilCondition(ns, 'crm-sync', 'Quarantined');
     const policies = await iam.send(new ListRolePoliciesCommand({ RoleName: roleName }));
     expect(policies.PolicyNames).toContain('nhi-quarantine');
 
-    await until(ns, 'crm-sync', 'Revoked');
+    await untilCondition(ns, 'crm-sync', 'Revoked');
     expect(await roleExists(roleName)).toBe(false);
     await expect(sm.send(new DescribeSecretCommand({ SecretId: secretId }))).rejects.toThrow();
   });

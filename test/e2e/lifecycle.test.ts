@@ -7,10 +7,17 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
 import { repoRoot } from '../../src/dev/components.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { readAuditFile, verifyChain } from '../../src/governance/audit/audit.ts';
+import {
+  conditionOf,
+  createIdentity,
+  exists,
+  getIdentity,
+  newNamespace,
+  untilCondition,
+} from '../support/cluster.ts';
 import { childProcessEnv, kubeConfig } from '../support/env.ts';
 import {
   agentIdentity,
@@ -21,66 +28,22 @@ import {
   withSpec,
 } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
-import { eventually, uniqueName } from '../support/wait.ts';
+import { eventually } from '../support/wait.ts';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const apps = kc.makeApiClient(k8s.AppsV1Api);
 const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 const run = promisify(execFile);
 const timings: Record<string, number> = {};
 
 let operator: OperatorProcess;
 
-async function createNamespace(): Promise<string> {
-  const namespace = uniqueName('e2e');
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
-  return namespace;
-}
-
-async function apply(identity: AgentIdentity): Promise<void> {
-  await custom.createNamespacedCustomObject({
-    ...ref,
-    namespace: identity.metadata.namespace ?? '',
-    body: identity,
-  });
-}
-
-async function get(namespace: string, name: string): Promise<AgentIdentity | undefined> {
-  try {
-    return (await custom.getNamespacedCustomObject({ ...ref, namespace, name })) as AgentIdentity;
-  } catch (error) {
-    if (error instanceof k8s.ApiException && error.code === 404) return undefined;
-    throw error;
-  }
-}
-
-function condition(identity: AgentIdentity | undefined, type: string) {
-  return identity?.status?.conditions?.find((c) => c.type === type);
-}
-
-async function until(namespace: string, name: string, type: string, status = 'True', timeoutMs = 30_000) {
-  return eventually(
-    `${name} ${type}=${status}`,
-    async () => {
-      const identity = await get(namespace, name);
-      return condition(identity, type)?.status === status ? identity : undefined;
-    },
-    { timeoutMs, intervalMs: 200 },
-  );
-}
-
-async function exists(read: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await read();
-    return true;
-  } catch (error) {
-    if (error instanceof k8s.ApiException && error.code === 404) return false;
-    throw error;
-  }
-}
+const createNamespace = () => newNamespace('e2e');
+const apply = createIdentity;
+const get = getIdentity;
+const condition = conditionOf;
+const until = untilCondition;
 
 async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();

@@ -2,14 +2,12 @@
 // is a failing specification of the safe behaviour.
 
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
-import { applyObjects, installOperatorManifests } from '../../src/dev/install.ts';
+import { installOperatorManifests } from '../../src/dev/install.ts';
+import { bao, installVaultProvider, removeProvider } from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
 import { agentIdentity, deployment, readConfigMaps, withScopes, withSpec } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
@@ -27,16 +25,6 @@ async function get(ns: string, name: string): Promise<AgentIdentity> {
   return (await custom.getNamespacedCustomObject({ ...ref, namespace: ns, name })) as AgentIdentity;
 }
 
-async function bao(method: string, path: string, token: string, body?: unknown) {
-  const response = await fetch(`${env.bao.addr}/v1/${path}`, {
-    method,
-    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
-}
-
 async function namespace(): Promise<string> {
   const ns = uniqueName('review');
   await core.createNamespace({ body: { metadata: { name: ns } } });
@@ -45,35 +33,13 @@ async function namespace(): Promise<string> {
 
 beforeAll(async () => {
   await installOperatorManifests(kc);
-  const tokenFile = join(tmpdir(), `nhi-e2e-review-bao-token-${process.pid}`);
-  writeFileSync(tokenFile, env.bao.token, { mode: 0o600 });
-  await applyObjects(kc, [
-    {
-      apiVersion: 'nhi.dev/v1alpha1',
-      kind: 'ClusterCredentialProvider',
-      metadata: { name: 'vault' },
-      spec: {
-        vault: {
-          address: env.bao.addr,
-          kubernetesAuthMount: 'kubernetes',
-          kvMount: 'secret',
-          tokenMaxTTL: '1h',
-          auth: { tokenFile: { path: tokenFile } },
-        },
-      },
-    } as k8s.KubernetesObject,
-  ]);
+  await installVaultProvider();
   operator = startOperatorProcess();
 });
 
 afterAll(async () => {
   await operator.stop();
-  await custom.deleteClusterCustomObject({
-    group: 'nhi.dev',
-    version: 'v1alpha1',
-    plural: 'clustercredentialproviders',
-    name: 'vault',
-  });
+  await removeProvider('vault');
 });
 
 describe('review', () => {

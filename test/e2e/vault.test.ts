@@ -3,102 +3,45 @@
 // logs in and reads its KV secret (synced into the Kubernetes target too); quarantine makes the token
 // obtained before powerless; revocation deletes the role, the policy and the KV data.
 
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
-import { applyObjects, installOperatorManifests } from '../../src/dev/install.ts';
+import { installOperatorManifests } from '../../src/dev/install.ts';
+import {
+  bao,
+  createIdentity,
+  installVaultProvider,
+  newNamespace,
+  removeProvider,
+  untilCondition,
+} from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
 import { agentIdentity, deployment, withScopes, withSecret, withSpec } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
-import { eventually, uniqueName } from '../support/wait.ts';
 
 const env = testEnv();
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const apps = kc.makeApiClient(k8s.AppsV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 let operator: OperatorProcess;
-
-async function bao(method: string, path: string, token: string, body?: unknown) {
-  const response = await fetch(`${env.bao.addr}/v1/${path}`, {
-    method,
-    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    json: (text ? JSON.parse(text) : {}) as {
-      auth?: { client_token: string };
-      data?: { data?: Record<string, string> };
-    },
-  };
-}
-
-async function until(ns: string, name: string, type: string, timeoutMs = 30_000): Promise<AgentIdentity> {
-  return eventually(
-    `${name} ${type}`,
-    async () => {
-      const identity = (await custom.getNamespacedCustomObject({
-        ...ref,
-        namespace: ns,
-        name,
-      })) as AgentIdentity;
-      return identity.status?.conditions?.some((c) => c.type === type && c.status === 'True')
-        ? identity
-        : undefined;
-    },
-    { timeoutMs },
-  );
-}
 
 beforeAll(async () => {
   await installOperatorManifests(kc);
   // The operator authenticates with a token file, as with a Vault agent sidecar; here the dev root token.
-  const tokenFile = join(tmpdir(), `nhi-e2e-bao-token-${process.pid}`);
-  writeFileSync(tokenFile, env.bao.token, { mode: 0o600 });
-  await applyObjects(kc, [
-    {
-      apiVersion: 'nhi.dev/v1alpha1',
-      kind: 'ClusterCredentialProvider',
-      metadata: { name: 'vault' },
-      spec: {
-        vault: {
-          address: env.bao.addr,
-          kubernetesAuthMount: 'kubernetes',
-          kvMount: 'secret',
-          tokenMaxTTL: '1h',
-          auth: { tokenFile: { path: tokenFile } },
-        },
-      },
-    } as k8s.KubernetesObject,
-  ]);
+  await installVaultProvider();
   operator = startOperatorProcess();
 });
 
 afterAll(async () => {
   await operator.stop();
-  await custom.deleteClusterCustomObject({
-    group: 'nhi.dev',
-    version: 'v1alpha1',
-    plural: 'clustercredentialproviders',
-    name: 'vault',
-  });
+  await removeProvider('vault');
 });
 
 describe('Vault/OpenBao through the operator', () => {
   it('binds a kubernetes-auth role to the workload, rotates KV, and cuts off issued tokens on quarantine', async () => {
-    const ns = uniqueName('vault');
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    const ns = await newNamespace('vault');
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('rag-agent', 'rag-agent') });
-    await custom.createNamespacedCustomObject({
-      ...ref,
-      namespace: ns,
-      body: agentIdentity(
+    await createIdentity(
+      agentIdentity(
         'rag-agent',
         ns,
         withSpec({ orphanGracePeriod: '3s', quarantinePeriod: '6s' }),
@@ -108,8 +51,8 @@ describe('Vault/OpenBao through the operator', () => {
         }),
         withSecret('db-password', { backend: 'vault-kv', target: { secretName: 'rag-agent-db' } }),
       ),
-    });
-    const ready = await until(ns, 'rag-agent', 'Ready');
+    );
+    const ready = await untilCondition(ns, 'rag-agent', 'Ready');
     const role = ready.status?.vault?.role ?? '';
     expect(role).toMatch(/^nhi-/);
 
@@ -133,11 +76,11 @@ describe('Vault/OpenBao through the operator', () => {
     expect((await bao('GET', 'sys/policies/acl', token)).status).toBe(403);
 
     await apps.deleteNamespacedDeployment({ namespace: ns, name: 'rag-agent' });
-    await until(ns, 'rag-agent', 'Quarantined');
+    await untilCondition(ns, 'rag-agent', 'Quarantined');
     expect((await bao('GET', `secret/data/nhi/${ns}/rag-agent/db-password`, token)).status).toBe(403);
     expect((await bao('POST', 'auth/kubernetes/login', '', { role, jwt })).status).not.toBe(200);
 
-    await until(ns, 'rag-agent', 'Revoked');
+    await untilCondition(ns, 'rag-agent', 'Revoked');
     expect((await bao('GET', `auth/kubernetes/role/${role}`, env.bao.token)).status).toBe(404);
     expect((await bao('GET', `sys/policies/acl/${role}`, env.bao.token)).status).toBe(404);
     expect((await bao('GET', `secret/metadata/nhi/${ns}/rag-agent/db-password`, env.bao.token)).status).toBe(

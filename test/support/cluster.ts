@@ -1,0 +1,155 @@
+// What e2e tests do against the cluster again and again: AgentIdentities and their conditions,
+// namespaces, existence checks, OpenBao calls, and the ClusterCredentialProviders for the test
+// environment's OpenBao and moto.
+
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { AgentIdentity, Condition } from '../../src/api/v1alpha1/types.ts';
+import { applyObjects } from '../../src/dev/install.ts';
+import { kubeConfig, testEnv } from './env.ts';
+import { eventually, uniqueName } from './wait.ts';
+
+const group = 'nhi.dev';
+const version = 'v1alpha1';
+export const AGENT_IDENTITIES = { group, version, plural: 'agentidentities' };
+const CREDENTIAL_PROVIDERS = { group, version, plural: 'clustercredentialproviders' };
+
+const kc = kubeConfig();
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+
+export function conditionOf(identity: AgentIdentity | undefined, type: string): Condition | undefined {
+  return identity?.status?.conditions?.find((c) => c.type === type);
+}
+
+export async function createIdentity(identity: AgentIdentity): Promise<void> {
+  await custom.createNamespacedCustomObject({
+    ...AGENT_IDENTITIES,
+    namespace: identity.metadata.namespace ?? 'default',
+    body: identity,
+  });
+}
+
+export async function getIdentity(namespace: string, name: string): Promise<AgentIdentity | undefined> {
+  try {
+    return (await custom.getNamespacedCustomObject({
+      ...AGENT_IDENTITIES,
+      namespace,
+      name,
+    })) as AgentIdentity;
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+    throw error;
+  }
+}
+
+/** Waits until the identity's condition `type` has `status`; returns the identity at that moment. */
+export async function untilCondition(
+  namespace: string,
+  name: string,
+  type: string,
+  status: Condition['status'] = 'True',
+  timeoutMs = 30_000,
+): Promise<AgentIdentity> {
+  return eventually(
+    `${name} ${type}=${status}`,
+    async () => {
+      const identity = await getIdentity(namespace, name);
+      return conditionOf(identity, type)?.status === status ? identity : undefined;
+    },
+    { timeoutMs, intervalMs: 200 },
+  );
+}
+
+export async function newNamespace(prefix: string): Promise<string> {
+  const name = uniqueName(prefix);
+  await core.createNamespace({ body: { metadata: { name } } });
+  return name;
+}
+
+/** False on 404, true when the read succeeds; any other error propagates. */
+export async function exists(read: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await read();
+    return true;
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404) return false;
+    throw error;
+  }
+}
+
+export interface BaoResponse {
+  status: number;
+  json: {
+    auth?: { client_token: string };
+    data?: { data?: Record<string, string> } & Record<string, unknown>;
+  };
+}
+
+/** One call to the test environment's OpenBao. */
+export async function bao(method: string, path: string, token: string, body?: unknown): Promise<BaoResponse> {
+  const response = await fetch(`${testEnv().bao.addr}/v1/${path}`, {
+    method,
+    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, json: (text ? JSON.parse(text) : {}) as BaoResponse['json'] };
+}
+
+/** A ClusterCredentialProvider `vault` for the test OpenBao; the operator reads its token from a file. */
+export async function installVaultProvider(): Promise<void> {
+  const env = testEnv();
+  const tokenFile = join(tmpdir(), `nhi-e2e-bao-token-${process.pid}`);
+  writeFileSync(tokenFile, env.bao.token, { mode: 0o600 });
+  await applyObjects(kc, [
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'ClusterCredentialProvider',
+      metadata: { name: 'vault' },
+      spec: {
+        vault: {
+          address: env.bao.addr,
+          kubernetesAuthMount: 'kubernetes',
+          kvMount: 'secret',
+          tokenMaxTTL: '1h',
+          auth: { tokenFile: { path: tokenFile } },
+        },
+      },
+    } as k8s.KubernetesObject,
+  ]);
+}
+
+/** A ClusterCredentialProvider `aws` for moto, in IRSA mode against the test cluster's issuer. */
+export async function installAwsProvider(accountId = '123456789012'): Promise<void> {
+  const env = testEnv();
+  const issuerHost = new URL(env.serviceAccountIssuer).host;
+  await applyObjects(kc, [
+    {
+      apiVersion: `${group}/${version}`,
+      kind: 'ClusterCredentialProvider',
+      metadata: { name: 'aws' },
+      spec: {
+        aws: {
+          region: env.aws.region,
+          accountId,
+          endpoint: env.aws.endpoint,
+          rolePath: '/nhi/',
+          roleNamePrefix: 'nhi-',
+          mode: 'irsa',
+          irsa: {
+            oidcProviderArn: `arn:aws:iam::${accountId}:oidc-provider/${issuerHost}`,
+            issuer: env.serviceAccountIssuer,
+          },
+          secretsManager: { recoveryWindowDays: 7, forceDelete: true },
+        },
+      },
+    } as k8s.KubernetesObject,
+  ]);
+}
+
+export async function removeProvider(name: string): Promise<void> {
+  await custom.deleteClusterCustomObject({ ...CREDENTIAL_PROVIDERS, name }).catch(() => undefined);
+}
