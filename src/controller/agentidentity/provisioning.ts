@@ -39,7 +39,15 @@ export function unrecordedProviders(deps: ReconcilerDeps, ref: IdentityRef): str
     .filter((k) => !recorded.has(k));
 }
 
-export async function provisionAll(deps: ReconcilerDeps, ref: IdentityRef): Promise<ProvisionOutcome> {
+/**
+ * `steady`: the spec did not change since the last successful provision, so any change made now puts
+ * back what someone altered behind the operator's back — recorded as drift, with high severity.
+ */
+export async function provisionAll(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  steady = false,
+): Promise<ProvisionOutcome> {
   const entries = deps.providers.forIdentity(ref.identity);
   const kubernetes = entries.find((e) => e.kind === 'kubernetes');
   // Throws NotOwnedError when the ServiceAccount (or any of our names) belongs to someone else.
@@ -58,12 +66,13 @@ export async function provisionAll(deps: ReconcilerDeps, ref: IdentityRef): Prom
     changes.push(...result.changes);
     for (const change of result.changes) {
       await deps.audit.record({
-        action: 'provisioned',
+        action: steady ? 'drift-corrected' : 'provisioned',
         identity: auditIdentity(ref.identity),
         actor: deps.actor,
         resource: `${key}:${change.resource}`,
-        origin: 'reconcile',
+        origin: steady ? 'drift: restored the desired state' : 'reconcile',
         outcome: 'success',
+        ...(steady && { severity: 'high' as const }),
         detail: `${change.action}: ${change.reason}`,
       });
     }

@@ -265,7 +265,21 @@ export class AgentIdentityReconciler {
     } else if (!draft.is('Quarantined', 'False')) {
       draft.condition('Quarantined', 'False', 'Active', 'credentials enabled');
     }
-    const outcome = await provisionAll(this.deps, ref);
+    const identity = ref.identity;
+    const steady =
+      !restore &&
+      draft.is('Provisioned') &&
+      identity.status?.observedGeneration === identity.metadata.generation;
+    const outcome = await provisionAll(this.deps, ref, steady);
+    if (steady && outcome.changes.length > 0) {
+      const what = outcome.changes.map((c) => `${c.action} ${c.resource}`).join(', ');
+      await this.deps.notifier.event(
+        identity,
+        'Warning',
+        'DriftCorrected',
+        `restored the desired state: ${what}`.slice(0, 900),
+      );
+    }
     draft.set('providers', outcome.providers);
     draft.set('serviceAccount', outcome.status.serviceAccount);
     draft.set('aws', outcome.status.aws);
