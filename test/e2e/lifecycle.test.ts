@@ -99,6 +99,9 @@ describe('identity lifecycle on the kubernetes provider', () => {
         async () => (await get(ns, 'support-bot'))?.status?.secrets?.[0]?.currentVersion === 2,
       );
     });
+    const rotated = await core.readNamespacedSecret({ namespace: ns, name: 'support-bot-crm-api-key' });
+    const values = Object.values(rotated.data ?? {}).map((v) => Buffer.from(v, 'base64').toString());
+    expect(values.length).toBe(2); // current and previous, both valid during the overlap
 
     await apps.deleteNamespacedDeployment({
       namespace: ns,
@@ -130,6 +133,15 @@ describe('identity lifecycle on the kubernetes provider', () => {
 
     const audit = readAuditFile(operator.auditLog);
     expect(verifyChain(audit)).toBeUndefined();
+    // No secret value in the operator's logs, its audit trail or the Events it wrote.
+    const eventNotes = (await kc.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace: ns })).items
+      .map((e) => e.note ?? '')
+      .join('\n');
+    for (const value of values) {
+      expect(operator.logs()).not.toContain(value);
+      expect(JSON.stringify(audit)).not.toContain(value);
+      expect(eventNotes).not.toContain(value);
+    }
     expect(audit.map((r) => r.action)).toEqual(
       expect.arrayContaining(['provisioned', 'rotated', 'quarantined', 'revoked']),
     );
