@@ -30,17 +30,20 @@ export function secretProviderKind(secret: SecretSpec): ProviderKind {
   return backendProvider[secret.backend ?? 'kubernetes'];
 }
 
-/** Each provider kind an identity needs, with the ClusterCredentialProvider it names (if any). */
-export function providerRefsOf(identity: AgentIdentity): Map<ProviderKind, string | undefined> {
-  const refs = new Map<ProviderKind, string | undefined>([['kubernetes', undefined]]);
-  for (const scope of identity.spec.scopes ?? []) {
-    const ref = scope.provider === 'kubernetes' ? undefined : scope.providerRef;
-    if (!refs.has(scope.provider) || refs.get(scope.provider) === undefined) refs.set(scope.provider, ref);
-  }
-  for (const secret of identity.spec.secrets ?? []) {
-    const kind = secretProviderKind(secret);
-    if (!refs.has(kind) || refs.get(kind) === undefined) refs.set(kind, secret.providerRef);
-  }
+/**
+ * Each (kind, ClusterCredentialProvider name) an identity needs, across its scopes and its secrets:
+ * a secret kept in a second Vault needs that Vault as much as the scopes need the first.
+ * `undefined` stands for "the default provider of that kind".
+ */
+export function providerRefsOf(identity: AgentIdentity): Array<[ProviderKind, string | undefined]> {
+  const refs: Array<[ProviderKind, string | undefined]> = [['kubernetes', undefined]];
+  const add = (kind: ProviderKind, ref: string | undefined) => {
+    const r = kind === 'kubernetes' ? undefined : ref;
+    if (!refs.some(([k, x]) => k === kind && x === r)) refs.push([kind, r]);
+  };
+  for (const scope of identity.spec.scopes ?? [])
+    add(scope.provider, 'providerRef' in scope ? scope.providerRef : undefined);
+  for (const secret of identity.spec.secrets ?? []) add(secretProviderKind(secret), secret.providerRef);
   return refs;
 }
 
@@ -89,7 +92,32 @@ export class ProviderRegistry {
 
   /** Every provider the spec needs, kubernetes first. Throws when one cannot be resolved. */
   forIdentity(identity: AgentIdentity): ProviderEntry[] {
-    return [...providerRefsOf(identity)].map(([kind, ref]) => this.resolveKeyed(kind, ref));
+    const entries: ProviderEntry[] = [];
+    for (const [kind, ref] of providerRefsOf(identity)) {
+      const entry = this.resolveKeyed(kind, ref);
+      if (!entries.some((e) => e.key === entry.key)) entries.push(entry);
+    }
+    return entries;
+  }
+
+  /**
+   * Where a key's credentials actually live (server or account), so that re-pointing an identity from
+   * one ClusterCredentialProvider to another naming the same backend is not mistaken for removal.
+   * Undefined when the key cannot be resolved any more.
+   */
+  backendOf(key: string): string | undefined {
+    const [kind, name] = key.split('/', 2);
+    if (kind === 'kubernetes') return 'kubernetes';
+    const config = this.listConfigs().find((c) => c.metadata.name === name);
+    if (kind === 'aws' && config?.spec.aws) {
+      const a = config.spec.aws;
+      return `aws|${a.endpoint ?? ''}|${a.accountId ?? ''}|${a.region}|${a.rolePath ?? ''}|${a.roleNamePrefix ?? ''}`;
+    }
+    if (kind === 'vault' && config?.spec.vault) {
+      const v = config.spec.vault;
+      return `vault|${v.address.replace(/\/+$/, '')}|${v.namespace ?? ''}|${v.kvMount ?? ''}|${v.kubernetesAuthMount ?? ''}`;
+    }
+    return undefined;
   }
 
   private pickConfig(kind: 'aws' | 'vault', providerRef?: string): ClusterCredentialProvider {

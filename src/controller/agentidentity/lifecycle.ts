@@ -59,6 +59,12 @@ export interface LifecycleResult {
   orphanedSince?: string;
 }
 
+/**
+ * `nhi.dev/abandon-backends: vault/old,aws/gone`: backends whose ClusterCredentialProvider was deleted,
+ * which a human decided to stop trying to revoke (offboarding would otherwise wait for them forever).
+ */
+export const ABANDON_ANNOTATION = 'nhi.dev/abandon-backends';
+
 /** Set before phase 2 starts, so a revocation once begun is finished and never undone by a restore. */
 export const REVOKING_ANNOTATION = 'nhi.dev/revocation-started';
 

@@ -12,6 +12,7 @@
 import type { AgentIdentityStatus, PlannedChange } from '../../api/v1alpha1/types.ts';
 import type { ProviderEntry } from '../../providers/registry.ts';
 import type { IdentityRef } from '../../providers/types.ts';
+import { ABANDON_ANNOTATION } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { applyPhase } from './revocation.ts';
 import { auditIdentity } from './rotation.ts';
@@ -21,6 +22,8 @@ export interface ProvisionOutcome {
   changes: PlannedChange[];
   /** The backends now holding credentials (status.providers). */
   providers: string[];
+  /** Recorded backends whose ClusterCredentialProvider is gone: nothing can revoke there. */
+  stranded: string[];
 }
 
 function ordered(entries: ProviderEntry[]): ProviderEntry[] {
@@ -79,9 +82,41 @@ export async function provisionAll(
   }
 
   const wanted = entries.map((e) => e.key);
-  const stale = (ref.identity.status?.providers ?? []).filter((k) => !wanted.includes(k));
-  if (stale.length > 0) await applyPhase(deps, ref, stale, 'revoke', 'scope removed from the spec');
-  return { status, changes, providers: wanted };
+  const stale = staleBackends(deps, ref, wanted);
+  if (stale.revoke.length > 0)
+    await applyPhase(deps, ref, stale.revoke, 'revoke', 'scope removed from the spec');
+  return { status, changes, providers: [...wanted, ...stale.stranded], stranded: stale.stranded };
+}
+
+/**
+ * Recorded backends the spec no longer names. Revoked when their backend is gone from the spec;
+ * dropped without revoking when another wanted key names the same backend (a ClusterCredentialProvider
+ * renamed or re-pointed: the credentials are still in use); kept as stranded when their provider
+ * object no longer exists, so nothing can revoke them and a human must decide.
+ */
+export function staleBackends(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  wanted: string[],
+): { revoke: string[]; stranded: string[] } {
+  const wantedBackends = new Set(wanted.map((k) => deps.providers.backendOf(k)));
+  const abandoned = abandonedBackends(ref);
+  const revoke: string[] = [];
+  const stranded: string[] = [];
+  for (const key of ref.identity.status?.providers ?? []) {
+    if (wanted.includes(key) || abandoned.includes(key)) continue;
+    const backend = deps.providers.backendOf(key);
+    if (backend === undefined) stranded.push(key);
+    else if (!wantedBackends.has(backend)) revoke.push(key);
+  }
+  return { revoke, stranded };
+}
+
+export function abandonedBackends(ref: IdentityRef): string[] {
+  return (ref.identity.metadata.annotations?.[ABANDON_ANNOTATION] ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
 }
 
 /** What provisioning would change now, without changing anything (status.plan, --dry-run). */

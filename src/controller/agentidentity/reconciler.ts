@@ -11,12 +11,18 @@ import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
-import { type Decision, decideLifecycle, nextDeadline, REVOKING_ANNOTATION } from './lifecycle.ts';
+import {
+  ABANDON_ANNOTATION,
+  type Decision,
+  decideLifecycle,
+  nextDeadline,
+  REVOKING_ANNOTATION,
+} from './lifecycle.ts';
 import { correctDrift, Observer, observeProviders } from './observation.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { planAll, provisionAll, unrecordedProviders } from './provisioning.ts';
 import { recordConditions, scheduledPlan, transitionsToEvents } from './report.ts';
-import { applyPhase, credentialKeys, quarantineUntil } from './revocation.ts';
+import { applyPhase, credentialKeys, PartialFailureError, quarantineUntil } from './revocation.ts';
 import { auditIdentity, rotateDueSecrets } from './rotation.ts';
 import { StatusDraft } from './status-draft.ts';
 import { managedServiceAccountName, observeWorkload } from './workload.ts';
@@ -31,7 +37,10 @@ export function identityRef(identity: AgentIdentity): IdentityRef {
   };
 }
 
-type ActOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done'; nextAt?: Date | undefined };
+type ActOutcome =
+  | { kind: 'finalized' }
+  | { kind: 'requeue' }
+  | { kind: 'done'; nextAt?: Date | undefined; driftRestored?: boolean };
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
@@ -84,7 +93,8 @@ export class AgentIdentityReconciler {
         if (outcome.kind === 'finalized') return;
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
         nextWork = outcome.nextAt;
-        if (decision.action === 'provision') {
+        // A steady provision already restored (and recorded) what drifted; correct the rest only.
+        if (decision.action === 'provision' && !(outcome.kind === 'done' && outcome.driftRestored)) {
           await correctDrift(this.deps, ref, observed.drifted);
         }
         draft.set('failedAttempts', undefined);
@@ -156,13 +166,18 @@ export class AgentIdentityReconciler {
     const identity = ref.identity;
     switch (decision.action) {
       case 'offboard':
-        await applyPhase(
-          deps,
-          ref,
-          credentialKeys(deps, identity),
-          'revoke',
-          'AgentIdentity deleted (offboarding)',
-        );
+        try {
+          await applyPhase(
+            deps,
+            ref,
+            credentialKeys(deps, identity),
+            'revoke',
+            'AgentIdentity deleted (offboarding)',
+          );
+        } catch (error) {
+          await this.reportBlockedOffboarding(ref, draft, error);
+          throw error;
+        }
         await deps.audit.record({
           action: 'offboarded',
           identity: auditIdentity(identity),
@@ -271,6 +286,14 @@ export class AgentIdentityReconciler {
       draft.is('Provisioned') &&
       identity.status?.observedGeneration === identity.metadata.generation;
     const outcome = await provisionAll(this.deps, ref, steady);
+    if (outcome.stranded.length > 0) {
+      await this.deps.notifier.event(
+        identity,
+        'Warning',
+        'CredentialsStranded',
+        `credentials may remain in ${outcome.stranded.join(', ')}: their ClusterCredentialProvider is gone. Re-create it so the operator can revoke them, or list them in the annotation ${ABANDON_ANNOTATION}`,
+      );
+    }
     if (steady && outcome.changes.length > 0) {
       const what = outcome.changes.map((c) => `${c.action} ${c.resource}`).join(', ');
       await this.deps.notifier.event(
@@ -300,7 +323,23 @@ export class AgentIdentityReconciler {
         ? `rotated ${rotation.rotated.join(', ')}`
         : 'every secret is within its rotation interval',
     );
-    return { kind: 'done', nextAt: rotation.nextAt };
+    return { kind: 'done', nextAt: rotation.nextAt, driftRestored: steady && outcome.changes.length > 0 };
+  }
+
+  /** Offboarding cannot finish: say where and what to do, in status and as an Event, then retry. */
+  private async reportBlockedOffboarding(
+    ref: IdentityRef,
+    draft: StatusDraft,
+    error: unknown,
+  ): Promise<void> {
+    const failed = error instanceof PartialFailureError ? error.failures.map((f) => f.key) : [];
+    const message = maskSecrets(
+      `revocation blocked in ${failed.join(', ') || 'a backend'}: ${error instanceof Error ? error.message : String(error)}. ` +
+        `If a ClusterCredentialProvider was deleted, re-create it, or list the backend in the annotation ${ABANDON_ANNOTATION} to give up on it`,
+    ).slice(0, 900);
+    draft.condition('Revoked', 'False', 'RevocationBlocked', message);
+    await this.deps.store.writeStatus(ref.identity, draft.finish()).catch(() => undefined);
+    await this.deps.notifier.event(ref.identity, 'Warning', 'RevocationBlocked', message);
   }
 
   private async plan(ref: IdentityRef, decision: Decision): Promise<PlannedChange[]> {

@@ -9,7 +9,7 @@ import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { AuditAction } from '../../governance/audit/audit.ts';
 import type { ProviderEntry } from '../../providers/registry.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
-import { Defaults } from './lifecycle.ts';
+import { ABANDON_ANNOTATION, Defaults } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { auditIdentity } from './rotation.ts';
 
@@ -40,7 +40,10 @@ export class PartialFailureError extends ProviderError {
 
 /** The keys of every backend holding credentials: what status recorded plus what the spec names. */
 export function credentialKeys(deps: ReconcilerDeps, identity: AgentIdentity): string[] {
-  const keys = new Set(identity.status?.providers ?? []);
+  const abandoned = (identity.metadata.annotations?.[ABANDON_ANNOTATION] ?? '')
+    .split(',')
+    .map((k) => k.trim());
+  const keys = new Set((identity.status?.providers ?? []).filter((k) => !abandoned.includes(k)));
   keys.add('kubernetes');
   try {
     for (const entry of deps.providers.forIdentity(identity)) keys.add(entry.key);

@@ -106,7 +106,9 @@ export async function rotateDueSecrets(
       const live = await provider.readSecret(ref, secret);
       if (live) {
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
-        state = materialStatus(secret, live, now);
+        // Only a value that really changed (the kubernetes backend writes a fresh one on restore)
+        // restarts the interval; otherwise quarantine/restore cycles would postpone rotation forever.
+        if (live.current.version !== state?.currentVersion) state = materialStatus(secret, live, now);
       }
     } else if (state?.previousVersion && state.lastRotated) {
       const retireAt = new Date(new Date(state.lastRotated).getTime() + overlapMs(secret));
