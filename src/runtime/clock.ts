@@ -11,10 +11,20 @@ export interface Clock {
   setTimer(fn: () => void, ms: number): CancelTimer;
 }
 
+/** setTimeout's limit (2^31 - 1 ms, about 24.8 days): a longer delay fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimer(fn, ms) {
-    const handle = setTimeout(fn, Math.max(0, ms));
+    // Deadlines such as a 90-day ttl exceed setTimeout's range: wait in steps until the real time.
+    const due = Date.now() + Math.max(0, ms);
+    let handle: ReturnType<typeof setTimeout>;
+    const arm = () => {
+      const left = due - Date.now();
+      handle = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+    };
+    arm();
     return () => clearTimeout(handle);
   },
 };

@@ -45,6 +45,15 @@ const get = getIdentity;
 const condition = conditionOf;
 const until = untilCondition;
 
+async function reconcileCount(op: OperatorProcess): Promise<number> {
+  const port = /"port":(\d+)/.exec(op.logs())?.[1];
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('controller_runtime_reconcile_total{'))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
 async function timed<T>(label: string, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
   const result = await work();
@@ -194,6 +203,18 @@ describe('identity lifecycle on the kubernetes provider', () => {
     await timed('sweep after restart→quarantine', () =>
       until(ns, 'batch-agent', 'Quarantined', 'True', 30_000),
     );
+  });
+
+  it('lets an idle identity with distant deadlines rest (no reconcile loop)', async () => {
+    const ns = await createNamespace();
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment('idle-bot', 'idle-bot') });
+    await apply(agentIdentity('idle-bot', ns, withSpec({ ttl: '2160h', inactivityTimeout: '720h' })));
+    await until(ns, 'idle-bot', 'Ready');
+    const before = await reconcileCount(operator);
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // The resync period here is 2 s: a few reconciles per identity, not hundreds.
+    expect((await reconcileCount(operator)) - before).toBeLessThan(40);
+    expect(operator.logs()).not.toContain('TimeoutOverflowWarning');
   });
 
   it('gives a clear condition and provisions nothing for a workloadRef of an unknown kind', async () => {

@@ -121,7 +121,11 @@ export class AgentIdentityReconciler {
       ...(status.secrets ?? []).map((s) => (s.nextRotation ? new Date(s.nextRotation) : undefined)),
       nextWork,
     );
-    return wakeAt ? { requeueAfterMs: Math.max(1000, wakeAt.getTime() - now.getTime() + 50) } : undefined;
+    if (!wakeAt || (decision.action === 'hold' && decision.reason === 'Revoked')) return undefined;
+    // Far deadlines (a 90-day ttl) are re-planned anyway by the periodic resync: wake at least daily.
+    return {
+      requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(1000, wakeAt.getTime() - now.getTime() + 50)),
+    };
   };
 
   /**
@@ -355,6 +359,7 @@ export class AgentIdentityReconciler {
   }
 }
 
+const MAX_REQUEUE_MS = 24 * 3_600_000;
 const BACKOFF_BASE_MS = 2_000;
 const BACKOFF_MAX_MS = 5 * 60_000;
 
