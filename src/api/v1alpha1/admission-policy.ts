@@ -77,6 +77,21 @@ function withinMaximum(field: string, specField: string, limit: string): PolicyV
   };
 }
 
+/**
+ * Whether AWS action `a` (as written) collides with forbidden pattern `f` (lowercased), in CEL:
+ *  - the same action, in any case;
+ *  - `f` names a whole service (`iam:*`), so every action of that service is forbidden;
+ *  - `a` is a wildcard (`iam:*`, `*`, `s3:Get*`) that covers `f` (a wildcard reaches what it covers).
+ * The bare `*` and `*:*` patterns forbid only the wildcard itself: they cannot mean "every action".
+ */
+function actionCollides(a: string, f: string): string {
+  return (
+    `${a}.lowerAscii() == ${f} || ` +
+    `(${f}.endsWith(':*') && ${f} != '*:*' && ${a}.lowerAscii().startsWith(${f}.substring(0, ${f}.size() - 1))) || ` +
+    `(${a}.endsWith('*') && ${f} != '*' && ${f} != '*:*' && ${f}.startsWith(${a}.lowerAscii().substring(0, ${a}.size() - 1)))`
+  );
+}
+
 function notForbidden(
   id: string,
   field: string,
@@ -122,9 +137,9 @@ export const validations: PolicyValidation[] = [
     'aws-actions-allowed',
     'spec.scopes[].actions',
     'forbiddenActions',
-    'variables.awsScopes.all(s, s.actions.all(a, !(a.lowerAscii() in variables.forbiddenActions)))',
+    `variables.awsScopes.all(s, s.actions.all(a, !variables.forbiddenActions.exists(f, ${actionCollides('a', 'f')})))`,
     joined(
-      "variables.awsScopes.map(s, s.actions.filter(a, a.lowerAscii() in variables.forbiddenActions).join(', '))",
+      `variables.awsScopes.map(s, s.actions.filter(a, variables.forbiddenActions.exists(f, ${actionCollides('a', 'f')})).join(', '))`,
     ),
   ),
   notForbidden(

@@ -190,6 +190,8 @@ describe('the nhi-operator Helm chart', () => {
     const objects = await render(everyOption());
     expect(find(objects, 'ServiceAccount')?.metadata?.annotations).toEqual({
       'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/nhi-operator',
+      'nhi.dev/owner': 'platform',
+      'nhi.dev/purpose': 'nhi-operator: provisions, rotates and revokes workload identities',
     });
     const identities = find(
       objects,
