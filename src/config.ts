@@ -133,3 +133,19 @@ export function loadConfig(
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
   });
 }
+
+/** `nhi-operator --help`: every flag with its environment variable and default. */
+export function usage(): string {
+  const lines = Object.entries(FLAGS).map(([name, spec]) => {
+    const value = spec.type === 'boolean' ? '' : '=VALUE';
+    const fallback = 'default' in spec ? ` (default ${spec.default})` : '';
+    return `  --${name}${value}`.padEnd(34) + `${spec.env}${fallback}`;
+  });
+  return [
+    'nhi-operator: reconciles AgentIdentities into workload-bound credentials.',
+    'Connects with KUBECONFIG, ~/.kube/config or the in-cluster ServiceAccount.',
+    '',
+    'Flags (each also read from the environment variable shown):',
+    ...lines,
+  ].join('\n');
+}

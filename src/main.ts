@@ -3,9 +3,14 @@
 // releasing its lease on the way out. Stopping the operator never revokes anything.
 
 import * as k8s from '@kubernetes/client-node';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, usage } from './config.ts';
 import { startOperator } from './operator.ts';
 import { createLogger } from './runtime/logger.ts';
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(usage());
+  process.exit(0);
+}
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -20,7 +25,13 @@ const logger = createLogger({ level: config.logLevel, defaultMeta: { component: 
 const kc = new k8s.KubeConfig();
 kc.loadFromDefault();
 
-const operator = await startOperator(config, kc, logger);
+let operator: Awaited<ReturnType<typeof startOperator>>;
+try {
+  operator = await startOperator(config, kc, logger);
+} catch (error) {
+  logger.error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+}
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

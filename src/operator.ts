@@ -202,6 +202,7 @@ export async function startOperator(
 
   const health = new HealthServer({ port: config.httpPort, host: config.httpHost, metrics });
   let leader: LeaderElector | undefined;
+  if (config.leaderElection.enabled) await requireNamespace(kc, config.leaderElection.leaseNamespace);
   if (config.leaderElection.enabled) {
     const le = config.leaderElection;
     leader = new LeaderElector({
@@ -268,4 +269,18 @@ function fromKube<T>(obj: k8s.KubernetesObject | undefined): T | undefined {
 
 function toKube(obj: AgentIdentity): k8s.KubernetesObject {
   return obj as unknown as k8s.KubernetesObject;
+}
+
+/** The Lease lives in this namespace: fail at start with what to do, not with a retry loop later. */
+async function requireNamespace(kc: k8s.KubeConfig, name: string): Promise<void> {
+  try {
+    await kc.makeApiClient(k8s.CoreV1Api).readNamespace({ name });
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404) {
+      throw new Error(
+        `leader election: namespace ${name} for the Lease does not exist; create it, set POD_NAMESPACE or --lease-namespace, or run with --leader-elect=false`,
+      );
+    }
+    throw error;
+  }
 }

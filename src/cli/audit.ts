@@ -1,5 +1,6 @@
 // `nhictl audit verify FILE`: checks the hash chain of an audit log and pinpoints the first bad record.
 
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { readAuditFile, verifyChain } from '../governance/audit/audit.ts';
 
@@ -9,7 +10,19 @@ export function registerAuditCommands(program: Command): void {
     .command('verify <file>')
     .description('verify the SHA-256 hash chain of an audit log (JSON lines)')
     .action((file: string) => {
-      const records = readAuditFile(file);
+      if (!existsSync(file)) {
+        console.error(`audit log ${file}: no such file`);
+        process.exitCode = 2;
+        return;
+      }
+      let records: ReturnType<typeof readAuditFile>;
+      try {
+        records = readAuditFile(file);
+      } catch (error) {
+        console.error(`audit log ${file}: ${error instanceof Error ? error.message : String(error)}`);
+        process.exitCode = 1;
+        return;
+      }
       const broken = verifyChain(records);
       if (broken) {
         console.error(

@@ -2,11 +2,12 @@
 // trying the operator by hand. State lives in .nhi/dev/ of the checkout; `up` is idempotent.
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { componentPaths, missingComponents, repoRoot } from '../dev/components.ts';
 import {
+  addProcess,
   type DevEnvironment,
   envExports,
   isRunning,
@@ -14,6 +15,7 @@ import {
   startEnvironment,
   stopEnvironment,
 } from '../dev/environment.ts';
+import { type StartedProcess, startProcess } from '../dev/processes.ts';
 
 export const devDir = (): string => process.env.NHI_DEV_DIR ?? join(repoRoot, '.nhi', 'dev', 'state');
 export const envFile = (): string => join(repoRoot, '.nhi', 'dev', 'env');
@@ -45,7 +47,37 @@ export async function devUp(log: (line: string) => void = console.log): Promise<
   return env;
 }
 
+/**
+ * Starts (or restarts) nhi-operator against the dev environment, detached, as part of it: `dev status`
+ * lists it and `dev down` stops it. Logs in the state folder, audit trail in .nhi/dev/audit.jsonl.
+ */
+export async function startDevOperator(
+  log: (line: string) => void = console.log,
+  extraArgs: string[] = [],
+): Promise<StartedProcess> {
+  const env = readEnvironment(devDir());
+  if (!env || !isRunning(env)) throw new Error('the dev environment is not running: npx nhictl dev up');
+  const started = startProcess(
+    'nhi-operator',
+    process.execPath,
+    [
+      join(repoRoot, 'bin', 'nhi-operator.js'),
+      '--http-port=0',
+      '--http-host=127.0.0.1',
+      '--leader-elect=false',
+      '--resync-period=2s',
+      `--audit-log=${join(repoRoot, '.nhi', 'dev', 'audit.jsonl')}`,
+      ...extraArgs,
+    ],
+    { dir: devDir(), cwd: repoRoot, env: { ...process.env, KUBECONFIG: env.kubeconfigPath } },
+  );
+  await addProcess(devDir(), started);
+  log(`  nhi-operator pid ${started.pid}, log ${started.log}, audit trail .nhi/dev/audit.jsonl`);
+  return started;
+}
+
 export async function devDown(log: (line: string) => void = console.log): Promise<void> {
+  rmSync(envFile(), { force: true });
   const stopped = await stopEnvironment(devDir());
   log(
     stopped.length > 0
@@ -81,6 +113,13 @@ export function registerDevCommands(program: Command): void {
         return;
       }
       process.stdout.write(envExports(env));
+    });
+  dev
+    .command('operator')
+    .description('start (or restart) nhi-operator against the dev environment, detached; dev down stops it')
+    .argument('[flags...]', 'extra nhi-operator flags, after --, e.g. -- --dry-run')
+    .action(async (flags: string[]) => {
+      await startDevOperator(console.log, flags);
     });
   dev
     .command('status')

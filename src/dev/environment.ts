@@ -56,8 +56,22 @@ export function readEnvironment(dir: string): DevEnvironment | undefined {
   return JSON.parse(readFileSync(stateFile(dir), 'utf8')) as DevEnvironment;
 }
 
+/** Processes added after start (the demo's operator) that the environment's health does not depend on. */
+const EXTRAS = new Set(['nhi-operator']);
+
 export function isRunning(env: DevEnvironment): boolean {
-  return env.processes.length > 0 && env.processes.every((p) => isAlive(p.pid));
+  const core = env.processes.filter((p) => !EXTRAS.has(p.name));
+  return core.length > 0 && core.every((p) => isAlive(p.pid));
+}
+
+/** Records another process (the operator) in the environment, replacing an earlier one of that name. */
+export async function addProcess(dir: string, started: StartedProcess): Promise<void> {
+  const env = readEnvironment(dir);
+  if (!env) throw new Error('the dev environment is not running: npx nhictl dev up');
+  const previous = env.processes.filter((p) => p.name === started.name);
+  await stopProcesses(previous);
+  env.processes = [...env.processes.filter((p) => p.name !== started.name), started];
+  writeFileSync(stateFile(dir), JSON.stringify(env, null, 2), { mode: 0o600 });
 }
 
 export async function startEnvironment(dir: string, progress: Progress = () => {}): Promise<DevEnvironment> {
@@ -265,6 +279,8 @@ export async function stopEnvironment(dir: string): Promise<StartedProcess[]> {
     processes = JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as StartedProcess[];
   }
   await stopProcesses(processes);
+  rmSync(stateFile(dir), { force: true });
+  rmSync(join(dir, 'pids.json'), { force: true });
   return processes;
 }
 

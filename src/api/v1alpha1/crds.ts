@@ -55,6 +55,12 @@ export const kinds: Record<Kind, KindNames> = {
       },
       ready,
       {
+        name: 'Phase',
+        type: 'string',
+        jsonPath: '.status.phase',
+        description: 'Summary of the conditions for humans: Pending, Active, Denied, Quarantined, Revoked.',
+      },
+      {
         name: 'Risk',
         type: 'string',
         jsonPath: '.status.risk.level',
@@ -67,13 +73,6 @@ export const kinds: Record<Kind, KindNames> = {
         description: 'When the identity expires.',
       },
       age,
-      {
-        name: 'Phase',
-        type: 'string',
-        jsonPath: '.status.phase',
-        description: 'Summary of the conditions for humans.',
-        priority: 1,
-      },
       {
         name: 'Purpose',
         type: 'string',

@@ -131,6 +131,13 @@ export function readAuditFile(path: string): AuditRecord[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as AuditRecord);
+    .map((line, index) => ({ line, index }))
+    .filter(({ line }) => line.trim())
+    .map(({ line, index }) => {
+      try {
+        return JSON.parse(line) as AuditRecord;
+      } catch {
+        throw new Error(`line ${index + 1} is not a JSON record (the file was edited or truncated)`);
+      }
+    });
 }
