@@ -6,6 +6,7 @@
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { CelRule, Schema } from '../api/v1alpha1/openapi.ts';
+import { DURATION_PATTERN } from '../api/v1alpha1/openapi.ts';
 import { type Kind, schemas } from '../api/v1alpha1/schema.ts';
 import { evaluateMessage, evaluateRule } from './cel.ts';
 import { childPath, type Violation } from './violation.ts';
@@ -117,6 +118,13 @@ function fromAjv(error: ErrorObject): Violation {
         rule,
       };
     case 'pattern':
+      if (params.pattern === DURATION_PATTERN) {
+        return {
+          field,
+          message: `Invalid value ${shown(error.data)}: a Go duration such as 15m, 24h or 2160h (units ns, us, ms, s, m, h; no d or y)`,
+          rule,
+        };
+      }
       return { field, message: `Invalid value ${shown(error.data)}: should match '${params.pattern}'`, rule };
     case 'maxLength':
       return { field, message: `Too long: may not be more than ${params.limit} bytes`, rule };
