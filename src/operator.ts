@@ -271,7 +271,7 @@ function toKube(obj: AgentIdentity): k8s.KubernetesObject {
   return obj as unknown as k8s.KubernetesObject;
 }
 
-/** The Lease lives in this namespace: fail at start with what to do, not with a retry loop later. */
+/** The Lease lives in this namespace: when it surely does not exist, fail at start with what to do. */
 async function requireNamespace(kc: k8s.KubeConfig, name: string): Promise<void> {
   try {
     await kc.makeApiClient(k8s.CoreV1Api).readNamespace({ name });
@@ -281,6 +281,7 @@ async function requireNamespace(kc: k8s.KubeConfig, name: string): Promise<void>
         `leader election: namespace ${name} for the Lease does not exist; create it, set POD_NAMESPACE or --lease-namespace, or run with --leader-elect=false`,
       );
     }
-    throw error;
+    // Least privilege: the operator may not read namespaces (the chart does not grant it). Only a
+    // definite "not found" stops the start; anything else is left to the Lease calls themselves.
   }
 }
