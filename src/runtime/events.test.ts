@@ -1,5 +1,6 @@
 import type { EventsV1Event, KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { fakeVaultToken } from '../../test/support/fake-credentials.ts';
 import { FakeClock } from './clock.ts';
 import { EventRecorder, type EventSink } from './events.ts';
 
@@ -74,7 +75,7 @@ describe('EventRecorder', () => {
 
   it('masks secrets in notes and truncates long ones', async () => {
     const { created, recorder } = setup();
-    await recorder.record(bot, 'Warning', 'LoginFailed', 'vault rejected hvs.CAESIJ3x9Q2vXw7nQk4Lr8sT0aZp');
+    await recorder.record(bot, 'Warning', 'LoginFailed', `vault rejected ${fakeVaultToken()}`);
     await recorder.record(bot, 'Warning', 'Huge', 'x'.repeat(5000));
     expect(created[0]!.event.note).not.toContain('CAESIJ3x9Q2');
     expect(Buffer.byteLength(created[1]!.event.note!)).toBeLessThanOrEqual(1000);

@@ -1,5 +1,11 @@
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  fakeAccessKeyId,
+  fakeRsaPrivateKeyPem,
+  fakeSecretAccessKey,
+  fakeVaultToken,
+} from '../../test/support/fake-credentials.ts';
 import { createLogger, registerSecretValue } from './logger.ts';
 import { clearRegisteredSecretValues, isSecretKey, maskSecrets, REDACTED } from './redact.ts';
 
@@ -17,15 +23,12 @@ function capture() {
   };
 }
 
-const pem = [
-  '-----BEGIN RSA PRIVATE KEY-----',
-  'MIIEowIBAAKCAQEA0Z3VS5JJcds3xfn/ygWyF8PbnGy0AHB7MhgwMbRvI0MBZhpF',
-  '-----END RSA PRIVATE KEY-----',
-].join('\n');
+const pem = fakeRsaPrivateKeyPem();
 const jwt =
   'eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQifQ.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
-const awsSecret = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
-const vaultToken = 'hvs.CAESIJ3x9Q2vXw7nQk4Lr8sT0aZpYb1cDe2fGh3';
+const awsSecret = fakeSecretAccessKey();
+const vaultToken = fakeVaultToken();
+const accessKeyId = fakeAccessKeyId();
 const legacyVaultToken = 's.Qf1s5zigZ4OX6akYjQXJC1jY';
 const generated = 'Gen3rated-P4ss-only-we-know';
 
@@ -89,7 +92,7 @@ const leaks: Array<[string, (log: ReturnType<typeof capture>['logger']) => void,
     (l) => l.warn('renew', { detail: `using ${legacyVaultToken}` }),
     legacyVaultToken.slice(2),
   ],
-  ['an AWS key pair in text', (l) => l.info(`creds AKIAIOSFODNN7EXAMPLE ${awsSecret}`), awsSecret],
+  ['an AWS key pair in text', (l) => l.info(`creds ${accessKeyId} ${awsSecret}`), awsSecret],
   ['a Bearer credential', (l) => l.info('call', { header: `Bearer ${jwt}x` }), jwt.slice(10)],
   ['a Bearer opaque token', (l) => l.info('Authorization: Bearer opaque-token-123'), 'opaque-token-123'],
   [

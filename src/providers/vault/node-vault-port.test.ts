@@ -2,6 +2,7 @@
 // re-authentication after a 403. (The integration tests run the same adapter against OpenBao.)
 
 import { describe, expect, it } from 'vitest';
+import { fakeVaultToken } from '../../../test/support/fake-credentials.ts';
 import { ThrottledError, UnavailableError } from '../types.ts';
 import type { TokenSource } from './auth.ts';
 import { CasMismatchError, VaultPermissionError, VaultRequestError } from './errors.ts';
@@ -185,7 +186,7 @@ describe('NodeVaultPort', () => {
   });
 
   it('never puts a token or a secret value in an error', async () => {
-    const secret = 'hvs.CAESIJlongrandomtokenvalue0123456789abcdef';
+    const secret = fakeVaultToken();
     const { client } = scripted({ 'POST secret/data/a': apiError(400, [`bad input near ${secret}`]) });
     const error = await new NodeVaultPort(client, tokens(secret))
       .writeKvData('secret', 'a', { value: 'super-secret-value-123' }, 0)

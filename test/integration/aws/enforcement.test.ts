@@ -52,6 +52,7 @@ import {
 import { secretName } from '../../../src/providers/aws/naming.ts';
 import type { AwsProvider } from '../../../src/providers/aws/provider.ts';
 import { testEnv } from '../../support/env.ts';
+import { fakeAccessKeyId, fakeSecretAccessKey } from '../../support/fake-credentials.ts';
 import { uniqueName } from '../../support/wait.ts';
 import {
   type AwsEndpoint,
@@ -161,7 +162,11 @@ afterAll(async () => {
 describe('IAM enforcement (private moto_server)', () => {
   it('refuses unknown credentials once enforcement is on', async () => {
     const stranger = new SecretsManagerClient({
-      ...clientConfig({ ...operator, accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'x' }),
+      ...clientConfig({
+        ...operator,
+        accessKeyId: fakeAccessKeyId(),
+        secretAccessKey: fakeSecretAccessKey(),
+      }),
       maxAttempts: 1,
     });
     expect(await outcome(stranger.send(new ListSecretsCommand({})))).toBe('denied');
