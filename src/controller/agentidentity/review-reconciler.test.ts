@@ -4,12 +4,7 @@
 
 import type * as k8s from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type {
-  AgentIdentity,
-  AgentIdentityStatus,
-  ClusterCredentialProvider,
-  PolicyRule,
-} from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, ClusterCredentialProvider, PolicyRule } from '../../api/v1alpha1/types.ts';
 import { Marks } from '../../api/v1alpha1/types.ts';
 import { MemoryAuditSink } from '../../governance/audit/audit.ts';
 import { FakeKubernetesPort } from '../../providers/kubernetes/fake-port.ts';
@@ -18,8 +13,8 @@ import { ProviderRegistry } from '../../providers/registry.ts';
 import type { CredentialProvider, IdentityRef } from '../../providers/types.ts';
 import { UnavailableError } from '../../providers/types.ts';
 import { silentLogger } from '../../runtime/logger.ts';
-import { statusEqual } from '../../runtime/status.ts';
 import { LOCK_ANNOTATION } from './lifecycle.ts';
+import { MemoryIdentityStore } from './memory-store.ts';
 import { AgentIdentityReconciler } from './reconciler.ts';
 
 const NS = 'agents';
@@ -78,10 +73,10 @@ const vaultConfig: ClusterCredentialProvider = {
 class Harness {
   now = new Date(T0.getTime() + 3_600_000);
   identity: AgentIdentity;
+  store!: MemoryIdentityStore;
   readonly port = new FakeKubernetesPort();
   readonly vault = new ScriptedVault();
   readonly audit = new MemoryAuditSink();
-  statusWrites = 0;
   pods: k8s.V1Pod[] = [];
   violation: (identity: AgentIdentity) => string[] = () => [];
   readonly reconciler: AgentIdentityReconciler;
@@ -114,35 +109,13 @@ class Harness {
         ],
       },
     } as AgentIdentity;
+    this.store = new MemoryIdentityStore(this.identity);
     const clock = { now: () => this.now.getTime() };
     const registry = new ProviderRegistry(new KubernetesProvider({ port: this.port, clock }), () => [
       vaultConfig,
     ]).register('vault', () => this.vault);
     this.reconciler = new AgentIdentityReconciler({
-      store: {
-        get: () => structuredClone(this.identity),
-        writeStatus: async (_identity, status: AgentIdentityStatus) => {
-          if (statusEqual(this.identity.status, status)) return;
-          this.statusWrites++;
-          this.identity.status = structuredClone(status);
-        },
-        addFinalizer: async (_identity, finalizer) => {
-          this.identity.metadata.finalizers = [...(this.identity.metadata.finalizers ?? []), finalizer];
-        },
-        removeFinalizer: async (_identity, finalizer) => {
-          this.identity.metadata.finalizers = (this.identity.metadata.finalizers ?? []).filter(
-            (f) => f !== finalizer,
-          );
-        },
-        annotate: async (_identity, annotations) => {
-          const next = { ...(this.identity.metadata.annotations ?? {}) };
-          for (const [k, v] of Object.entries(annotations)) {
-            if (v === null) delete next[k];
-            else next[k] = v;
-          }
-          this.identity.metadata.annotations = next;
-        },
-      },
+      store: this.store,
       workloads: {
         resolveKind: async () => ({ namespaced: true }),
         get: async (apiVersion, kind, namespace, name) => ({
@@ -291,10 +264,10 @@ describe('review: status writes', () => {
     await h.settle();
     h.later(1000);
     await h.reconcile();
-    const writes = h.statusWrites;
+    const writes = h.store.statusWrites;
     h.later(1000);
     await h.reconcile();
     // Every write is a watch event that enqueues the key again: a write per reconcile is a hot loop.
-    expect(h.statusWrites).toBe(writes);
+    expect(h.store.statusWrites).toBe(writes);
   });
 });

@@ -4,12 +4,7 @@
 // the same Vault server under two names).
 
 import { describe, expect, it } from 'vitest';
-import type {
-  AgentIdentity,
-  AgentIdentityStatus,
-  ClusterCredentialProvider,
-  PolicyRule,
-} from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, ClusterCredentialProvider, PolicyRule } from '../../api/v1alpha1/types.ts';
 import { MemoryAuditSink } from '../../governance/audit/audit.ts';
 import { FakeKubernetesPort } from '../../providers/kubernetes/fake-port.ts';
 import { KubernetesProvider } from '../../providers/kubernetes/provider.ts';
@@ -18,8 +13,8 @@ import { FakeVaultPort } from '../../providers/vault/fake-port.ts';
 import { identityNames } from '../../providers/vault/naming.ts';
 import { VaultProvider } from '../../providers/vault/provider.ts';
 import { silentLogger } from '../../runtime/logger.ts';
-import { statusEqual } from '../../runtime/status.ts';
 import { LOCK_ANNOTATION } from './lifecycle.ts';
+import { MemoryIdentityStore } from './memory-store.ts';
 import { AgentIdentityReconciler, identityRef } from './reconciler.ts';
 
 const NS = 'agents';
@@ -39,6 +34,7 @@ function ccp(name: string): ClusterCredentialProvider {
 class Harness {
   now = new Date(T0.getTime() + 3_600_000);
   identity: AgentIdentity;
+  store!: MemoryIdentityStore;
   readonly port = new FakeKubernetesPort();
   readonly audit = new MemoryAuditSink();
   readonly events: Array<{ type: string; reason: string; message: string }> = [];
@@ -72,6 +68,7 @@ class Harness {
         ...spec,
       },
     } as AgentIdentity;
+    this.store = new MemoryIdentityStore(this.identity);
     const clock = { now: () => this.now.getTime() };
     const vaultClock = { now: () => this.now.getTime(), setTimer: () => () => {} };
     const registry = new ProviderRegistry(
@@ -94,29 +91,7 @@ class Harness {
       );
     });
     this.reconciler = new AgentIdentityReconciler({
-      store: {
-        get: () => structuredClone(this.identity),
-        writeStatus: async (_identity, status: AgentIdentityStatus) => {
-          if (statusEqual(this.identity.status, status)) return;
-          this.identity.status = structuredClone(status);
-        },
-        addFinalizer: async (_identity, finalizer) => {
-          this.identity.metadata.finalizers = [...(this.identity.metadata.finalizers ?? []), finalizer];
-        },
-        removeFinalizer: async (_identity, finalizer) => {
-          this.identity.metadata.finalizers = (this.identity.metadata.finalizers ?? []).filter(
-            (f) => f !== finalizer,
-          );
-        },
-        annotate: async (_identity, annotations) => {
-          const next = { ...(this.identity.metadata.annotations ?? {}) };
-          for (const [k, v] of Object.entries(annotations)) {
-            if (v === null) delete next[k];
-            else next[k] = v;
-          }
-          this.identity.metadata.annotations = next;
-        },
-      },
+      store: this.store,
       workloads: {
         resolveKind: async () => ({ namespaced: true }),
         get: async () => undefined,
