@@ -94,7 +94,7 @@ export class AgentIdentityReconciler {
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
         nextWork = outcome.nextAt;
         // A steady provision already restored (and recorded) what drifted; correct the rest only.
-        if (decision.action === 'provision' && !(outcome.kind === 'done' && outcome.driftRestored)) {
+        if (decision.action === 'provision' && !outcome.driftRestored) {
           await correctDrift(this.deps, ref, observed.drifted);
         }
         draft.set('failedAttempts', undefined);
