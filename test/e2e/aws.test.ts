@@ -24,7 +24,7 @@ import {
   removeProvider,
   untilCondition,
 } from '../support/cluster.ts';
-import { kubeConfig, testEnv } from '../support/env.ts';
+import { awsClientConfig, kubeConfig, testEnv } from '../support/env.ts';
 import { agentIdentity, deployment, withScopes, withSecret, withSpec } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 
@@ -32,11 +32,7 @@ const env = testEnv();
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const apps = kc.makeApiClient(k8s.AppsV1Api);
-const aws = {
-  region: env.aws.region,
-  endpoint: env.aws.endpoint,
-  credentials: { accessKeyId: env.aws.accessKeyId, secretAccessKey: env.aws.secretAccessKey },
-};
+const aws = awsClientConfig();
 const iam = new IAMClient(aws);
 const sm = new SecretsManagerClient(aws);
 const issuerHost = new URL(env.serviceAccountIssuer).host;

@@ -19,21 +19,16 @@ import {
   removeProvider,
   untilCondition,
 } from '../support/cluster.ts';
-import { kubeConfig, testEnv } from '../support/env.ts';
+import { awsClientConfig, kubeConfig } from '../support/env.ts';
 import { agentIdentity, deployment, readConfigMaps, withScopes } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
-const env = testEnv();
 const kc = kubeConfig();
 const apps = kc.makeApiClient(k8s.AppsV1Api);
 const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
 const events = kc.makeApiClient(k8s.EventsV1Api);
-const iam = new IAMClient({
-  region: env.aws.region,
-  endpoint: env.aws.endpoint,
-  credentials: { accessKeyId: env.aws.accessKeyId, secretAccessKey: env.aws.secretAccessKey },
-});
+const iam = new IAMClient(awsClientConfig());
 let operator: OperatorProcess;
 
 function driftRecords(): string[] {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity, Condition } from '../../src/api/v1alpha1/types.ts';
 import { applyObjects } from '../../src/dev/install.ts';
+import { type BaoAnswer, baoCall } from './bao.ts';
 import { kubeConfig, testEnv } from './env.ts';
 import { eventually, uniqueName } from './wait.ts';
 
@@ -80,23 +81,9 @@ export async function exists(read: () => Promise<unknown>): Promise<boolean> {
   }
 }
 
-export interface BaoResponse {
-  status: number;
-  json: {
-    auth?: { client_token: string };
-    data?: { data?: Record<string, string> } & Record<string, unknown>;
-  };
-}
-
 /** One call to the test environment's OpenBao. */
-export async function bao(method: string, path: string, token: string, body?: unknown): Promise<BaoResponse> {
-  const response = await fetch(`${testEnv().bao.addr}/v1/${path}`, {
-    method,
-    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as BaoResponse['json'] };
+export function bao(method: string, path: string, token: string, body?: unknown): Promise<BaoAnswer> {
+  return baoCall(testEnv().bao.addr, token, method, path, body);
 }
 
 /** A ClusterCredentialProvider `vault` for the test OpenBao; the operator reads its token from a file. */

@@ -30,3 +30,17 @@ export function childProcessEnv(): NodeJS.ProcessEnv {
     AWS_SECRET_ACCESS_KEY: env.aws.secretAccessKey,
   };
 }
+
+export type AwsEndpoint = NhiTestEnv['aws'];
+
+/** AWS SDK v3 client settings for moto: the test environment's endpoint, region and generated keys. */
+export function awsClientConfig(
+  aws: AwsEndpoint = testEnv().aws,
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
+) {
+  return {
+    region: aws.region,
+    endpoint: aws.endpoint,
+    credentials: credentials ?? { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+  };
+}

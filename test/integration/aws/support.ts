@@ -26,26 +26,12 @@ import { awsConfigFromSpec } from '../../../src/providers/aws/config.ts';
 import { parsePolicyDocument } from '../../../src/providers/aws/iam-adapter.ts';
 import { issuerHost } from '../../../src/providers/aws/policies.ts';
 import { AwsProvider, type AwsProviderDeps } from '../../../src/providers/aws/provider.ts';
-import { kubeConfig, testEnv } from '../../support/env.ts';
+import { type AwsEndpoint, awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';
 import { uniqueName } from '../../support/wait.ts';
 
-export interface AwsEndpoint {
-  endpoint: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-}
+export type { AwsEndpoint } from '../../support/env.ts';
 
-export function clientConfig(
-  aws: AwsEndpoint = testEnv().aws,
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string },
-) {
-  return {
-    region: aws.region,
-    endpoint: aws.endpoint,
-    credentials: credentials ?? { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
-  };
-}
+export const clientConfig = awsClientConfig;
 
 export const iamClient = (aws?: AwsEndpoint) => new IAMClient(clientConfig(aws));
 export const smClient = (aws?: AwsEndpoint) => new SecretsManagerClient(clientConfig(aws));

@@ -27,7 +27,8 @@ import {
   kubernetesInventoryPort,
   vaultInventoryPort,
 } from '../../../src/governance/inventory/index.ts';
-import { kubeConfig, testEnv } from '../../support/env.ts';
+import { baoCall } from '../../support/bao.ts';
+import { awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';
 import { agentIdentity, readConfigMaps, withScopes, withSpec } from '../../support/fixtures.ts';
 import { uniqueName } from '../../support/wait.ts';
 
@@ -44,23 +45,12 @@ export interface World {
 const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 
 export function iamClient(): IAMClient {
-  const { aws } = testEnv();
-  return new IAMClient({
-    region: aws.region,
-    endpoint: aws.endpoint,
-    credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
-  });
+  return new IAMClient(awsClientConfig());
 }
 
 async function bao(method: string, path: string, body?: unknown): Promise<number> {
   const { bao: env } = testEnv();
-  const response = await fetch(`${env.addr}/v1/${path}`, {
-    method,
-    headers: { 'x-vault-token': env.token, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  await response.arrayBuffer();
-  return response.status;
+  return (await baoCall(env.addr, env.token, method, path, body)).status;
 }
 
 function irsaTrust(subject: string): string {
@@ -209,13 +199,7 @@ export function testSources(): InventorySources {
   return {
     kubernetes: kubernetesInventoryPort(kubeConfig()),
     aws: {
-      iam: iamInventoryPort(
-        iamInventoryClient({
-          region: env.aws.region,
-          endpoint: env.aws.endpoint,
-          credentials: { accessKeyId: env.aws.accessKeyId, secretAccessKey: env.aws.secretAccessKey },
-        }),
-      ),
+      iam: iamInventoryPort(iamInventoryClient(awsClientConfig())),
     },
     vault: {
       port: vaultInventoryPort({ address: env.bao.addr, token: env.bao.token }),

@@ -9,15 +9,10 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { describe, expect, it } from 'vitest';
-import { testEnv } from '../../support/env.ts';
+import { awsClientConfig } from '../../support/env.ts';
 import { uniqueName } from '../../support/wait.ts';
 
-const { aws } = testEnv();
-const clientConfig = {
-  region: aws.region,
-  endpoint: aws.endpoint,
-  credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
-};
+const clientConfig = awsClientConfig();
 
 describe('moto_server', () => {
   it('creates an IAM role and reads it back', async () => {

@@ -3,6 +3,7 @@
 
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { baoCall } from '../../support/bao.ts';
 import { kubeConfig, testEnv } from '../../support/env.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 
@@ -11,24 +12,14 @@ const core = kc.makeApiClient(k8s.CoreV1Api);
 const namespace = uniqueName('tokens');
 const env = testEnv();
 
-interface BaoResponse {
-  auth?: { metadata?: { service_account_name?: string } };
-}
-
 interface TokenClaims {
   sub: string;
   iss: string;
   'kubernetes.io': { serviceaccount: { uid: string } };
 }
 
-async function bao(method: string, path: string, body?: unknown, token = env.bao.token) {
-  const response = await fetch(`${env.bao.addr}/v1/${path}`, {
-    method,
-    headers: { 'x-vault-token': token, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: (text ? JSON.parse(text) : {}) as BaoResponse };
+function bao(method: string, path: string, body?: unknown, token = env.bao.token) {
+  return baoCall(env.bao.addr, token, method, path, body);
 }
 
 async function boundToken(name: string): Promise<string> {

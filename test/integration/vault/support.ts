@@ -19,28 +19,9 @@ export function core(): k8s.CoreV1Api {
   return kubeConfig().makeApiClient(k8s.CoreV1Api);
 }
 
-export interface BaoAnswer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: raw OpenBao JSON
-  json: Record<string, any>;
-}
+import { type BaoAnswer, baoCall as bao } from '../../support/bao.ts';
 
-/** One raw OpenBao call; `token` '' for an unauthenticated call (login). */
-export async function bao(
-  addr: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<BaoAnswer> {
-  const response = await fetch(`${addr}/v1/${path}`, {
-    method,
-    headers: { ...(token ? { 'x-vault-token': token } : {}), 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  return { status: response.status, json: text ? JSON.parse(text) : {} };
-}
+export { type BaoAnswer, bao };
 
 export async function createNamespace(name: string, serviceAccounts: string[]): Promise<void> {
   const api = core();
