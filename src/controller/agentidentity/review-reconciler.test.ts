@@ -6,20 +6,14 @@ import type * as k8s from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { AgentIdentity, ClusterCredentialProvider, PolicyRule } from '../../api/v1alpha1/types.ts';
 import { Marks } from '../../api/v1alpha1/types.ts';
-import { MemoryAuditSink } from '../../governance/audit/audit.ts';
-import { FakeKubernetesPort } from '../../providers/kubernetes/fake-port.ts';
-import { KubernetesProvider } from '../../providers/kubernetes/provider.ts';
 import { ProviderRegistry } from '../../providers/registry.ts';
 import type { CredentialProvider, IdentityRef } from '../../providers/types.ts';
 import { UnavailableError } from '../../providers/types.ts';
-import { silentLogger } from '../../runtime/logger.ts';
 import { LOCK_ANNOTATION } from './lifecycle.ts';
-import { MemoryIdentityStore } from './memory-store.ts';
-import { AgentIdentityReconciler } from './reconciler.ts';
+import { HARNESS_DRIFT_MS, HARNESS_NAMESPACE, ReconcilerHarness } from './testing.ts';
 
-const NS = 'agents';
-const T0 = new Date('2026-01-01T00:00:00Z');
-const DRIFT_MS = 60_000;
+const NS = HARNESS_NAMESPACE;
+const DRIFT_MS = HARNESS_DRIFT_MS;
 const readConfigMaps: PolicyRule = { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] };
 const readSecrets: PolicyRule = { apiGroups: [''], resources: ['secrets'], verbs: ['get'] };
 
@@ -70,52 +64,26 @@ const vaultConfig: ClusterCredentialProvider = {
   spec: { vault: { address: 'http://127.0.0.1:1', auth: { tokenFile: { path: '/dev/null' } } } },
 };
 
-class Harness {
-  now = new Date(T0.getTime() + 3_600_000);
-  identity: AgentIdentity;
-  store!: MemoryIdentityStore;
-  readonly port = new FakeKubernetesPort();
+class Harness extends ReconcilerHarness {
   readonly vault = new ScriptedVault();
-  readonly audit = new MemoryAuditSink();
   pods: k8s.V1Pod[] = [];
   violation: (identity: AgentIdentity) => string[] = () => [];
-  readonly reconciler: AgentIdentityReconciler;
 
   constructor(withVault: boolean) {
-    this.identity = {
-      apiVersion: 'nhi.dev/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: {
-        name: 'bot',
-        namespace: NS,
-        uid: 'uid-bot',
-        generation: 1,
-        resourceVersion: '1',
-        creationTimestamp: T0.toISOString(),
-      },
-      spec: {
-        owner: { team: 'support-eng' },
-        purpose: 'answer support tickets',
-        environment: 'production',
-        workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'bot' },
-        serviceAccountName: 'bot',
-        ttl: '2160h',
-        inactivityTimeout: '720h',
-        scopes: [
-          { provider: 'kubernetes', rules: [readConfigMaps] },
-          ...(withVault
-            ? [{ provider: 'vault' as const, paths: [{ path: 'secret/data/crm/*', capabilities: ['read'] }] }]
-            : []),
-        ],
-      },
-    } as AgentIdentity;
-    this.store = new MemoryIdentityStore(this.identity);
-    const clock = { now: () => this.now.getTime() };
-    const registry = new ProviderRegistry(new KubernetesProvider({ port: this.port, clock }), () => [
-      vaultConfig,
-    ]).register('vault', () => this.vault);
-    this.reconciler = new AgentIdentityReconciler({
-      store: this.store,
+    super({
+      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'bot' },
+      scopes: [
+        { provider: 'kubernetes', rules: [readConfigMaps] },
+        ...(withVault
+          ? [{ provider: 'vault' as const, paths: [{ path: 'secret/data/crm/*', capabilities: ['read'] }] }]
+          : []),
+      ],
+    });
+    this.start({
+      providers: new ProviderRegistry(this.kubernetes, () => [vaultConfig]).register(
+        'vault',
+        () => this.vault,
+      ),
       workloads: {
         resolveKind: async () => ({ namespaced: true }),
         get: async (apiVersion, kind, namespace, name) => ({
@@ -126,35 +94,12 @@ class Harness {
         }),
         podsUsingServiceAccount: async () => this.pods,
       },
-      providers: registry,
-      policy: () => undefined,
       checkPolicy: (identity) => this.violation(identity),
-      syncTarget: async () => false,
-      audit: this.audit,
-      notifier: { event: async () => {} },
-      logger: silentLogger(),
-      now: () => this.now,
-      actor: 'test',
-      dryRun: false,
-      driftIntervalMs: DRIFT_MS,
     });
   }
 
-  async reconcile() {
-    return this.reconciler.reconcile(`${NS}/bot`);
-  }
-
-  /** The first reconcile of a new identity only records which backends it will use; run until settled. */
-  async settle() {
-    for (let i = 0; i < 3; i++) await this.reconcile();
-  }
-
-  later(ms: number) {
-    this.now = new Date(this.now.getTime() + ms);
-  }
-
-  condition(type: string) {
-    return this.identity.status?.conditions?.find((c) => c.type === type);
+  override settle() {
+    return super.settle(3);
   }
 
   lock() {

@@ -5,21 +5,16 @@
 
 import { describe, expect, it } from 'vitest';
 import type { AgentIdentity, ClusterCredentialProvider, PolicyRule } from '../../api/v1alpha1/types.ts';
-import { MemoryAuditSink } from '../../governance/audit/audit.ts';
-import { FakeKubernetesPort } from '../../providers/kubernetes/fake-port.ts';
-import { KubernetesProvider } from '../../providers/kubernetes/provider.ts';
 import { ProviderRegistry } from '../../providers/registry.ts';
 import { FakeVaultPort } from '../../providers/vault/fake-port.ts';
 import { identityNames } from '../../providers/vault/naming.ts';
 import { VaultProvider } from '../../providers/vault/provider.ts';
-import { silentLogger } from '../../runtime/logger.ts';
 import { LOCK_ANNOTATION } from './lifecycle.ts';
-import { MemoryIdentityStore } from './memory-store.ts';
-import { AgentIdentityReconciler, identityRef } from './reconciler.ts';
+import { identityRef } from './reconciler.ts';
+import { HARNESS_DRIFT_MS, HARNESS_NAMESPACE, ReconcilerHarness } from './testing.ts';
 
-const NS = 'agents';
-const T0 = new Date('2026-01-01T00:00:00Z');
-const DRIFT_MS = 60_000;
+const _NS = HARNESS_NAMESPACE;
+const DRIFT_MS = HARNESS_DRIFT_MS;
 const readConfigMaps: PolicyRule = { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] };
 
 function ccp(name: string): ClusterCredentialProvider {
@@ -31,104 +26,44 @@ function ccp(name: string): ClusterCredentialProvider {
   };
 }
 
-class Harness {
-  now = new Date(T0.getTime() + 3_600_000);
-  identity: AgentIdentity;
-  store!: MemoryIdentityStore;
-  readonly port = new FakeKubernetesPort();
-  readonly audit = new MemoryAuditSink();
-  readonly events: Array<{ type: string; reason: string; message: string }> = [];
+class Harness extends ReconcilerHarness {
   configs: ClusterCredentialProvider[];
-  readonly reconciler: AgentIdentityReconciler;
 
   /** `vaultPorts`: CCP name -> the Vault server it points at. */
   constructor(
     readonly vaultPorts: Record<string, FakeVaultPort>,
     spec: Partial<AgentIdentity['spec']>,
   ) {
+    super(spec);
     this.configs = Object.keys(vaultPorts).map(ccp);
-    this.identity = {
-      apiVersion: 'nhi.dev/v1alpha1',
-      kind: 'AgentIdentity',
-      metadata: {
-        name: 'bot',
-        namespace: NS,
-        uid: 'uid-bot',
-        generation: 1,
-        resourceVersion: '1',
-        creationTimestamp: T0.toISOString(),
-      },
-      spec: {
-        owner: { team: 'support-eng' },
-        purpose: 'answer support tickets',
-        environment: 'production',
-        serviceAccountName: 'bot',
-        ttl: '2160h',
-        inactivityTimeout: '720h',
-        ...spec,
-      },
-    } as AgentIdentity;
-    this.store = new MemoryIdentityStore(this.identity);
-    const clock = { now: () => this.now.getTime() };
     const vaultClock = { now: () => this.now.getTime(), setTimer: () => () => {} };
-    const registry = new ProviderRegistry(
-      new KubernetesProvider({ port: this.port, clock }),
-      () => this.configs,
-    ).register('vault', (config) => {
-      const port = vaultPorts[config.metadata.name];
-      if (!port) throw new Error(`no port for ${config.metadata.name}`);
-      return new VaultProvider(
-        {
-          name: config.metadata.name,
-          kvMount: 'secret',
-          kubernetesAuthMount: 'kubernetes',
-          audience: 'vault',
-          tokenMaxTtlSeconds: 3600,
-          tokenAccessors: false,
-        },
-        port,
-        vaultClock as never,
-      );
-    });
-    this.reconciler = new AgentIdentityReconciler({
-      store: this.store,
+    const providers = new ProviderRegistry(this.kubernetes, () => this.configs).register(
+      'vault',
+      (config) => {
+        const port = vaultPorts[config.metadata.name];
+        if (!port) throw new Error(`no port for ${config.metadata.name}`);
+        return new VaultProvider(
+          {
+            name: config.metadata.name,
+            kvMount: 'secret',
+            kubernetesAuthMount: 'kubernetes',
+            audience: 'vault',
+            tokenMaxTtlSeconds: 3600,
+            tokenAccessors: false,
+          },
+          port,
+          vaultClock as never,
+        );
+      },
+    );
+    this.start({
+      providers,
       workloads: {
         resolveKind: async () => ({ namespaced: true }),
         get: async () => undefined,
         podsUsingServiceAccount: async () => [],
       },
-      providers: registry,
-      policy: () => undefined,
-      checkPolicy: () => [],
-      syncTarget: async () => false,
-      audit: this.audit,
-      notifier: {
-        event: async (_identity, type, reason, message) => {
-          this.events.push({ type, reason, message });
-        },
-      },
-      logger: silentLogger(),
-      now: () => this.now,
-      actor: 'test',
-      dryRun: false,
-      driftIntervalMs: DRIFT_MS,
     });
-  }
-
-  async reconcile() {
-    return this.reconciler.reconcile(`${NS}/bot`);
-  }
-
-  async settle() {
-    for (let i = 0; i < 4; i++) await this.reconcile();
-  }
-
-  later(ms: number) {
-    this.now = new Date(this.now.getTime() + ms);
-  }
-
-  condition(type: string) {
-    return this.identity.status?.conditions?.find((c) => c.type === type);
   }
 
   names() {
