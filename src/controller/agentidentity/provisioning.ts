@@ -52,9 +52,12 @@ export async function provisionAll(
   steady = false,
 ): Promise<ProvisionOutcome> {
   const entries = deps.providers.forIdentity(ref.identity);
-  const kubernetes = entries.find((e) => e.kind === 'kubernetes');
-  // Throws NotOwnedError when the ServiceAccount (or any of our names) belongs to someone else.
-  await kubernetes?.provider.plan(ref);
+  // Before a cloud backend is told to trust the ServiceAccount, make sure it is ours (or free):
+  // plan() throws NotOwnedError otherwise. Without cloud backends the kubernetes provider's own
+  // provision refuses before writing anything, so the extra reads are skipped.
+  if (entries.some((e) => e.kind !== 'kubernetes')) {
+    await entries.find((e) => e.kind === 'kubernetes')?.provider.plan(ref);
+  }
 
   const annotations: Record<string, string> = {};
   const status: ProvisionOutcome['status'] = {};
