@@ -144,7 +144,7 @@ export async function startOperator(
         });
       },
       addFinalizer: async (identity, finalizer) => {
-        await addFinalizer(patch, toKube(identity), finalizer);
+        return fromKube<AgentIdentity>(await addFinalizer(patch, toKube(identity), finalizer)) ?? identity;
       },
       removeFinalizer: async (identity, finalizer) => {
         await removeFinalizer(patch, toKube(identity), finalizer);

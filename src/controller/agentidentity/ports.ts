@@ -17,7 +17,8 @@ export interface IdentityStore {
   get(namespace: string, name: string): AgentIdentity | undefined;
   /** Writes status through the subresource only when it changed; ConflictError on 409. */
   writeStatus(identity: AgentIdentity, status: AgentIdentityStatus): Promise<void>;
-  addFinalizer(identity: AgentIdentity, finalizer: string): Promise<void>;
+  /** Returns the object as stored afterwards, so the same reconcile can write status without a 409. */
+  addFinalizer(identity: AgentIdentity, finalizer: string): Promise<AgentIdentity>;
   /** Sets (string) or removes (null) annotations on the AgentIdentity with a merge patch. */
   annotate(identity: AgentIdentity, annotations: Record<string, string | null>): Promise<void>;
   removeFinalizer(identity: AgentIdentity, finalizer: string): Promise<void>;

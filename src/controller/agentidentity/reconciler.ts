@@ -51,7 +51,7 @@ export class AgentIdentityReconciler {
 
   reconcile = async (key: string): Promise<ReconcileOutcome> => {
     const { namespace, name } = parseKey(key);
-    const identity = this.deps.store.get(namespace ?? 'default', name);
+    let identity = this.deps.store.get(namespace ?? 'default', name);
     if (!identity) {
       this.observer.forget(key);
       return;
@@ -59,7 +59,7 @@ export class AgentIdentityReconciler {
     const now = this.deps.now();
     const deleting = Boolean(identity.metadata.deletionTimestamp);
     if (!deleting && !identity.metadata.finalizers?.includes(Marks.finalizer) && !this.deps.dryRun) {
-      await this.deps.store.addFinalizer(identity, Marks.finalizer);
+      identity = await this.deps.store.addFinalizer(identity, Marks.finalizer);
     }
     if (deleting && !identity.metadata.finalizers?.includes(Marks.finalizer)) return;
 

@@ -26,8 +26,9 @@ export class MemoryIdentityStore implements IdentityStore {
     this.identity.status = structuredClone(status);
   }
 
-  async addFinalizer(_identity: AgentIdentity, finalizer: string): Promise<void> {
+  async addFinalizer(_identity: AgentIdentity, finalizer: string): Promise<AgentIdentity> {
     this.identity.metadata.finalizers = [...(this.identity.metadata.finalizers ?? []), finalizer];
+    return this.get();
   }
 
   async removeFinalizer(_identity: AgentIdentity, finalizer: string): Promise<void> {
