@@ -20,25 +20,31 @@ import { installOperatorManifests } from '../src/dev/install.ts';
 import { startOperator } from '../src/operator.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { WorkQueue } from '../src/runtime/queue.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  inNamespace,
+  withOwner,
+  withPurpose,
+  withRules,
+  withSecrets,
+  withUid,
+} from '../src/testing/agent-identity.ts';
 
 const N = Number(process.env.NHI_BENCH_IDENTITIES ?? 40);
 const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 
 function identity(name: string, namespace: string): AgentIdentity {
-  return {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, namespace },
-    spec: {
-      owner: { team: 'bench' },
-      purpose: 'Benchmark identity with one scope and one secret',
-      environment: 'development',
-      scopes: [
-        { provider: 'kubernetes', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] },
-      ],
-      secrets: [{ name: 'key', generator: { type: 'random' }, target: { secretName: `${name}-key` } }],
-    },
-  };
+  return agentIdentity(
+    name,
+    inNamespace(namespace),
+    withUid(undefined),
+    withOwner({ team: 'bench' }),
+    withPurpose('Benchmark identity with one scope and one secret'),
+    inEnvironment('development'),
+    withRules({ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }),
+    withSecrets({ name: 'key', generator: { type: 'random' }, target: { secretName: `${name}-key` } }),
+  );
 }
 
 async function timeIt(work: () => Promise<void>): Promise<number> {

@@ -1,10 +1,12 @@
 // nhi-operator: the controller process. Reads its configuration once, connects with KUBECONFIG or
 // the in-cluster ServiceAccount, and runs until SIGTERM/SIGINT, finishing in-flight work and
-// releasing its lease on the way out. Stopping the operator never revokes anything.
+// releasing its lease on the way out. Stopping the operator never revokes anything. This is the one
+// place that decides the exit code: 0 after a clean stop, 1 when it cannot start, after a lost
+// lease or a failed shutdown, 2 for invalid configuration.
 
 import * as k8s from '@kubernetes/client-node';
 import { ConfigError, loadConfig, usage } from './config.ts';
-import { startOperator } from './operator.ts';
+import { type RunningOperator, startOperator } from './operator.ts';
 import { createLogger } from './runtime/logger.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
@@ -25,13 +27,18 @@ const logger = createLogger({ level: config.logLevel, defaultMeta: { component: 
 const kc = new k8s.KubeConfig();
 kc.loadFromDefault();
 
-let operator: Awaited<ReturnType<typeof startOperator>>;
+let operator: RunningOperator;
 try {
   operator = await startOperator(config, kc, logger);
 } catch (error) {
   logger.error(`cannot start: ${error instanceof Error ? error.message : String(error)}`);
   process.exit(1);
 }
+// A lost lease has already stopped the controller: end the process non-zero so Kubernetes restarts
+// it and the new process campaigns again. A stop on a signal exits below, once the stop finished.
+void operator.done.then((outcome) => {
+  if (outcome === 'lease-lost') process.exit(1);
+});
 let stopping = false;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {

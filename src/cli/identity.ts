@@ -5,10 +5,9 @@ import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import { Controls } from '../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
-import { LOCK_ANNOTATION } from '../controller/agentidentity/lifecycle.ts';
-import { ROTATE_REQUEST_ANNOTATION } from '../controller/agentidentity/rotation.ts';
 import { mergePatchOptions } from '../runtime/finalizers.ts';
 import { currentNamespace, loadKubeConfig } from './kube.ts';
 
@@ -67,7 +66,7 @@ const actor = () => `${userInfo().username}@nhictl`;
 export async function rotate(t: Target): Promise<void> {
   const before = await read(t);
   if (!before) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
-  await annotate(t, { [ROTATE_REQUEST_ANNOTATION]: new Date().toISOString() });
+  await annotate(t, { [Controls.rotateRequestedAt]: new Date().toISOString() });
   console.log(
     `rotation requested for ${t.namespace}/${t.name}: ${(before.spec.secrets ?? []).map((s) => s.name).join(', ') || 'no secrets'}`,
   );
@@ -76,7 +75,7 @@ export async function rotate(t: Target): Promise<void> {
 export async function lock(t: Target, reason: string): Promise<void> {
   if (!(await read(t))) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
   await annotate(t, {
-    [LOCK_ANNOTATION]: `${actor()} at ${new Date().toISOString()}${reason ? `: ${reason}` : ''}`,
+    [Controls.lock]: `${actor()} at ${new Date().toISOString()}${reason ? `: ${reason}` : ''}`,
   });
   const started = Date.now();
   await waitFor('quarantine', async () => condition(await read(t), 'Quarantined') === 'True', 60_000);
@@ -86,7 +85,7 @@ export async function lock(t: Target, reason: string): Promise<void> {
 }
 
 export async function unlock(t: Target): Promise<void> {
-  await annotate(t, { [LOCK_ANNOTATION]: null });
+  await annotate(t, { [Controls.lock]: null });
   console.log(
     `unlocked ${t.namespace}/${t.name}: the operator restores its credentials unless another reason holds them`,
   );

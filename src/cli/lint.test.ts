@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { agentIdentity, awsScope, withScopes, withSpec } from '../../test/fixtures/agentidentity.ts';
 import { badAgentIdentities } from '../../test/fixtures/bad-agentidentities.ts';
+import { awsScope } from '../../test/fixtures/scopes-and-secrets.ts';
 import { repositoryRoot } from '../api/v1alpha1/generate.ts';
+import { agentIdentity, inNamespace, withScopes, withSpec } from '../testing/agent-identity.ts';
 import { formatText, lintFiles, lintSources } from './lint.ts';
 
 const yaml = (...objects: unknown[]) => objects.map((o) => stringify(o)).join('---\n');
@@ -104,7 +105,9 @@ describe('lintSources', () => {
   });
 
   it('formats one line per document and one per violation', () => {
-    const report = lintSources([source(yaml(agentIdentity('bot', withSpec({ purpose: 'bot' }))))]);
+    const report = lintSources([
+      source(yaml(agentIdentity('bot', inNamespace(undefined), withSpec({ purpose: 'bot' })))),
+    ]);
     expect(formatText(report)).toMatch(
       /^input\.yaml:1 AgentIdentity bot: 1 violation\n {2}spec\.purpose: must say what the identity is for .*\[cel:purpose-not-trivial\]\n1 object checked against IdentityPolicy default from .*: 1 violation\n$/,
     );

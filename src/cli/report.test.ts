@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { classify } from '../governance/inventory/classify.ts';
+import {
+  agentIdentity,
+  createdAt,
+  withOwner,
+  withPurpose,
+  withSpec,
+  withUid,
+} from '../testing/agent-identity.ts';
 import { renderInventoryTable, renderTable, sourceConfig } from './inventory.ts';
 import { esc, renderHtmlReport } from './report.ts';
 import { assessAll, countedMatrix, renderMatrix, renderRiskReport } from './risk.ts';
@@ -8,12 +16,14 @@ import { assessAll, countedMatrix, renderMatrix, renderRiskReport } from './risk
 const NOW = new Date('2025-06-01T12:00:00Z');
 
 function identity(name: string, spec: Partial<AgentIdentity['spec']> = {}): AgentIdentity {
-  return {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, namespace: 'agents', uid: `uid-${name}`, creationTimestamp: '2025-05-01T00:00:00Z' },
-    spec: { owner: { team: 'support-eng' }, purpose: 'tickets', environment: 'production', ...spec },
-  };
+  return agentIdentity(
+    name,
+    withUid(`uid-${name}`),
+    createdAt('2025-05-01T00:00:00Z'),
+    withOwner({ team: 'support-eng' }),
+    withPurpose('tickets'),
+    withSpec(spec),
+  );
 }
 
 const risky = identity('<script>alert(1)</script>', {

@@ -2,18 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import {
-  agentIdentity,
-  awsScope,
-  inEnvironment,
-  inNamespace,
-  vaultScope,
-  withScopes,
-  withSecrets,
-} from '../../test/fixtures/agentidentity.ts';
 import { badAgentIdentities, goodAgentIdentities } from '../../test/fixtures/bad-agentidentities.ts';
+import { awsScope, randomSecret, vaultScope } from '../../test/fixtures/scopes-and-secrets.ts';
 import { repositoryRoot } from '../api/v1alpha1/generate.ts';
 import type { EnvironmentRules, IdentityPolicy } from '../api/v1alpha1/types.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  inNamespace,
+  type Modifier,
+  withScopes,
+  withSecrets,
+} from '../testing/agent-identity.ts';
 import { admissionPolicyViolations, validateObject } from './admission.ts';
 import { describe as describeViolation, type Violation } from './violation.ts';
 
@@ -69,8 +69,7 @@ describe('good AgentIdentities are admitted', () => {
 });
 
 describe('admission policy rules beyond the default IdentityPolicy', () => {
-  const identity = (...modifiers: Parameters<typeof agentIdentity>[1][]) =>
-    agentIdentity('bot', inNamespace('agents'), ...modifiers);
+  const identity = (...modifiers: Modifier[]) => agentIdentity('bot', inNamespace('agents'), ...modifiers);
 
   it.each([
     [
@@ -117,7 +116,7 @@ describe('admission policy rules beyond the default IdentityPolicy', () => {
     [
       'a rotation interval above the maximum (named by secret)',
       policy({ production: { maxRotationInterval: '24h' } }),
-      identity(),
+      identity(withSecrets(randomSecret('api-key'))),
       'spec.secrets[api-key].rotationInterval 168h exceeds maxRotationInterval 24h',
     ],
   ])('rejects %s', (_case, params, object, message) => {

@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  withAwsScopes,
+  withOwner,
+  withPurpose,
+} from '../testing/agent-identity.ts';
 import { awsManagedSecretViolations } from './aws-managed-secrets.ts';
 
 function identity(actions: string[], resources: string[]): AgentIdentity {
-  return {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name: 'bot', namespace: 'agents' },
-    spec: {
-      owner: { team: 'a' },
-      purpose: 'testing the managed secrets guard',
-      environment: 'development',
-      scopes: [{ provider: 'aws', actions, resources }],
-    },
-  };
+  return agentIdentity(
+    'bot',
+    withOwner({ team: 'a' }),
+    withPurpose('testing the managed secrets guard'),
+    inEnvironment('development'),
+    withAwsScopes({ actions, resources }),
+  );
 }
 
 const arn = (name: string) => `arn:aws:secretsmanager:us-east-1:111122223333:secret:${name}`;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { agentIdentity, awsScope, withScopes, withSpec } from '../../test/fixtures/agentidentity.ts';
+import { awsScope } from '../../test/fixtures/scopes-and-secrets.ts';
 import type { ClusterCredentialProvider, IdentityPolicy } from '../api/v1alpha1/types.ts';
+import { agentIdentity, withScopes, withSpec } from '../testing/agent-identity.ts';
 import { complianceViolations } from './compliance.ts';
 
 const policy: IdentityPolicy = {

@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  agentIdentity,
-  awsScope,
-  inEnvironment,
-  withScopes,
-  withSecrets,
-} from '../../test/fixtures/agentidentity.ts';
-import type { ClusterCredentialProvider, IdentityPolicy } from '../api/v1alpha1/types.ts';
+import { awsScope } from '../../test/fixtures/scopes-and-secrets.ts';
+import type { ClusterCredentialProvider, IdentityPolicy, SecretSpec } from '../api/v1alpha1/types.ts';
+import { agentIdentity, inEnvironment, withScopes, withSecrets } from '../testing/agent-identity.ts';
 import { permissionsBoundaryViolations } from './permissions-boundary.ts';
 
 const policy: IdentityPolicy = {
@@ -34,7 +29,7 @@ const providers = new Map([
   provider('vault', { vault: { address: 'https://vault', auth: { tokenFile: { path: '/t' } } } }),
 ]);
 
-const awsSecret = (providerRef?: string) => ({
+const awsSecret = (providerRef?: string): SecretSpec => ({
   name: 'k',
   backend: 'aws-secrets-manager',
   generator: { type: 'random' },
@@ -46,7 +41,10 @@ describe('permissionsBoundaryViolations', () => {
     ['a provider with a boundary', agentIdentity('a', withScopes(awsScope()))],
     [
       'the default provider aws when providerRef is unset',
-      agentIdentity('a', withScopes({ ...awsScope(), providerRef: undefined })),
+      agentIdentity(
+        'a',
+        withScopes({ provider: 'aws', actions: awsScope().actions, resources: awsScope().resources }),
+      ),
     ],
     ['no aws at all', agentIdentity('a')],
     [

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { agentIdentity, inEnvironment, withSpec } from '../../test/fixtures/agentidentity.ts';
+import { kubernetesScope, randomSecret } from '../../test/fixtures/scopes-and-secrets.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  invalid,
+  withScopes,
+  withSecrets,
+  withSpec,
+} from '../testing/agent-identity.ts';
 import { evaluate, evaluateMessage, evaluateRule, toCel } from './cel.ts';
 import { celViolations, toJsonSchema, validateStructure } from './structural.ts';
 
@@ -7,7 +15,11 @@ const asRecord = (o: unknown) => o as Record<string, unknown>;
 
 describe('validateStructure', () => {
   it('applies the schema defaults, as the apiserver does before admission', () => {
-    const identity = agentIdentity('bot', withSpec({ ttl: undefined, credentialTTL: undefined }));
+    const identity = agentIdentity(
+      'bot',
+      withScopes(kubernetesScope()),
+      withSecrets(randomSecret('api-key')),
+    );
     const { defaulted, violations } = validateStructure('AgentIdentity', asRecord(identity));
     expect(violations).toEqual([]);
     expect(defaulted.spec).toMatchObject({
@@ -28,7 +40,7 @@ describe('validateStructure', () => {
   });
 
   it('skips CEL rules when a blocking schema error is present, like the apiserver', () => {
-    const identity = agentIdentity('bot', withSpec({ environment: 'prod', purpose: 'bot' }));
+    const identity = agentIdentity('bot', withSpec(invalid({ environment: 'prod', purpose: 'bot' })));
     const rules = validateStructure('AgentIdentity', asRecord(identity)).violations.map((v) => v.rule);
     expect(rules).toEqual(['schema:enum', 'schema:blocking']);
   });

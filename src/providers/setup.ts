@@ -1,18 +1,19 @@
-// Builds the provider registry the operator runs with: the Kubernetes provider always, AWS and
-// Vault/OpenBao when enabled, each registered explicitly (no import side effects).
+// Builds the providers the operator runs with: the registry (the Kubernetes provider always, AWS and
+// Vault/OpenBao when enabled, each registered explicitly, no import side effects) and the sync of an
+// externally kept secret into its Kubernetes target Secret, over the same Kubernetes port.
 
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterCredentialProvider, SecretSpec } from '../api/v1alpha1/types.ts';
-import type { Logger } from '../runtime/logger.ts';
 import { awsProviderFactory } from './aws/index.ts';
 import { KubernetesProvider, kubernetesPort, writeTargetSecret } from './kubernetes/index.ts';
 import { ProviderRegistry } from './registry.ts';
 import type { IdentityRef, SecretMaterial } from './types.ts';
 import { createVaultProvider } from './vault/index.ts';
 
-export interface OperatorProviders extends ProviderRegistry {
+export interface OperatorProviders {
+  registry: ProviderRegistry;
   /** Writes an external secret's values into its Kubernetes target Secret; true when it wrote. */
-  syncTarget(ref: IdentityRef, secret: SecretSpec, material: SecretMaterial): Promise<boolean>;
+  syncTarget: (ref: IdentityRef, secret: SecretSpec, material: SecretMaterial) => Promise<boolean>;
 }
 
 export interface ProviderSetupOptions {
@@ -21,18 +22,14 @@ export interface ProviderSetupOptions {
   allowStaticVaultToken: boolean;
 }
 
-export function buildProviderRegistry(
+export function buildProviders(
   kc: k8s.KubeConfig,
   listConfigs: () => readonly ClusterCredentialProvider[],
-  _logger: Logger,
   options: ProviderSetupOptions,
 ): OperatorProviders {
   const port = kubernetesPort(kc);
   const clock = { now: () => Date.now() };
-  const registry = new ProviderRegistry(
-    new KubernetesProvider({ port, clock }),
-    listConfigs,
-  ) as OperatorProviders;
+  const registry = new ProviderRegistry(new KubernetesProvider({ port, clock }), listConfigs);
   if (options.enabled.includes('aws')) registry.register('aws', awsProviderFactory());
   if (options.enabled.includes('vault')) {
     const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -48,7 +45,7 @@ export function buildProviderRegistry(
       }),
     );
   }
-  registry.syncTarget = async (ref, secret, material) =>
+  const syncTarget: OperatorProviders['syncTarget'] = async (ref, secret, material) =>
     (await writeTargetSecret(port, ref, secret, material, clock)).written;
-  return registry;
+  return { registry, syncTarget };
 }

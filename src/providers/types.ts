@@ -73,15 +73,6 @@ export interface RotateOptions {
   expectedCurrentVersion?: number;
 }
 
-export interface OwnedResource {
-  provider: ProviderKind;
-  kind: string;
-  name: string;
-  namespace?: string;
-  identityUid?: string;
-  identityName?: string;
-}
-
 export interface CredentialProvider {
   readonly kind: ProviderKind;
   /** What provision() would change right now, without changing anything. */
@@ -102,15 +93,12 @@ export interface CredentialProvider {
   revoke(ref: IdentityRef): Promise<void>;
   /** Last use and drift; may correct drift when asked. */
   observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation>;
-  /** Everything this backend holds that carries our ownership marks (for inventory and sweeps). */
-  listOwned(): Promise<OwnedResource[]>;
 }
 
 // ---- typed errors: each carries a `reason` that maps to a condition reason ----
 
 export class ProviderError extends Error {
   readonly reason: string = 'ProviderError';
-  readonly retryable: boolean = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -124,7 +112,6 @@ export class NotFoundError extends ProviderError {
 /** The object exists under our deterministic name but does not carry our ownership marks. */
 export class NotOwnedError extends ProviderError {
   override readonly reason = 'NotOwned';
-  override readonly retryable = false;
 }
 
 export class ThrottledError extends ProviderError {
@@ -137,5 +124,4 @@ export class UnavailableError extends ProviderError {
 
 export class InvalidConfigError extends ProviderError {
   override readonly reason = 'InvalidProviderConfig';
-  override readonly retryable = false;
 }

@@ -1,12 +1,12 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, settle } from './clock.ts';
 import { Controller, type Reconcile, watch } from './controller.ts';
 import { ConflictError } from './errors.ts';
-import { FakeCluster } from './fakes.ts';
 import { InformerSource } from './informer.ts';
 import { parseKey } from './keys.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { FakeClock, settle } from './testing/fake-clock.ts';
+import { FakeCluster } from './testing/fakes.ts';
 
 interface Thing extends KubernetesObject {
   spec?: { value?: number; owner?: string };

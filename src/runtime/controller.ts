@@ -8,7 +8,7 @@
 //    in-flight reconciles up to a deadline, then aborts their signal.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { type CancelTimer, type Clock, sleep, systemClock } from './clock.ts';
-import { ConflictError } from './errors.ts';
+import { isConflict } from './errors.ts';
 import type { Source } from './informer.ts';
 import { objectKey } from './keys.ts';
 import { type Logger, silentLogger } from './logger.ts';
@@ -153,7 +153,7 @@ export class Controller {
       }
     } catch (err) {
       this.queue.addRateLimited(key);
-      result = err instanceof ConflictError ? 'conflict' : 'error';
+      result = isConflict(err) ? 'conflict' : 'error';
       const fields = { key, failures: this.queue.failures(key), err };
       if (result === 'conflict') this.log.debug('conflict; requeued', fields);
       else this.log.error('reconcile failed; requeued with backoff', fields);

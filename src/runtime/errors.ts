@@ -1,7 +1,11 @@
 // Typed errors of the runtime, and the one place that reads HTTP status codes out of client-node's
 // errors (ApiException carries `code`; the watch carries `statusCode`).
 
-/** The object changed since it was read (HTTP 409). A quiet requeue, not an error worth a log. */
+/**
+ * The object changed (or appeared) since it was read: HTTP 409. The one conflict error of the
+ * operator: status writes, finalizer patches and the Kubernetes provider's port all throw it, and the
+ * controller turns it into a quiet requeue, not an error worth a log. Re-read and decide again.
+ */
 export class ConflictError extends Error {
   readonly reason = 'Conflict';
 

@@ -1,8 +1,8 @@
 import type { EventsV1Event, KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { fakeVaultToken } from '../../test/support/fake-credentials.ts';
-import { FakeClock } from './clock.ts';
 import { EventRecorder, type EventSink } from './events.ts';
+import { FakeClock } from './testing/fake-clock.ts';
 
 const bot: KubernetesObject = {
   apiVersion: 'nhi.dev/v1alpha1',

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeClock } from './clock.ts';
 import { EventLoopMonitor, HealthServer, operatorReadiness } from './health.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { FakeClock } from './testing/fake-clock.ts';
 
 let server: HealthServer | undefined;
 afterEach(async () => {

@@ -1,10 +1,10 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { FakeClock, settle } from './clock.ts';
-import { FakeCluster } from './fakes.ts';
 import { InformerSource } from './informer.ts';
 import { objectKey } from './keys.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { FakeClock, settle } from './testing/fake-clock.ts';
+import { FakeCluster } from './testing/fakes.ts';
 
 const obj = (name: string, namespace = 'ns'): KubernetesObject => ({ metadata: { name, namespace } });
 

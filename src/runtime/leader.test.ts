@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, settle } from './clock.ts';
-import { FakeLeaseServer } from './fakes.ts';
 import { LeaderElector, leaderIdentity, type StopReason } from './leader.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { FakeClock, settle } from './testing/fake-clock.ts';
+import { FakeLeaseServer } from './testing/fakes.ts';
 
 const timing = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
 

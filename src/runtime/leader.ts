@@ -8,7 +8,7 @@
 //    calls onStoppedLeading('lost') so the process stops reconciling before anyone can take over;
 //  - stop() releases the lease (empty holder, leaseDurationSeconds 1) so a standby takes over now.
 import { randomBytes } from 'node:crypto';
-import { type CoordinationV1Api, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { type CoordinationV1Api, type CoreV1Api, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { type CancelTimer, type Clock, sleep, systemClock } from './clock.ts';
 import { asConflict, isConflict, isNotFound } from './errors.ts';
 import { type Logger, silentLogger } from './logger.ts';
@@ -48,6 +48,26 @@ export function leaseStore(api: CoordinationV1Api, namespace: string, name: stri
   };
 }
 
+/**
+ * The Lease lives in this namespace: when it surely does not exist, fail at start with what to do.
+ * Least privilege: the operator may not read namespaces (the chart does not grant it), so only a
+ * definite "not found" stops the start; anything else is left to the Lease calls themselves.
+ */
+export async function requireLeaseNamespace(
+  core: Pick<CoreV1Api, 'readNamespace'>,
+  name: string,
+): Promise<void> {
+  try {
+    await core.readNamespace({ name });
+  } catch (error) {
+    if (isNotFound(error)) {
+      throw new Error(
+        `leader election: namespace ${name} for the Lease does not exist; create it, set POD_NAMESPACE or --lease-namespace, or run with --leader-elect=false`,
+      );
+    }
+  }
+}
+
 /** `<pod name>_<random suffix>`: unique even when a pod restarts with the same name. */
 export function leaderIdentity(podName: string): string {
   return `${podName}_${randomBytes(5).toString('hex')}`;
@@ -63,7 +83,7 @@ export interface LeaderElectorOptions {
   retryPeriodMs?: number;
   /** Called once this process holds the lease: start the controllers. */
   onStartedLeading: () => void;
-  /** 'lost': stop reconciling immediately (and exit). 'released': stop() handed the lease over. */
+  /** 'lost': stop reconciling immediately (main.ts then exits non-zero). 'released': stop() handed the lease over. */
   onStoppedLeading: (reason: StopReason) => void;
   onNewLeader?: (identity: string) => void;
   clock?: Clock;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FakeClock, settle } from './clock.ts';
 import { WorkQueue } from './queue.ts';
+import { FakeClock, settle } from './testing/fake-clock.ts';
 
 function queueWithClock(options: ConstructorParameters<typeof WorkQueue>[0] = {}) {
   const clock = new FakeClock();

@@ -17,6 +17,7 @@ import {
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../src/dev/install.ts';
+import { agentIdentity, withScopes, withSpec } from '../../src/testing/agent-identity.ts';
 import {
   createIdentity,
   installAwsProvider,
@@ -25,7 +26,7 @@ import {
   untilCondition,
 } from '../support/cluster.ts';
 import { awsClientConfig, kubeConfig, testEnv } from '../support/env.ts';
-import { agentIdentity, deployment, withScopes, withSecret, withSpec } from '../support/fixtures.ts';
+import { deployment, onTestCluster, withSecret } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 
 const env = testEnv();
@@ -66,7 +67,7 @@ describe('AWS through the operator', () => {
     await createIdentity(
       agentIdentity(
         'crm-sync',
-        ns,
+        onTestCluster(ns),
         withSpec({ orphanGracePeriod: '3s', quarantinePeriod: '6s' }),
         withScopes({
           provider: 'aws',

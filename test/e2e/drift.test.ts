@@ -12,6 +12,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { readAuditFile } from '../../src/governance/audit/audit.ts';
+import { agentIdentity, withScopes } from '../../src/testing/agent-identity.ts';
 import {
   createIdentity,
   installAwsProvider,
@@ -20,7 +21,7 @@ import {
   untilCondition,
 } from '../support/cluster.ts';
 import { awsClientConfig, kubeConfig } from '../support/env.ts';
-import { agentIdentity, deployment, readConfigMaps, withScopes } from '../support/fixtures.ts';
+import { deployment, onTestCluster, readConfigMaps } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -52,7 +53,7 @@ describe('drift correction', () => {
   it('narrows a Role widened behind its back, with an audit record and an Event', async () => {
     const ns = await newNamespace('drift');
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('k8s-bot', 'k8s-bot') });
-    await createIdentity(agentIdentity('k8s-bot', ns, withScopes(readConfigMaps)));
+    await createIdentity(agentIdentity('k8s-bot', onTestCluster(ns), withScopes(readConfigMaps)));
     await untilCondition(ns, 'k8s-bot', 'Ready');
 
     const role = await rbac.readNamespacedRole({ namespace: ns, name: 'nhi-k8s-bot' });
@@ -83,7 +84,7 @@ describe('drift correction', () => {
     await createIdentity(
       agentIdentity(
         'aws-bot',
-        ns,
+        onTestCluster(ns),
         withScopes({
           provider: 'aws',
           actions: ['secretsmanager:GetSecretValue'],

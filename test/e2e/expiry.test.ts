@@ -6,8 +6,9 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
+import { agentIdentity, type Modifier, withSpec } from '../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../support/env.ts';
-import { agentIdentity, deployment, withSecret, withSpec } from '../support/fixtures.ts';
+import { deployment, onTestCluster, withSecret } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -19,11 +20,11 @@ const events = kc.makeApiClient(k8s.EventsV1Api);
 const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 let operator: OperatorProcess;
 
-async function setup(name: string, withWorkload: boolean, ...mods: Parameters<typeof agentIdentity>[2][]) {
+async function setup(name: string, withWorkload: boolean, ...mods: Modifier[]) {
   const ns = uniqueName('expiry');
   await core.createNamespace({ body: { metadata: { name: ns } } });
   if (withWorkload) await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name, name) });
-  const body = agentIdentity(name, ns, ...mods);
+  const body = agentIdentity(name, onTestCluster(ns), ...mods);
   if (!withWorkload) delete body.spec.workloadRef;
   await custom.createNamespacedCustomObject({ ...ref, namespace: ns, body });
   return ns;

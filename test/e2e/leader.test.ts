@@ -1,12 +1,14 @@
 // Two real nhi-operator processes with leader election: exactly one reconciles; SIGKILL the leader
-// and the standby takes over within lease duration + retry period and carries on the work.
+// and the standby takes over within lease duration + retry period and carries on the work. A leader
+// that loses its lease exits non-zero at once, so Kubernetes restarts it and it campaigns again.
 
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
+import { agentIdentity } from '../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../support/env.ts';
-import { agentIdentity, deployment, withSecret } from '../support/fixtures.ts';
+import { deployment, onTestCluster, withSecret } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -21,16 +23,16 @@ const LEASE_MS = 4000;
 const RETRY_MS = 500;
 const operators: OperatorProcess[] = [];
 
-function start(name: string): OperatorProcess {
+function start(name: string, lease = LEASE): OperatorProcess {
   return startOperatorProcess(
     [
       '--leader-elect=true',
-      `--lease-name=${LEASE.name}`,
+      `--lease-name=${lease.name}`,
       '--lease-duration=4s',
       '--renew-deadline=3s',
       '--retry-period=500ms',
     ],
-    { POD_NAMESPACE: LEASE.namespace, POD_NAME: name },
+    { POD_NAMESPACE: lease.namespace, POD_NAME: name },
   );
 }
 
@@ -44,9 +46,9 @@ async function reconcileCount(operator: OperatorProcess): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
-async function holder(): Promise<string | undefined> {
-  const lease = await coordination.readNamespacedLease(LEASE);
-  return lease.spec?.holderIdentity ?? undefined;
+async function holder(of = LEASE): Promise<string | undefined> {
+  const lease = await coordination.readNamespacedLease(of).catch(() => undefined);
+  return lease?.spec?.holderIdentity ?? undefined;
 }
 
 async function ready(ns: string, name: string): Promise<boolean> {
@@ -74,7 +76,7 @@ describe('leader election between two operator processes', () => {
     await custom.createNamespacedCustomObject({
       ...ref,
       namespace: ns,
-      body: agentIdentity('agent-one', ns, withSecret('key')),
+      body: agentIdentity('agent-one', onTestCluster(ns), withSecret('key')),
     });
     await eventually('agent-one ready', () => ready(ns, 'agent-one'), { timeoutMs: 20_000 });
     expect(await reconcileCount(leader!)).toBeGreaterThan(0);
@@ -101,11 +103,42 @@ describe('leader election between two operator processes', () => {
     await custom.createNamespacedCustomObject({
       ...ref,
       namespace: ns,
-      body: agentIdentity('agent-two', ns, withSecret('key')),
+      body: agentIdentity('agent-two', onTestCluster(ns), withSecret('key')),
     });
     await eventually('agent-two ready under the new leader', () => ready(ns, 'agent-two'), {
       timeoutMs: 20_000,
     });
     expect(await reconcileCount(standby!)).toBeGreaterThan(0);
+  });
+
+  it('exits non-zero as soon as another holder takes its lease', async () => {
+    const lease = { namespace: LEASE.namespace, name: uniqueName('nhi-operator-lost') };
+    const victim = start('victim', lease);
+    operators.push(victim);
+    await eventually('the victim to lead', async () => (await holder(lease))?.startsWith('victim'), {
+      timeoutMs: 15_000,
+    });
+
+    const current = await coordination.readNamespacedLease(lease);
+    await coordination.replaceNamespacedLease({
+      ...lease,
+      body: {
+        ...current,
+        spec: {
+          ...current.spec,
+          holderIdentity: 'thief',
+          leaseDurationSeconds: 60,
+          renewTime: new k8s.V1MicroTime(Date.now()),
+        },
+      },
+    });
+
+    // The victim sees the other holder at its next renewal (one retry period) and exits at once.
+    const code = await eventually('the victim to exit', async () => victim.child.exitCode ?? undefined, {
+      timeoutMs: RETRY_MS + 5_000,
+      intervalMs: 50,
+    });
+    expect(code).toBe(1);
+    expect(victim.logs()).toContain('lost the lease: stopping at once');
   });
 });

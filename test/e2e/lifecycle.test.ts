@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../../src/dev/components.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { readAuditFile, verifyChain } from '../../src/governance/audit/audit.ts';
+import { agentIdentity, withScopes, withSpec } from '../../src/testing/agent-identity.ts';
 import {
   conditionOf,
   createIdentity,
@@ -19,14 +20,7 @@ import {
   untilCondition,
 } from '../support/cluster.ts';
 import { childProcessEnv, kubeConfig } from '../support/env.ts';
-import {
-  agentIdentity,
-  deployment,
-  readConfigMaps,
-  withScopes,
-  withSecret,
-  withSpec,
-} from '../support/fixtures.ts';
+import { deployment, onTestCluster, readConfigMaps, withSecret } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -83,7 +77,9 @@ describe('identity lifecycle on the kubernetes provider', () => {
       namespace: ns,
       body: { metadata: { name: 'support-bot-unmanaged' }, stringData: { k: 'v' } },
     });
-    await apply(agentIdentity('support-bot', ns, withScopes(readConfigMaps), withSecret('crm-api-key')));
+    await apply(
+      agentIdentity('support-bot', onTestCluster(ns), withScopes(readConfigMaps), withSecret('crm-api-key')),
+    );
 
     const ready = await timed('provision', () => until(ns, 'support-bot', 'Ready'));
     expect(condition(ready, 'WorkloadBound')?.reason).toBe('Bound');
@@ -162,7 +158,7 @@ describe('identity lifecycle on the kubernetes provider', () => {
     await apply(
       agentIdentity(
         'rag-agent',
-        ns,
+        onTestCluster(ns),
         withScopes(readConfigMaps),
         withSecret('token'),
         withSpec({ quarantinePeriod: '1h' }),
@@ -187,7 +183,7 @@ describe('identity lifecycle on the kubernetes provider', () => {
   it('finds an orphan whose delete it missed while stopped, and a stop revokes nothing', async () => {
     const ns = await createNamespace();
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('batch-agent', 'batch-agent') });
-    await apply(agentIdentity('batch-agent', ns, withSecret('key')));
+    await apply(agentIdentity('batch-agent', onTestCluster(ns), withSecret('key')));
     await until(ns, 'batch-agent', 'Ready');
 
     await operator.stop();
@@ -208,7 +204,9 @@ describe('identity lifecycle on the kubernetes provider', () => {
   it('lets an idle identity with distant deadlines rest (no reconcile loop)', async () => {
     const ns = await createNamespace();
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('idle-bot', 'idle-bot') });
-    await apply(agentIdentity('idle-bot', ns, withSpec({ ttl: '2160h', inactivityTimeout: '720h' })));
+    await apply(
+      agentIdentity('idle-bot', onTestCluster(ns), withSpec({ ttl: '2160h', inactivityTimeout: '720h' })),
+    );
     await until(ns, 'idle-bot', 'Ready');
     const before = await reconcileCount(operator);
     await new Promise((resolve) => setTimeout(resolve, 4000));
@@ -222,7 +220,7 @@ describe('identity lifecycle on the kubernetes provider', () => {
     await apply(
       agentIdentity(
         'mystery',
-        ns,
+        onTestCluster(ns),
         withSpec({ workloadRef: { apiVersion: 'example.com/v1', kind: 'Frobnicator', name: 'x' } }),
       ),
     );
@@ -237,7 +235,9 @@ describe('identity lifecycle on the kubernetes provider', () => {
   it('offboards through nhictl: quarantine, delete, revocation by the finalizer', async () => {
     const ns = await createNamespace();
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('retired-bot', 'retired-bot') });
-    await apply(agentIdentity('retired-bot', ns, withScopes(readConfigMaps), withSecret('key')));
+    await apply(
+      agentIdentity('retired-bot', onTestCluster(ns), withScopes(readConfigMaps), withSecret('key')),
+    );
     await until(ns, 'retired-bot', 'Ready');
     const { stdout } = await timed('offboard', () =>
       run(process.execPath, [join(repoRoot, 'bin', 'nhictl.js'), 'offboard', 'retired-bot', '-n', ns], {

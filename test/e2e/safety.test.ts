@@ -6,15 +6,9 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
 import { applyObjects, installOperatorManifests, readManifests } from '../../src/dev/install.ts';
+import { agentIdentity, withScopes, withSpec } from '../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../support/env.ts';
-import {
-  agentIdentity,
-  deployment,
-  readConfigMaps,
-  withScopes,
-  withSecret,
-  withSpec,
-} from '../support/fixtures.ts';
+import { deployment, onTestCluster, readConfigMaps, withSecret } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -65,7 +59,7 @@ describe('operator safety', () => {
       await custom.createNamespacedCustomObject({
         ...ref,
         namespace: ns,
-        body: agentIdentity('planner', ns, withScopes(readConfigMaps), withSecret('key')),
+        body: agentIdentity('planner', onTestCluster(ns), withScopes(readConfigMaps), withSecret('key')),
       });
       const planned = await eventually('a plan in status', async () => {
         const identity = await get(ns, 'planner');
@@ -104,7 +98,7 @@ describe('operator safety', () => {
             namespace: ns,
             body: agentIdentity(
               'too-long',
-              ns,
+              onTestCluster(ns),
               withSpec({ environment: 'production', ttl: '8000h' }),
               withSecret('key'),
             ),

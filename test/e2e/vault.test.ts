@@ -6,6 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../src/dev/install.ts';
+import { agentIdentity, withScopes, withSpec } from '../../src/testing/agent-identity.ts';
 import {
   bao,
   createIdentity,
@@ -15,7 +16,7 @@ import {
   untilCondition,
 } from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
-import { agentIdentity, deployment, withScopes, withSecret, withSpec } from '../support/fixtures.ts';
+import { deployment, onTestCluster, withSecret } from '../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 
 const env = testEnv();
@@ -43,7 +44,7 @@ describe('Vault/OpenBao through the operator', () => {
     await createIdentity(
       agentIdentity(
         'rag-agent',
-        ns,
+        onTestCluster(ns),
         withSpec({ orphanGracePeriod: '3s', quarantinePeriod: '6s' }),
         withScopes({
           provider: 'vault',

@@ -1,45 +1,41 @@
-// Fixture builders, so tests read like specifications: agentIdentity('bot', withSecret('api-key')).
+// Fixtures for the suites that apply identities to a real cluster (e2e, chart, governance). The
+// identity comes from the shared builder, placed on the test cluster by `onTestCluster`:
+//   agentIdentity('bot', onTestCluster(ns), withScopes(readConfigMaps), withSecret('api-key'))
 
 import type * as k8s from '@kubernetes/client-node';
-import type { AgentIdentity, AgentIdentitySpec, Scope, SecretSpec } from '../../src/api/v1alpha1/types.ts';
+import type { Scope, SecretSpec } from '../../src/api/v1alpha1/types.ts';
+import {
+  inEnvironment,
+  inNamespace,
+  type Modifier,
+  withServiceAccount,
+  withSpec,
+  withUid,
+  withWorkload,
+} from '../../src/testing/agent-identity.ts';
 
-type Mod = (identity: AgentIdentity) => void;
-
-export function agentIdentity(name: string, namespace: string, ...mods: Mod[]): AgentIdentity {
-  const identity: AgentIdentity = {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, namespace },
-    spec: {
-      owner: { team: 'support-eng', contact: 'support-eng@example.com' },
-      purpose: 'Answer support tickets with read access to the CRM',
-      environment: 'development',
-      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-      serviceAccountName: name,
-      ttl: '720h',
-      credentialTTL: '15m',
-      orphanGracePeriod: '3s',
-      quarantinePeriod: '8s',
-    },
-  };
-  for (const mod of mods) mod(identity);
-  return identity;
-}
-
-export const withSpec =
-  (spec: Partial<AgentIdentitySpec>): Mod =>
+/**
+ * An identity as these suites apply it: in `namespace`, without a uid (the apiserver assigns one),
+ * in development, bound to the Deployment and the ServiceAccount named like it, with a 720h ttl and
+ * orphan grace and quarantine periods short enough to watch (3 s, 8 s). Put it first: later
+ * modifiers override it.
+ */
+export const onTestCluster =
+  (namespace: string): Modifier =>
   (identity) => {
-    Object.assign(identity.spec, spec);
-  };
-
-export const withScopes =
-  (...scopes: Scope[]): Mod =>
-  (identity) => {
-    identity.spec.scopes = [...(identity.spec.scopes ?? []), ...scopes];
+    const modifiers = [
+      inNamespace(namespace),
+      withUid(undefined),
+      inEnvironment('development'),
+      withWorkload(),
+      withServiceAccount(identity.metadata.name),
+      withSpec({ ttl: '720h', credentialTTL: '15m', orphanGracePeriod: '3s', quarantinePeriod: '8s' }),
+    ];
+    for (const modify of modifiers) modify(identity);
   };
 
 export const withSecret =
-  (name: string, extra: Partial<SecretSpec> = {}): Mod =>
+  (name: string, extra: Partial<SecretSpec> = {}): Modifier =>
   (identity) => {
     identity.spec.secrets = [
       ...(identity.spec.secrets ?? []),

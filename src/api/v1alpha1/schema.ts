@@ -4,6 +4,7 @@
 // Every list has maxItems and every string in a rule has maxLength, so CEL cost estimates pass.
 
 import { ClusterCredentialProviderSchema, IdentityPolicySchema } from './cluster-schema.ts';
+import { MAX_DEFAULT_OVERLAP, SpecDefaults } from './defaults.ts';
 import {
   bool,
   DNS_LABEL_PATTERN,
@@ -214,12 +215,12 @@ const secretSchema = obj(
       },
     ),
     rotationInterval: duration('How often the value is rotated.', {
-      default: '168h',
+      default: SpecDefaults.rotationInterval,
       min: '1s',
       max: '8760h',
     }),
     overlap: duration(
-      'How long the previous value stays valid after a rotation. Default: half the rotation interval, at most 1h.',
+      `How long the previous value stays valid after a rotation. Default: half the rotation interval, at most ${MAX_DEFAULT_OVERLAP}.`,
       { max: '720h' },
     ),
     target: obj(
@@ -335,27 +336,27 @@ const agentIdentitySpec = obj(
       false,
     ),
     ttl: duration('Lifetime of the identity itself; then it expires and is revoked.', {
-      default: '2160h',
+      default: SpecDefaults.ttl,
       min: '1s',
       max: '8760h',
     }),
     credentialTTL: duration('Lifetime of each minted credential (STS session, Vault token). At most ttl.', {
-      default: '15m',
+      default: SpecDefaults.credentialTTL,
       min: '1s',
       max: '12h',
     }),
     inactivityTimeout: duration('Expire the identity when it has not been used for this long.', {
-      default: '720h',
+      default: SpecDefaults.inactivityTimeout,
       min: '1s',
       max: '8760h',
     }),
     orphanGracePeriod: duration('How long the workload may be missing before the credentials are revoked.', {
-      default: '5m',
+      default: SpecDefaults.orphanGracePeriod,
       max: '720h',
     }),
     quarantinePeriod: duration(
       'How long revoked credentials stay disabled but recoverable (phase 1) before they are deleted (phase 2).',
-      { default: '24h', max: '2160h' },
+      { default: SpecDefaults.quarantinePeriod, max: '2160h' },
     ),
     scopes: list('Least-privilege grants, one list across providers.', scopeSchema, { maxItems: 32 }),
     secrets: list('Secrets this identity owns and the operator rotates.', secretSchema, {

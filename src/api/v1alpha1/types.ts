@@ -259,15 +259,3 @@ export interface IdentityPolicy {
   metadata: ObjectMeta;
   spec: IdentityPolicySpec;
 }
-
-/** Labels and annotations that mark what the operator owns. GC deletes nothing without them. */
-export const Marks = {
-  managedBy: 'app.kubernetes.io/managed-by',
-  managedByValue: 'nhi-operator',
-  identityUid: 'nhi.dev/identity-uid',
-  identityName: 'nhi.dev/identity',
-  owner: 'nhi.dev/owner',
-  purpose: 'nhi.dev/purpose',
-  environment: 'nhi.dev/environment',
-  finalizer: 'nhi.dev/revoke-credentials',
-} as const;

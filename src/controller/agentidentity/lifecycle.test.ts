@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentIdentity, Condition } from '../../api/v1alpha1/types.ts';
-import { decideLifecycle, type LifecycleInput, nextDeadline } from './lifecycle.ts';
+import type { LifecycleInput } from './decision.ts';
+import { decideLifecycle, nextDeadline } from './lifecycle.ts';
 
 const T0 = new Date('2026-01-01T00:00:00Z');
 const minutes = (n: number) => new Date(T0.getTime() + n * 60_000);

@@ -4,83 +4,23 @@
 //
 // Every deadline it computes is returned too, so the reconcile can schedule its own re-add.
 
-import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import { Controls, OperatorAnnotations } from '../../api/v1alpha1/annotations.ts';
+import {
+  expiryWarningLeadMs,
+  ttlMs as identityTtlMs,
+  inactivityTimeoutMs,
+  orphanGraceMs,
+} from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, Condition } from '../../api/v1alpha1/types.ts';
-
-export const Defaults = {
-  ttl: '2160h',
-  credentialTTL: '15m',
-  inactivityTimeout: '720h',
-  orphanGracePeriod: '5m',
-  quarantinePeriod: '24h',
-  rotationInterval: '168h',
-} as const;
-
-/** How long before expiry the owner is warned: a tenth of the ttl, at most 7 days. */
-export function expiryWarningMs(ttlMs: number): number {
-  return Math.min(ttlMs / 10, 7 * 24 * 3_600_000);
-}
-
-export type WorkloadState =
-  | { kind: 'none' }
-  | { kind: 'present'; usesServiceAccount: boolean; boundPods: number }
-  | { kind: 'missing' }
-  | { kind: 'unresolvable'; message: string };
-
-export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked';
-
-export type Decision =
-  | { action: 'offboard' }
-  | { action: 'hold'; reason: 'Revoked' | 'PolicyViolation' | 'WorkloadUnresolvable'; message: string }
-  | { action: 'quarantine'; reason: QuarantineReason; message: string }
-  | { action: 'revoke'; reason: string; message: string }
-  | { action: 'provision'; restore: boolean };
-
-export interface LifecycleInput {
-  identity: AgentIdentity;
-  now: Date;
-  workload: WorkloadState;
-  lastUsed?: Date | undefined;
-  policyViolations: string[];
-}
-
-export interface Deadlines {
-  expiresAt?: Date | undefined;
-  expiryWarningAt?: Date | undefined;
-  inactiveAt?: Date | undefined;
-  orphanedAt?: Date | undefined;
-  quarantineEndsAt?: Date | undefined;
-}
-
-export interface LifecycleResult {
-  decision: Decision;
-  deadlines: Deadlines;
-  /** New value of status.orphanedSince (undefined clears it). */
-  orphanedSince?: string;
-}
-
-/**
- * `nhi.dev/abandon-backends: vault/old,aws/gone`: backends whose ClusterCredentialProvider was deleted,
- * which a human decided to stop trying to revoke (offboarding would otherwise wait for them forever).
- */
-export const ABANDON_ANNOTATION = 'nhi.dev/abandon-backends';
-
-/** Set before phase 2 starts, so a revocation once begun is finished and never undone by a restore. */
-export const REVOKING_ANNOTATION = 'nhi.dev/revocation-started';
-
-/** Set by `nhictl lock` (who and when); the kill switch works without touching spec, so GitOps does not undo it. */
-export const LOCK_ANNOTATION = 'nhi.dev/locked';
+import type { Deadlines, Decision, LifecycleInput, LifecycleResult, QuarantineReason } from './decision.ts';
+import { quarantineEndsAt, quarantinePeriodOver } from './quarantine.ts';
 
 export function isLocked(identity: AgentIdentity): boolean {
-  return identity.spec.locked === true || Boolean(identity.metadata.annotations?.[LOCK_ANNOTATION]);
+  return identity.spec.locked === true || Boolean(identity.metadata.annotations?.[Controls.lock]);
 }
 
 export function conditionIs(conditions: Condition[] | undefined, type: string, status = 'True'): boolean {
   return conditions?.some((c) => c.type === type && c.status === status) ?? false;
-}
-
-function ms(value: string | undefined, fallback: string): number {
-  return parseDuration(value ?? fallback) ?? parseDuration(fallback) ?? 0;
 }
 
 function at(base: Date | string | undefined, offsetMs: number): Date | undefined {
@@ -97,17 +37,20 @@ export function decideLifecycle(input: LifecycleInput): LifecycleResult {
   const { spec, status = {} } = identity;
   const created = identity.metadata.creationTimestamp ?? now.toISOString();
 
-  const ttlMs = ms(spec.ttl, Defaults.ttl);
+  const ttlMs = identityTtlMs(spec);
   const expiresAt = at(created, ttlMs);
   const lastActivity = input.lastUsed ?? (status.lastUsed ? new Date(status.lastUsed) : new Date(created));
   const orphanedSince = workload.kind === 'missing' ? (status.orphanedSince ?? now.toISOString()) : undefined;
   const deadlines: Deadlines = {
-    ...(expiresAt && { expiresAt, expiryWarningAt: new Date(expiresAt.getTime() - expiryWarningMs(ttlMs)) }),
-    inactiveAt: new Date(lastActivity.getTime() + ms(spec.inactivityTimeout, Defaults.inactivityTimeout)),
-    ...(orphanedSince && {
-      orphanedAt: at(orphanedSince, ms(spec.orphanGracePeriod, Defaults.orphanGracePeriod)),
+    ...(expiresAt && {
+      expiresAt,
+      expiryWarningAt: new Date(expiresAt.getTime() - expiryWarningLeadMs(ttlMs)),
     }),
-    ...(status.quarantineUntil && { quarantineEndsAt: new Date(status.quarantineUntil) }),
+    inactiveAt: new Date(lastActivity.getTime() + inactivityTimeoutMs(spec)),
+    ...(orphanedSince && {
+      orphanedAt: at(orphanedSince, orphanGraceMs(spec)),
+    }),
+    quarantineEndsAt: quarantineEndsAt(status),
   };
   const result = (decision: Decision): LifecycleResult => ({
     decision,
@@ -124,7 +67,7 @@ export function decideLifecycle(input: LifecycleInput): LifecycleResult {
     });
   }
 
-  const revoking = identity.metadata.annotations?.[REVOKING_ANNOTATION];
+  const revoking = identity.metadata.annotations?.[OperatorAnnotations.revocationStarted];
   if (revoking) {
     return result({
       action: 'revoke',
@@ -135,8 +78,7 @@ export function decideLifecycle(input: LifecycleInput): LifecycleResult {
 
   const reason = quarantineReason(input, deadlines);
   if (reason) {
-    const quarantined = conditionIs(status.conditions, 'Quarantined');
-    if (quarantined && reason.reason !== 'Locked' && reached(deadlines.quarantineEndsAt, now)) {
+    if (quarantinePeriodOver(identity, reason.reason, now)) {
       return result({ action: 'revoke', ...reason });
     }
     return result({ action: 'quarantine', ...reason });
@@ -157,7 +99,7 @@ function quarantineReason(
 ): { reason: QuarantineReason; message: string } | undefined {
   const { identity, now, workload } = input;
   if (isLocked(identity)) {
-    const by = identity.metadata.annotations?.[LOCK_ANNOTATION];
+    const by = identity.metadata.annotations?.[Controls.lock];
     return { reason: 'Locked', message: `locked (kill switch)${by ? `: ${by}` : ''}` };
   }
   if (reached(deadlines.expiresAt, now)) {

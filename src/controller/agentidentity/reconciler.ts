@@ -1,46 +1,44 @@
-// The AgentIdentity reconcile, as a checklist: read everything (gather), decide (pure lifecycle and
-// policy functions), act through the providers, then write status once, only if it changed, and
-// schedule the next deadline. Provider failures are recorded in status with a backoff that survives
-// restarts; apiserver conflicts and offboarding failures go back to the rate-limited queue.
+// The AgentIdentity reconcile, as a checklist: gather every read, decide the lifecycle (a pure
+// function), run the one step the decision names, derive Ready, then write status once (only if it
+// changed) and schedule the next deadline. Each condition is set by the step module that owns it
+// (status-draft.ts has the table); this file sets none. Provider failures are recorded in status with
+// a backoff that survives restarts; apiserver conflicts and offboarding failures go back to the queue.
 
-import type { AgentIdentity, IdentityPolicy, PlannedChange } from '../../api/v1alpha1/types.ts';
-import { Marks } from '../../api/v1alpha1/types.ts';
-import { assessRisk, exceedsMaxRiskLevel } from '../../governance/risk/index.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import type { PlannedChange } from '../../api/v1alpha1/types.ts';
+import { assessRisk } from '../../governance/risk/index.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
-import {
-  ABANDON_ANNOTATION,
-  type Decision,
-  decideLifecycle,
-  nextDeadline,
-  REVOKING_ANNOTATION,
-} from './lifecycle.ts';
-import { correctDrift, Observer, observeProviders } from './observation.ts';
+import { clearFailures, countFailure, failureBackoffUntil } from './backoff.ts';
+import type { Decision, LifecycleResult } from './decision.ts';
+import { gather, type Observed, Observer } from './gather.ts';
+import { identityRef } from './identity.ts';
+import { decideLifecycle, nextDeadline } from './lifecycle.ts';
+import { observeConditions } from './observe.ts';
 import type { ReconcilerDeps } from './ports.ts';
-import { planAll, provisionAll, unrecordedProviders } from './provisioning.ts';
-import { recordConditions, scheduledPlan, transitionsToEvents } from './report.ts';
-import { applyPhase, credentialKeys, PartialFailureError, quarantineUntil } from './revocation.ts';
-import { auditIdentity, rotateDueSecrets } from './rotation.ts';
+import {
+  correctDrift,
+  holdProvisioning,
+  markDeprovisioned,
+  planAll,
+  provision,
+  provisionFailed,
+  recordIntent,
+} from './provision.ts';
+import { markActive, quarantine, quarantineEndsAt, quarantineFailed, restore } from './quarantine.ts';
+import { markReady } from './ready.ts';
+import { scheduledPlan, transitionsToEvents } from './report.ts';
+import { offboard, revoke, revokeFailed } from './revoke.ts';
+import { rotate } from './rotate.ts';
 import { StatusDraft } from './status-draft.ts';
-import { managedServiceAccountName, observeWorkload } from './workload.ts';
 
-export function identityRef(identity: AgentIdentity): IdentityRef {
-  return {
-    identity,
-    subject: {
-      namespace: identity.metadata.namespace ?? 'default',
-      serviceAccountName: managedServiceAccountName(identity),
-    },
-  };
-}
+/** Far deadlines (a 90-day ttl) are re-planned anyway by the periodic resync: wake at least daily. */
+const MAX_REQUEUE_MS = 24 * 3_600_000;
 
-type ActOutcome =
-  | { kind: 'finalized' }
-  | { kind: 'requeue' }
-  | { kind: 'done'; nextAt?: Date | undefined; driftRestored?: boolean };
+type StepOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done'; nextAt?: Date | undefined };
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
@@ -64,22 +62,25 @@ export class AgentIdentityReconciler {
     if (deleting && !identity.metadata.finalizers?.includes(Marks.finalizer)) return;
 
     const ref = identityRef(identity);
-    const workload = deleting
-      ? ({ kind: 'none' } as const)
-      : await observeWorkload(this.deps.workloads, identity);
-    const policy = this.deps.policy();
-    const violations = [...this.deps.checkPolicy(identity, policy), ...riskGate(identity, policy, now)];
-    const observed = await observeProviders(this.observer, ref, key, workload, now);
+    const gathered = await gather(this.observer, ref, key, now);
     const lifecycle = decideLifecycle({
       identity,
       now,
-      workload,
-      lastUsed: observed.lastUsed,
-      policyViolations: violations,
+      workload: gathered.workload,
+      lastUsed: gathered.observed.lastUsed,
+      policyViolations: gathered.violations,
     });
     const { decision } = lifecycle;
     const draft = new StatusDraft(identity, now);
-    recordConditions(draft, identity, workload, violations, lifecycle, observed.lastUsed, now);
+    observeConditions(
+      draft,
+      identity,
+      gathered.workload,
+      gathered.violations,
+      lifecycle,
+      gathered.observed.lastUsed,
+      now,
+    );
 
     let nextWork: Date | undefined;
     if (this.deps.dryRun) {
@@ -89,17 +90,11 @@ export class AgentIdentityReconciler {
       if (backoffUntil && backoffUntil > now)
         return { requeueAfterMs: backoffUntil.getTime() - now.getTime() };
       try {
-        const outcome = await this.act(ref, decision, draft, now, observed.driftDue);
+        const outcome = await this.runStep(ref, decision, draft, now, gathered.observed);
         if (outcome.kind === 'finalized') return;
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
         nextWork = outcome.nextAt;
-        // A steady provision already restored (and recorded) what drifted; correct the rest only.
-        if (decision.action === 'provision' && !outcome.driftRestored) {
-          await correctDrift(this.deps, ref, observed.drifted);
-        }
-        draft.set('failedAttempts', undefined);
-        draft.set('lastFailureTime', undefined);
-        draft.set('lastFailedAction', undefined);
+        clearFailures(draft);
       } catch (error) {
         if (isConflict(error) || decision.action === 'offboard') throw error;
         nextWork = this.recordFailure(draft, decision, error, now);
@@ -107,243 +102,92 @@ export class AgentIdentityReconciler {
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
     draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now }));
-    const status = draft.finish(decision);
+    const status = markReady(draft, decision);
     await this.deps.store.writeStatus(identity, status);
     await transitionsToEvents(this.deps, identity, draft.transitions);
-
-    const wakeAt = nextDeadline(
-      now,
-      lifecycle.deadlines.expiryWarningAt,
-      lifecycle.deadlines.expiresAt,
-      lifecycle.deadlines.inactiveAt,
-      lifecycle.deadlines.orphanedAt,
-      status.quarantineUntil ? new Date(status.quarantineUntil) : undefined,
-      ...(status.secrets ?? []).map((s) => (s.nextRotation ? new Date(s.nextRotation) : undefined)),
-      nextWork,
-    );
-    if (!wakeAt || (decision.action === 'hold' && decision.reason === 'Revoked')) return undefined;
-    // Far deadlines (a 90-day ttl) are re-planned anyway by the periodic resync: wake at least daily.
-    return {
-      requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(1000, wakeAt.getTime() - now.getTime() + 50)),
-    };
+    return this.wakeUp(now, decision, lifecycle, status, nextWork);
   };
 
+  /** The one step the lifecycle decision names. */
+  private async runStep(
+    ref: IdentityRef,
+    decision: Decision,
+    draft: StatusDraft,
+    now: Date,
+    observed: Observed,
+  ): Promise<StepOutcome> {
+    const { deps } = this;
+    switch (decision.action) {
+      case 'offboard':
+        await offboard(deps, ref, draft);
+        return { kind: 'finalized' };
+      case 'hold':
+        holdProvisioning(draft, decision);
+        return { kind: 'done' };
+      case 'quarantine':
+        await quarantine(deps, ref, decision, draft, now, observed.driftDue);
+        return { kind: 'done' };
+      case 'revoke':
+        if ((await revoke(deps, ref, decision, draft, now)) === 'marked') return { kind: 'requeue' };
+        markDeprovisioned(draft);
+        return { kind: 'done' };
+      case 'provision': {
+        if (await recordIntent(deps, ref)) return { kind: 'requeue' };
+        if (decision.restore) await restore(deps, ref, draft);
+        else markActive(draft);
+        const { driftRestored } = await provision(deps, ref, draft, decision.restore);
+        const nextAt = await rotate(deps, ref, draft, now, decision.restore);
+        // A steady provision already restored (and recorded) what drifted; correct the rest only.
+        if (!driftRestored) await correctDrift(deps, ref, observed.drifted);
+        return { kind: 'done', nextAt };
+      }
+    }
+  }
+
   /**
-   * A provider failure: the condition the action owns says why (typed errors carry no secret), the
-   * attempt is counted in status so a restart does not hammer the backend, and the retry is scheduled
-   * with exponential backoff. Nothing is deleted because of an error.
+   * A provider failure: the step that owns the action says why in its condition (typed errors carry
+   * no secret), the attempt is counted in status, and the retry is scheduled with exponential backoff.
+   * Nothing is deleted because of an error.
    */
   private recordFailure(draft: StatusDraft, decision: Decision, error: unknown, now: Date): Date {
-    const attempts =
-      (draft.status.lastFailedAction === decision.action ? (draft.status.failedAttempts ?? 0) : 0) + 1;
+    const { attempts, retryAt } = countFailure(draft, decision.action, now);
     const reason = error instanceof ProviderError ? error.reason : 'ProviderError';
     const message = maskSecrets(error instanceof Error ? error.message : String(error)).slice(0, 500);
-    const type =
-      decision.action === 'quarantine'
-        ? 'Quarantined'
-        : decision.action === 'revoke'
-          ? 'Revoked'
-          : 'Provisioned';
-    if (type === 'Provisioned' || !draft.is(type)) {
-      draft.condition(type, 'False', reason, `attempt ${attempts} failed: ${message}`);
-    }
-    draft.set('failedAttempts', attempts);
-    draft.set('lastFailureTime', now.toISOString());
-    draft.set('lastFailedAction', decision.action);
+    const said = `attempt ${attempts} failed: ${message}`;
+    if (decision.action === 'quarantine') quarantineFailed(draft, reason, said);
+    else if (decision.action === 'revoke') revokeFailed(draft, reason, said);
+    else provisionFailed(draft, reason, said);
     this.deps.logger.warn('provider call failed; retrying with backoff', {
       action: decision.action,
       reason,
       attempts,
       error: message,
     });
-    return new Date(now.getTime() + backoffMs(attempts));
+    return retryAt;
   }
 
-  private async act(
-    ref: IdentityRef,
+  private wakeUp(
+    now: Date,
     decision: Decision,
-    draft: StatusDraft,
-    now: Date,
-    driftDue: boolean,
-  ): Promise<ActOutcome> {
-    const { deps } = this;
-    const identity = ref.identity;
-    switch (decision.action) {
-      case 'offboard':
-        try {
-          await applyPhase(
-            deps,
-            ref,
-            credentialKeys(deps, identity),
-            'revoke',
-            'AgentIdentity deleted (offboarding)',
-          );
-        } catch (error) {
-          await this.reportBlockedOffboarding(ref, draft, error);
-          throw error;
-        }
-        await deps.audit.record({
-          action: 'offboarded',
-          identity: auditIdentity(identity),
-          actor: deps.actor,
-          resource: `AgentIdentity/${identity.metadata.namespace}/${identity.metadata.name}`,
-          origin: 'finalizer',
-          outcome: 'success',
-        });
-        await deps.store.removeFinalizer(identity, Marks.finalizer);
-        return { kind: 'finalized' };
-      case 'hold':
-        if (decision.reason === 'PolicyViolation' && !draft.is('Provisioned')) {
-          draft.condition(
-            'Provisioned',
-            'False',
-            'PolicyViolation',
-            'nothing is provisioned while the policy is violated',
-          );
-        }
-        if (decision.reason === 'WorkloadUnresolvable')
-          draft.condition('Provisioned', 'False', 'WorkloadUnresolvable', decision.message);
-        return { kind: 'done' };
-      case 'quarantine':
-        if (!draft.is('Quarantined')) {
-          await applyPhase(
-            deps,
-            ref,
-            credentialKeys(deps, identity),
-            'quarantine',
-            `${decision.reason}: ${decision.message}`,
-          );
-          draft.set('quarantineUntil', decision.reason === 'Locked' ? undefined : quarantineUntil(ref, now));
-        } else if (driftDue) {
-          // Re-assert quarantine each drift interval: a RoleBinding or policy put back is removed again.
-          await applyPhase(deps, ref, credentialKeys(deps, identity), 'quarantine', 'drift check', {
-            audit: false,
-          });
-        }
-        draft.condition('Quarantined', 'True', decision.reason, `credentials disabled: ${decision.message}`);
-        return { kind: 'done' };
-      case 'revoke':
-        if (!identity.metadata.annotations?.[REVOKING_ANNOTATION]) {
-          // Mark first, act next: a revocation once started is finished, never undone by a restore.
-          await deps.store.annotate(identity, {
-            [REVOKING_ANNOTATION]: `${decision.reason}: ${now.toISOString()}`,
-          });
-          return { kind: 'requeue' };
-        }
-        await applyPhase(
-          deps,
-          ref,
-          credentialKeys(deps, identity),
-          'revoke',
-          `${decision.reason}: quarantine period over`,
-        );
-        draft.condition(
-          'Revoked',
-          'True',
-          decision.reason,
-          'credentials deleted after the quarantine period',
-        );
-        draft.condition('Provisioned', 'False', 'Revoked', 'credentials deleted');
-        draft.set('quarantineUntil', undefined);
-        draft.set('secrets', undefined);
-        draft.set('providers', undefined);
-        return { kind: 'done' };
-      case 'provision':
-        return this.provision(ref, decision.restore, draft, now);
-    }
-  }
-
-  private async provision(
-    ref: IdentityRef,
-    restore: boolean,
-    draft: StatusDraft,
-    now: Date,
-  ): Promise<ActOutcome> {
-    const unrecorded = unrecordedProviders(this.deps, ref);
-    if (unrecorded.length > 0) {
-      // Record the intent before creating anything in a new backend, so a crash cannot lose track of it.
-      const recorded = [...new Set([...(ref.identity.status?.providers ?? []), ...unrecorded])];
-      await this.deps.store.writeStatus(ref.identity, { ...ref.identity.status, providers: recorded });
-      return { kind: 'requeue' };
-    }
-    if (restore) {
-      await applyPhase(
-        this.deps,
-        ref,
-        credentialKeys(this.deps, ref.identity),
-        'restore',
-        'the quarantine reason is gone',
-      );
-      draft.set('quarantineUntil', undefined);
-      draft.condition(
-        'Quarantined',
-        'False',
-        'Restored',
-        'the quarantine reason is gone: credentials restored',
-      );
-    } else if (!draft.is('Quarantined', 'False')) {
-      draft.condition('Quarantined', 'False', 'Active', 'credentials enabled');
-    }
-    const identity = ref.identity;
-    const steady =
-      !restore &&
-      draft.is('Provisioned') &&
-      identity.status?.observedGeneration === identity.metadata.generation;
-    const outcome = await provisionAll(this.deps, ref, steady);
-    if (outcome.stranded.length > 0) {
-      await this.deps.notifier.event(
-        identity,
-        'Warning',
-        'CredentialsStranded',
-        `credentials may remain in ${outcome.stranded.join(', ')}: their ClusterCredentialProvider is gone. Re-create it so the operator can revoke them, or list them in the annotation ${ABANDON_ANNOTATION}`,
-      );
-    }
-    if (steady && outcome.changes.length > 0) {
-      const what = outcome.changes.map((c) => `${c.action} ${c.resource}`).join(', ');
-      await this.deps.notifier.event(
-        identity,
-        'Warning',
-        'DriftCorrected',
-        `restored the desired state: ${what}`.slice(0, 900),
-      );
-    }
-    draft.set('providers', outcome.providers);
-    draft.set('serviceAccount', outcome.status.serviceAccount);
-    draft.set('aws', outcome.status.aws);
-    draft.set('vault', outcome.status.vault);
-    draft.condition(
-      'Provisioned',
-      'True',
-      'Provisioned',
-      `service account ${outcome.status.serviceAccount} and its grants are in place`,
+    lifecycle: LifecycleResult,
+    status: ReturnType<typeof markReady>,
+    nextWork: Date | undefined,
+  ): ReconcileOutcome {
+    const { deadlines } = lifecycle;
+    const wakeAt = nextDeadline(
+      now,
+      deadlines.expiryWarningAt,
+      deadlines.expiresAt,
+      deadlines.inactiveAt,
+      deadlines.orphanedAt,
+      quarantineEndsAt(status),
+      ...(status.secrets ?? []).map((s) => (s.nextRotation ? new Date(s.nextRotation) : undefined)),
+      nextWork,
     );
-    const rotation = await rotateDueSecrets(this.deps, ref, now, restore);
-    draft.set('secrets', rotation.secrets.length > 0 ? rotation.secrets : undefined);
-    draft.condition(
-      'SecretsRotated',
-      'True',
-      rotation.rotated.length > 0 ? 'Rotated' : 'UpToDate',
-      rotation.rotated.length > 0
-        ? `rotated ${rotation.rotated.join(', ')}`
-        : 'every secret is within its rotation interval',
-    );
-    return { kind: 'done', nextAt: rotation.nextAt, driftRestored: steady && outcome.changes.length > 0 };
-  }
-
-  /** Offboarding cannot finish: say where and what to do, in status and as an Event, then retry. */
-  private async reportBlockedOffboarding(
-    ref: IdentityRef,
-    draft: StatusDraft,
-    error: unknown,
-  ): Promise<void> {
-    const failed = error instanceof PartialFailureError ? error.failures.map((f) => f.key) : [];
-    const message = maskSecrets(
-      `revocation blocked in ${failed.join(', ') || 'a backend'}: ${error instanceof Error ? error.message : String(error)}. ` +
-        `If a ClusterCredentialProvider was deleted, re-create it, or list the backend in the annotation ${ABANDON_ANNOTATION} to give up on it`,
-    ).slice(0, 900);
-    draft.condition('Revoked', 'False', 'RevocationBlocked', message);
-    await this.deps.store.writeStatus(ref.identity, draft.finish()).catch(() => undefined);
-    await this.deps.notifier.event(ref.identity, 'Warning', 'RevocationBlocked', message);
+    if (!wakeAt || (decision.action === 'hold' && decision.reason === 'Revoked')) return undefined;
+    return {
+      requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(1000, wakeAt.getTime() - now.getTime() + 50)),
+    };
   }
 
   private async plan(ref: IdentityRef, decision: Decision): Promise<PlannedChange[]> {
@@ -357,43 +201,4 @@ export class AgentIdentityReconciler {
       },
     ];
   }
-}
-
-const MAX_REQUEUE_MS = 24 * 3_600_000;
-const BACKOFF_BASE_MS = 2_000;
-const BACKOFF_MAX_MS = 5 * 60_000;
-
-export function backoffMs(attempts: number): number {
-  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.max(0, attempts - 1));
-}
-
-/**
- * While status records recent failures of the same action, the next attempt waits (survives restarts:
- * habit 10). A different action — the kill switch after a failed provisioning — goes ahead at once.
- */
-export function failureBackoffUntil(identity: AgentIdentity, decision: Decision): Date | undefined {
-  const { failedAttempts, lastFailureTime, lastFailedAction } = identity.status ?? {};
-  if (!failedAttempts || !lastFailureTime || decision.action === 'offboard') return undefined;
-  if (lastFailedAction !== undefined && lastFailedAction !== decision.action) return undefined;
-  return new Date(new Date(lastFailureTime).getTime() + backoffMs(failedAttempts));
-}
-
-/**
- * maxRiskLevel of the IdentityPolicy, judged on what the spec asks for (not on transient state such as
- * "no activity yet", which would make a new identity flap): the risk module's explainable factors name
- * why.
- */
-export function riskGate(identity: AgentIdentity, policy: IdentityPolicy | undefined, now: Date): string[] {
-  const max = policy?.spec.environments[identity.spec.environment]?.maxRiskLevel;
-  if (!max) return [];
-  const { status: _status, ...intrinsic } = identity;
-  const risk = assessRisk({ identity: intrinsic, now });
-  if (!exceedsMaxRiskLevel(risk, max)) return [];
-  const why = risk.factors
-    .filter((f) => f.id.startsWith('likelihood.'))
-    .map((f) => f.id.replace('likelihood.', ''))
-    .join(', ');
-  return [
-    `spec: risk ${risk.level} (likelihood ${risk.likelihood} x impact ${risk.impact}) exceeds maxRiskLevel ${max} for ${identity.spec.environment}${why ? `: ${why}` : ''}`,
-  ];
 }

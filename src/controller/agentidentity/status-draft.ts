@@ -1,20 +1,30 @@
-// The status a reconcile builds up: each module sets the conditions it owns; the draft remembers which
-// conditions changed so the reconcile can emit an Event and an audit record for each transition.
+// The status a reconcile builds up. Each condition has exactly one owning step module (the table
+// below); a step writes its conditions through `draft.conditionsOf('<step>')`, which refuses any
+// condition it does not own. The draft remembers which conditions changed, so the reconcile can emit
+// an Event and an audit record for each transition.
 
 import type { AgentIdentity, AgentIdentityStatus, ConditionStatus } from '../../api/v1alpha1/types.ts';
 import { findCondition, setCondition } from '../../runtime/status.ts';
-import type { Decision } from './lifecycle.ts';
 
-export type ConditionType =
-  | 'Ready'
-  | 'Provisioned'
-  | 'SecretsRotated'
-  | 'WorkloadBound'
-  | 'PolicyCompliant'
-  | 'Expired'
-  | 'Orphaned'
-  | 'Quarantined'
-  | 'Revoked';
+/** Who sets each condition: the step module of that name, and nothing else. */
+export const ConditionOwners = {
+  PolicyCompliant: 'observe',
+  WorkloadBound: 'observe',
+  Orphaned: 'observe',
+  Expired: 'observe',
+  Provisioned: 'provision',
+  SecretsRotated: 'rotate',
+  Quarantined: 'quarantine',
+  Revoked: 'revoke',
+  Ready: 'ready',
+} as const;
+
+export type ConditionType = keyof typeof ConditionOwners;
+export type Step = (typeof ConditionOwners)[ConditionType];
+/** The conditions step S owns. */
+export type OwnedBy<S extends Step> = {
+  [K in ConditionType]: (typeof ConditionOwners)[K] extends S ? K : never;
+}[ConditionType];
 
 export interface Transition {
   type: ConditionType;
@@ -22,6 +32,12 @@ export interface Transition {
   to: ConditionStatus;
   reason: string;
   message: string;
+  /** The step module that made the change. */
+  by: Step;
+}
+
+export interface ConditionWriter<S extends Step> {
+  set(type: OwnedBy<S>, status: ConditionStatus, reason: string, message: string): void;
 }
 
 export class StatusDraft {
@@ -36,7 +52,15 @@ export class StatusDraft {
     this.status = { ...rest, observedGeneration: identity.metadata.generation ?? 0 };
   }
 
-  condition(type: ConditionType, status: ConditionStatus, reason: string, message: string): void {
+  /** The writer for the conditions `step` owns (a compile-time and a run-time check). */
+  conditionsOf<S extends Step>(step: S): ConditionWriter<S> {
+    return { set: (type, status, reason, message) => this.write(step, type, status, reason, message) };
+  }
+
+  private write(step: Step, type: ConditionType, status: ConditionStatus, reason: string, message: string) {
+    if (ConditionOwners[type] !== step) {
+      throw new Error(`condition ${type} is owned by ${ConditionOwners[type]}.ts, not ${step}.ts`);
+    }
     const previous = findCondition(this.status.conditions, type);
     this.status.conditions = setCondition(
       this.status.conditions,
@@ -45,7 +69,7 @@ export class StatusDraft {
       this.now,
     );
     if (previous?.status !== status || previous.reason !== reason) {
-      this.transitions.push({ type, from: previous?.status, to: status, reason, message });
+      this.transitions.push({ type, from: previous?.status, to: status, reason, message, by: step });
     }
   }
 
@@ -56,48 +80,5 @@ export class StatusDraft {
   set<K extends keyof AgentIdentityStatus>(field: K, value: AgentIdentityStatus[K] | undefined): void {
     if (value === undefined) delete this.status[field];
     else this.status[field] = value;
-  }
-
-  /**
-   * Ready and the human-facing phase, derived from the other conditions and the lifecycle decision:
-   * an identity on its way to quarantine or revocation is never Ready, even while that step fails.
-   */
-  finish(decision?: Decision): AgentIdentityStatus {
-    const pendingStop =
-      decision && (decision.action === 'quarantine' || decision.action === 'revoke') ? decision : undefined;
-    const phase = this.is('Revoked')
-      ? 'Revoked'
-      : this.is('Quarantined')
-        ? 'Quarantined'
-        : pendingStop
-          ? pendingStop.action === 'revoke'
-            ? 'Revoking'
-            : 'Quarantining'
-          : this.is('PolicyCompliant', 'False')
-            ? 'Denied'
-            : this.is('Provisioned')
-              ? 'Active'
-              : 'Pending';
-    const blocking = (['Revoked', 'Quarantined', 'Expired', 'Orphaned'] as const).find((t) => this.is(t));
-    const notYet = (['PolicyCompliant', 'Provisioned', 'WorkloadBound'] as const).find((t) => !this.is(t));
-    if (blocking) this.condition('Ready', 'False', blocking, `the identity is ${blocking.toLowerCase()}`);
-    else if (pendingStop) {
-      this.condition(
-        'Ready',
-        'False',
-        pendingStop.reason,
-        `${pendingStop.action} pending: ${pendingStop.message}`,
-      );
-    } else if (notYet) {
-      const c = findCondition(this.status.conditions, notYet);
-      this.condition(
-        'Ready',
-        c ? 'False' : 'Unknown',
-        c?.reason ?? 'Reconciling',
-        c?.message ?? `waiting for ${notYet}`,
-      );
-    } else this.condition('Ready', 'True', 'Active', 'credentials provisioned and bound to the workload');
-    this.status.phase = phase;
-    return this.status;
   }
 }

@@ -4,7 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import { httpStatus } from '../../runtime/errors.ts';
-import type { WorkloadState } from './lifecycle.ts';
+import type { WorkloadState } from './decision.ts';
 
 export interface WorkloadPort {
   /** The resource for apiVersion+kind, or undefined when the cluster serves no such kind. */

@@ -10,8 +10,8 @@ import {
   paginateListUsers,
   paginateListUserTags,
 } from '@aws-sdk/client-iam';
-import { sdkClientConfig } from '../../providers/aws/clients.ts';
-import { parsePolicyDocument } from '../../providers/aws/iam-adapter.ts';
+import { parsePolicyDocument } from '../../providers/aws/adapter-iam.ts';
+import { sdkClientConfig } from '../../providers/aws/factory.ts';
 import { type IamInventoryPort, InventorySourceError, type RawAccessKey } from './types.ts';
 
 export interface IamSourceOptions {

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { type AgentIdentity, type Condition, Marks } from '../../api/v1alpha1/types.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import type { AgentIdentity, Condition } from '../../api/v1alpha1/types.ts';
+import {
+  agentIdentity,
+  createdAt,
+  inNamespace,
+  withOwner,
+  withPurpose,
+  withServiceAccount,
+  withStatus,
+  withUid,
+  withWorkload,
+} from '../../testing/agent-identity.ts';
 import { classify, identityState } from './classify.ts';
 import { summarize } from './summary.ts';
 import type {
@@ -16,19 +28,17 @@ const ISSUER = 'https://127.0.0.1:6443';
 const HOST = '127.0.0.1:6443';
 
 function identity(name: string, namespace: string, uid: string, conditions: Condition[] = []): AgentIdentity {
-  return {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, namespace, uid, creationTimestamp: '2025-05-01T00:00:00Z' },
-    spec: {
-      owner: { team: 'support-eng' },
-      purpose: 'Answer support tickets',
-      environment: 'production',
-      serviceAccountName: name,
-      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
-    },
-    status: { conditions },
-  };
+  return agentIdentity(
+    name,
+    inNamespace(namespace),
+    withUid(uid),
+    createdAt('2025-05-01T00:00:00Z'),
+    withOwner({ team: 'support-eng' }),
+    withPurpose('Answer support tickets'),
+    withServiceAccount(name),
+    withWorkload(),
+    withStatus({ conditions }),
+  );
 }
 
 const cond = (type: string, status: Condition['status'] = 'True', reason = type): Condition => ({

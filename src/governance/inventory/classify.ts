@@ -2,7 +2,8 @@
 // InventoryItem per non-human identity out, with its owner, state and findings (shadow, dangling
 // or wildcard trust, ghosts left with our marks, legacy tokens, static keys, risk).
 
-import { type AgentIdentity, Marks } from '../../api/v1alpha1/types.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import { assessRisk, summarizeRisk } from '../risk/risk.ts';
 import { isSystemServiceAccount } from './system.ts';
 import { iamTrustBinding, type SubjectRef, type TrustBinding, vaultRoleBinding } from './trust.ts';

@@ -2,7 +2,7 @@
 // the operator's owner records (KV v2 custom metadata under nhi/_owners/). Only LIST and GET; the
 // token goes in a header and never into an error message.
 
-import { OWNERS_FOLDER } from '../../providers/vault/naming.ts';
+import { OWNERS_FOLDER } from '../../providers/vault/names.ts';
 import { InventorySourceError, type RawVaultRole, type VaultInventoryPort } from './types.ts';
 
 export interface VaultSourceOptions {

@@ -2,7 +2,7 @@
 // can check against the AgentIdentity. Likelihood factors add points (likelihood = 1 + ceil(points/2),
 // at most 5); impact factors add up to the impact directly (clamped to 1..5). Pure: spec + status + now.
 
-import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import { credentialTtlMs, rotationIntervalMs, ttlMs } from '../../api/v1alpha1/defaults.ts';
 import type {
   AgentIdentitySpec,
   AgentIdentityStatus,
@@ -13,9 +13,6 @@ import { analyzeGrants, type GrantAnalysis } from './grants.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
-
-/** The CRD defaults (src/api/v1alpha1/schema.ts), for objects read without them applied. */
-export const SPEC_DEFAULTS = { ttl: '2160h', credentialTTL: '15m', rotationInterval: '168h' } as const;
 
 /** Thresholds the likelihood factors use; exported so tests and docs quote the same numbers. */
 export const THRESHOLDS = {
@@ -41,10 +38,6 @@ export interface FactorSubject {
 
 const f = (id: string, weight: number, description: string): RiskFactor => ({ id, weight, description });
 
-function ms(text: string | undefined, fallback: string): number {
-  return parseDuration(text ?? fallback) ?? parseDuration(fallback) ?? 0;
-}
-
 function human(msValue: number): string {
   if (msValue >= DAY && msValue % DAY === 0) return `${msValue / DAY}d`;
   if (msValue >= HOUR && msValue % HOUR === 0) return `${msValue / HOUR}h`;
@@ -65,7 +58,7 @@ function list(items: string[], max = 4): string {
 
 function lifetimeFactors(spec: AgentIdentitySpec): RiskFactor[] {
   const out: RiskFactor[] = [];
-  const ttl = ms(spec.ttl, SPEC_DEFAULTS.ttl);
+  const ttl = ttlMs(spec);
   if (ttl > THRESHOLDS.longLivedIdentityMs) {
     out.push(
       f(
@@ -75,7 +68,7 @@ function lifetimeFactors(spec: AgentIdentitySpec): RiskFactor[] {
       ),
     );
   }
-  const credential = ms(spec.credentialTTL, SPEC_DEFAULTS.credentialTTL);
+  const credential = credentialTtlMs(spec);
   if (credential > THRESHOLDS.longLivedCredentialMs) {
     out.push(
       f(
@@ -100,7 +93,7 @@ function rotationFactors(subject: FactorSubject, now: Date): RiskFactor[] {
   ];
   const intervals = secrets.map((s) => ({
     name: s.name,
-    ms: ms(s.rotationInterval, SPEC_DEFAULTS.rotationInterval),
+    ms: rotationIntervalMs(s),
   }));
   const slowest = intervals.reduce((a, b) => (b.ms > a.ms ? b : a));
   if (slowest.ms > THRESHOLDS.slowRotationMs) {

@@ -1,7 +1,7 @@
 // Risk scoring of AgentIdentities: pure functions, called by the reconciler (status.risk), nhictl
 // risk and the HTML report.
 
-export { SPEC_DEFAULTS, THRESHOLDS } from './factors.ts';
+export { THRESHOLDS } from './factors.ts';
 export { analyzeGrants, type GrantAnalysis, isBroadAwsResource, isBroadVaultPath } from './grants.ts';
 export {
   assessRisk,

@@ -6,6 +6,16 @@ import type {
   RiskStatus,
 } from '../../api/v1alpha1/types.ts';
 import {
+  agentIdentity,
+  createdAt,
+  withOwner,
+  withPurpose,
+  withSpec,
+  withStatus,
+  withUid,
+  withWorkload,
+} from '../../testing/agent-identity.ts';
+import {
   assessRisk,
   exceedsMaxRiskLevel,
   impactFromPoints,
@@ -22,27 +32,22 @@ const days = (from: string | Date, n: number) =>
   new Date(new Date(from).getTime() + n * 86_400_000).toISOString();
 
 function identity(spec: Partial<AgentIdentitySpec> = {}, status: AgentIdentityStatus = {}): AgentIdentity {
-  return {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name: 'support-bot', namespace: 'agents', creationTimestamp: CREATED, uid: 'u-1' },
-    spec: {
-      owner: { team: 'support-eng' },
-      purpose: 'Answer support tickets',
-      environment: 'production',
-      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'support-bot' },
-      ttl: '2160h',
-      credentialTTL: '15m',
-      ...spec,
-    },
-    status: {
+  return agentIdentity(
+    'support-bot',
+    createdAt(CREATED),
+    withUid('u-1'),
+    withOwner({ team: 'support-eng' }),
+    withPurpose('Answer support tickets'),
+    withWorkload(),
+    withSpec({ ttl: '2160h', credentialTTL: '15m', ...spec }),
+    withStatus({
       lastUsed: '2025-06-01T11:00:00Z',
       conditions: [
         { type: 'WorkloadBound', status: 'True', reason: 'Bound', message: '', lastTransitionTime: CREATED },
       ],
       ...status,
-    },
-  };
+    }),
+  );
 }
 
 function neverUsed(input: AgentIdentity): AgentIdentity {

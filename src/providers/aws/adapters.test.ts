@@ -6,12 +6,12 @@ import type { IAMClient } from '@aws-sdk/client-iam';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { ProviderError, ThrottledError, UnavailableError } from '../types.ts';
-import { sdkClientConfig } from './clients.ts';
-import { eksAdapter } from './eks-adapter.ts';
-import { iamAdapter, parsePolicyDocument } from './iam-adapter.ts';
-import { AlreadyExistsError } from './ports.ts';
+import { eksAdapter } from './adapter-eks.ts';
+import { iamAdapter, parsePolicyDocument } from './adapter-iam.ts';
+import { secretsManagerAdapter } from './adapter-secrets-manager.ts';
+import { sdkClientConfig } from './factory.ts';
+import { AlreadyExistsError } from './port.ts';
 import { awsError } from './sdk-errors.ts';
-import { secretsManagerAdapter } from './secrets-manager-adapter.ts';
 
 interface Sent {
   command: string;

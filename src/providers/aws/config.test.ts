@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AwsProviderSpec } from '../../api/v1alpha1/types.ts';
 import { InvalidConfigError } from '../types.ts';
 import { awsConfigFromSpec } from './config.ts';
-import { irsaSpec } from './fixtures.ts';
+import { irsaSpec } from './testing/fixtures.ts';
 
 describe('awsConfigFromSpec', () => {
   it('fills in defaults', () => {

@@ -1,5 +1,5 @@
 // The AWS provider's configuration: a ClusterCredentialProvider's `spec.aws`, validated and with
-// defaults filled in. Invalid settings throw InvalidConfigError (not retryable: a human must fix it).
+// defaults filled in. Invalid settings throw InvalidConfigError, which a human must fix.
 
 import type { AwsProviderSpec } from '../../api/v1alpha1/types.ts';
 import { InvalidConfigError } from '../types.ts';

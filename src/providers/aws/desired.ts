@@ -5,7 +5,7 @@
 import type { AgentIdentity, AwsScope, SecretGenerator, SecretSpec } from '../../api/v1alpha1/types.ts';
 import { type IdentityRef, InvalidConfigError } from '../types.ts';
 import type { AwsProviderConfig } from './config.ts';
-import { maxSessionDuration, ownershipTags, roleName, secretName, uidOf } from './naming.ts';
+import { maxSessionDuration, ownershipTags, roleName, secretName, uidOf } from './names.ts';
 import type { AssociationTarget } from './pod-identity.ts';
 import {
   INLINE_POLICY_MAX,

@@ -1,16 +1,16 @@
 // Public surface of the AWS provider.
 
-export type { AwsClientOptions } from './clients.ts';
-export { awsProviderFactory, createAwsPorts, createAwsProvider, sdkClientConfig } from './clients.ts';
+export { eksAdapter } from './adapter-eks.ts';
+export { iamAdapter } from './adapter-iam.ts';
+export { secretsManagerAdapter } from './adapter-secrets-manager.ts';
 export { type AwsProviderConfig, awsConfigFromSpec } from './config.ts';
-export { eksAdapter } from './eks-adapter.ts';
-export { iamAdapter } from './iam-adapter.ts';
-export { roleName, secretName } from './naming.ts';
-export type { EksPort, IamPort, SecretsManagerPort } from './ports.ts';
+export type { AwsClientOptions } from './factory.ts';
+export { awsProviderFactory, createAwsPorts, createAwsProvider, sdkClientConfig } from './factory.ts';
+export { roleName, secretName } from './names.ts';
+export type { EksPort, IamPort, SecretsManagerPort } from './port.ts';
 export {
   AwsProvider,
   type AwsProviderDeps,
   ROLE_ARN_ANNOTATION,
   TOKEN_EXPIRATION_ANNOTATION,
 } from './provider.ts';
-export { secretsManagerAdapter } from './secrets-manager-adapter.ts';

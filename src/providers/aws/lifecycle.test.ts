@@ -1,18 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { Marks } from '../../api/v1alpha1/types.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import { agentIdentity, withAwsScopes, withSmSecrets } from '../../testing/agent-identity.ts';
 import { NotOwnedError } from '../types.ts';
-import { crashAfterWrites, type FakeIam, fakeAwsProvider, SimulatedCrash } from './fakes.ts';
-import { agentIdentity, irsaSpec, refFor, withScopes, withSmSecrets } from './fixtures.ts';
-import { QUARANTINE_POLICY, roleName, SCOPES_POLICY } from './naming.ts';
+import { QUARANTINE_POLICY, roleName, SCOPES_POLICY } from './names.ts';
 import { isQuarantinePolicy, podIdentityTrustPolicy, renderPolicy } from './policies.ts';
-import { iamWrites } from './ports.ts';
+import { iamWrites } from './port.ts';
 import { AwsProvider } from './provider.ts';
+import { crashAfterWrites, type FakeIam, fakeAwsProvider, SimulatedCrash } from './testing/fakes.ts';
+import { irsaSpec, refFor } from './testing/fixtures.ts';
 
 const crm = {
   actions: ['secretsmanager:GetSecretValue'],
   resources: ['arn:aws:secretsmanager:us-east-1:1:secret:crm/*'],
 };
-const bot = () => refFor(agentIdentity('support-bot', withScopes(crm), withSmSecrets('crm-api-key')));
+const bot = () => refFor(agentIdentity('support-bot', withAwsScopes(crm), withSmSecrets('crm-api-key')));
 const SECRET = 'nhi/agents/support-bot/crm-api-key';
 
 type FakeRole = NonNullable<ReturnType<FakeIam['roles']['get']>>;
@@ -216,51 +217,12 @@ describe('revoke', () => {
 
   it('leaves roles and secrets of other identities alone', async () => {
     const { provider, iam, sm, ref } = await provisioned({ secretsManager: { forceDelete: true } });
-    const other = refFor(agentIdentity('support-bot-2', withScopes(crm), withSmSecrets('crm-api-key')));
+    const other = refFor(agentIdentity('support-bot-2', withAwsScopes(crm), withSmSecrets('crm-api-key')));
     await provider.provision(other);
     await provider.revoke(ref);
     expect(iam.roles.has(roleName('nhi-', other.identity))).toBe(true);
     expect(sm.secrets.has('nhi/agents/support-bot-2/crm-api-key')).toBe(true);
     expect(sm.secrets.has(SECRET)).toBe(false);
-  });
-});
-
-describe('listOwned', () => {
-  it('lists our roles under the path and our tagged secrets, not unmanaged ones', async () => {
-    const { provider, iam, sm, ref, name } = await provisioned();
-    await iam.createRole({
-      name: 'hand-made',
-      path: '/nhi/',
-      trustPolicy: '{}',
-      description: '',
-      maxSessionDuration: 3600,
-      tags: {},
-    });
-    await sm.createSecret({
-      name: 'nhi/agents/hand-made',
-      value: 'x',
-      versionId: 'y'.repeat(32),
-      description: '',
-      tags: {},
-    });
-    expect(await provider.listOwned()).toEqual([
-      {
-        provider: 'aws',
-        kind: 'IAMRole',
-        name,
-        identityUid: ref.identity.metadata.uid,
-        namespace: 'agents',
-        identityName: 'support-bot',
-      },
-      {
-        provider: 'aws',
-        kind: 'SecretsManagerSecret',
-        name: SECRET,
-        identityUid: ref.identity.metadata.uid,
-        namespace: 'agents',
-        identityName: 'support-bot',
-      },
-    ]);
   });
 });
 
@@ -318,7 +280,7 @@ describe('pod identity mode', () => {
 describe('write ceiling', () => {
   it('spaces writes to maxWritesPerSecond; reads are not limited', async () => {
     const { provider, clock } = fakeAwsProvider({ maxWritesPerSecond: 2 });
-    const ref = refFor(agentIdentity('bot', withScopes(crm), withSmSecrets('a', 'b', 'c')));
+    const ref = refFor(agentIdentity('bot', withAwsScopes(crm), withSmSecrets('a', 'b', 'c')));
     await provider.provision(ref); // 5 writes: role, policy, three secrets
     await provider.plan(ref);
     expect(clock.waits.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1500);

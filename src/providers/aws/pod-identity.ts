@@ -4,8 +4,8 @@
 
 import type { PlannedChange } from '../../api/v1alpha1/types.ts';
 import { type BoundSubject, NotOwnedError } from '../types.ts';
-import { isOurs } from './naming.ts';
-import type { EksPort, Tags } from './ports.ts';
+import { isOurs } from './names.ts';
+import type { EksPort, Tags } from './port.ts';
 
 export interface AssociationTarget {
   clusterName: string;

@@ -3,7 +3,7 @@
 
 import type { AwsScope } from '../../api/v1alpha1/types.ts';
 import type { BoundSubject } from '../types.ts';
-import { shortHash } from './naming.ts';
+import { shortHash } from './names.ts';
 
 export interface Statement {
   Sid?: string;

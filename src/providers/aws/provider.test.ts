@@ -1,22 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { Marks } from '../../api/v1alpha1/types.ts';
-import { InvalidConfigError, NotOwnedError } from '../types.ts';
-import { crashAfterWrites, FakeIam, FakeSecretsManager, fakeAwsProvider, SimulatedCrash } from './fakes.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
 import {
   agentIdentity,
-  irsaSpec,
-  refFor,
-  TEST_BOUNDARY,
-  TEST_ISSUER,
-  TEST_OIDC_ARN,
+  withAwsScopes,
   withCredentialTTL,
-  withScopes,
   withSmSecrets,
-} from './fixtures.ts';
-import { roleName, SCOPES_POLICY } from './naming.ts';
+} from '../../testing/agent-identity.ts';
+import { InvalidConfigError, NotOwnedError } from '../types.ts';
+import { roleName, SCOPES_POLICY } from './names.ts';
 import { irsaTrustPolicy, policyHash, renderPolicy, scopesPolicy } from './policies.ts';
-import { iamWrites, secretsManagerWrites } from './ports.ts';
+import { iamWrites, secretsManagerWrites } from './port.ts';
 import { AwsProvider } from './provider.ts';
+import {
+  crashAfterWrites,
+  FakeIam,
+  FakeSecretsManager,
+  fakeAwsProvider,
+  SimulatedCrash,
+} from './testing/fakes.ts';
+import { irsaSpec, refFor, TEST_BOUNDARY, TEST_ISSUER, TEST_OIDC_ARN } from './testing/fixtures.ts';
 
 const crm = {
   actions: ['secretsmanager:GetSecretValue'],
@@ -25,7 +27,7 @@ const crm = {
 
 const setup = fakeAwsProvider;
 
-const bot = () => refFor(agentIdentity('support-bot', withScopes(crm), withSmSecrets('crm-api-key')));
+const bot = () => refFor(agentIdentity('support-bot', withAwsScopes(crm), withSmSecrets('crm-api-key')));
 
 describe('provision', () => {
   it('creates the role with trust policy, boundary, session duration and tags, then the inline policy', async () => {
@@ -58,7 +60,7 @@ describe('provision', () => {
 
   it('returns the status fragment and the IRSA ServiceAccount annotations', async () => {
     const { provider } = setup();
-    const ref = refFor(agentIdentity('bot', withScopes(crm), withCredentialTTL('20m')));
+    const ref = refFor(agentIdentity('bot', withAwsScopes(crm), withCredentialTTL('20m')));
     const result = await provider.provision(ref);
     const name = roleName('nhi-', ref.identity);
     expect(result.status).toEqual({
@@ -103,7 +105,7 @@ describe('provision', () => {
 
   it('ignores scopes and secrets that name another provider', async () => {
     const { iam, sm, provider } = AwsProviderWithName('aws-main');
-    const ref = refFor(agentIdentity('bot', withScopes({ ...crm, providerRef: 'aws-other' })));
+    const ref = refFor(agentIdentity('bot', withAwsScopes({ ...crm, providerRef: 'aws-other' })));
     await provider.provision(ref);
     expect(iam.writes()).toEqual(['createRole']);
     expect(sm.calls).toEqual([]);

@@ -1,14 +1,14 @@
 // AwsProvider: one IAM role per AgentIdentity (IRSA or EKS Pod Identity), its inline policy from the
 // identity's `aws` scopes, its Secrets Manager secrets, drift correction and two-phase revocation.
-// Everything goes through the narrow ports in ports.ts; the clock and config come in here too.
+// Everything goes through the narrow ports in port.ts; the clock and config come in here too.
 
+import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type {
   ClusterCredentialProviderSpec,
   PlannedChange,
   SecretGenerator,
   SecretSpec,
 } from '../../api/v1alpha1/types.ts';
-import { Marks } from '../../api/v1alpha1/types.ts';
 import { type Clock, systemClock } from '../../runtime/clock.ts';
 import { generateSecretValue } from '../generators.ts';
 import {
@@ -16,7 +16,6 @@ import {
   type IdentityRef,
   InvalidConfigError,
   type Observation,
-  type OwnedResource,
   ProviderError,
   type ProvisionResult,
   type RotateOptions,
@@ -25,7 +24,7 @@ import {
 } from '../types.ts';
 import { type AwsProviderConfig, awsConfigFromSpec } from './config.ts';
 import { assertSmSecret, associationTarget, desiredRole, secretTarget, smSecretsOf } from './desired.ts';
-import { QUARANTINE_POLICY, roleName, secretName, tokenExpirationSeconds, uidOf } from './naming.ts';
+import { QUARANTINE_POLICY, roleName, secretName, tokenExpirationSeconds, uidOf } from './names.ts';
 import { deleteAssociation, ensureAssociation, planAssociation } from './pod-identity.ts';
 import { isQuarantinePolicy, policyHash, quarantinePolicy, renderPolicy } from './policies.ts';
 import {
@@ -36,7 +35,7 @@ import {
   iamWrites,
   type SecretsManagerPort,
   secretsManagerWrites,
-} from './ports.ts';
+} from './port.ts';
 import {
   applyRoleAction,
   assertOwned,
@@ -262,20 +261,6 @@ export class AwsProvider implements CredentialProvider {
     return lastUsed ? { lastUsed, drift, corrected } : { drift, corrected };
   }
 
-  async listOwned(): Promise<OwnedResource[]> {
-    const owned: OwnedResource[] = [];
-    for (const role of await this.iam.listRoles(this.config.rolePath)) {
-      const tags = await this.iam.listRoleTags(role.name);
-      if (tags?.[Marks.identityUid]) owned.push(ownedResource('IAMRole', role.name, tags));
-    }
-    for (const secret of await this.sm.listSecretsByTagKey(Marks.identityUid)) {
-      if (secret.tags[Marks.identityUid]) {
-        owned.push(ownedResource('SecretsManagerSecret', secret.name, secret.tags));
-      }
-    }
-    return owned;
-  }
-
   /**
    * Reads, diffs and applies the actions `select` picks. A create that collides (another writer, or
    * a create whose response was lost) re-reads once and adopts or refuses what is there.
@@ -302,16 +287,4 @@ export class AwsProvider implements CredentialProvider {
       }
     }
   }
-}
-
-function ownedResource(kind: string, name: string, tags: Record<string, string>): OwnedResource {
-  const [namespace, identityName] = (tags[Marks.identityName] ?? '').split('/', 2);
-  const owned: OwnedResource = { provider: 'aws', kind, name };
-  const uid = tags[Marks.identityUid];
-  if (uid) owned.identityUid = uid;
-  if (namespace && identityName) {
-    owned.namespace = namespace;
-    owned.identityName = identityName;
-  }
-  return owned;
 }

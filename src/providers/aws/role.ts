@@ -2,11 +2,12 @@
 // serves plan, provision and drift detection alike), and apply one action at a time. Every action is
 // idempotent, so a crash between any two leaves a state the next diff simply finishes.
 
-import { Marks, type PlannedChange } from '../../api/v1alpha1/types.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import type { PlannedChange } from '../../api/v1alpha1/types.ts';
 import { NotOwnedError } from '../types.ts';
-import { isOurs, missingTags, OUR_INLINE_POLICIES, QUARANTINE_POLICY, SCOPES_POLICY } from './naming.ts';
+import { isOurs, missingTags, OUR_INLINE_POLICIES, QUARANTINE_POLICY, SCOPES_POLICY } from './names.ts';
 import { type PolicyDocument, renderPolicy, samePolicy } from './policies.ts';
-import type { IamPort, LiveRole, Tags } from './ports.ts';
+import type { IamPort, LiveRole, Tags } from './port.ts';
 
 export interface DesiredRole {
   name: string;

@@ -2,7 +2,7 @@
 // Adapters call `awsError()` in their catch blocks so the provider only ever sees typed errors.
 
 import { ProviderError, ThrottledError, UnavailableError } from '../types.ts';
-import { AlreadyExistsError } from './ports.ts';
+import { AlreadyExistsError } from './port.ts';
 
 interface SdkErrorShape {
   name?: string;

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { agentIdentity, withSmSecrets } from '../../testing/agent-identity.ts';
 import { NotOwnedError } from '../types.ts';
-import { crashAfterWrites, type FakeSecretsManager, fakeAwsProvider, SimulatedCrash } from './fakes.ts';
-import { agentIdentity, irsaSpec, refFor, withSmSecrets } from './fixtures.ts';
-import { versionIdFor } from './naming.ts';
-import { secretsManagerWrites } from './ports.ts';
+import { versionIdFor } from './names.ts';
+import { secretsManagerWrites } from './port.ts';
 import { AwsProvider } from './provider.ts';
+import {
+  crashAfterWrites,
+  type FakeSecretsManager,
+  fakeAwsProvider,
+  SimulatedCrash,
+} from './testing/fakes.ts';
+import { irsaSpec, refFor } from './testing/fixtures.ts';
 
 const SECRET = 'nhi/agents/bot/api-key';
 const spec = {

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { SecretMaterial, SecretVersionRef } from '../types.ts';
 import { NotOwnedError } from '../types.ts';
-import { isOurs, missingTags, versionIdFor, versionOf } from './naming.ts';
-import { AlreadyExistsError, type SecretDescription, type SecretsManagerPort, type Tags } from './ports.ts';
+import { isOurs, missingTags, versionIdFor, versionOf } from './names.ts';
+import { AlreadyExistsError, type SecretDescription, type SecretsManagerPort, type Tags } from './port.ts';
 
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPENDING = 'AWSPENDING';

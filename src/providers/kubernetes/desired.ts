@@ -2,9 +2,10 @@
 // from them. Pure: the plan module reads, these functions compare, actions write.
 
 import type * as k8s from '@kubernetes/client-node';
+import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import type { KubernetesScope, PolicyRule } from '../../api/v1alpha1/types.ts';
 import type { IdentityRef } from '../types.ts';
-import { K8sMarks, markedMetadata, rbacNameOf, withMarks } from './names.ts';
+import { markedMetadata, rbacNameOf, withMarks } from './names.ts';
 
 const RBAC_GROUP = 'rbac.authorization.k8s.io';
 
@@ -66,11 +67,11 @@ export function extraAnnotationChanges(
   extra: Record<string, string> | undefined,
 ): { annotations: Record<string, string>; removeAnnotations: string[] } {
   if (extra === undefined) return { annotations: {}, removeAnnotations: [] };
-  const before = (live?.annotations?.[K8sMarks.extraAnnotations] ?? '').split(',').filter(Boolean);
+  const before = (live?.annotations?.[ObjectMarks.extraAnnotations] ?? '').split(',').filter(Boolean);
   const keys = Object.keys(extra).sort();
   const removeAnnotations = before.filter((key) => !keys.includes(key));
-  if (keys.length === 0) removeAnnotations.push(K8sMarks.extraAnnotations);
-  const annotations = keys.length ? { ...extra, [K8sMarks.extraAnnotations]: keys.join(',') } : {};
+  if (keys.length === 0) removeAnnotations.push(ObjectMarks.extraAnnotations);
+  const annotations = keys.length ? { ...extra, [ObjectMarks.extraAnnotations]: keys.join(',') } : {};
   return { annotations, removeAnnotations };
 }
 

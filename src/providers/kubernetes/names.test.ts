@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Marks } from '../../api/v1alpha1/types.ts';
-import { agentIdentity, randomSecret, refOf, withServiceAccount } from './fixtures.ts';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import { agentIdentity, withServiceAccount } from '../../testing/agent-identity.ts';
 import {
   boundedName,
   currentKeyOf,
@@ -12,6 +12,7 @@ import {
   targetSecretNameOf,
   withMarks,
 } from './names.ts';
+import { randomSecret, refOf } from './testing/fixtures.ts';
 
 describe('names', () => {
   it.each([

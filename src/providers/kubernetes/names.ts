@@ -6,23 +6,9 @@
 
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
-import { type AgentIdentity, API_VERSION, Marks, type SecretSpec } from '../../api/v1alpha1/types.ts';
+import { Marks, ObjectMarks } from '../../api/v1alpha1/annotations.ts';
+import { type AgentIdentity, API_VERSION, type SecretSpec } from '../../api/v1alpha1/types.ts';
 import { type IdentityRef, InvalidConfigError } from '../types.ts';
-
-/** Annotations and labels the provider adds beyond the shared Marks. */
-export const K8sMarks = {
-  quarantined: 'nhi.dev/quarantined',
-  quarantinedAt: 'nhi.dev/quarantined-at',
-  /** Comma-separated keys of annotations other providers asked for (so we can remove them later). */
-  extraAnnotations: 'nhi.dev/extra-annotations',
-  /** Label on a target Secret: the spec.secrets[].name it holds. */
-  secret: 'nhi.dev/secret',
-  backend: 'nhi.dev/backend',
-  currentVersion: 'nhi.dev/current-version',
-  previousVersion: 'nhi.dev/previous-version',
-  rotatedAt: 'nhi.dev/rotated-at',
-  previousRetireAt: 'nhi.dev/previous-retire-at',
-} as const;
 
 const MAX_NAME = 253;
 
@@ -113,19 +99,13 @@ export function isOurs(metadata: k8s.V1ObjectMeta | undefined, identityUid: stri
   return metadata?.labels?.[Marks.identityUid] === identityUid;
 }
 
-export function isManaged(metadata: k8s.V1ObjectMeta | undefined): boolean {
-  return metadata?.labels?.[Marks.managedBy] === Marks.managedByValue;
-}
-
 export function isQuarantined(metadata: k8s.V1ObjectMeta | undefined): boolean {
-  return metadata?.annotations?.[K8sMarks.quarantined] === 'true';
+  return metadata?.annotations?.[ObjectMarks.quarantined] === 'true';
 }
 
 export function identitySelector(identityUid: string): string {
   return `${Marks.identityUid}=${identityUid}`;
 }
-
-export const managedSelector = `${Marks.managedBy}=${Marks.managedByValue}`;
 
 /** `Kind/namespace/name`, as used in PlannedChange.resource and drift reports. */
 export function resourceName(kind: string, namespace: string | undefined, name: string | undefined): string {

@@ -4,6 +4,7 @@
 // runs only the drift ones.
 
 import type * as k8s from '@kubernetes/client-node';
+import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import type { PlannedChange, SecretSpec } from '../../api/v1alpha1/types.ts';
 import { type IdentityRef, InvalidConfigError, NotOwnedError } from '../types.ts';
 import {
@@ -22,7 +23,6 @@ import {
   identityUidOf,
   isOurs,
   isQuarantined,
-  K8sMarks,
   rbacNameOf,
   resourceName,
   targetSecretNameOf,
@@ -227,8 +227,8 @@ function secretActions(
     return [{ kind: 'Secret', name, verb: 'update', reason: 'no current value: fresh value', run }];
   }
   const marks = {
-    labels: { [K8sMarks.secret]: spec.name },
-    annotations: { [K8sMarks.backend]: spec.backend ?? 'kubernetes' },
+    labels: { [ObjectMarks.secret]: spec.name },
+    annotations: { [ObjectMarks.backend]: spec.backend ?? 'kubernetes' },
   };
   const { metadata, reasons } = withMarks(live.metadata ?? {}, ref, marks);
   return converge('Secret', name, { object: { ...live, metadata }, metadata: reasons, spec: [] });

@@ -1,21 +1,18 @@
 import type * as k8s from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { Marks } from '../../api/v1alpha1/types.ts';
-import { InvalidConfigError, NotOwnedError } from '../types.ts';
-import { FakeKubernetesPort } from './fake-port.ts';
+import { Marks, ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import {
   agentIdentity,
-  counterGenerator,
-  randomSecret,
-  readConfigMaps,
-  refOf,
+  type Modifier,
   withRules,
   withSecrets,
   withServiceAccount,
-} from './fixtures.ts';
-import { K8sMarks } from './names.ts';
+} from '../../testing/agent-identity.ts';
+import { InvalidConfigError, NotOwnedError } from '../types.ts';
 import { KubernetesProvider } from './provider.ts';
 import { QuarantinedError, writeTargetSecret } from './secrets.ts';
+import { FakeKubernetesPort } from './testing/fake-port.ts';
+import { counterGenerator, randomSecret, readConfigMaps, refOf } from './testing/fixtures.ts';
 
 const NS = 'agents';
 const T0 = Date.parse('2025-03-01T12:00:00Z');
@@ -30,7 +27,7 @@ beforeEach(() => {
 });
 
 const apiKey = randomSecret('api-key', { overlap: '10m' });
-const bot = (...mods: Parameters<typeof agentIdentity>[1][]) =>
+const bot = (...mods: Modifier[]) =>
   refOf(agentIdentity('bot', withRules(readConfigMaps), withSecrets(apiKey), ...mods));
 const unmarked = (name: string) => ({ metadata: { name, namespace: NS, labels: { app: 'legacy' } } });
 const decode = (s: k8s.V1Secret | undefined, key: string) =>
@@ -96,7 +93,7 @@ describe('provision', () => {
     await provider.ensureServiceAccount(bot(), {});
     const annotations = port.peek('ServiceAccount', NS, 'bot')?.metadata?.annotations ?? {};
     expect(annotations['eks.amazonaws.com/role-arn']).toBeUndefined();
-    expect(annotations[K8sMarks.extraAnnotations]).toBeUndefined();
+    expect(annotations[ObjectMarks.extraAnnotations]).toBeUndefined();
   });
 
   it('removes our Role and RoleBinding when the kubernetes scopes go away, and stale Secrets and ServiceAccounts', async () => {
@@ -199,7 +196,7 @@ describe('rotate: one write per rotation', () => {
         s.data = { 'api-key': Buffer.from('theirs').toString('base64') };
         s.metadata = {
           ...s.metadata,
-          annotations: { ...s.metadata?.annotations, [K8sMarks.currentVersion]: '2' },
+          annotations: { ...s.metadata?.annotations, [ObjectMarks.currentVersion]: '2' },
         };
       });
     };
@@ -299,12 +296,12 @@ describe('quarantine, restore, revoke', () => {
     const secret = port.peek('Secret', NS, 'bot-api-key');
     expect(secret?.data).toEqual({});
     expect(secret?.metadata?.annotations).toMatchObject({
-      [K8sMarks.quarantined]: 'true',
-      [K8sMarks.currentVersion]: '1',
+      [ObjectMarks.quarantined]: 'true',
+      [ObjectMarks.currentVersion]: '1',
     });
     const sa = port.peek('ServiceAccount', NS, 'bot');
     expect(sa?.metadata?.uid).toBe(uid);
-    expect(sa?.metadata?.annotations?.[K8sMarks.quarantined]).toBe('true');
+    expect(sa?.metadata?.annotations?.[ObjectMarks.quarantined]).toBe('true');
     untouched();
     const writes = port.writes.length;
     expect(await provider.quarantineWithChanges(bot())).toEqual([]);
@@ -323,9 +320,9 @@ describe('quarantine, restore, revoke', () => {
     expect((await provider.readSecret(bot(), apiKey))?.previous).toBeUndefined();
     const sa = port.peek('ServiceAccount', NS, 'bot');
     expect(sa?.metadata?.uid).toBe(uid);
-    expect(sa?.metadata?.annotations?.[K8sMarks.quarantined]).toBeUndefined();
+    expect(sa?.metadata?.annotations?.[ObjectMarks.quarantined]).toBeUndefined();
     expect(
-      port.peek('Secret', NS, 'bot-api-key')?.metadata?.annotations?.[K8sMarks.quarantined],
+      port.peek('Secret', NS, 'bot-api-key')?.metadata?.annotations?.[ObjectMarks.quarantined],
     ).toBeUndefined();
     untouched();
   });
@@ -404,27 +401,5 @@ describe('observe', () => {
       expect.objectContaining({ resource: 'RoleBinding/agents/nhi-bot', field: 'subjects' }),
     ]);
     expect(port.peek('RoleBinding', NS, 'nhi-bot')?.subjects).toHaveLength(1);
-  });
-});
-
-describe('listOwned', () => {
-  it('lists what carries managed-by across namespaces, nothing else', async () => {
-    await provider.provision(bot());
-    await provider.provision(
-      refOf(agentIdentity('elsewhere', (i) => Object.assign(i.metadata, { namespace: 'team-b' }))),
-    );
-    port.seed('ServiceAccount', unmarked('legacy') as never);
-    const owned = await provider.listOwned();
-    expect(owned.map((o) => `${o.kind}/${o.namespace}/${o.name}`).sort()).toEqual([
-      'Role/agents/nhi-bot',
-      'RoleBinding/agents/nhi-bot',
-      'Secret/agents/bot-api-key',
-      'ServiceAccount/agents/bot',
-      'ServiceAccount/team-b/elsewhere',
-    ]);
-    expect(owned.find((o) => o.name === 'bot')).toMatchObject({
-      identityUid: 'uid-of-bot',
-      identityName: 'bot',
-    });
   });
 });

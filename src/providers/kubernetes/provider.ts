@@ -5,43 +5,25 @@
 // other object holding one of its names.
 
 import type * as k8s from '@kubernetes/client-node';
-import {
-  Marks,
-  type PlannedChange,
-  type SecretGenerator,
-  type SecretSpec,
-} from '../../api/v1alpha1/types.ts';
+import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
+import type { PlannedChange, SecretGenerator, SecretSpec } from '../../api/v1alpha1/types.ts';
+import { ConflictError } from '../../runtime/errors.ts';
 import { generateSecretValue } from '../generators.ts';
 import {
   type CredentialProvider,
   type IdentityRef,
   InvalidConfigError,
   type Observation,
-  type OwnedResource,
   type ProvisionResult,
   type RotateOptions,
   type RotationResult,
   type SecretMaterial,
 } from '../types.ts';
-import {
-  identitySelector,
-  identityUidOf,
-  isManaged,
-  isOurs,
-  K8sMarks,
-  managedSelector,
-  resourceName,
-  targetSecretNameOf,
-} from './names.ts';
+import { kubernetesPort } from './adapter.ts';
+import { identitySelector, identityUidOf, isOurs, resourceName, targetSecretNameOf } from './names.ts';
 import { driftOf, observeUse } from './observe.ts';
 import { type Plan, type PlanOptions, planFor, refusalError, toChanges } from './plan.ts';
-import {
-  ConflictError,
-  type KubernetesPort,
-  kubernetesPort,
-  MANAGED_KINDS,
-  type ManagedKind,
-} from './port.ts';
+import { type KubernetesPort, MANAGED_KINDS, type ManagedKind } from './port.ts';
 import {
   type NowSource,
   quarantineSecrets,
@@ -183,9 +165,9 @@ export class KubernetesProvider implements CredentialProvider {
     if (
       sa &&
       isOurs(sa.metadata, identityUidOf(ref)) &&
-      sa.metadata?.annotations?.[K8sMarks.quarantined] !== 'true'
+      sa.metadata?.annotations?.[ObjectMarks.quarantined] !== 'true'
     ) {
-      await this.annotateServiceAccount(ref, { [K8sMarks.quarantined]: 'true' });
+      await this.annotateServiceAccount(ref, { [ObjectMarks.quarantined]: 'true' });
       changes.push(
         this.change(ref, 'ServiceAccount', ref.subject.serviceAccountName, 'quarantine', 'annotated'),
       );
@@ -216,8 +198,8 @@ export class KubernetesProvider implements CredentialProvider {
     const changes = await restoreSecrets(this.port, ref, { names, generate, clock: this.clock });
     changes.push(...(await this.converge(ref, { ignoreQuarantine: true })));
     const sa = await this.port.get('ServiceAccount', ref.subject.namespace, ref.subject.serviceAccountName);
-    if (sa?.metadata?.annotations?.[K8sMarks.quarantined] === 'true') {
-      await this.annotateServiceAccount(ref, {}, [K8sMarks.quarantined, K8sMarks.quarantinedAt]);
+    if (sa?.metadata?.annotations?.[ObjectMarks.quarantined] === 'true') {
+      await this.annotateServiceAccount(ref, {}, [ObjectMarks.quarantined, ObjectMarks.quarantinedAt]);
       changes.push(
         this.change(ref, 'ServiceAccount', ref.subject.serviceAccountName, 'restore', 'quarantine lifted'),
       );
@@ -251,20 +233,6 @@ export class KubernetesProvider implements CredentialProvider {
     return { ...use, ...(await driftOf(this.port, ref, plan, options.correctDrift)) };
   }
 
-  async listOwned(): Promise<OwnedResource[]> {
-    const lists = await Promise.all(
-      MANAGED_KINDS.map(async (kind) => ({
-        kind,
-        items: await this.port.list(kind, { labelSelector: managedSelector }),
-      })),
-    );
-    return lists.flatMap(({ kind, items }) =>
-      items
-        .filter((item) => isManaged(item.metadata))
-        .map((item) => ownedResource(kind, item.metadata ?? {})),
-    );
-  }
-
   private async ours(ref: IdentityRef, kind: ManagedKind) {
     const uid = identityUidOf(ref);
     const items = await this.port.list(kind, {
@@ -294,8 +262,8 @@ export class KubernetesProvider implements CredentialProvider {
       const sa = await this.port.get('ServiceAccount', namespace, serviceAccountName);
       if (!sa || !isOurs(sa.metadata, identityUidOf(ref))) return;
       const annotations: Record<string, string> = { ...sa.metadata?.annotations, ...set };
-      if (set[K8sMarks.quarantined])
-        annotations[K8sMarks.quarantinedAt] = new Date(this.clock.now()).toISOString();
+      if (set[ObjectMarks.quarantined])
+        annotations[ObjectMarks.quarantinedAt] = new Date(this.clock.now()).toISOString();
       for (const key of remove) delete annotations[key];
       try {
         await this.port.replace('ServiceAccount', { ...sa, metadata: { ...sa.metadata, annotations } });
@@ -321,14 +289,4 @@ function assertKubernetesBackend(secret: SecretSpec): void {
       `secret ${secret.name} is kept in ${backend}, not by the kubernetes provider`,
     );
   }
-}
-
-function ownedResource(kind: ManagedKind, metadata: k8s.V1ObjectMeta): OwnedResource {
-  const owned: OwnedResource = { provider: 'kubernetes', kind, name: metadata.name ?? '' };
-  if (metadata.namespace) owned.namespace = metadata.namespace;
-  const uid = metadata.labels?.[Marks.identityUid];
-  if (uid) owned.identityUid = uid;
-  const name = metadata.annotations?.[Marks.identityName] ?? metadata.labels?.[Marks.identityName];
-  if (name) owned.identityName = name;
-  return owned;
 }

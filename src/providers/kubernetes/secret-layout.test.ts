@@ -1,11 +1,10 @@
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
+import { agentIdentity } from '../../testing/agent-identity.ts';
 import type { SecretMaterial } from '../types.ts';
-import { agentIdentity, randomSecret, refOf } from './fixtures.ts';
-import { K8sMarks } from './names.ts';
 import {
   materialOf,
-  overlapMs,
   previousDue,
   quarantinedSecret,
   retiredSecret,
@@ -13,6 +12,7 @@ import {
   secretState,
   syncedSecret,
 } from './secret-layout.ts';
+import { randomSecret, refOf } from './testing/fixtures.ts';
 
 const ref = refOf(agentIdentity('support-bot'));
 const spec = randomSecret('api-key', { overlap: '10m' });
@@ -20,24 +20,13 @@ const T0 = Date.parse('2025-03-01T12:00:00Z');
 const rotate = (live: k8s.V1Secret | undefined, value: string, now = T0) =>
   rotatedSecret(live, { ref, spec, name: 'support-bot-api-key', value, now });
 
-describe('overlap', () => {
-  it.each([
-    [{ overlap: '5m' }, 5 * 60_000],
-    [{ rotationInterval: '20m' }, 10 * 60_000],
-    [{ rotationInterval: '24h' }, 3_600_000],
-    [{}, 3_600_000],
-  ])('%j keeps the previous value %d ms', (extra, ms) => {
-    expect(overlapMs(randomSecret('s', extra))).toBe(ms);
-  });
-});
-
 describe('the staged rotation state machine', () => {
   it('starts at version 1 with a current value and no previous', () => {
     const first = rotate(undefined, 'one');
     expect(materialOf(first, spec)).toEqual({
       current: { version: 1, value: 'one', createdAt: '2025-03-01T12:00:00.000Z' },
     });
-    expect(first.metadata?.labels?.[K8sMarks.secret]).toBe('api-key');
+    expect(first.metadata?.labels?.[ObjectMarks.secret]).toBe('api-key');
   });
 
   it('moves current to previous, bumps versions and sets the retire time', () => {
@@ -46,7 +35,7 @@ describe('the staged rotation state machine', () => {
       current: { version: 2, value: 'two', createdAt: '2025-03-01T12:01:00.000Z' },
       previous: { version: 1, value: 'one' },
     });
-    expect(second.metadata?.annotations?.[K8sMarks.previousRetireAt]).toBe('2025-03-01T12:11:00.000Z');
+    expect(second.metadata?.annotations?.[ObjectMarks.previousRetireAt]).toBe('2025-03-01T12:11:00.000Z');
     expect(Object.keys(second.data ?? {}).sort()).toEqual(['api-key', 'api-key.previous']);
   });
 
@@ -62,7 +51,7 @@ describe('the staged rotation state machine', () => {
     expect(materialOf(retired, spec)).toEqual({
       current: { version: 2, value: 'two', createdAt: '2025-03-01T12:00:00.000Z' },
     });
-    expect(retired.metadata?.annotations?.[K8sMarks.previousVersion]).toBeUndefined();
+    expect(retired.metadata?.annotations?.[ObjectMarks.previousVersion]).toBeUndefined();
     expect(previousDue(retired, spec, T0 + 10 ** 9)).toBe(false);
   });
 

@@ -8,21 +8,11 @@
 // caller makes it true with exactly one write guarded by the resourceVersion it read.
 
 import type * as k8s from '@kubernetes/client-node';
-import { parseDuration } from '../../api/v1alpha1/duration.ts';
+import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
+import { overlapMs } from '../../api/v1alpha1/defaults.ts';
 import type { SecretSpec } from '../../api/v1alpha1/types.ts';
 import type { IdentityRef, SecretMaterial } from '../types.ts';
-import { currentKeyOf, isQuarantined, K8sMarks, markedMetadata, previousKeyOf, withMarks } from './names.ts';
-
-const DEFAULT_ROTATION_MS = 168 * 3_600_000;
-const MAX_DEFAULT_OVERLAP_MS = 3_600_000;
-
-/** How long the previous value stays valid: spec.overlap, else half the rotation interval, at most 1h. */
-export function overlapMs(secret: SecretSpec): number {
-  const explicit = secret.overlap === undefined ? undefined : parseDuration(secret.overlap);
-  if (explicit !== undefined) return explicit;
-  const interval = (secret.rotationInterval && parseDuration(secret.rotationInterval)) || DEFAULT_ROTATION_MS;
-  return Math.min(interval / 2, MAX_DEFAULT_OVERLAP_MS);
-}
+import { currentKeyOf, isQuarantined, markedMetadata, previousKeyOf, withMarks } from './names.ts';
 
 export interface SecretState {
   currentVersion?: number;
@@ -50,12 +40,12 @@ export function secretState(secret: k8s.V1Secret, spec: SecretSpec): SecretState
     hasPrevious: Boolean(secret.data?.[previousKeyOf(spec)]),
     quarantined: isQuarantined(secret.metadata),
   };
-  const current = version(annotations[K8sMarks.currentVersion]);
-  const previous = version(annotations[K8sMarks.previousVersion]);
+  const current = version(annotations[ObjectMarks.currentVersion]);
+  const previous = version(annotations[ObjectMarks.previousVersion]);
   if (current !== undefined) state.currentVersion = current;
   if (previous !== undefined) state.previousVersion = previous;
-  const rotatedAt = annotations[K8sMarks.rotatedAt];
-  const previousRetireAt = annotations[K8sMarks.previousRetireAt];
+  const rotatedAt = annotations[ObjectMarks.rotatedAt];
+  const previousRetireAt = annotations[ObjectMarks.previousRetireAt];
   if (rotatedAt) state.rotatedAt = rotatedAt;
   if (previousRetireAt) state.previousRetireAt = previousRetireAt;
   return state;
@@ -85,8 +75,8 @@ function secretMarks(
   removeAnnotations: string[] = [],
 ) {
   return {
-    labels: { [K8sMarks.secret]: spec.name },
-    annotations: { [K8sMarks.backend]: spec.backend ?? 'kubernetes', ...annotations },
+    labels: { [ObjectMarks.secret]: spec.name },
+    annotations: { [ObjectMarks.backend]: spec.backend ?? 'kubernetes', ...annotations },
     removeAnnotations,
   };
 }
@@ -133,17 +123,17 @@ export function rotatedSecret(live: k8s.V1Secret | undefined, input: RotationInp
   delete data[previousKey];
   const nextVersion = (state?.currentVersion ?? 0) + 1;
   const annotations: Record<string, string> = {
-    [K8sMarks.currentVersion]: String(nextVersion),
-    [K8sMarks.rotatedAt]: new Date(now).toISOString(),
+    [ObjectMarks.currentVersion]: String(nextVersion),
+    [ObjectMarks.rotatedAt]: new Date(now).toISOString(),
   };
-  const remove: string[] = input.clearQuarantine ? [K8sMarks.quarantined, K8sMarks.quarantinedAt] : [];
+  const remove: string[] = input.clearQuarantine ? [ObjectMarks.quarantined, ObjectMarks.quarantinedAt] : [];
   const oldCurrent = live?.data?.[currentKey];
   if (oldCurrent && state?.currentVersion !== undefined) {
     data[previousKey] = oldCurrent;
-    annotations[K8sMarks.previousVersion] = String(state.currentVersion);
-    annotations[K8sMarks.previousRetireAt] = new Date(now + overlapMs(spec)).toISOString();
+    annotations[ObjectMarks.previousVersion] = String(state.currentVersion);
+    annotations[ObjectMarks.previousRetireAt] = new Date(now + overlapMs(spec)).toISOString();
   } else {
-    remove.push(K8sMarks.previousVersion, K8sMarks.previousRetireAt);
+    remove.push(ObjectMarks.previousVersion, ObjectMarks.previousRetireAt);
   }
   return nextSecret(live, input.ref, input.name, data, secretMarks(spec, annotations, remove));
 }
@@ -161,8 +151,8 @@ export function retiredSecret(live: k8s.V1Secret, spec: SecretSpec): k8s.V1Secre
   const data = { ...live.data };
   delete data[previousKeyOf(spec)];
   const annotations = { ...live.metadata?.annotations };
-  delete annotations[K8sMarks.previousVersion];
-  delete annotations[K8sMarks.previousRetireAt];
+  delete annotations[ObjectMarks.previousVersion];
+  delete annotations[ObjectMarks.previousRetireAt];
   return { ...live, metadata: { ...live.metadata, annotations }, data };
 }
 
@@ -170,9 +160,9 @@ export function retiredSecret(live: k8s.V1Secret, spec: SecretSpec): k8s.V1Secre
 export function quarantinedSecret(live: k8s.V1Secret, now: number): k8s.V1Secret {
   const annotations = {
     ...live.metadata?.annotations,
-    [K8sMarks.quarantined]: 'true',
-    [K8sMarks.quarantinedAt]:
-      live.metadata?.annotations?.[K8sMarks.quarantinedAt] ?? new Date(now).toISOString(),
+    [ObjectMarks.quarantined]: 'true',
+    [ObjectMarks.quarantinedAt]:
+      live.metadata?.annotations?.[ObjectMarks.quarantinedAt] ?? new Date(now).toISOString(),
   };
   return { ...live, metadata: { ...live.metadata, annotations }, data: {} };
 }
@@ -185,8 +175,8 @@ export function fullyQuarantined(live: k8s.V1Secret): boolean {
 /** The Secret without the quarantine annotations (values come back through a rotation or a sync). */
 export function unquarantinedSecret(live: k8s.V1Secret): k8s.V1Secret {
   const annotations = { ...live.metadata?.annotations };
-  delete annotations[K8sMarks.quarantined];
-  delete annotations[K8sMarks.quarantinedAt];
+  delete annotations[ObjectMarks.quarantined];
+  delete annotations[ObjectMarks.quarantinedAt];
   return { ...live, metadata: { ...live.metadata, annotations } };
 }
 
@@ -213,23 +203,25 @@ export function syncedSecret(
   const sameVersions =
     state?.currentVersion === material.current.version &&
     state.previousVersion === material.previous?.version;
-  const annotations: Record<string, string> = { [K8sMarks.currentVersion]: String(material.current.version) };
+  const annotations: Record<string, string> = {
+    [ObjectMarks.currentVersion]: String(material.current.version),
+  };
   const remove: string[] = [];
   const rotatedAt =
     material.current.createdAt ??
     (sameVersions ? state?.rotatedAt : undefined) ??
     new Date(input.now).toISOString();
-  annotations[K8sMarks.rotatedAt] = rotatedAt;
+  annotations[ObjectMarks.rotatedAt] = rotatedAt;
   if (material.previous) {
-    annotations[K8sMarks.previousVersion] = String(material.previous.version);
-    setIf(annotations, K8sMarks.previousRetireAt, state?.previousRetireAt);
+    annotations[ObjectMarks.previousVersion] = String(material.previous.version);
+    setIf(annotations, ObjectMarks.previousRetireAt, state?.previousRetireAt);
     if (!sameVersions) {
-      annotations[K8sMarks.previousRetireAt] = new Date(
+      annotations[ObjectMarks.previousRetireAt] = new Date(
         Date.parse(rotatedAt) + overlapMs(spec),
       ).toISOString();
     }
   } else {
-    remove.push(K8sMarks.previousVersion, K8sMarks.previousRetireAt);
+    remove.push(ObjectMarks.previousVersion, ObjectMarks.previousRetireAt);
   }
   const next = nextSecret(live, input.ref, input.name, data, secretMarks(spec, annotations, remove));
   const marksChanged =

@@ -4,6 +4,7 @@
 
 import type * as k8s from '@kubernetes/client-node';
 import type { PlannedChange, SecretSpec } from '../../api/v1alpha1/types.ts';
+import { ConflictError } from '../../runtime/errors.ts';
 import {
   type IdentityRef,
   NotOwnedError,
@@ -13,7 +14,7 @@ import {
   type SecretMaterial,
 } from '../types.ts';
 import { identityUidOf, isOurs, isQuarantined, resourceName, targetSecretNameOf } from './names.ts';
-import { ConflictError, type KubernetesPort } from './port.ts';
+import type { KubernetesPort } from './port.ts';
 import {
   fullyQuarantined,
   materialOf,
@@ -26,7 +27,7 @@ import {
   unquarantinedSecret,
 } from './secret-layout.ts';
 
-/** Re-reads after a 409 this many times before giving up with a (retryable) ConflictError. */
+/** Re-reads after a 409 this many times before giving up with a ConflictError (a quiet requeue). */
 const ATTEMPTS = 5;
 
 /** Anything that tells the time; the runtime's Clock fits. */
@@ -37,7 +38,6 @@ export interface NowSource {
 /** The Secret is quarantined: its values were removed on purpose and only restore() brings them back. */
 export class QuarantinedError extends ProviderError {
   override readonly reason = 'Quarantined';
-  override readonly retryable = false;
 }
 
 /** The live target Secret, or undefined; NotOwnedError when the name is taken by an object without our marks. */

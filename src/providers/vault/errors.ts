@@ -18,13 +18,11 @@ export class CasMismatchError extends ProviderError {
 /** The server refused the request as invalid (HTTP 400): retrying the same request will not help. */
 export class VaultRequestError extends ProviderError {
   override readonly reason = 'VaultRequestRejected';
-  override readonly retryable = false;
 }
 
 /** A `vault` scope or secret name cannot be rendered safely (bad path, capability or name). */
 export class InvalidScopeError extends ProviderError {
   override readonly reason = 'InvalidVaultScope';
-  override readonly retryable = false;
 }
 
 /** The status code of a failed call, when the server answered at all. */

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { VaultProviderSpec } from '../../api/v1alpha1/types.ts';
-import { FakeClock } from '../../runtime/clock.ts';
+import { FakeClock } from '../../runtime/testing/fake-clock.ts';
 import { InvalidConfigError } from '../types.ts';
 import { KubernetesLoginSource } from './auth.ts';
 import { vaultProviderOptions } from './factory.ts';
-import { FakeVaultPort } from './fake-port.ts';
 import { createVaultProvider, VaultProvider } from './provider.ts';
+import { FakeVaultPort } from './testing/fake-port.ts';
 
 const base: VaultProviderSpec = {
   address: 'https://vault.example:8200',

@@ -12,10 +12,9 @@ import { parseDuration } from '../../api/v1alpha1/duration.ts';
 import type { VaultProviderSpec } from '../../api/v1alpha1/types.ts';
 import { type Clock, systemClock } from '../../runtime/clock.ts';
 import { InvalidConfigError } from '../types.ts';
+import { createNodeVaultClient, kubernetesLogin, NodeVaultPort } from './adapter.ts';
 import { KubernetesLoginSource, RereadingTokenSource, type TokenSource } from './auth.ts';
-import { createNodeVaultClient, kubernetesLogin, NodeVaultPort } from './node-vault-port.ts';
 import type { VaultPort } from './port.ts';
-import type { VaultProviderOptions } from './provider.ts';
 
 export const DEFAULT_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 export const DEFAULT_TOKEN_MAX_TTL = '1h';
@@ -35,6 +34,22 @@ export interface VaultProviderDeps {
   timeoutMs?: number;
   maxVersions?: number;
   /** Use auth/token/accessors for last use and token revocation (default true). */
+  tokenAccessors?: boolean;
+  tokenScanCacheMs?: number;
+}
+
+/** The validated settings a VaultProvider runs with (vaultProviderOptions builds them from a spec). */
+export interface VaultProviderOptions {
+  /** Name of the ClusterCredentialProvider: scopes and secrets with this providerRef (or none) are ours. */
+  name?: string;
+  kvMount: string;
+  kubernetesAuthMount: string;
+  /** Required `aud` of the workload's ServiceAccount token at login; '' for none. */
+  audience: string;
+  tokenMaxTtlSeconds: number;
+  /** KV versions kept per secret. */
+  maxVersions?: number;
+  /** Use auth/token/accessors for last use and for revoking issued tokens (needs sudo on it). */
   tokenAccessors?: boolean;
   tokenScanCacheMs?: number;
 }

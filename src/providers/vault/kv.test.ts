@@ -1,11 +1,12 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../runtime/clock.ts';
+import { FakeClock } from '../../runtime/testing/fake-clock.ts';
+import { inNamespace } from '../../testing/agent-identity.ts';
 import { NotOwnedError } from '../types.ts';
 import { CasMismatchError } from './errors.ts';
-import { FakeVaultPort } from './fake-port.ts';
 import { CURRENT_VERSION, KvSecrets, PENDING_VERSION, PREVIOUS_VERSION, rotationState } from './kv.ts';
-import { identityNames } from './naming.ts';
-import { crashingPort, identityRef, inNamespace, kvSecret, SimulatedCrash } from './test-fixtures.ts';
+import { identityNames } from './names.ts';
+import { FakeVaultPort } from './testing/fake-port.ts';
+import { crashingPort, identityRef, kvSecret, SimulatedCrash } from './testing/fixtures.ts';
 
 const ref = identityRef('bot', inNamespace('agents'));
 const names = identityNames(ref);

@@ -23,8 +23,7 @@ import {
   type RotationResult,
   type SecretMaterial,
 } from '../types.ts';
-import { isOwnedBy, ownershipMarks } from './marks.ts';
-import { type IdentityNames, secretPath } from './naming.ts';
+import { type IdentityNames, isOwnedBy, ownershipMarks, secretPath } from './names.ts';
 import type { KvMetadata, VaultPort } from './port.ts';
 
 export const CURRENT_VERSION = 'nhi-current-version';

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { VaultScope } from '../../api/v1alpha1/types.ts';
+import { inNamespace, withUid } from '../../testing/agent-identity.ts';
 import { InvalidScopeError } from './errors.ts';
-import { identityNames } from './naming.ts';
+import { identityNames } from './names.ts';
 import {
   canReach,
   parsePolicyHeader,
@@ -9,7 +10,7 @@ import {
   renderQuarantinePolicy,
   vaultScopeViolations,
 } from './policy.ts';
-import { identityRef, inNamespace, withUid } from './test-fixtures.ts';
+import { identityRef } from './testing/fixtures.ts';
 
 const names = identityNames(identityRef('support-bot', inNamespace('agents'), withUid('5a1f-77')));
 const dev = { environment: 'development' as const, kvMount: 'secret' };

@@ -11,7 +11,7 @@
 
 import type { Environment, VaultScope } from '../../api/v1alpha1/types.ts';
 import { InvalidScopeError } from './errors.ts';
-import type { IdentityNames } from './naming.ts';
+import type { IdentityNames } from './names.ts';
 
 export const CAPABILITIES = ['create', 'read', 'update', 'patch', 'delete', 'list', 'scan', 'sudo', 'deny'];
 const KV_OPERATIONS = ['data', 'metadata', 'delete', 'undelete', 'destroy', 'subkeys'];

@@ -1,6 +1,6 @@
 // VaultPort: the only calls the Vault/OpenBao provider makes, in the provider's own vocabulary.
-// The node-vault adapter (node-vault-port.ts) implements it against a real server; FakeVaultPort
-// (fake-port.ts) implements it in memory for unit tests. Mount names are explicit parameters so the
+// The node-vault adapter (adapter.ts) implements it against a real server; FakeVaultPort
+// (testing/fake-port.ts) implements it in memory for unit tests. Mount names are explicit parameters so the
 // port holds no configuration of its own.
 //
 // Error contract (every method): failures are thrown as ProviderError subclasses from
@@ -82,12 +82,10 @@ export interface VaultPort {
   readPolicy(name: string): Promise<string | undefined>;
   writePolicy(name: string, hcl: string): Promise<void>;
   deletePolicy(name: string): Promise<void>;
-  listPolicies(): Promise<string[]>;
 
   readRole(mount: string, name: string): Promise<KubernetesAuthRole | undefined>;
   writeRole(mount: string, name: string, role: KubernetesAuthRole): Promise<void>;
   deleteRole(mount: string, name: string): Promise<void>;
-  listRoles(mount: string): Promise<string[]>;
 
   readKvMetadata(mount: string, path: string): Promise<KvMetadata | undefined>;
   writeKvMetadata(mount: string, path: string, metadata: KvMetadataWrite): Promise<void>;

@@ -1,20 +1,14 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { FakeClock } from '../../runtime/clock.ts';
+import { FakeClock } from '../../runtime/testing/fake-clock.ts';
+import { inNamespace, withUid, withVaultPaths } from '../../testing/agent-identity.ts';
 import { NotOwnedError, UnavailableError } from '../types.ts';
-import { FakeVaultPort } from './fake-port.ts';
-import { identityNames } from './naming.ts';
+import type { VaultProviderOptions } from './factory.ts';
+import { identityNames } from './names.ts';
 import { parsePolicyHeader } from './policy.ts';
-import { VaultProvider, type VaultProviderOptions } from './provider.ts';
+import { VaultProvider } from './provider.ts';
 import { QUARANTINE_SENTINEL } from './role.ts';
-import {
-  crashingPort,
-  identityRef,
-  inNamespace,
-  kvSecret,
-  SimulatedCrash,
-  withUid,
-  withVaultPaths,
-} from './test-fixtures.ts';
+import { FakeVaultPort } from './testing/fake-port.ts';
+import { crashingPort, identityRef, kvSecret, SimulatedCrash } from './testing/fixtures.ts';
 
 const options: VaultProviderOptions = {
   kvMount: 'secret',
@@ -294,21 +288,5 @@ describe('a crash between any two calls', () => {
     await expect(provider.revoke(bot)).rejects.toBeInstanceOf(UnavailableError);
     port.sealed = false;
     expect(port.policies.size).toBe(1);
-  });
-});
-
-describe('listOwned', () => {
-  it('lists our policies and roles, with a record left by a crash as VaultOwnerRecord', async () => {
-    await provider.provision(bot);
-    const other = identityRef('other', inNamespace('agents'), withUid('uid-other'));
-    const crashing = crashingPort<FakeVaultPort>(port, 3, 'after'); // record written, then crash
-    await new VaultProvider(options, crashing.port, clock).provision(other).catch(() => {});
-    port.policies.set('hand-made', 'path "x" { capabilities = ["read"] }');
-    const owned = await provider.listOwned();
-    expect(owned.map((o) => [o.kind, o.identityName, o.namespace])).toEqual([
-      ['VaultPolicy', 'bot', 'agents'],
-      ['VaultKubernetesRole', 'bot', 'agents'],
-      ['VaultOwnerRecord', 'other', 'agents'],
-    ]);
   });
 });

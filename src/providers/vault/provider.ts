@@ -9,14 +9,12 @@
 // the record is written before the role and deleted after it; the policy's header comment marks it.
 // Quarantine is preserved by provision() and observe(): only restore() lifts it.
 
-import { parseDuration } from '../../api/v1alpha1/duration.ts';
-import {
-  type ClusterCredentialProvider,
-  Marks,
-  type PlannedChange,
-  type SecretSpec,
-  type VaultProviderSpec,
-  type VaultScope,
+import type {
+  ClusterCredentialProvider,
+  PlannedChange,
+  SecretSpec,
+  VaultProviderSpec,
+  VaultScope,
 } from '../../api/v1alpha1/types.ts';
 import type { Clock } from '../../runtime/clock.ts';
 import {
@@ -25,37 +23,18 @@ import {
   InvalidConfigError,
   NotOwnedError,
   type Observation,
-  type OwnedResource,
   type ProvisionResult,
   type RotationResult,
   type SecretMaterial,
 } from '../types.ts';
-import { InvalidScopeError } from './errors.ts';
-import { type VaultProviderDeps, vaultProviderParts } from './factory.ts';
+import { type DesiredState, desiredState, namesThisProvider, vaultScopesOf } from './desired.ts';
+import { type VaultProviderDeps, type VaultProviderOptions, vaultProviderParts } from './factory.ts';
 import { KvSecrets } from './kv.ts';
-import { isManaged, isOwnedBy, NAMESPACE_MARK, roleRecordMarks } from './marks.ts';
-import { type IdentityNames, identityNames, OWNERS_FOLDER } from './naming.ts';
-import { parsePolicyHeader, renderPolicy, renderQuarantinePolicy } from './policy.ts';
+import { type IdentityNames, identityNames, isOwnedBy } from './names.ts';
+import { parsePolicyHeader } from './policy.ts';
 import type { KubernetesAuthRole, KvMetadata, VaultHealth, VaultPort } from './port.ts';
-import { desiredRole, isQuarantinedRole, roleDifferences } from './role.ts';
+import { isQuarantinedRole, roleDifferences } from './role.ts';
 import { TokenActivity } from './tokens.ts';
-
-export const DEFAULT_CREDENTIAL_TTL = '15m';
-
-export interface VaultProviderOptions {
-  /** Name of the ClusterCredentialProvider: scopes and secrets with this providerRef (or none) are ours. */
-  name?: string;
-  kvMount: string;
-  kubernetesAuthMount: string;
-  /** Required `aud` of the workload's ServiceAccount token at login; '' for none. */
-  audience: string;
-  tokenMaxTtlSeconds: number;
-  /** KV versions kept per secret. */
-  maxVersions?: number;
-  /** Use auth/token/accessors for last use and for revoking issued tokens (needs sudo on it). */
-  tokenAccessors?: boolean;
-  tokenScanCacheMs?: number;
-}
 
 interface Live {
   names: IdentityNames;
@@ -63,12 +42,6 @@ interface Live {
   policy?: string;
   role?: KubernetesAuthRole;
   quarantined: boolean;
-}
-
-interface Desired {
-  record: Record<string, string>;
-  policy: string;
-  role: KubernetesAuthRole;
 }
 
 type Drift = Observation['drift'];
@@ -103,15 +76,9 @@ export class VaultProvider implements CredentialProvider {
     return `vault:${this.options.kvMount}/metadata/${names.ownerRecord}`;
   }
 
-  private ours(providerRef: string | undefined): boolean {
-    return providerRef === undefined || providerRef === this.options.name;
-  }
-
   /** The identity's `vault` scopes that name this provider (or no provider). */
   scopesOf(ref: IdentityRef): VaultScope[] {
-    return (ref.identity.spec.scopes ?? []).filter(
-      (s): s is VaultScope => s.provider === 'vault' && this.ours(s.providerRef),
-    );
+    return vaultScopesOf(this.options, ref);
   }
 
   private async inspect(ref: IdentityRef): Promise<Live> {
@@ -139,36 +106,16 @@ export class VaultProvider implements CredentialProvider {
     return live;
   }
 
-  private desired(ref: IdentityRef, names: IdentityNames, quarantined: boolean): Desired {
-    let ttlMs = parseDuration(ref.identity.spec.credentialTTL ?? DEFAULT_CREDENTIAL_TTL);
-    if (ttlMs === undefined || ttlMs <= 0) {
-      // A bad spec must never block a quarantine: fall back to the default there.
-      if (!quarantined) throw new InvalidScopeError('credentialTTL is not a positive duration');
-      ttlMs = parseDuration(DEFAULT_CREDENTIAL_TTL) ?? 900_000;
-    }
-    const context = { environment: ref.identity.spec.environment, kvMount: this.options.kvMount };
-    return {
-      record: roleRecordMarks(ref, names, this.mount),
-      policy: quarantined ? renderQuarantinePolicy(names) : renderPolicy(names, this.scopesOf(ref), context),
-      role: desiredRole(
-        ref.subject,
-        names.base,
-        {
-          tokenTtlSeconds: Math.ceil(ttlMs / 1000),
-          tokenMaxTtlSeconds: this.options.tokenMaxTtlSeconds,
-          audience: this.options.audience,
-        },
-        quarantined,
-      ),
-    };
+  private desired(ref: IdentityRef, names: IdentityNames, quarantined: boolean): DesiredState {
+    return desiredState(this.options, ref, names, quarantined);
   }
 
-  private recordDiffers(live: Live, desired: Desired): boolean {
+  private recordDiffers(live: Live, desired: DesiredState): boolean {
     const custom = live.record?.customMetadata ?? {};
     return Object.entries(desired.record).some(([key, value]) => custom[key] !== value);
   }
 
-  private changes(live: Live, desired: Desired): PlannedChange[] {
+  private changes(live: Live, desired: DesiredState): PlannedChange[] {
     const { names } = live;
     const changes: PlannedChange[] = [];
     if (!live.record) {
@@ -217,7 +164,7 @@ export class VaultProvider implements CredentialProvider {
   }
 
   /** Record first (it makes the role ours), then the policy, then the role that references it. */
-  private async apply(live: Live, desired: Desired): Promise<void> {
+  private async apply(live: Live, desired: DesiredState): Promise<void> {
     const { names } = live;
     if (!live.record || this.recordDiffers(live, desired)) {
       await this.port.writeKvMetadata(this.options.kvMount, names.ownerRecord, {
@@ -294,7 +241,7 @@ export class VaultProvider implements CredentialProvider {
     return { ...base, drift, corrected: true };
   }
 
-  private drift(live: Live, desired: Desired): Drift {
+  private drift(live: Live, desired: DesiredState): Drift {
     const { names } = live;
     const drift: Drift = [];
     if (!live.record)
@@ -325,7 +272,7 @@ export class VaultProvider implements CredentialProvider {
   }
 
   private vaultKv(secret: SecretSpec): void {
-    if (secret.backend !== 'vault-kv' || !this.ours(secret.providerRef)) {
+    if (secret.backend !== 'vault-kv' || !namesThisProvider(this.options, secret.providerRef)) {
       throw new InvalidConfigError(`secret ${secret.name} is not a vault-kv secret of this provider`);
     }
   }
@@ -347,41 +294,6 @@ export class VaultProvider implements CredentialProvider {
 
   health(): Promise<VaultHealth> {
     return this.port.health();
-  }
-
-  async listOwned(): Promise<OwnedResource[]> {
-    const owned: OwnedResource[] = [];
-    for (const name of (await this.port.listPolicies()).filter((n) => n.startsWith('nhi-'))) {
-      const text = await this.port.readPolicy(name);
-      const header = text === undefined ? undefined : parsePolicyHeader(text);
-      if (!header) continue;
-      const [namespace, identityName] = header.identity.split('/');
-      owned.push({
-        provider: 'vault',
-        kind: 'VaultPolicy',
-        name,
-        identityUid: header.uid,
-        ...(namespace ? { namespace } : {}),
-        ...(identityName ? { identityName } : {}),
-      });
-    }
-    const roles = new Set(await this.port.listRoles(this.mount));
-    for (const key of await this.port.listKv(this.options.kvMount, `${OWNERS_FOLDER}/`)) {
-      if (key.endsWith('/')) continue;
-      const record = await this.port.readKvMetadata(this.options.kvMount, `${OWNERS_FOLDER}/${key}`);
-      const custom = record?.customMetadata;
-      if (!custom || !isManaged(custom)) continue;
-      owned.push({
-        provider: 'vault',
-        // A record without its role is what a crash between the two writes leaves: revoke() clears it.
-        kind: roles.has(key) ? 'VaultKubernetesRole' : 'VaultOwnerRecord',
-        name: key,
-        ...(custom[NAMESPACE_MARK] ? { namespace: custom[NAMESPACE_MARK] } : {}),
-        ...(custom[Marks.identityUid] ? { identityUid: custom[Marks.identityUid] } : {}),
-        ...(custom[Marks.identityName] ? { identityName: custom[Marks.identityName] } : {}),
-      });
-    }
-    return owned;
   }
 }
 

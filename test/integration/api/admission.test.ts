@@ -13,7 +13,7 @@ import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import { lintSources } from '../../../src/cli/lint.ts';
 import { validateObject } from '../../../src/policies/admission.ts';
 import { describe as describeViolation } from '../../../src/policies/violation.ts';
-import { agentIdentity, withSpec } from '../../fixtures/agentidentity.ts';
+import { agentIdentity, withSpec } from '../../../src/testing/agent-identity.ts';
 import { badAgentIdentities, goodAgentIdentities } from '../../fixtures/bad-agentidentities.ts';
 import { kubeConfig, testEnv } from '../../support/env.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import {
   CreateAccessKeyCommand,
   CreateUserCommand,
+  GetRoleCommand,
   IAMClient,
   ListRolesCommand,
   ListUsersCommand,
@@ -27,6 +28,7 @@ import {
 } from '@aws-sdk/client-iam';
 import {
   DeleteSecretCommand,
+  DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   SecretsManagerClient,
@@ -42,15 +44,15 @@ import {
   stopProcesses,
   waitUntil,
 } from '../../../src/dev/processes.ts';
+import { roleName, secretName } from '../../../src/providers/aws/names.ts';
+import type { AwsProvider } from '../../../src/providers/aws/provider.ts';
+import { refFor } from '../../../src/providers/aws/testing/fixtures.ts';
 import {
   agentIdentity,
   inNamespace,
-  refFor,
-  withScopes,
+  withAwsScopes,
   withSmSecrets,
-} from '../../../src/providers/aws/fixtures.ts';
-import { secretName } from '../../../src/providers/aws/naming.ts';
-import type { AwsProvider } from '../../../src/providers/aws/provider.ts';
+} from '../../../src/testing/agent-identity.ts';
 import { testEnv } from '../../support/env.ts';
 import { fakeAccessKeyId, fakeSecretAccessKey } from '../../support/fake-credentials.ts';
 import { uniqueName } from '../../support/wait.ts';
@@ -74,7 +76,7 @@ const ref = refFor(
   agentIdentity(
     'reader',
     inNamespace(namespace),
-    withScopes({
+    withAwsScopes({
       actions: ['secretsmanager:ListSecrets', 'secretsmanager:GetSecretValue', 'iam:ListRoles'],
       resources: ['*'],
     }),
@@ -201,6 +203,15 @@ describe('IAM enforcement (private moto_server)', () => {
   it('the operator works under enforcement with its own keys: drift check, then revoke', async () => {
     expect((await provider.observe(ref, { correctDrift: true })).drift).toEqual([]);
     await provider.revoke(ref);
-    expect(await provider.listOwned()).toEqual([]);
+    const iam = new IAMClient({ ...clientConfig(operator), maxAttempts: 1 });
+    const sm = new SecretsManagerClient({ ...clientConfig(operator), maxAttempts: 1 });
+    await expect(
+      iam.send(new GetRoleCommand({ RoleName: roleName(provider.config.roleNamePrefix, ref.identity) })),
+    ).rejects.toMatchObject({ name: 'NoSuchEntityException' });
+    await expect(
+      sm.send(
+        new DescribeSecretCommand({ SecretId: secretName(ref.identity, ref.identity.spec.secrets![0]!) }),
+      ),
+    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 });

@@ -12,16 +12,16 @@ import {
   ListSecretVersionIdsCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roleName, secretName } from '../../../src/providers/aws/names.ts';
+import { scopesPolicy } from '../../../src/providers/aws/policies.ts';
+import { refFor } from '../../../src/providers/aws/testing/fixtures.ts';
+import { ThrottledError, UnavailableError } from '../../../src/providers/types.ts';
 import {
   agentIdentity,
   inNamespace,
-  refFor,
-  withScopes,
+  withAwsScopes,
   withSmSecrets,
-} from '../../../src/providers/aws/fixtures.ts';
-import { roleName, secretName } from '../../../src/providers/aws/naming.ts';
-import { scopesPolicy } from '../../../src/providers/aws/policies.ts';
-import { ThrottledError, UnavailableError } from '../../../src/providers/types.ts';
+} from '../../../src/testing/agent-identity.ts';
 import { testEnv } from '../../support/env.ts';
 import { uniqueName } from '../../support/wait.ts';
 import { type Fault, type FaultProxy, startFaultProxy } from './fault-proxy.ts';
@@ -37,7 +37,7 @@ let proxy: FaultProxy;
 
 const newIdentity = () =>
   refFor(
-    agentIdentity(uniqueName('bot'), inNamespace(namespace), withScopes(scope), withSmSecrets('api-key')),
+    agentIdentity(uniqueName('bot'), inNamespace(namespace), withAwsScopes(scope), withSmSecrets('api-key')),
   );
 const every = (k: number) => (n: number) => (n % k === 0 ? kinds[(n / k) % kinds.length] : undefined);
 const deletes = () => proxy.forwarded.filter((c) => /^(Delete|Detach|Remove)/.test(c.action));

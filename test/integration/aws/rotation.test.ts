@@ -12,10 +12,11 @@ import {
   PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { agentIdentity, inNamespace, refFor, withSmSecrets } from '../../../src/providers/aws/fixtures.ts';
-import { secretName, versionIdFor } from '../../../src/providers/aws/naming.ts';
+import { secretName, versionIdFor } from '../../../src/providers/aws/names.ts';
 import type { AwsProvider } from '../../../src/providers/aws/provider.ts';
+import { refFor } from '../../../src/providers/aws/testing/fixtures.ts';
 import type { IdentityRef } from '../../../src/providers/types.ts';
+import { agentIdentity, inNamespace, withSmSecrets } from '../../../src/testing/agent-identity.ts';
 import { uniqueName } from '../../support/wait.ts';
 import { type AwsFixture, awsFixture, realProvider, smClient } from './support.ts';
 

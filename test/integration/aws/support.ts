@@ -17,13 +17,13 @@ import { STSClient } from '@aws-sdk/client-sts';
 import * as k8s from '@kubernetes/client-node';
 import type { AwsProviderSpec, ClusterCredentialProvider } from '../../../src/api/v1alpha1/types.ts';
 import { API_VERSION } from '../../../src/api/v1alpha1/types.ts';
+import { parsePolicyDocument } from '../../../src/providers/aws/adapter-iam.ts';
+import { awsConfigFromSpec } from '../../../src/providers/aws/config.ts';
 import {
   type AwsClientOptions,
   createAwsPorts,
   createAwsProvider,
-} from '../../../src/providers/aws/clients.ts';
-import { awsConfigFromSpec } from '../../../src/providers/aws/config.ts';
-import { parsePolicyDocument } from '../../../src/providers/aws/iam-adapter.ts';
+} from '../../../src/providers/aws/factory.ts';
 import { issuerHost } from '../../../src/providers/aws/policies.ts';
 import { AwsProvider, type AwsProviderDeps } from '../../../src/providers/aws/provider.ts';
 import { type AwsEndpoint, awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';

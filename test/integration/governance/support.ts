@@ -17,7 +17,8 @@ import {
   ListAccessKeysCommand,
 } from '@aws-sdk/client-iam';
 import * as k8s from '@kubernetes/client-node';
-import { type AgentIdentity, Marks } from '../../../src/api/v1alpha1/types.ts';
+import { Marks } from '../../../src/api/v1alpha1/annotations.ts';
+import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
 import {
   type InventorySources,
@@ -27,9 +28,10 @@ import {
   kubernetesInventoryPort,
   vaultInventoryPort,
 } from '../../../src/governance/inventory/index.ts';
+import { agentIdentity, withScopes, withSpec } from '../../../src/testing/agent-identity.ts';
 import { baoCall } from '../../support/bao.ts';
 import { awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';
-import { agentIdentity, readConfigMaps, withScopes, withSpec } from '../../support/fixtures.ts';
+import { onTestCluster, readConfigMaps } from '../../support/fixtures.ts';
 import { uniqueName } from '../../support/wait.ts';
 
 export interface World {
@@ -89,7 +91,7 @@ export async function createWorld(): Promise<World> {
     custom,
     agentIdentity(
       'support-bot',
-      namespace,
+      onTestCluster(namespace),
       withScopes(readConfigMaps),
       withSpec({ impact: { dataClassification: 'internal' } }),
     ),
@@ -98,7 +100,7 @@ export async function createWorld(): Promise<World> {
     custom,
     agentIdentity(
       'risky-bot',
-      namespace,
+      onTestCluster(namespace),
       withSpec({ credentialTTL: '12h', impact: { dataClassification: 'restricted', internetExposed: true } }),
       withScopes({
         provider: 'aws',

@@ -2,7 +2,8 @@
 // ServiceAccount token, and refusal of a same-named ServiceAccount we do not own.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Marks, type SecretSpec } from '../../../src/api/v1alpha1/types.ts';
+import { Marks } from '../../../src/api/v1alpha1/annotations.ts';
+import type { SecretSpec } from '../../../src/api/v1alpha1/types.ts';
 import { type IdentityRef, NotOwnedError } from '../../../src/providers/types.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 import {
@@ -144,16 +145,5 @@ describe('KubernetesProvider.provision against the apiserver', () => {
     expect(fixed.corrected).toBe(true);
     expect((await rbac.readNamespacedRole({ namespace, name: 'nhi-bot' })).rules).toEqual([readConfigMaps]);
     expect((await provider.observe(ref, { correctDrift: false })).drift).toEqual([]);
-  });
-
-  it('lists what it owns across namespaces', async () => {
-    const owned = await provider.listOwned();
-    const here = owned.filter((o) => o.namespace === namespace).map((o) => `${o.kind}/${o.name}`);
-    expect(here.sort()).toEqual([
-      'Role/nhi-bot',
-      'RoleBinding/nhi-bot',
-      'Secret/bot-api-key',
-      'ServiceAccount/bot',
-    ]);
   });
 });

@@ -7,6 +7,15 @@ import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity, PolicyRule, SecretSpec } from '../../../src/api/v1alpha1/types.ts';
 import { KubernetesProvider } from '../../../src/providers/kubernetes/index.ts';
 import type { IdentityRef } from '../../../src/providers/types.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  inNamespace,
+  withPurpose,
+  withRules,
+  withSecrets,
+  withUid,
+} from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
 
 export const kc = kubeConfig();
@@ -39,18 +48,15 @@ export async function identityIn(
   name: string,
   options: { rules?: PolicyRule[]; secrets?: SecretSpec[] } = {},
 ): Promise<IdentityRef> {
-  const identity: AgentIdentity = {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, namespace, uid: randomUUID() },
-    spec: {
-      owner: { team: 'support-eng', contact: 'support-eng@example.com' },
-      purpose: 'Integration test of the Kubernetes provider',
-      environment: 'development',
-      ...(options.rules ? { scopes: [{ provider: 'kubernetes' as const, rules: options.rules }] } : {}),
-      ...(options.secrets ? { secrets: options.secrets } : {}),
-    },
-  };
+  const identity = agentIdentity(
+    name,
+    inNamespace(namespace),
+    withUid(randomUUID()),
+    inEnvironment('development'),
+    withPurpose('Integration test of the Kubernetes provider'),
+    ...(options.rules ? [withRules(...options.rules)] : []),
+    ...(options.secrets ? [withSecrets(...options.secrets)] : []),
+  );
   if (await crdInstalled()) {
     const { uid: _uid, ...metadata } = identity.metadata;
     const created = (await custom.createNamespacedCustomObject({

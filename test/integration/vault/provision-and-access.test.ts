@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NotOwnedError } from '../../../src/providers/types.ts';
-import { identityNames } from '../../../src/providers/vault/naming.ts';
+import { identityNames } from '../../../src/providers/vault/names.ts';
 import { VaultProvider } from '../../../src/providers/vault/provider.ts';
 import { testEnv } from '../../support/env.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
@@ -124,23 +124,6 @@ describe('provisioning', () => {
     expect((await bao(addr, root, 'GET', `sys/policies/acl/${name}`)).json.data.policy).toBe(policy);
     await bao(addr, root, 'DELETE', `sys/policies/acl/${name}`);
   });
-
-  it('lists what it owns', async () => {
-    const owned = await provider.listOwned();
-    for (const names of [botNames, otherNames]) {
-      expect(owned).toContainEqual(
-        expect.objectContaining({ kind: 'VaultPolicy', name: names.base, identityUid: names.uid }),
-      );
-      expect(owned).toContainEqual(
-        expect.objectContaining({
-          kind: 'VaultKubernetesRole',
-          name: names.base,
-          namespace,
-          identityUid: names.uid,
-        }),
-      );
-    }
-  });
 });
 
 describe('observation', () => {
@@ -213,7 +196,6 @@ describe('quarantine, restore and revocation', () => {
     expect((await bao(addr, root, 'GET', `${KV_MOUNT}/metadata/${botNames.ownerRecord}`)).status).toBe(404);
     expect((await bao(addr, root, 'POST', 'auth/token/lookup', { token: issued })).status).not.toBe(200);
     expect((await loginAs(bot)).status).not.toBe(200);
-    expect((await provider.listOwned()).some((o) => o.identityUid === botNames.uid)).toBe(false);
 
     const survivor = await eventually(
       'the other identity to log in',

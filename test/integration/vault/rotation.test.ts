@@ -4,10 +4,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { vaultPortFromSpec, vaultProviderOptions } from '../../../src/providers/vault/factory.ts';
-import { identityNames } from '../../../src/providers/vault/naming.ts';
+import { identityNames } from '../../../src/providers/vault/names.ts';
 import type { VaultPort } from '../../../src/providers/vault/port.ts';
 import { VaultProvider } from '../../../src/providers/vault/provider.ts';
-import { crashingPort, SimulatedCrash } from '../../../src/providers/vault/test-fixtures.ts';
+import { crashingPort, SimulatedCrash } from '../../../src/providers/vault/testing/fixtures.ts';
 import { systemClock } from '../../../src/runtime/clock.ts';
 import { testEnv } from '../../support/env.ts';
 import { uniqueName } from '../../support/wait.ts';

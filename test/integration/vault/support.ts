@@ -7,9 +7,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import type { AgentIdentity, VaultPathGrant, VaultProviderSpec } from '../../../src/api/v1alpha1/types.ts';
+import type { Environment, VaultPathGrant, VaultProviderSpec } from '../../../src/api/v1alpha1/types.ts';
 import type { IdentityRef } from '../../../src/providers/types.ts';
 import { operatorPolicy } from '../../../src/providers/vault/operator-policy.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  inNamespace,
+  withCredentialTTL,
+  withServiceAccount,
+  withUid,
+  withVaultPaths,
+} from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
 
 export const KV_MOUNT = 'secret';
@@ -65,25 +74,22 @@ export async function workloadLogin(
   return token ? { ...answer, token } : answer;
 }
 
+/** An identity in `namespace` with a fresh uid, bound to the ServiceAccount named like it. */
 export function identityRef(
   namespace: string,
   name: string,
   paths: VaultPathGrant[] = [],
-  environment: AgentIdentity['spec']['environment'] = 'development',
+  environment: Environment = 'development',
 ): IdentityRef {
-  const identity: AgentIdentity = {
-    apiVersion: 'nhi.dev/v1alpha1',
-    kind: 'AgentIdentity',
-    metadata: { name, namespace, uid: randomUUID() },
-    spec: {
-      owner: { team: 'platform' },
-      purpose: `integration test identity ${name}`,
-      environment,
-      serviceAccountName: name,
-      credentialTTL: '5m',
-      scopes: paths.length > 0 ? [{ provider: 'vault', paths }] : [],
-    },
-  };
+  const identity = agentIdentity(
+    name,
+    inNamespace(namespace),
+    withUid(randomUUID()),
+    inEnvironment(environment),
+    withServiceAccount(name),
+    withCredentialTTL('5m'),
+    ...(paths.length > 0 ? [withVaultPaths(...paths)] : []),
+  );
   return { identity, subject: { namespace, serviceAccountName: name } };
 }
 

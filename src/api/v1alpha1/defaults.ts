@@ -1,0 +1,141 @@
+// Every default of the AgentIdentity spec and every time rule derived from it, as named pure
+// functions. The schema text (schema.ts), the controller, every provider, risk and the CLI call these;
+// nothing else states a default or a time rule. A rule restated in two modules with two answers is how
+// a previous secret value came to be reported retired while the Secret still held it.
+
+import { parseDuration } from './duration.ts';
+import type { AgentIdentitySpec, SecretSpec } from './types.ts';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+/** The CRD defaults: the apiserver applies them, and objects read without them (lint, tests) use them here. */
+export const SpecDefaults = {
+  ttl: '2160h',
+  credentialTTL: '15m',
+  inactivityTimeout: '720h',
+  orphanGracePeriod: '5m',
+  quarantinePeriod: '24h',
+  rotationInterval: '168h',
+} as const;
+
+/** The default overlap: half the rotation interval, at most this long. */
+export const MAX_DEFAULT_OVERLAP = '1h';
+
+/** The owner is warned of expiry a tenth of the ttl ahead, at most this long ahead. */
+export const MAX_EXPIRY_WARNING_LEAD = '168h';
+
+/** IAM's MaxSessionDuration bounds (1 h to 12 h) and the kubelet's shortest projected token (10 min). */
+export const AwsSessionBounds = { minSeconds: 3600, maxSeconds: 43_200, minTokenSeconds: 600 } as const;
+
+function durationMs(text: string | undefined, fallback: string): number {
+  const parsed = text === undefined ? undefined : parseDuration(text);
+  return parsed ?? parseDuration(fallback) ?? 0;
+}
+
+const MAX_DEFAULT_OVERLAP_MS = durationMs(MAX_DEFAULT_OVERLAP, MAX_DEFAULT_OVERLAP);
+const MAX_EXPIRY_WARNING_LEAD_MS = durationMs(MAX_EXPIRY_WARNING_LEAD, MAX_EXPIRY_WARNING_LEAD);
+
+type Spec = Pick<
+  AgentIdentitySpec,
+  'ttl' | 'credentialTTL' | 'inactivityTimeout' | 'orphanGracePeriod' | 'quarantinePeriod'
+>;
+type Rotated = Pick<SecretSpec, 'rotationInterval' | 'overlap'>;
+
+/** Lifetime of the identity itself (spec.ttl). */
+export function ttlMs(spec: Spec): number {
+  return durationMs(spec.ttl, SpecDefaults.ttl);
+}
+
+/** Lifetime of each minted credential (spec.credentialTTL); a malformed value counts as the default. */
+export function credentialTtlMs(spec: Spec): number {
+  return durationMs(spec.credentialTTL, SpecDefaults.credentialTTL);
+}
+
+/**
+ * spec.credentialTTL as written, undefined when it is malformed or not positive (providers refuse
+ * such a spec when provisioning, and fall back to credentialTtlMs when quarantining).
+ */
+export function validCredentialTtlMs(spec: Spec): number | undefined {
+  const parsed = parseDuration(spec.credentialTTL ?? SpecDefaults.credentialTTL);
+  return parsed !== undefined && parsed > 0 ? parsed : undefined;
+}
+
+export function inactivityTimeoutMs(spec: Spec): number {
+  return durationMs(spec.inactivityTimeout, SpecDefaults.inactivityTimeout);
+}
+
+export function orphanGraceMs(spec: Spec): number {
+  return durationMs(spec.orphanGracePeriod, SpecDefaults.orphanGracePeriod);
+}
+
+export function quarantinePeriodMs(spec: Spec): number {
+  return durationMs(spec.quarantinePeriod, SpecDefaults.quarantinePeriod);
+}
+
+export function rotationIntervalMs(secret: Rotated): number {
+  return durationMs(secret.rotationInterval, SpecDefaults.rotationInterval);
+}
+
+/**
+ * How long the previous value stays valid after a rotation: spec.overlap, else half the rotation
+ * interval, at most 1 h. The one overlap rule: status, the Secret's retire-at mark and every backend's
+ * retirement use it.
+ */
+export function overlapMs(secret: Rotated): number {
+  const explicit = secret.overlap === undefined ? undefined : parseDuration(secret.overlap);
+  if (explicit !== undefined) return explicit;
+  return Math.min(rotationIntervalMs(secret) / 2, MAX_DEFAULT_OVERLAP_MS);
+}
+
+/** When the previous value of a secret rotated at `rotatedAt` is retired. */
+export function retireAt(secret: Rotated, rotatedAt: Date | string): Date {
+  return new Date(new Date(rotatedAt).getTime() + overlapMs(secret));
+}
+
+/** When a secret rotated at `rotatedAt` is next due. */
+export function nextRotationAt(secret: Rotated, rotatedAt: Date | string): Date {
+  return new Date(new Date(rotatedAt).getTime() + rotationIntervalMs(secret));
+}
+
+/** How long before expiry the owner is warned: a tenth of the ttl, at most 7 days. */
+export function expiryWarningLeadMs(identityTtlMs: number): number {
+  return Math.min(identityTtlMs / 10, MAX_EXPIRY_WARNING_LEAD_MS);
+}
+
+/** When a quarantine that starts at `start` ends and revocation (phase 2) begins. */
+export function quarantinePeriodEnd(spec: Spec, start: Date): Date {
+  return new Date(start.getTime() + quarantinePeriodMs(spec));
+}
+
+/**
+ * How far "last used" must move before status records it: a hundredth of the inactivity timeout,
+ * between 1 s and 5 min. Without this step every reconcile of a busy identity would write status.
+ */
+export function lastUsedStepMs(spec: Spec): number {
+  return Math.min(5 * MINUTE, Math.max(1000, inactivityTimeoutMs(spec) / 100));
+}
+
+/** credentialTTL in whole seconds (what STS and Vault take). */
+export function credentialTtlSeconds(spec: Spec): number {
+  return Math.ceil(credentialTtlMs(spec) / 1000);
+}
+
+/**
+ * The IAM role's MaxSessionDuration: credentialTTL clamped to IAM's 3600..43200 s. IAM cannot go
+ * below one hour; shorter sessions come from the caller's DurationSeconds.
+ */
+export function awsMaxSessionSeconds(spec: Spec): number {
+  return Math.min(
+    AwsSessionBounds.maxSeconds,
+    Math.max(AwsSessionBounds.minSeconds, credentialTtlSeconds(spec)),
+  );
+}
+
+/** The projected web-identity token's lifetime: credentialTTL, at least the kubelet's 600 s. */
+export function awsTokenExpirationSeconds(spec: Spec): number {
+  return Math.max(AwsSessionBounds.minTokenSeconds, credentialTtlSeconds(spec));
+}
+
+export const Durations = { MINUTE, HOUR, DAY } as const;

@@ -1,0 +1,42 @@
+// The vocabulary of the lifecycle decision: what gather() found about the workload, what the reconcile
+// must do, and the deadlines behind it. Types only; lifecycle.ts decides.
+
+import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+
+export type WorkloadState =
+  | { kind: 'none' }
+  | { kind: 'present'; usesServiceAccount: boolean; boundPods: number }
+  | { kind: 'missing' }
+  | { kind: 'unresolvable'; message: string };
+
+export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked';
+
+export type Decision =
+  | { action: 'offboard' }
+  | { action: 'hold'; reason: 'Revoked' | 'PolicyViolation' | 'WorkloadUnresolvable'; message: string }
+  | { action: 'quarantine'; reason: QuarantineReason; message: string }
+  | { action: 'revoke'; reason: string; message: string }
+  | { action: 'provision'; restore: boolean };
+
+export interface LifecycleInput {
+  identity: AgentIdentity;
+  now: Date;
+  workload: WorkloadState;
+  lastUsed?: Date | undefined;
+  policyViolations: string[];
+}
+
+export interface Deadlines {
+  expiresAt?: Date | undefined;
+  expiryWarningAt?: Date | undefined;
+  inactiveAt?: Date | undefined;
+  orphanedAt?: Date | undefined;
+  quarantineEndsAt?: Date | undefined;
+}
+
+export interface LifecycleResult {
+  decision: Decision;
+  deadlines: Deadlines;
+  /** New value of status.orphanedSince (undefined clears it). */
+  orphanedSince?: string;
+}

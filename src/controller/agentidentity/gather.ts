@@ -1,0 +1,111 @@
+// gather(): every read a reconcile needs, before anything is decided — the workload, the policy in
+// force and its verdict, and (once per drift interval) last real use and drift from the providers.
+// Reading never changes anything; drift is corrected by the provision step only after the lifecycle
+// decided to provision (a spec the operator judged non-compliant is never applied by a correction).
+
+import { lastUsedStepMs } from '../../api/v1alpha1/defaults.ts';
+import type { AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
+import { riskGate } from '../../policies/risk-gate.ts';
+import type { IdentityRef } from '../../providers/types.ts';
+import { maskSecrets } from '../../runtime/redact.ts';
+import type { WorkloadState } from './decision.ts';
+import type { ReconcilerDeps } from './ports.ts';
+import type { Drifted } from './provision.ts';
+import { observeWorkload } from './workload.ts';
+
+/** Remembers, per identity key, when its backends were last observed. Entries go with the identity. */
+export class Observer {
+  private readonly lastObserved = new Map<string, number>();
+
+  constructor(readonly deps: ReconcilerDeps) {}
+
+  due(key: string, now: Date): boolean {
+    return (
+      (this.lastObserved.get(key) ?? Number.NEGATIVE_INFINITY) + this.deps.driftIntervalMs <= now.getTime()
+    );
+  }
+
+  mark(key: string, now: Date): void {
+    this.lastObserved.set(key, now.getTime());
+  }
+
+  forget(key: string): void {
+    this.lastObserved.delete(key);
+  }
+}
+
+export interface Observed {
+  lastUsed: Date | undefined;
+  drifted: Drifted[];
+  /** The drift interval has come round for this identity (quarantine is re-asserted then too). */
+  driftDue: boolean;
+}
+
+export async function observeProviders(
+  observer: Observer,
+  ref: IdentityRef,
+  key: string,
+  workload: WorkloadState,
+  now: Date,
+): Promise<Observed> {
+  const { deps } = observer;
+  const stored = ref.identity.status?.lastUsed ? new Date(ref.identity.status.lastUsed) : undefined;
+  let lastUsed = stored;
+  const later = (d: Date | undefined) => {
+    if (d && (!lastUsed || d > lastUsed)) lastUsed = d;
+  };
+  if (workload.kind === 'present' && workload.boundPods > 0) {
+    if (!stored || now.getTime() - stored.getTime() >= lastUsedStepMs(ref.identity.spec)) later(now);
+  }
+  const conditions = ref.identity.status?.conditions ?? [];
+  const provisioned = conditions.some((c) => c.type === 'Provisioned' && c.status === 'True');
+  const quarantined = conditions.some((c) => c.type === 'Quarantined' && c.status === 'True');
+  const driftDue = observer.due(key, now) && !ref.identity.metadata.deletionTimestamp;
+  const drifted: Drifted[] = [];
+  if (!driftDue) return { lastUsed, drifted, driftDue };
+  observer.mark(key, now);
+  if (!provisioned || quarantined) return { lastUsed, drifted, driftDue };
+
+  let entries: ReturnType<typeof deps.providers.forIdentity> = [];
+  try {
+    entries = deps.providers.forIdentity(ref.identity);
+  } catch (error) {
+    deps.logger.warn('observe skipped: a provider cannot be resolved', { error: maskSecrets(String(error)) });
+  }
+  for (const entry of entries) {
+    try {
+      const observation = await entry.provider.observe(ref, { correctDrift: false });
+      later(observation.lastUsed);
+      if (observation.drift.length > 0) drifted.push({ ...entry, observation });
+    } catch (error) {
+      // Observation is best effort: an unreachable backend must not block the lifecycle.
+      deps.logger.warn('observe failed', { provider: entry.key, error: maskSecrets(String(error)) });
+    }
+  }
+  return { lastUsed, drifted, driftDue };
+}
+
+export interface Gathered {
+  workload: WorkloadState;
+  policy: IdentityPolicy | undefined;
+  /** Field-named policy violations (admission re-check and the risk gate); empty when compliant. */
+  violations: string[];
+  observed: Observed;
+}
+
+export async function gather(
+  observer: Observer,
+  ref: IdentityRef,
+  key: string,
+  now: Date,
+): Promise<Gathered> {
+  const { deps } = observer;
+  const identity: AgentIdentity = ref.identity;
+  const workload = identity.metadata.deletionTimestamp
+    ? ({ kind: 'none' } as const)
+    : await observeWorkload(deps.workloads, identity);
+  const policy = deps.policy();
+  const violations = [...deps.checkPolicy(identity, policy), ...riskGate(identity, policy, now)];
+  const observed = await observeProviders(observer, ref, key, workload, now);
+  return { workload, policy, violations, observed };
+}

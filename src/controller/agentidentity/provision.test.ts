@@ -1,0 +1,58 @@
+// Provisioning through the reconciler (condition Provisioned) and drift: a non-compliant spec is
+// never applied, and one drift is recorded once.
+
+import { describe, expect, it } from 'vitest';
+import { FakeVaultPort } from '../../providers/vault/testing/fake-port.ts';
+import {
+  HARNESS_DRIFT_MS,
+  HARNESS_NAMESPACE,
+  readSecrets,
+  ScriptedVaultHarness,
+  VaultServersHarness,
+  vaultScope,
+} from './testing/harness.ts';
+
+const NS = HARNESS_NAMESPACE;
+const DRIFT_MS = HARNESS_DRIFT_MS;
+
+describe('drift correction', () => {
+  it('drift correction never applies a spec the operator itself judged non-compliant', async () => {
+    const h = new ScriptedVaultHarness(false);
+    h.violation = (identity) =>
+      JSON.stringify(identity.spec.scopes).includes('"secrets"')
+        ? ['spec.scopes[0].rules[0].resources: secrets are forbidden in production']
+        : [];
+    await h.settle();
+    expect(h.port.peek('Role', NS, 'nhi-bot')?.rules?.[0]?.resources).toEqual(['configmaps']);
+
+    // Admission was bypassed: the spec now asks for a forbidden grant.
+    h.identity.spec.scopes = [{ provider: 'kubernetes', rules: [readSecrets] }];
+    h.identity.metadata.generation = 2;
+    h.later(DRIFT_MS + 1000);
+    await h.reconcile();
+    expect(h.condition('PolicyCompliant')?.status).toBe('False');
+    // Nothing is provisioned while the policy is violated, not even by a drift correction.
+    expect(h.port.peek('Role', NS, 'nhi-bot')?.rules?.[0]?.resources).toEqual(['configmaps']);
+  });
+});
+
+describe('drift records', () => {
+  it('one drift found by the drift check is recorded once, not twice', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ vault }, { scopes: [vaultScope()] });
+    await h.settle();
+    const key = `kubernetes/${h.names().base}`;
+    const role = vault.roles.get(key);
+    expect(role).toBeDefined();
+    // Someone widens the role's token TTL behind the operator's back.
+    vault.roles.set(key, { ...(role as object), tokenTtlSeconds: 86_400 } as never);
+    h.later(DRIFT_MS + 1000);
+    const before = h.audit.records.length;
+    await h.reconcile();
+    const drift = h.audit.records.slice(before).filter((r) => r.action === 'drift-corrected');
+    expect(drift.length).toBeGreaterThan(0);
+    // The steady provision records the restore; correctDrift must not record the same drift again.
+    expect(drift).toHaveLength(1);
+    expect(h.events.filter((e) => e.reason === 'DriftCorrected')).toHaveLength(1);
+  });
+});

@@ -1,0 +1,250 @@
+// Provisioning (condition Provisioned) and drift: every provider the identity needs converges its
+// part, and what someone changed behind the operator's back is put back and recorded.
+//
+// Order matters for safety:
+//  1. which backends will hold credentials is recorded in status.providers before any is created, so
+//     a crash can never lose track of one (recordIntent);
+//  2. the ServiceAccount must be ours (or free) before any backend is told to trust it — otherwise an
+//     identity naming someone else's ServiceAccount would hand that account a cloud role;
+//  3. cloud providers run next, so the annotations they need on the ServiceAccount (an IRSA role ARN)
+//     reach the kubernetes provider, which runs last and owns the ServiceAccount;
+//  4. backends the spec no longer names are revoked, so removing a scope leaves no ghost credential.
+
+import { Controls } from '../../api/v1alpha1/annotations.ts';
+import type { AgentIdentityStatus, PlannedChange, ProviderKind } from '../../api/v1alpha1/types.ts';
+import type { ProviderEntry } from '../../providers/registry.ts';
+import type { CredentialProvider, IdentityRef, Observation } from '../../providers/types.ts';
+import { maskSecrets } from '../../runtime/redact.ts';
+import { abandonedBackends, applyPhase } from './backends.ts';
+import type { Decision } from './decision.ts';
+import { auditIdentity } from './identity.ts';
+import type { ReconcilerDeps } from './ports.ts';
+import type { StatusDraft } from './status-draft.ts';
+
+export interface ProvisionOutcome {
+  status: Pick<AgentIdentityStatus, 'serviceAccount' | 'aws' | 'vault'>;
+  changes: PlannedChange[];
+  /** The backends now holding credentials (status.providers). */
+  providers: string[];
+  /** Recorded backends whose ClusterCredentialProvider is gone: nothing can revoke there. */
+  stranded: string[];
+}
+
+/** A backend whose observation found drift (read by gather, corrected here after a provision). */
+export interface Drifted {
+  kind: ProviderKind;
+  key: string;
+  provider: CredentialProvider;
+  observation: Observation;
+}
+
+function ordered(entries: ProviderEntry[]): ProviderEntry[] {
+  return [
+    ...entries.filter((p) => p.kind !== 'kubernetes'),
+    ...entries.filter((p) => p.kind === 'kubernetes'),
+  ];
+}
+
+/**
+ * Backends the spec needs that status does not record yet. When there are some, writes the intent and
+ * returns true: the caller requeues and provisions on the next reconcile.
+ */
+export async function recordIntent(deps: ReconcilerDeps, ref: IdentityRef): Promise<boolean> {
+  const recorded = new Set(ref.identity.status?.providers ?? []);
+  const unrecorded = deps.providers
+    .forIdentity(ref.identity)
+    .map((e) => e.key)
+    .filter((k) => !recorded.has(k));
+  if (unrecorded.length === 0) return false;
+  const providers = [...recorded, ...unrecorded];
+  await deps.store.writeStatus(ref.identity, { ...ref.identity.status, providers });
+  return true;
+}
+
+/**
+ * The provision step: converge every backend, report stranded credentials and drift restored by a
+ * steady-state provision, and set Provisioned. Returns whether drift was restored (and recorded).
+ */
+export async function provision(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  draft: StatusDraft,
+  restore: boolean,
+): Promise<{ driftRestored: boolean }> {
+  const { identity } = ref;
+  const steady =
+    !restore &&
+    draft.is('Provisioned') &&
+    identity.status?.observedGeneration === identity.metadata.generation;
+  const outcome = await provisionAll(deps, ref, steady);
+  if (outcome.stranded.length > 0) {
+    await deps.notifier.event(
+      identity,
+      'Warning',
+      'CredentialsStranded',
+      `credentials may remain in ${outcome.stranded.join(', ')}: their ClusterCredentialProvider is gone. Re-create it so the operator can revoke them, or list them in the annotation ${Controls.abandonBackends}`,
+    );
+  }
+  const driftRestored = steady && outcome.changes.length > 0;
+  if (driftRestored) {
+    const what = outcome.changes.map((c) => `${c.action} ${c.resource}`).join(', ');
+    await deps.notifier.event(
+      identity,
+      'Warning',
+      'DriftCorrected',
+      `restored the desired state: ${what}`.slice(0, 900),
+    );
+  }
+  draft.set('providers', outcome.providers);
+  draft.set('serviceAccount', outcome.status.serviceAccount);
+  draft.set('aws', outcome.status.aws);
+  draft.set('vault', outcome.status.vault);
+  draft
+    .conditionsOf('provision')
+    .set(
+      'Provisioned',
+      'True',
+      'Provisioned',
+      `service account ${outcome.status.serviceAccount} and its grants are in place`,
+    );
+  return { driftRestored };
+}
+
+/** Nothing is provisioned while the lifecycle holds: say why. */
+export function holdProvisioning(draft: StatusDraft, decision: Extract<Decision, { action: 'hold' }>): void {
+  const provisioned = draft.conditionsOf('provision');
+  if (decision.reason === 'PolicyViolation' && !draft.is('Provisioned')) {
+    provisioned.set(
+      'Provisioned',
+      'False',
+      'PolicyViolation',
+      'nothing is provisioned while the policy is violated',
+    );
+  }
+  if (decision.reason === 'WorkloadUnresolvable') {
+    provisioned.set('Provisioned', 'False', 'WorkloadUnresolvable', decision.message);
+  }
+}
+
+/** Revocation deleted every credential. */
+export function markDeprovisioned(draft: StatusDraft): void {
+  draft.conditionsOf('provision').set('Provisioned', 'False', 'Revoked', 'credentials deleted');
+}
+
+export function provisionFailed(draft: StatusDraft, reason: string, message: string): void {
+  draft.conditionsOf('provision').set('Provisioned', 'False', reason, message);
+}
+
+/**
+ * `steady`: the spec did not change since the last successful provision, so any change made now puts
+ * back what someone altered behind the operator's back — recorded as drift, with high severity.
+ */
+export async function provisionAll(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  steady = false,
+): Promise<ProvisionOutcome> {
+  const entries = deps.providers.forIdentity(ref.identity);
+  // Before a cloud backend is told to trust the ServiceAccount, make sure it is ours (or free):
+  // plan() throws NotOwnedError otherwise. Without cloud backends the kubernetes provider's own
+  // provision refuses before writing anything, so the extra reads are skipped.
+  if (entries.some((e) => e.kind !== 'kubernetes')) {
+    await entries.find((e) => e.kind === 'kubernetes')?.provider.plan(ref);
+  }
+
+  const annotations: Record<string, string> = {};
+  const status: ProvisionOutcome['status'] = {};
+  const changes: PlannedChange[] = [];
+  for (const { kind, key, provider } of ordered(entries)) {
+    const result = await provider.provision({ ...ref, serviceAccountAnnotations: annotations });
+    Object.assign(annotations, result.serviceAccountAnnotations ?? {});
+    if (kind === 'aws') status.aws = result.status;
+    if (kind === 'vault') status.vault = result.status;
+    if (kind === 'kubernetes')
+      status.serviceAccount = result.status.serviceAccount ?? ref.subject.serviceAccountName;
+    changes.push(...result.changes);
+    for (const change of result.changes) {
+      await deps.audit.record({
+        action: steady ? 'drift-corrected' : 'provisioned',
+        identity: auditIdentity(ref.identity),
+        actor: deps.actor,
+        resource: `${key}:${change.resource}`,
+        origin: steady ? 'drift: restored the desired state' : 'reconcile',
+        outcome: 'success',
+        ...(steady && { severity: 'high' as const }),
+        detail: `${change.action}: ${change.reason}`,
+      });
+    }
+  }
+
+  const wanted = entries.map((e) => e.key);
+  const stale = staleBackends(deps, ref, wanted);
+  if (stale.revoke.length > 0)
+    await applyPhase(deps, ref, stale.revoke, 'revoke', 'scope removed from the spec');
+  return { status, changes, providers: [...wanted, ...stale.stranded], stranded: stale.stranded };
+}
+
+/**
+ * Recorded backends the spec no longer names. Revoked when their backend is gone from the spec;
+ * dropped without revoking when another wanted key names the same backend (a ClusterCredentialProvider
+ * renamed or re-pointed: the credentials are still in use); kept as stranded when their provider
+ * object no longer exists, so nothing can revoke them and a human must decide.
+ */
+export function staleBackends(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  wanted: string[],
+): { revoke: string[]; stranded: string[] } {
+  const wantedBackends = new Set(wanted.map((k) => deps.providers.backendOf(k)));
+  const abandoned = abandonedBackends(ref.identity);
+  const revoke: string[] = [];
+  const stranded: string[] = [];
+  for (const key of ref.identity.status?.providers ?? []) {
+    if (wanted.includes(key) || abandoned.includes(key)) continue;
+    const backend = deps.providers.backendOf(key);
+    if (backend === undefined) stranded.push(key);
+    else if (!wantedBackends.has(backend)) revoke.push(key);
+  }
+  return { revoke, stranded };
+}
+
+/** After a successful provision: restore what drifted, with a high-severity audit record and an Event. */
+export async function correctDrift(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  drifted: Drifted[],
+): Promise<void> {
+  for (const { key, provider, observation } of drifted) {
+    const after = await provider.observe(ref, { correctDrift: true });
+    const corrected = after.corrected || after.drift.length === 0;
+    const what = observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ');
+    await deps.audit.record({
+      action: 'drift-corrected',
+      identity: auditIdentity(ref.identity),
+      actor: deps.actor,
+      resource: `${key}:${observation.drift.map((d) => `${d.resource}.${d.field}`).join(',')}`,
+      origin: 'drift check',
+      outcome: corrected ? 'success' : 'failure',
+      severity: 'high',
+      detail: maskSecrets(observation.drift.map((d) => d.detail).join('; ')),
+    });
+    await deps.notifier.event(
+      ref.identity,
+      'Warning',
+      'DriftCorrected',
+      `${key}: ${what} ${corrected ? 'restored' : 'still differs'}`,
+    );
+  }
+}
+
+/** What provisioning would change now, without changing anything (status.plan, --dry-run). */
+export async function planAll(deps: ReconcilerDeps, ref: IdentityRef): Promise<PlannedChange[]> {
+  const entries = deps.providers.forIdentity(ref.identity);
+  const plans = await Promise.all(ordered(entries).map(({ provider }) => provider.plan(ref)));
+  const wanted = entries.map((e) => e.key);
+  const stale = (ref.identity.status?.providers ?? []).filter((k) => !wanted.includes(k));
+  return [
+    ...plans.flat(),
+    ...stale.map((key) => ({ action: 'revoke', resource: key, reason: 'scope removed from the spec' })),
+  ];
+}

@@ -1,0 +1,78 @@
+// Quarantine through the reconciler (condition Quarantined): the kill switch, a failing backend, and
+// quarantine re-asserted at each drift interval.
+
+import type * as k8s from '@kubernetes/client-node';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import { HARNESS_DRIFT_MS, ScriptedVaultHarness } from './testing/harness.ts';
+
+const DRIFT_MS = HARNESS_DRIFT_MS;
+
+describe('the kill switch', () => {
+  let h: ScriptedVaultHarness;
+  beforeEach(async () => {
+    h = new ScriptedVaultHarness(true);
+    await h.settle();
+    expect(h.condition('Ready')?.status).toBe('True');
+    expect(h.roleBinding()).toBeDefined();
+  });
+
+  it('a locked identity whose quarantine failed is not reported Ready=True', async () => {
+    h.vault.failQuarantine = true;
+    h.lock();
+    h.later(1000);
+    await h.reconcile();
+    // The lock was not carried out (vault refused): the identity must not read as healthy.
+    expect(h.condition('Ready')?.status).not.toBe('True');
+  });
+
+  it('one unreachable backend does not stop the other backends from being quarantined', async () => {
+    h.vault.failQuarantine = true;
+    h.lock();
+    h.later(1000);
+    await h.reconcile();
+    // The kubernetes backend is quarantined even though vault refused.
+    expect(h.roleBinding()).toBeUndefined();
+  });
+
+  it('the kill switch is not delayed by the backoff of an earlier, unrelated provisioning failure', async () => {
+    h.vault.failProvision = true;
+    for (let i = 0; i < 7; i++) {
+      h.later(10 * 60_000);
+      await h.reconcile();
+    }
+    expect(h.identity.status?.failedAttempts).toBe(7);
+    h.vault.failProvision = false;
+    h.lock();
+    h.later(1000);
+    h.vault.calls.length = 0;
+    await h.reconcile();
+    // Quarantine must not wait out the provisioning backoff (up to 5 minutes).
+    expect(h.vault.calls).toContain('quarantine');
+    expect(h.condition('Quarantined')?.status).toBe('True');
+    expect(h.roleBinding()).toBeUndefined();
+  });
+});
+
+describe('quarantine held', () => {
+  it('a quarantined identity is still drift-checked: a RoleBinding put back is removed again', async () => {
+    const h = new ScriptedVaultHarness(false);
+    await h.settle();
+    const binding = h.roleBinding();
+    h.lock();
+    h.later(1000);
+    await h.reconcile();
+    expect(h.condition('Quarantined')?.status).toBe('True');
+    expect(h.roleBinding()).toBeUndefined();
+
+    // Someone restores the binding (a backup restore, a GitOps re-sync of exported manifests).
+    const { uid: _u, resourceVersion: _rv, ...metadata } = binding?.metadata ?? {};
+    h.port.seed('RoleBinding', { ...(binding as k8s.V1RoleBinding), metadata });
+    expect(h.roleBinding()?.metadata?.labels?.[Marks.identityUid]).toBe('uid-bot');
+    for (let i = 0; i < 3; i++) {
+      h.later(DRIFT_MS + 1000);
+      await h.reconcile();
+    }
+    expect(h.roleBinding()).toBeUndefined();
+  });
+});

@@ -1,0 +1,87 @@
+// Revocation (condition Revoked): phase 2 after the quarantine period, deleting every credential the
+// operator owns, and offboarding when the AgentIdentity is deleted (revoke everywhere, then release
+// the finalizer). A revocation is marked on the object before it starts, so once begun it is finished
+// and never undone by a restore. Offboarding that cannot finish says where and what to do, and retries.
+
+import { Controls, Marks, OperatorAnnotations } from '../../api/v1alpha1/annotations.ts';
+import type { IdentityRef } from '../../providers/types.ts';
+import { maskSecrets } from '../../runtime/redact.ts';
+import { applyPhaseEverywhere, PartialFailureError } from './backends.ts';
+import type { Decision } from './decision.ts';
+import { auditIdentity, identityResource } from './identity.ts';
+import type { ReconcilerDeps } from './ports.ts';
+import { endQuarantinePeriod } from './quarantine.ts';
+import { markReady } from './ready.ts';
+import type { StatusDraft } from './status-draft.ts';
+
+export type RevokeOutcome = 'marked' | 'revoked';
+
+/**
+ * First call: records that revocation started (the caller requeues, so the next reconcile sees the
+ * mark). Then: deletes everywhere and records Revoked.
+ */
+export async function revoke(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  decision: Extract<Decision, { action: 'revoke' }>,
+  draft: StatusDraft,
+  now: Date,
+): Promise<RevokeOutcome> {
+  const { identity } = ref;
+  if (!identity.metadata.annotations?.[OperatorAnnotations.revocationStarted]) {
+    await deps.store.annotate(identity, {
+      [OperatorAnnotations.revocationStarted]: `${decision.reason}: ${now.toISOString()}`,
+    });
+    return 'marked';
+  }
+  await applyPhaseEverywhere(deps, ref, 'revoke', `${decision.reason}: quarantine period over`);
+  draft
+    .conditionsOf('revoke')
+    .set('Revoked', 'True', decision.reason, 'credentials deleted after the quarantine period');
+  endQuarantinePeriod(draft);
+  draft.set('secrets', undefined);
+  draft.set('providers', undefined);
+  return 'revoked';
+}
+
+/** A failed revocation says so, unless the identity is already revoked. */
+export function revokeFailed(draft: StatusDraft, reason: string, message: string): void {
+  if (!draft.is('Revoked')) draft.conditionsOf('revoke').set('Revoked', 'False', reason, message);
+}
+
+/** The AgentIdentity is being deleted: revoke everywhere, record it, release the finalizer. */
+export async function offboard(deps: ReconcilerDeps, ref: IdentityRef, draft: StatusDraft): Promise<void> {
+  const { identity } = ref;
+  try {
+    await applyPhaseEverywhere(deps, ref, 'revoke', 'AgentIdentity deleted (offboarding)');
+  } catch (error) {
+    await reportBlockedOffboarding(deps, ref, draft, error);
+    throw error;
+  }
+  await deps.audit.record({
+    action: 'offboarded',
+    identity: auditIdentity(identity),
+    actor: deps.actor,
+    resource: identityResource(identity),
+    origin: 'finalizer',
+    outcome: 'success',
+  });
+  await deps.store.removeFinalizer(identity, Marks.finalizer);
+}
+
+/** Offboarding cannot finish: say where and what to do, in status and as an Event, then retry. */
+async function reportBlockedOffboarding(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  draft: StatusDraft,
+  error: unknown,
+): Promise<void> {
+  const failed = error instanceof PartialFailureError ? error.failures.map((f) => f.key) : [];
+  const message = maskSecrets(
+    `revocation blocked in ${failed.join(', ') || 'a backend'}: ${error instanceof Error ? error.message : String(error)}. ` +
+      `If a ClusterCredentialProvider was deleted, re-create it, or list the backend in the annotation ${Controls.abandonBackends} to give up on it`,
+  ).slice(0, 900);
+  draft.conditionsOf('revoke').set('Revoked', 'False', 'RevocationBlocked', message);
+  await deps.store.writeStatus(ref.identity, markReady(draft)).catch(() => undefined);
+  await deps.notifier.event(ref.identity, 'Warning', 'RevocationBlocked', message);
+}

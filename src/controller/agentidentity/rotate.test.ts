@@ -1,0 +1,115 @@
+// Secret rotation through the reconciler (condition SecretsRotated), against the real
+// KubernetesProvider over the in-memory port: what status says about a secret's values must be what
+// its target Secret holds.
+
+import { describe, expect, it } from 'vitest';
+import { Controls } from '../../api/v1alpha1/annotations.ts';
+import type { SecretSpec } from '../../api/v1alpha1/types.ts';
+import { ProviderRegistry } from '../../providers/registry.ts';
+import { FakeVaultPort } from '../../providers/vault/testing/fake-port.ts';
+import { HARNESS_NAMESPACE, ReconcilerHarness, VaultServersHarness, vaultScope } from './testing/harness.ts';
+
+const MIN = 60_000;
+
+class KubernetesOnly extends ReconcilerHarness {
+  constructor(secret: SecretSpec) {
+    super({
+      scopes: [
+        { provider: 'kubernetes', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] },
+      ],
+      secrets: [secret],
+    });
+    this.start({
+      providers: new ProviderRegistry(this.kubernetes, () => []),
+      workloads: {
+        resolveKind: async () => ({ namespaced: true }),
+        get: async () => undefined,
+        podsUsingServiceAccount: async () => [],
+      },
+    });
+  }
+
+  secretStatus() {
+    return this.identity.status?.secrets?.[0];
+  }
+
+  targetHoldsPrevious(): boolean {
+    const secret = this.port.peek('Secret', HARNESS_NAMESPACE, 'bot-api-key') as {
+      data?: Record<string, string>;
+    };
+    return Boolean(secret?.data?.['api-key.previous']);
+  }
+}
+
+describe('the previous value after a rotation', () => {
+  it.each([
+    ['2h', undefined],
+    ['5h', undefined],
+    ['30m', undefined],
+    ['2h', '20m'],
+  ])(
+    'rotationInterval %s, overlap %s: status reports a previous value exactly while the Secret holds one',
+    async (rotationInterval, overlap) => {
+      const h = new KubernetesOnly({
+        name: 'api-key',
+        generator: { type: 'random', length: 24 },
+        rotationInterval,
+        ...(overlap && { overlap }),
+      });
+      await h.settle();
+      expect(h.secretStatus()?.currentVersion).toBe(1);
+      h.later(5 * 3_600_000);
+      await h.reconcile();
+      expect(h.secretStatus()?.currentVersion).toBe(2);
+      let retired = false;
+      for (let minute = 1; minute <= 70; minute++) {
+        h.later(MIN);
+        await h.reconcile();
+        retired ||= !h.targetHoldsPrevious();
+        expect({ minute, previous: h.secretStatus()?.previousVersion !== undefined }).toEqual({
+          minute,
+          previous: h.targetHoldsPrevious(),
+        });
+      }
+      expect(retired).toBe(true);
+    },
+  );
+});
+
+describe('rotation across quarantine and restore', () => {
+  it('quarantine/restore cycles do not postpone the rotation of a vault-kv secret forever', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness(
+      { vault },
+      {
+        scopes: [vaultScope()],
+        secrets: [
+          {
+            name: 'api-key',
+            backend: 'vault-kv',
+            generator: { type: 'random', length: 32 },
+            rotationInterval: '1h',
+          },
+        ],
+      },
+    );
+    await h.settle();
+    const first = h.identity.status?.secrets?.[0];
+    expect(first?.currentVersion).toBeDefined();
+
+    // A flapping workload, or an on-call engineer locking and unlocking: each restore happens just
+    // before the rotation is due. Four intervals pass.
+    for (let i = 0; i < 4; i++) {
+      h.later(50 * 60_000);
+      h.identity.metadata.annotations = { [Controls.lock]: 'oncall' };
+      await h.settle();
+      expect(h.condition('Quarantined')?.status).toBe('True');
+      h.later(5 * 60_000);
+      h.identity.metadata.annotations = {};
+      await h.settle();
+      expect(h.condition('Quarantined')?.status).toBe('False');
+    }
+    // Quarantine and restore do not change the value in Vault, so they must not restart its interval.
+    expect(h.identity.status?.secrets?.[0]?.currentVersion).not.toBe(first?.currentVersion);
+  });
+});

@@ -1,0 +1,157 @@
+// Staged secret rotation (condition SecretsRotated): which secrets are due, rotating them through
+// their backend, syncing the Kubernetes target of external backends, and retiring previous values
+// when the overlap (the API's one rule, defaults.ts) has passed. A rotation that already happened in
+// the backend but never reached status (a crash between the two) is adopted, not repeated.
+
+import { Controls } from '../../api/v1alpha1/annotations.ts';
+import { nextRotationAt, retireAt } from '../../api/v1alpha1/defaults.ts';
+import type { AgentIdentity, PlannedChange, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
+import { secretProviderKind } from '../../providers/registry.ts';
+import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
+import { registerSecretValue } from '../../runtime/logger.ts';
+import { auditIdentity } from './identity.ts';
+import type { ReconcilerDeps } from './ports.ts';
+import type { StatusDraft } from './status-draft.ts';
+
+export function rotationDue(
+  identity: AgentIdentity,
+  state: SecretStatus | undefined,
+  now: Date,
+): string | undefined {
+  if (!state?.currentVersion) return 'initial value';
+  const requested = identity.metadata.annotations?.[Controls.rotateRequestedAt];
+  if (requested && (!state.lastRotated || new Date(requested) > new Date(state.lastRotated)))
+    return 'requested';
+  if (state.nextRotation && new Date(state.nextRotation) <= now) return 'interval elapsed';
+  return undefined;
+}
+
+function materialStatus(secret: SecretSpec, material: SecretMaterial, rotatedAt: Date): SecretStatus {
+  return {
+    name: secret.name,
+    currentVersion: material.current.version,
+    ...(material.previous && { previousVersion: material.previous.version }),
+    lastRotated: rotatedAt.toISOString(),
+    nextRotation: nextRotationAt(secret, rotatedAt).toISOString(),
+  };
+}
+
+export interface RotationOutcome {
+  secrets: SecretStatus[];
+  rotated: string[];
+  /** Earliest time a secret needs attention again (rotation or retirement). */
+  nextAt: Date | undefined;
+}
+
+/**
+ * The rotate step: rotates what is due, retires what outlived its overlap, records status.secrets and
+ * SecretsRotated. `restored`: the identity just left quarantine, so status picks up fresh values.
+ */
+export async function rotate(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  draft: StatusDraft,
+  now: Date,
+  restored: boolean,
+): Promise<Date | undefined> {
+  const rotation = await rotateDueSecrets(deps, ref, now, restored);
+  draft.set('secrets', rotation.secrets.length > 0 ? rotation.secrets : undefined);
+  draft
+    .conditionsOf('rotate')
+    .set(
+      'SecretsRotated',
+      'True',
+      rotation.rotated.length > 0 ? 'Rotated' : 'UpToDate',
+      rotation.rotated.length > 0
+        ? `rotated ${rotation.rotated.join(', ')}`
+        : 'every secret is within its rotation interval',
+    );
+  return rotation.nextAt;
+}
+
+export async function rotateDueSecrets(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  now: Date,
+  restored = false,
+): Promise<RotationOutcome> {
+  const { identity } = ref;
+  const previous = new Map((identity.status?.secrets ?? []).map((s) => [s.name, s]));
+  const secrets: SecretStatus[] = [];
+  const rotated: string[] = [];
+  let nextAt: Date | undefined;
+  const consider = (d: Date | undefined) => {
+    if (d && (!nextAt || d < nextAt)) nextAt = d;
+  };
+
+  for (const secret of identity.spec.secrets ?? []) {
+    const kind = secretProviderKind(secret);
+    const provider = deps.providers.resolve(kind, secret.providerRef);
+    let state = previous.get(secret.name);
+    const due = rotationDue(identity, state, now);
+    if (due) {
+      const live = await provider.readSecret(ref, secret);
+      if (live && live.current.version !== state?.currentVersion) {
+        // The backend moved on without status knowing (a crash after the write, or a value created
+        // with the secret itself): adopt it, don't rotate again.
+        registerSecretValue(live.current.value);
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
+        state = materialStatus(secret, live, now);
+      } else {
+        const result = await provider.rotate(
+          ref,
+          secret,
+          state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+        );
+        registerSecretValue(result.material.current.value);
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);
+        state = materialStatus(secret, result.material, now);
+        rotated.push(`${secret.name} (${due})`);
+        await deps.audit.record({
+          action: 'rotated',
+          identity: auditIdentity(identity),
+          actor: deps.actor,
+          resource: `${kind}:secret/${secret.name}`,
+          origin: `reconcile: ${due}`,
+          outcome: 'success',
+          detail: `version ${result.material.current.version}`,
+        });
+      }
+    } else if (restored) {
+      const live = await provider.readSecret(ref, secret);
+      if (live) {
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
+        // Only a value that really changed (the kubernetes backend writes a fresh one on restore)
+        // restarts the interval; otherwise quarantine/restore cycles would postpone rotation forever.
+        if (live.current.version !== state?.currentVersion) state = materialStatus(secret, live, now);
+      }
+    } else if (state?.previousVersion && state.lastRotated) {
+      if (retireAt(secret, state.lastRotated) <= now) {
+        await provider.retirePrevious(ref, secret);
+        if (kind !== 'kubernetes') {
+          const live = await provider.readSecret(ref, secret);
+          if (live) await deps.syncTarget(ref, secret, live);
+        }
+        const { previousVersion: _retired, ...rest } = state;
+        state = rest;
+      }
+    }
+    if (state) {
+      secrets.push(state);
+      if (state.nextRotation) consider(new Date(state.nextRotation));
+      if (state.previousVersion && state.lastRotated) consider(retireAt(secret, state.lastRotated));
+    }
+  }
+  return { secrets, rotated, nextAt };
+}
+
+/** The rotations status.plan announces. */
+export function plannedRotations(secrets: SecretStatus[] | undefined): PlannedChange[] {
+  return (secrets ?? [])
+    .filter((s) => s.nextRotation)
+    .map((s) => ({
+      action: 'rotate',
+      resource: `secret/${s.name}`,
+      reason: `interval ends ${s.nextRotation}`,
+    }));
+}
