@@ -12,10 +12,16 @@ import {
   leaseRules,
   packageVersion,
   repositoryRoot,
+  securityRules,
 } from './sync-chart.ts';
 
 const read = (path: string) => readFileSync(join(repositoryRoot, path), 'utf8');
-const allRules = [...clusterRules, ...identityRules, ...leaseRules];
+const operatorRules = [...clusterRules, ...identityRules, ...leaseRules];
+const allRules = [...operatorRules, ...securityRules];
+const verbsOn = (rules: typeof allRules, resource: string) =>
+  rules
+    .filter((r) => r.apiGroups.includes('nhi.dev') && r.resources.includes(resource))
+    .flatMap((r) => r.verbs);
 
 describe('scripts/sync-chart.ts outputs', () => {
   it('are committed as the script writes them (run `npx tsx scripts/sync-chart.ts`)', () => {
@@ -64,5 +70,15 @@ describe('the RBAC table', () => {
         resources: kind.resources,
         verbs: ['get'],
       });
+  });
+
+  it('gives the protected-control verbs to nhi-security and revoke to the operator alone', () => {
+    expect(verbsOn(securityRules, 'agentidentities')).toEqual(
+      expect.arrayContaining(['lock', 'abandon', 'rotate']),
+    );
+    expect(verbsOn(securityRules, 'agentidentities')).not.toContain('revoke');
+    expect(verbsOn(operatorRules, 'agentidentities')).toContain('revoke');
+    for (const verb of ['lock', 'abandon', 'rotate'])
+      expect(verbsOn(operatorRules, 'agentidentities')).not.toContain(verb);
   });
 });

@@ -7,7 +7,8 @@
 //               the CRD copies gain Argo CD's Prune=false,Delete=false;
 //   RBAC        the operator's permissions, written from the one table below into the chart
 //               (templates/_rbac-rules.tpl) and into kustomize (config/rbac/role.yaml), so both
-//               install methods grant exactly the same rules;
+//               install methods grant exactly the same rules; and the nhi-security ClusterRole
+//               (the protected controls) into the chart and config/rbac/security_role.yaml;
 //   versions    Chart.yaml appVersion and the kustomize image tag follow package.json.
 //
 // sync-chart.test.ts and test/integration/chart fail when a committed output differs from what this
@@ -16,6 +17,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Controls, ControlVerbs, OperatorAnnotations } from '../src/api/v1alpha1/annotations.ts';
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHART = 'charts/nhi-operator';
@@ -58,6 +60,17 @@ export const clusterRules: Rule[] = [
       'WorkloadBound and orphans (controller/agentidentity/workload.ts).',
     ],
   },
+  {
+    apiGroups: [''],
+    resources: ['namespaces'],
+    verbs: ['get', 'list', 'watch'],
+    why: [
+      "Namespace labels (src/operator.ts namespaceSource): a ClusterCredentialProvider's",
+      'allowedNamespaces.selector is matched against them before anything is provisioned',
+      '(policies/provider-namespaces.ts); get is the leader election check that its namespace exists',
+      '(runtime/leader.ts). Read only: the operator never changes a namespace.',
+    ],
+  },
 ];
 
 /**
@@ -68,10 +81,13 @@ export const identityRules: Rule[] = [
   {
     apiGroups: ['nhi.dev'],
     resources: ['agentidentities'],
-    verbs: ['get', 'list', 'watch', 'patch'],
+    verbs: ['get', 'list', 'watch', 'patch', ControlVerbs[OperatorAnnotations.revocationStarted]],
     why: [
       'The informer on AgentIdentities; patch is the JSON merge patch that adds and removes the',
-      'nhi.dev/revoke-credentials finalizer (runtime/finalizers.ts). Never update, create or delete.',
+      'nhi.dev/revoke-credentials finalizer (runtime/finalizers.ts) and sets the',
+      `${OperatorAnnotations.revocationStarted} mark (controller/agentidentity/revoke.ts), which the`,
+      `admission policy nhi-identity-controls admits only with the ${ControlVerbs[OperatorAnnotations.revocationStarted]} verb: no other role holds it.`,
+      'Never update, create or delete.',
     ],
   },
   {
@@ -155,6 +171,37 @@ export const leaseRules: Rule[] = [
   },
 ];
 
+/**
+ * The nhi-security ClusterRole: the protected controls on AgentIdentities (the admission policy
+ * nhi-identity-controls checks these verbs), for the platform's security or on-call team. Never
+ * aggregated to edit or admin: a namespace editor must not lift a lock. Bound to nobody by default.
+ */
+export const SECURITY_ROLE_NAME = 'nhi-security';
+
+export const securityRules: Rule[] = [
+  {
+    apiGroups: ['nhi.dev'],
+    resources: ['agentidentities'],
+    verbs: [
+      'get',
+      'list',
+      'watch',
+      'patch',
+      'update',
+      ControlVerbs[Controls.lock],
+      ControlVerbs[Controls.abandonBackends],
+      ControlVerbs[Controls.rotateRequestedAt],
+    ],
+    why: [
+      `${ControlVerbs[Controls.lock]}: set or lift the kill switch (${Controls.lock}, spec.locked; nhictl lock/unlock).`,
+      `${ControlVerbs[Controls.abandonBackends]}: give up revocation in backends whose ClusterCredentialProvider is gone (${Controls.abandonBackends}).`,
+      `${ControlVerbs[Controls.rotateRequestedAt]}: request a rotation (${Controls.rotateRequestedAt}; nhictl rotate).`,
+      'get, list, watch, patch and update: to read AgentIdentities and write those annotations.',
+      `Not ${ControlVerbs[OperatorAnnotations.revocationStarted]}: only the operator marks a revocation.`,
+    ],
+  },
+];
+
 export interface WorkloadKind {
   apiGroup: string;
   resources: string[];
@@ -179,7 +226,7 @@ export const workloadKindsWhy = [
 export const notGranted = [
   'Not granted, on purpose: serviceaccounts/token (the operator never mints tokens; its own Vault',
   'login reads the kubelet-projected token of its pod), tokenreviews (Vault reviews tokens with its',
-  'own reviewer JWT; see rbac.tokenReview), clusterroles/clusterrolebindings, namespaces, nodes,',
+  'own reviewer JWT; see rbac.tokenReview), clusterroles/clusterrolebindings, namespace writes, nodes,',
   'pods/exec, patch on the kinds it manages, deletecollection anywhere, core/v1 events.',
 ];
 
@@ -240,6 +287,7 @@ export function chartRulesTemplate(): string {
       ...notGranted.map((l) => `# ${l}`),
     ]),
     define('lease', rulesYaml(leaseRules, lease)),
+    define('security', rulesYaml(securityRules, lease)),
   ].join('\n')}\n`;
 }
 
@@ -280,6 +328,24 @@ export function kustomizeRoles(): string {
   ].join('\n')}\n`;
 }
 
+/** config/rbac/security_role.yaml: the nhi-security ClusterRole, bound to nobody. */
+export function kustomizeSecurityRole(): string {
+  return `${[
+    `# ${GENERATED}`,
+    '# The chart renders the same ClusterRole from templates/security-role.yaml. Bind it to your',
+    '# security or on-call group; never aggregate it to edit or admin.',
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: ClusterRole',
+    'metadata:',
+    `  name: ${SECURITY_ROLE_NAME}`,
+    '  labels:',
+    '    app.kubernetes.io/name: nhi-operator',
+    '    app.kubernetes.io/part-of: nhi-operator',
+    'rules:',
+    ...indent(rulesYaml(securityRules, JSON.stringify('nhi-operator')), '  '),
+  ].join('\n')}\n`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Copies and versions
 // ---------------------------------------------------------------------------------------------
@@ -299,6 +365,8 @@ export const COPIES: ReadonlyArray<readonly [string, string]> = [
     'config/admission/validating-admission-policy-binding.yaml',
     `${CHART}/files/validating-admission-policy-binding.yaml`,
   ],
+  ['config/admission/controls-policy.yaml', `${CHART}/files/controls-policy.yaml`],
+  ['config/admission/controls-policy-binding.yaml', `${CHART}/files/controls-policy-binding.yaml`],
   ['config/policies/default-identitypolicy.yaml', `${CHART}/files/default-identitypolicy.yaml`],
   ['config/policies/default-identitypolicy.yaml', 'config/default/default-identitypolicy.yaml'],
 ];
@@ -335,6 +403,7 @@ export function expectedOutputs(root: string = repositoryRoot): Map<string, stri
   for (const [source, copy] of COPIES) out.set(copy, copyText(root, source));
   out.set(`${CHART}/templates/_rbac-rules.tpl`, chartRulesTemplate());
   out.set('config/rbac/role.yaml', kustomizeRoles());
+  out.set('config/rbac/security_role.yaml', kustomizeSecurityRole());
   const version = packageVersion(root);
   const chartFile = `${CHART}/Chart.yaml`;
   out.set(

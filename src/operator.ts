@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { agentIdentityStore, fromKube, toKube } from './adapters/kubernetes/identity-store.ts';
 import { eventNotifier } from './adapters/kubernetes/notifier.ts';
 import { compliancePolicyCheck } from './adapters/kubernetes/policy-check.ts';
-import { customObjectSource, workloadSource } from './adapters/kubernetes/sources.ts';
+import { customObjectSource, namespaceSource, workloadSource } from './adapters/kubernetes/sources.ts';
 import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from './api/v1alpha1/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
@@ -54,6 +54,7 @@ export async function startOperator(
   const workloads = (['deployments', 'statefulsets', 'daemonsets'] as const).map((kind) =>
     workloadSource(kc, kind, { ...watched, namespace: config.watchNamespace }),
   );
+  const namespaces = namespaceSource(kc, watched);
 
   const providerConfigs = () =>
     credentialProviders
@@ -74,7 +75,10 @@ export async function startOperator(
     workloads: workloadPort(kc),
     providers: registry,
     policy: () => fromKube<IdentityPolicy>(policies.get('default')),
-    checkPolicy: compliancePolicyCheck(providerConfigs),
+    checkPolicy: compliancePolicyCheck(providerConfigs, (name) => {
+      const namespace = namespaces.get(name);
+      return namespace ? { ...namespace.metadata?.labels } : undefined;
+    }),
     syncTarget,
     audit: new FileAuditSink(config.auditLogPath),
     notifier: eventNotifier(recorder),
@@ -102,6 +106,8 @@ export async function startOperator(
       watch(workloads[1]!, byWorkload('StatefulSet')),
       watch(workloads[2]!, byWorkload('DaemonSet')),
       watch(credentialProviders, everyIdentity),
+      // A namespace's labels decide which providers its identities may use.
+      watch(namespaces, (ns) => identities.list(ns.metadata?.name).map((i) => objectKey(i))),
       watch(policies, everyIdentity),
     ],
     workers: config.workers,
@@ -155,7 +161,8 @@ export async function startOperator(
       try {
         await controller.stop();
         await leader?.stop();
-        for (const source of [identities, credentialProviders, policies, ...workloads]) await source.stop();
+        for (const source of [identities, credentialProviders, policies, namespaces, ...workloads])
+          await source.stop();
         await health.stop();
       } finally {
         ended('stopped');

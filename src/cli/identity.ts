@@ -1,11 +1,13 @@
-// nhictl commands on one AgentIdentity: rotate (on demand), lock/unlock (kill switch), offboard
-// (the offboarding checklist: lock, wait for quarantine, delete, wait for revocation, report).
+// nhictl commands on one AgentIdentity: rotate (on demand), lock/unlock (kill switch), abandon (give
+// up revocation in backends whose provider is gone), offboard (the offboarding checklist: lock, wait
+// for quarantine, delete, wait for revocation, report). Lock and abandon name the Kubernetes user the
+// apiserver authenticated (a SelfSubjectReview), as the admission policy nhi-identity-controls
+// requires: never a name the client picked.
 
-import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { Controls } from '../api/v1alpha1/annotations.ts';
+import { abandonValue, Controls, lockValue } from '../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
 import { mergePatchOptions } from '../runtime/finalizers.ts';
@@ -17,6 +19,8 @@ interface Target {
   api: k8s.CustomObjectsApi;
   namespace: string;
   name: string;
+  /** The requesting Kubernetes user's name, as the apiserver sees it (needed by lock and abandon). */
+  requester?: () => Promise<string>;
 }
 
 function target(name: string, options: { namespace?: string }): Target {
@@ -25,7 +29,35 @@ function target(name: string, options: { namespace?: string }): Target {
     api: kc.makeApiClient(k8s.CustomObjectsApi),
     namespace: currentNamespace(kc, options.namespace),
     name,
+    requester: () => requestingUser(kc.makeApiClient(k8s.AuthenticationV1Api)),
   };
+}
+
+/**
+ * Who the apiserver says we are (authentication.k8s.io/v1 SelfSubjectReview, Kubernetes 1.28+). The
+ * lock and abandon annotations must carry this name; admission refuses any other.
+ */
+export async function requestingUser(auth: k8s.AuthenticationV1Api): Promise<string> {
+  let username: string | undefined;
+  try {
+    const review = await auth.createSelfSubjectReview({
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    });
+    username = review.status?.userInfo?.username;
+  } catch (error) {
+    const why = error instanceof k8s.ApiException ? `HTTP ${error.code}` : String(error);
+    throw new Error(
+      `cannot learn your Kubernetes user name: the SelfSubjectReview (authentication.k8s.io/v1, Kubernetes 1.28+) failed (${why}). The admission policy requires the annotation to begin or end with that name; set it by hand with kubectl annotate if your cluster cannot answer`,
+    );
+  }
+  if (!username)
+    throw new Error('cannot learn your Kubernetes user name: the SelfSubjectReview named nobody');
+  return username;
+}
+
+async function requesterOf(t: Target): Promise<string> {
+  if (!t.requester) throw new Error('no way to learn the requesting Kubernetes user for this command');
+  return t.requester();
 }
 
 async function read(t: Target): Promise<AgentIdentity | undefined> {
@@ -61,8 +93,6 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what} (is the operator running?)`);
 }
 
-const actor = () => `${userInfo().username}@nhictl`;
-
 export async function rotate(t: Target): Promise<void> {
   const before = await read(t);
   if (!before) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
@@ -74,9 +104,7 @@ export async function rotate(t: Target): Promise<void> {
 
 export async function lock(t: Target, reason: string): Promise<void> {
   if (!(await read(t))) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
-  await annotate(t, {
-    [Controls.lock]: `${actor()} at ${new Date().toISOString()}${reason ? `: ${reason}` : ''}`,
-  });
+  await annotate(t, { [Controls.lock]: lockValue(await requesterOf(t), new Date(), reason) });
   const started = Date.now();
   await waitFor('quarantine', async () => condition(await read(t), 'Quarantined') === 'True', 60_000);
   console.log(
@@ -88,6 +116,15 @@ export async function unlock(t: Target): Promise<void> {
   await annotate(t, { [Controls.lock]: null });
   console.log(
     `unlocked ${t.namespace}/${t.name}: the operator restores its credentials unless another reason holds them`,
+  );
+}
+
+/** Gives up revocation in backends whose ClusterCredentialProvider is gone (the operator ignores others). */
+export async function abandon(t: Target, backends: string[]): Promise<void> {
+  if (!(await read(t))) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
+  await annotate(t, { [Controls.abandonBackends]: abandonValue(backends, await requesterOf(t)) });
+  console.log(
+    `abandon requested for ${t.namespace}/${t.name}: ${backends.join(', ')}. The operator honours it only for backends whose ClusterCredentialProvider is gone, and records it in its audit trail`,
   );
 }
 
@@ -140,6 +177,15 @@ export function registerIdentityCommands(program: Command): void {
     .description('lift a lock set by nhictl lock')
     .option(...ns)
     .action((name: string, options: { namespace?: string }) => unlock(target(name, options)));
+  program
+    .command('abandon <name> <backends...>')
+    .description(
+      'stop trying to revoke in backends whose ClusterCredentialProvider was deleted (e.g. vault/old aws/gone); live backends are never abandoned',
+    )
+    .option(...ns)
+    .action((name: string, backends: string[], options: { namespace?: string }) =>
+      abandon(target(name, options), backends),
+    );
   program
     .command('offboard <name>')
     .description(

@@ -7,7 +7,14 @@ import { stringify } from 'yaml';
 import { badAgentIdentities } from '../../test/fixtures/bad-agentidentities.ts';
 import { awsScope } from '../../test/fixtures/scopes-and-secrets.ts';
 import { repositoryRoot } from '../api/v1alpha1/generate.ts';
-import { agentIdentity, inNamespace, withScopes, withSpec } from '../testing/agent-identity.ts';
+import { describe as describeViolation } from '../policies/violation.ts';
+import {
+  agentIdentity,
+  inEnvironment,
+  inNamespace,
+  withScopes,
+  withSpec,
+} from '../testing/agent-identity.ts';
 import { formatText, lintFiles, lintSources } from './lint.ts';
 
 const yaml = (...objects: unknown[]) => objects.map((o) => stringify(o)).join('---\n');
@@ -92,9 +99,9 @@ describe('lintSources', () => {
       spec: { aws: { region: 'us-east-1', mode: 'pod-identity', podIdentity: { clusterName: 'c' } } },
     };
     const identity = agentIdentity('bot', withScopes(awsScope()));
-    expect(lintSources([source(yaml(identity))]).notes).toEqual([
-      expect.stringContaining('requirePermissionsBoundary not checked'),
-    ]);
+    expect(lintSources([source(yaml(identity))]).notes).toEqual(
+      expect.arrayContaining([expect.stringContaining('requirePermissionsBoundary not checked')]),
+    );
     const report = lintSources([source(yaml(provider, identity))]);
     expect(report.documents[1]!.violations).toEqual([
       expect.objectContaining({
@@ -109,7 +116,36 @@ describe('lintSources', () => {
       source(yaml(agentIdentity('bot', inNamespace(undefined), withSpec({ purpose: 'bot' })))),
     ]);
     expect(formatText(report)).toMatch(
-      /^input\.yaml:1 AgentIdentity bot: 1 violation\n {2}spec\.purpose: must say what the identity is for .*\[cel:purpose-not-trivial\]\n1 object checked against IdentityPolicy default from .*: 1 violation\n$/,
+      /^input\.yaml:1 AgentIdentity bot: 1 violation\n {2}spec\.purpose: must say what the identity is for .*\[cel:purpose-not-trivial\]\n(note: .*\n)*1 object checked against IdentityPolicy default from .*: 1 violation\n$/,
+    );
+  });
+});
+
+describe('the namespace environment', () => {
+  const development = agentIdentity('bot', inEnvironment('development'));
+
+  it('assumes each namespace carries the identity environment unless told, and says so', () => {
+    const report = lintSources([source(yaml(development))]);
+    expect(report.violations).toBe(0);
+    expect(report.notes).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('pass --namespace-environment'),
+        expect.stringContaining('requester-holds-kubernetes-grants'),
+      ]),
+    );
+  });
+
+  it('refuses an identity whose environment differs from the namespace it goes to, naming both', () => {
+    const report = lintSources([source(yaml(development))], undefined, {
+      namespaceEnvironment: 'production',
+    });
+    expect(report.documents[0]!.violations.map(describeViolation)).toEqual([
+      expect.stringMatching(
+        /spec\.environment development differs from the environment of namespace agents, production/,
+      ),
+    ]);
+    expect(report.notes).toEqual(
+      expect.arrayContaining([expect.stringContaining('nhi.dev/environment=production')]),
     );
   });
 });

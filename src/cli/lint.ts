@@ -6,13 +6,22 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { DEFAULT_IDENTITY_POLICY_NAME } from '../api/v1alpha1/admission-policy.ts';
-import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from '../api/v1alpha1/types.ts';
-import { isNhiKind, validateObject } from '../policies/admission.ts';
+import { Marks } from '../api/v1alpha1/annotations.ts';
+import type {
+  AgentIdentity,
+  ClusterCredentialProvider,
+  Environment,
+  IdentityPolicy,
+} from '../api/v1alpha1/types.ts';
+import { type AdmissionContext, isNhiKind, requesterRules, validateObject } from '../policies/admission.ts';
 import { permissionsBoundaryViolations } from '../policies/permissions-boundary.ts';
+import { ProviderNamespaceRules, providerNamespaceViolations } from '../policies/provider-namespaces.ts';
 import { describe, type Violation } from '../policies/violation.ts';
+import { loadKubeConfig } from './kube.ts';
 
 export interface Source {
   /** File name as shown in the report; `-` is standard input. */
@@ -121,9 +130,20 @@ function pickPolicy(documents: ParsedDocument[]): IdentityPolicy | undefined {
  * IdentityPolicy named `default` among the inputs (what the cluster would use), else the one
  * shipped in config/policies/.
  */
-export function lintSources(sources: Source[], policy?: Source): LintReport {
+export interface LintOptions {
+  /** The environment label of the namespaces the identities go to; default: each identity's own. */
+  namespaceEnvironment?: Environment;
+}
+
+export function lintSources(sources: Source[], policy?: Source, options: LintOptions = {}): LintReport {
   const documents = sources.flatMap(parseSource);
   const notes: string[] = [];
+  const contextFor = (object: unknown): AdmissionContext => {
+    const spec = (object as { spec?: { environment?: unknown } }).spec;
+    const environment =
+      options.namespaceEnvironment ?? (typeof spec?.environment === 'string' ? spec.environment : undefined);
+    return environment ? { namespaceLabels: { [Marks.environment]: environment } } : {};
+  };
   const policyDocuments = policy ? parseSource(policy) : [];
   let params = policy ? pickPolicy(policyDocuments) : pickPolicy(documents);
   let policyOrigin = policy ? policy.name : 'the inputs';
@@ -151,7 +171,10 @@ export function lintSources(sources: Source[], policy?: Source): LintReport {
       }
       continue;
     }
-    result.violations = validateObject(object, params);
+    result.violations = validateObject(object, params, contextFor(object));
+    if (object.kind === 'AgentIdentity' && !notes.includes(NAMESPACE_NOTE(options))) {
+      notes.push(NAMESPACE_NOTE(options), REQUESTER_NOTE);
+    }
     if (object.kind === 'AgentIdentity' && result.violations.length === 0 && params) {
       if (providers.size > 0) {
         result.violations = permissionsBoundaryViolations(
@@ -163,6 +186,13 @@ export function lintSources(sources: Source[], policy?: Source): LintReport {
         notes.push(BOUNDARY_NOTE);
       }
     }
+    if (object.kind === 'AgentIdentity' && providers.size > 0) {
+      // Offline, namespace labels are unknown: a provider that admits by selector is noted, not judged.
+      const tenancy = providerNamespaceViolations(object as unknown as AgentIdentity, providers, undefined);
+      const unknown = tenancy.filter((v) => v.rule === ProviderNamespaceRules.unknown);
+      result.violations = [...tenancy.filter((v) => !unknown.includes(v)), ...result.violations];
+      if (unknown.length > 0 && !notes.includes(SELECTOR_NOTE)) notes.push(SELECTOR_NOTE);
+    }
   }
   const results = checked.map((d) => d.result);
   return {
@@ -173,6 +203,16 @@ export function lintSources(sources: Source[], policy?: Source): LintReport {
   };
 }
 
+const NAMESPACE_NOTE = (options: LintOptions) =>
+  options.namespaceEnvironment
+    ? `assumed every namespace carries ${Marks.environment}=${options.namespaceEnvironment}`
+    : `assumed each identity's namespace carries ${Marks.environment} equal to its spec.environment; pass --namespace-environment to check against the namespace it goes to`;
+
+const REQUESTER_NOTE = `not checked offline: ${requesterRules.join(', ')} (the apiserver asks whether the requesting user holds every Kubernetes grant requested)`;
+
+const SELECTOR_NOTE =
+  "ClusterCredentialProvider allowedNamespaces.selector not checked: lint does not know the namespaces' labels (the operator checks it)";
+
 const BOUNDARY_NOTE =
   'requirePermissionsBoundary not checked: no ClusterCredentialProvider among the inputs (the operator checks it)';
 
@@ -180,8 +220,12 @@ function readSource(file: string): Source {
   return { name: file, text: readFileSync(file === '-' ? 0 : resolve(file), 'utf8') };
 }
 
-export function lintFiles(files: string[], options: { policyFile?: string } = {}): LintReport {
-  return lintSources(files.map(readSource), options.policyFile ? readSource(options.policyFile) : undefined);
+export function lintFiles(files: string[], options: { policyFile?: string } & LintOptions = {}): LintReport {
+  return lintSources(
+    files.map(readSource),
+    options.policyFile ? readSource(options.policyFile) : undefined,
+    options,
+  );
 }
 
 function title(d: DocumentResult): string {
@@ -223,18 +267,134 @@ export function registerLintCommand(program: Command): void {
       '--policy <file>',
       `IdentityPolicy used as admission params (default: one named default among the inputs, else ${SHIPPED_POLICY})`,
     )
-    .action((files: string[], options: { output: 'text' | 'json'; policy?: string }) => {
-      let report: LintReport;
-      try {
-        report = lintFiles(files, options.policy ? { policyFile: options.policy } : {});
-      } catch (error) {
-        process.stderr.write(`nhictl lint: ${error instanceof Error ? error.message : String(error)}\n`);
-        process.exitCode = 2;
-        return;
-      }
-      process.stdout.write(
-        options.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report),
-      );
-      process.exitCode = report.violations > 0 ? 1 : 0;
+    .addOption(
+      new Option(
+        '--namespace-environment <environment>',
+        `the ${Marks.environment} label of the namespace the identities go to (default: assume each identity's spec.environment)`,
+      ).choices(['development', 'staging', 'production']),
+    )
+    .option(
+      '--check-requester',
+      'also ask the cluster (current kubeconfig) whether you hold every Kubernetes grant each identity requests, as admission will',
+    )
+    .action(
+      async (
+        files: string[],
+        options: {
+          output: 'text' | 'json';
+          policy?: string;
+          namespaceEnvironment?: Environment;
+          checkRequester?: boolean;
+        },
+      ) => {
+        let report: LintReport;
+        try {
+          report = lintFiles(files, {
+            ...(options.policy && { policyFile: options.policy }),
+            ...(options.namespaceEnvironment && { namespaceEnvironment: options.namespaceEnvironment }),
+          });
+          if (options.checkRequester) {
+            report = await addRequesterViolations(report, files.map(readSource), loadKubeConfig());
+          }
+        } catch (error) {
+          process.stderr.write(`nhictl lint: ${error instanceof Error ? error.message : String(error)}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        process.stdout.write(
+          options.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report),
+        );
+        process.exitCode = report.violations > 0 ? 1 : 0;
+      },
+    );
+}
+
+/**
+ * Adds the requester check to a report made by lintSources over `sources` (policy documents, if any,
+ * come first in the report and are no AgentIdentity, so the identities are matched by file and line).
+ */
+export async function addRequesterViolations(
+  report: LintReport,
+  sources: Source[],
+  kc: k8s.KubeConfig,
+): Promise<LintReport> {
+  let violations = report.violations;
+  const requesterNote = report.notes.filter((n) => n !== REQUESTER_NOTE);
+  for (const { result, object } of sources.flatMap(parseSource)) {
+    if (!isKind(object, 'AgentIdentity')) continue;
+    const target = report.documents.find((d) => d.file === result.file && d.line === result.line);
+    if (!target) continue;
+    const found = await requesterViolations(object as AgentIdentity, kc);
+    target.violations.push(...found);
+    violations += found.length;
+  }
+  return { ...report, violations, notes: requesterNote };
+}
+
+/** One Kubernetes grant an identity asks for, as the apiserver's authorizer sees it. */
+export interface RequestedGrant {
+  group: string;
+  resource: string;
+  subresource: string;
+  verb: string;
+  name?: string;
+}
+
+/** Every grant the kubernetes scopes of `identity` ask for, one per group, resource, verb and name. */
+export function requestedGrants(identity: AgentIdentity): RequestedGrant[] {
+  const grants: RequestedGrant[] = [];
+  for (const scope of identity.spec.scopes ?? []) {
+    if (scope.provider !== 'kubernetes') continue;
+    for (const rule of scope.rules) {
+      for (const group of rule.apiGroups ?? [])
+        for (const full of rule.resources ?? []) {
+          const [resource = '', subresource = ''] = full.split('/');
+          for (const verb of rule.verbs) {
+            const names = rule.resourceNames?.length ? rule.resourceNames : [undefined];
+            for (const name of names)
+              grants.push({ group, resource, subresource, verb, ...(name && { name }) });
+          }
+        }
+    }
+  }
+  return grants;
+}
+
+const grantText = (g: RequestedGrant) =>
+  `${g.verb} ${g.group ? `${g.group}/` : ''}${g.resource}${g.subresource ? `/${g.subresource}` : ''}${g.name ? ` ${g.name}` : ''}`;
+
+/**
+ * The admission rule only the apiserver can evaluate offline, asked of the cluster instead: does the
+ * current user hold every Kubernetes grant the identity requests, in its namespace? One
+ * SelfSubjectAccessReview per grant, as `kubectl auth can-i` would.
+ */
+export async function requesterViolations(identity: AgentIdentity, kc: k8s.KubeConfig): Promise<Violation[]> {
+  const api = kc.makeApiClient(k8s.AuthorizationV1Api);
+  const namespace = identity.metadata.namespace ?? 'default';
+  const unheld: string[] = [];
+  for (const grant of requestedGrants(identity)) {
+    const review = await api.createSelfSubjectAccessReview({
+      body: {
+        spec: {
+          resourceAttributes: {
+            namespace,
+            group: grant.group,
+            resource: grant.resource,
+            subresource: grant.subresource,
+            verb: grant.verb,
+            ...(grant.name && { name: grant.name }),
+          },
+        },
+      },
     });
+    if (!review.status?.allowed) unheld.push(grantText(grant));
+  }
+  if (unheld.length === 0) return [];
+  return [
+    {
+      field: 'spec.scopes[].rules',
+      message: `spec.scopes[].rules grant what the requester may not do in namespace ${namespace}: ${unheld.join(', ')} (the operator grants nothing its requester could not grant: RBAC escalation prevention)`,
+      rule: 'policy:requester-holds-kubernetes-grants',
+    },
+  ];
 }

@@ -23,6 +23,11 @@ export interface DevEnvironment {
   kubeconfigPath: string;
   apiserverUrl: string;
   caPem: string;
+  /**
+   * The apiserver's audit log (Metadata level, AgentIdentity writes only): where the admission
+   * policy nhi-identity-controls records who used a protected control. Never request bodies.
+   */
+  apiserverAuditLog: string;
   serviceAccountIssuer: string;
   adminToken: string;
   bao: { addr: string; token: string; kubernetesAuthMount: string };
@@ -46,6 +51,22 @@ const CONTROLLERS = [
   'clusterrole-aggregation-controller',
   'validatingadmissionpolicy-status-controller',
 ];
+
+/**
+ * The apiserver's audit policy: metadata (who, what, the admission policies' audit annotations) of
+ * writes to AgentIdentities, nothing else. Metadata level carries no request or response body.
+ */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch]
+    resources:
+      - group: nhi.dev
+        resources: [agentidentities]
+  - level: None
+`;
 
 export function stateFile(dir: string): string {
   return join(dir, 'state.json');
@@ -138,6 +159,9 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
 
     progress('starting kube-apiserver');
     const apiserverUrl = `https://127.0.0.1:${apiPort}`;
+    const auditPolicy = join(dir, 'audit-policy.yaml');
+    writeFileSync(auditPolicy, AUDIT_POLICY);
+    const apiserverAuditLog = join(dir, 'logs', 'kube-apiserver-audit.log');
     const apiserver = record(
       startProcess(
         'kube-apiserver',
@@ -152,6 +176,8 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
           `--client-ca-file=${pki.caCert}`,
           `--token-auth-file=${pki.tokenFile}`,
           '--authorization-mode=RBAC',
+          `--audit-policy-file=${auditPolicy}`,
+          `--audit-log-path=${apiserverAuditLog}`,
           `--service-account-issuer=${apiserverUrl}`,
           `--service-account-key-file=${pki.saPublicKey}`,
           `--service-account-signing-key-file=${pki.saPrivateKey}`,
@@ -246,6 +272,7 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
       kubeconfigPath,
       apiserverUrl,
       caPem,
+      apiserverAuditLog,
       serviceAccountIssuer: apiserverUrl,
       adminToken: pki.adminToken,
       bao: { addr: baoAddr, token: baoToken, kubernetesAuthMount: 'kubernetes' },

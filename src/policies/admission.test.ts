@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { badAgentIdentities, goodAgentIdentities } from '../../test/fixtures/bad-agentidentities.ts';
 import { awsScope, randomSecret, vaultScope } from '../../test/fixtures/scopes-and-secrets.ts';
+import { Marks } from '../api/v1alpha1/annotations.ts';
 import { repositoryRoot } from '../api/v1alpha1/generate.ts';
 import type { EnvironmentRules, IdentityPolicy } from '../api/v1alpha1/types.ts';
 import {
@@ -32,6 +33,13 @@ function policy(
   };
 }
 
+/** The offline context of an identity admitted into a namespace labelled with its own environment. */
+const inItsEnvironment = (object: unknown) => ({
+  namespaceLabels: {
+    [Marks.environment]: (object as { spec?: { environment?: string } }).spec?.environment ?? 'production',
+  },
+});
+
 /** True when some violation names `field` in its path or its message. */
 const names = (violations: Violation[], field: string) =>
   violations.some((v) => describeViolation(v).includes(field));
@@ -42,7 +50,7 @@ describe('bad AgentIdentities are rejected offline, naming the field', () => {
   });
 
   it.each(badAgentIdentities.map((b) => [b.case, b] as const))('%s', (_case, bad) => {
-    const violations = validateObject(bad.identity, defaultPolicy);
+    const violations = validateObject(bad.identity, defaultPolicy, inItsEnvironment(bad.identity));
     expect(violations.length, 'expected a rejection').toBeGreaterThan(0);
     expect(names(violations, bad.field), violations.map(describeViolation).join('\n')).toBe(true);
     const stage = { schema: 'schema:', cel: 'cel:', policy: 'policy:', apiserver: 'meta:' }[bad.by];
@@ -52,14 +60,14 @@ describe('bad AgentIdentities are rejected offline, naming the field', () => {
 
 describe('good AgentIdentities are admitted', () => {
   it.each(goodAgentIdentities.map((g) => [g.case, g.identity] as const))('%s', (_case, identity) => {
-    expect(validateObject(identity, defaultPolicy)).toEqual([]);
+    expect(validateObject(identity, defaultPolicy, inItsEnvironment(identity))).toEqual([]);
   });
 
   it.each(['support-bot.yaml', 'crm-sync.yaml', 'clustercredentialproviders.yaml'])('sample %s', (file) => {
     const text = readFileSync(join(repositoryRoot, 'config/samples', file), 'utf8');
     const objects = parseAllDocuments(text).map((d) => d.toJS() as { apiVersion: string });
     for (const object of objects.filter((o) => o.apiVersion === 'nhi.dev/v1alpha1')) {
-      expect(validateObject(object, defaultPolicy)).toEqual([]);
+      expect(validateObject(object, defaultPolicy, inItsEnvironment(object))).toEqual([]);
     }
   });
 
@@ -120,7 +128,7 @@ describe('admission policy rules beyond the default IdentityPolicy', () => {
       'spec.secrets[api-key].rotationInterval 168h exceeds maxRotationInterval 24h',
     ],
   ])('rejects %s', (_case, params, object, message) => {
-    const violations = validateObject(object, params);
+    const violations = validateObject(object, params, inItsEnvironment(object));
     expect(violations.map((v) => v.message).join('\n')).toContain(message);
   });
 
@@ -129,7 +137,7 @@ describe('admission policy rules beyond the default IdentityPolicy', () => {
     ['any namespace with *', policy({ production: { allowedNamespaces: ['*'] } })],
     ['an environment with no limits', policy({ production: {} })],
   ])('admits %s', (_case, params) => {
-    expect(validateObject(identity(), params)).toEqual([]);
+    expect(validateObject(identity(), params, inItsEnvironment(identity()))).toEqual([]);
   });
 
   it('denies everything when the IdentityPolicy is missing (parameterNotFoundAction Deny)', () => {
@@ -160,7 +168,7 @@ describe('objects that are not nhi.dev kinds', () => {
     ],
     ['an unknown version', { apiVersion: 'nhi.dev/v1', kind: 'AgentIdentity', metadata: { name: 'x' } }],
   ])('%s is reported, not validated', (_case, object) => {
-    expect(validateObject(object, defaultPolicy)).toEqual([
+    expect(validateObject(object, defaultPolicy, inItsEnvironment(object))).toEqual([
       expect.objectContaining({ field: 'kind', rule: 'meta:kind' }),
     ]);
   });

@@ -20,6 +20,17 @@ import type { Violation } from './violation.ts';
 
 export type { Violation } from './violation.ts';
 
+/**
+ * What the offline evaluator knows about the request beyond the object. `namespaceLabels`: the labels
+ * of the identity's Namespace (its environment label decides the rulebook); when unknown, the caller
+ * says what to assume. The requesting user's rights (the `authorizer` rules) only the apiserver can
+ * judge: they are skipped here and listed in `skipped`.
+ */
+export interface AdmissionContext {
+  namespaceLabels?: Record<string, string>;
+  username?: string;
+}
+
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
@@ -70,12 +81,14 @@ export function admissionPolicyViolations(
   policy: IdentityPolicy | undefined,
   operation: 'CREATE' | 'UPDATE' = 'CREATE',
   oldIdentity?: Record<string, unknown>,
+  context: AdmissionContext = {},
 ): Violation[] {
-  const request = {
-    operation,
-    namespace: (identity.metadata as { namespace?: string } | undefined)?.namespace ?? '',
+  const namespace = (identity.metadata as { namespace?: string } | undefined)?.namespace ?? '';
+  const request = { operation, namespace, userInfo: { username: context.username ?? '' } };
+  const namespaceObject = {
+    metadata: { name: namespace, ...(context.namespaceLabels && { labels: context.namespaceLabels }) },
   };
-  const base = { object: identity, oldObject: oldIdentity ?? null, request };
+  const base = { object: identity, oldObject: oldIdentity ?? null, request, namespaceObject };
   for (const condition of matchConditions) {
     const outcome = evaluateRule(condition.expression, { ...base, params: policy ?? null });
     if (outcome.ok && outcome.value === false) return [];
@@ -98,6 +111,7 @@ export function admissionPolicyViolations(
   }
   const out: Violation[] = [];
   for (const validation of validations) {
+    if (validation.requester) continue;
     const outcome = evaluateRule(validation.expression, bindings);
     if (outcome.ok && outcome.value === true) continue;
     const message = outcome.ok
@@ -113,7 +127,11 @@ export function admissionPolicyViolations(
  * schema and CEL rules, then (AgentIdentity only, and only when those pass, as in the apiserver)
  * the admission policy with `identityPolicy` as params.
  */
-export function validateObject(object: unknown, identityPolicy?: IdentityPolicy): Violation[] {
+export function validateObject(
+  object: unknown,
+  identityPolicy?: IdentityPolicy,
+  context?: AdmissionContext,
+): Violation[] {
   if (!isNhiKind(object)) {
     return [
       {
@@ -127,5 +145,8 @@ export function validateObject(object: unknown, identityPolicy?: IdentityPolicy)
   const structural = validateStructure(object.kind, record);
   const violations = [...metadataViolations(record), ...structural.violations];
   if (violations.length > 0 || object.kind !== 'AgentIdentity') return violations;
-  return admissionPolicyViolations(structural.defaulted, identityPolicy);
+  return admissionPolicyViolations(structural.defaulted, identityPolicy, 'CREATE', undefined, context);
 }
+
+/** The admission rules only the apiserver can judge (they ask about the requesting user). */
+export const requesterRules: readonly string[] = validations.filter((v) => v.requester).map((v) => v.id);

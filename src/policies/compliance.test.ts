@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { awsScope } from '../../test/fixtures/scopes-and-secrets.ts';
 import type { ClusterCredentialProvider, IdentityPolicy } from '../api/v1alpha1/types.ts';
-import { agentIdentity, withScopes, withSpec } from '../testing/agent-identity.ts';
+import { agentIdentity, inNamespace, withScopes, withSpec } from '../testing/agent-identity.ts';
 import { complianceViolations } from './compliance.ts';
 
 const policy: IdentityPolicy = {
@@ -47,6 +47,20 @@ describe('complianceViolations', () => {
     });
     Object.assign(identity, { status: { phase: 'Active', conditions: [] } });
     expect(complianceViolations(identity, policy, new Map())).toEqual([]);
+  });
+
+  it("reports a provider's allowedNamespaces first, with or without an IdentityPolicy", () => {
+    const teamOnly: ClusterCredentialProvider = {
+      ...noBoundary,
+      spec: { ...noBoundary.spec, allowedNamespaces: { names: ['team-a-*'] } },
+    };
+    const identity = agentIdentity('a', inNamespace('team-b'), withScopes(awsScope()));
+    for (const p of [policy, undefined]) {
+      const rules = complianceViolations(identity, p, new Map([['aws', teamOnly]]), {
+        namespaceLabels: {},
+      }).map((v) => v.rule);
+      expect(rules[0]).toBe('operator:provider-namespace');
+    }
   });
 
   it('is not compliant without an IdentityPolicy', () => {

@@ -10,35 +10,28 @@ import type {
   EnvironmentRules,
   IdentityPolicy,
 } from '../api/v1alpha1/types.ts';
+import { resolvedProviderUses } from '../providers/resolution.ts';
 import { childPath, type Violation } from './violation.ts';
-
-/** The provider an aws scope or aws-secrets-manager secret uses when providerRef is unset. */
-export const DEFAULT_AWS_PROVIDER = 'aws';
 
 function rulesFor(identity: AgentIdentity, policy: IdentityPolicy): EnvironmentRules | undefined {
   return policy.spec.environments[identity.spec.environment];
 }
 
-/** Where the identity needs an IAM role: aws scopes, and secrets kept in AWS Secrets Manager. */
+/**
+ * Where the identity needs an IAM role: aws scopes, and secrets kept in AWS Secrets Manager, each with
+ * the provider it resolves to (providerRef, else where its credentials are recorded, else `aws`). An
+ * ambiguous resolution yields none: provisioning fails then, naming the reason.
+ */
 function awsUses(identity: AgentIdentity): Array<{ field: string; providerRef: string }> {
-  const uses: Array<{ field: string; providerRef: string }> = [];
-  (identity.spec.scopes ?? []).forEach((scope, index) => {
-    if (scope.provider === 'aws') {
-      uses.push({
-        field: childPath(childPath('spec.scopes', index), 'providerRef'),
-        providerRef: scope.providerRef ?? DEFAULT_AWS_PROVIDER,
-      });
-    }
-  });
-  (identity.spec.secrets ?? []).forEach((secret, index) => {
-    if (secret.backend === 'aws-secrets-manager') {
-      uses.push({
-        field: childPath(childPath('spec.secrets', index), 'providerRef'),
-        providerRef: secret.providerRef ?? DEFAULT_AWS_PROVIDER,
-      });
-    }
-  });
-  return uses;
+  let uses: ReturnType<typeof resolvedProviderUses>;
+  try {
+    uses = resolvedProviderUses(identity);
+  } catch {
+    return [];
+  }
+  return uses
+    .filter((use) => use.kind === 'aws')
+    .map((use) => ({ field: childPath(use.field, 'providerRef'), providerRef: use.provider }));
 }
 
 export function permissionsBoundaryViolations(

@@ -1,15 +1,15 @@
 // Which CredentialProvider serves which part of an identity. The Kubernetes provider is built once;
 // AWS and Vault providers are built from ClusterCredentialProvider objects by factories that main.ts
-// registers explicitly, and rebuilt when the object's generation changes.
+// registers explicitly, and rebuilt when the object's generation changes. Which provider object a
+// scope or secret uses is decided by resolution.ts (providerRef, else where the identity's credentials
+// are recorded, else the provider named like the kind).
 
-import type {
-  AgentIdentity,
-  ClusterCredentialProvider,
-  ProviderKind,
-  SecretBackend,
-  SecretSpec,
-} from '../api/v1alpha1/types.ts';
+import { DefaultProviderNames } from '../api/v1alpha1/defaults.ts';
+import type { AgentIdentity, ClusterCredentialProvider, ProviderKind } from '../api/v1alpha1/types.ts';
+import { providerUses, resolveProviderName } from './resolution.ts';
 import { type CredentialProvider, InvalidConfigError } from './types.ts';
+
+export { backendProvider, secretProviderKind } from './resolution.ts';
 
 export type ProviderFactory = (config: ClusterCredentialProvider) => CredentialProvider;
 
@@ -20,30 +20,17 @@ export interface ProviderEntry {
   provider: CredentialProvider;
 }
 
-export const backendProvider: Record<SecretBackend, ProviderKind> = {
-  kubernetes: 'kubernetes',
-  'aws-secrets-manager': 'aws',
-  'vault-kv': 'vault',
-};
-
-export function secretProviderKind(secret: SecretSpec): ProviderKind {
-  return backendProvider[secret.backend ?? 'kubernetes'];
-}
-
 /**
  * Each (kind, ClusterCredentialProvider name) an identity needs, across its scopes and its secrets:
- * a secret kept in a second Vault needs that Vault as much as the scopes need the first.
- * `undefined` stands for "the default provider of that kind".
+ * a secret kept in a second Vault needs that Vault as much as the scopes need the first. Names are
+ * resolved (resolution.ts); `undefined` only for kubernetes. Throws when a resolution is ambiguous.
  */
 export function providerRefsOf(identity: AgentIdentity): Array<[ProviderKind, string | undefined]> {
   const refs: Array<[ProviderKind, string | undefined]> = [['kubernetes', undefined]];
-  const add = (kind: ProviderKind, ref: string | undefined) => {
-    const r = kind === 'kubernetes' ? undefined : ref;
-    if (!refs.some(([k, x]) => k === kind && x === r)) refs.push([kind, r]);
-  };
-  for (const scope of identity.spec.scopes ?? [])
-    add(scope.provider, 'providerRef' in scope ? scope.providerRef : undefined);
-  for (const secret of identity.spec.secrets ?? []) add(secretProviderKind(secret), secret.providerRef);
+  for (const use of providerUses(identity)) {
+    const name = resolveProviderName(identity, use.kind, use.providerRef);
+    if (!refs.some(([k, x]) => k === use.kind && x === name)) refs.push([use.kind, name]);
+  }
   return refs;
 }
 
@@ -61,7 +48,7 @@ export class ProviderRegistry {
     return this;
   }
 
-  /** The provider for `kind`; for aws/vault the named ClusterCredentialProvider, else the one named like the kind, else the only one. */
+  /** The provider for `kind`; for aws/vault the named ClusterCredentialProvider, else the one named like the kind. */
   resolve(kind: ProviderKind, providerRef?: string): CredentialProvider {
     return this.resolveKeyed(kind, providerRef).provider;
   }
@@ -121,22 +108,13 @@ export class ProviderRegistry {
   }
 
   private pickConfig(kind: 'aws' | 'vault', providerRef?: string): ClusterCredentialProvider {
-    const candidates = this.listConfigs().filter((c) => c.spec[kind] !== undefined);
-    if (providerRef) {
-      const named = candidates.find((c) => c.metadata.name === providerRef);
-      if (!named)
-        throw new InvalidConfigError(
-          `providerRef: no ClusterCredentialProvider ${providerRef} with a ${kind} section`,
-        );
-      return named;
-    }
-    const byDefaultName = candidates.find((c) => c.metadata.name === kind);
-    if (byDefaultName) return byDefaultName;
-    if (candidates.length === 1 && candidates[0]) return candidates[0];
-    if (candidates.length === 0)
-      throw new InvalidConfigError(`no ClusterCredentialProvider configures ${kind}`);
+    const name = providerRef ?? DefaultProviderNames[kind];
+    const config = this.listConfigs().find((c) => c.metadata.name === name && c.spec[kind] !== undefined);
+    if (config) return config;
     throw new InvalidConfigError(
-      `several ClusterCredentialProviders configure ${kind}: name one with providerRef`,
+      name === DefaultProviderNames[kind]
+        ? `no ClusterCredentialProvider ${name} configures ${kind}: scopes and secrets without providerRef use the provider named ${name}`
+        : `no ClusterCredentialProvider ${name} configures ${kind} (named in providerRef, or recorded in status.providers as holding this identity's credentials: re-create it, or name the provider to use in providerRef)`,
     );
   }
 }

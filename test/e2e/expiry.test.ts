@@ -9,6 +9,7 @@ import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity, type Modifier, withSpec } from '../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../support/env.ts';
 import { deployment, onTestCluster, withSecret } from '../support/fixtures.ts';
+import { namespaceBody } from '../support/namespaces.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -22,7 +23,7 @@ let operator: OperatorProcess;
 
 async function setup(name: string, withWorkload: boolean, ...mods: Modifier[]) {
   const ns = uniqueName('expiry');
-  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespace({ body: namespaceBody(ns) });
   if (withWorkload) await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name, name) });
   const body = agentIdentity(name, onTestCluster(ns), ...mods);
   if (!withWorkload) delete body.spec.workloadRef;

@@ -12,6 +12,7 @@ import { agentIdentity, withScopes, withSpec } from '../../src/testing/agent-ide
 import { bao, installVaultProvider, removeProvider } from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
 import { deployment, onTestCluster, readConfigMaps } from '../support/fixtures.ts';
+import { namespaceBody } from '../support/namespaces.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -29,7 +30,7 @@ async function get(ns: string, name: string): Promise<AgentIdentity> {
 
 async function namespace(): Promise<string> {
   const ns = uniqueName('review');
-  await core.createNamespace({ body: { metadata: { name: ns } } });
+  await core.createNamespace({ body: namespaceBody(ns) });
   return ns;
 }
 
@@ -57,7 +58,10 @@ describe('grants, scope removal and idle status', () => {
         'intruder',
         onTestCluster(ns),
         withSpec({ serviceAccountName: 'payments' }),
-        withScopes({ provider: 'vault', paths: [{ path: 'secret/data/crm/*', capabilities: ['read'] }] }),
+        withScopes({
+          provider: 'vault',
+          paths: [{ path: `secret/data/${ns}/crm/*`, capabilities: ['read'] }],
+        }),
       ),
     });
     // The operator refuses the ServiceAccount (NotOwned) ...
@@ -94,7 +98,7 @@ describe('grants, scope removal and idle status', () => {
         onTestCluster(ns),
         withScopes(readConfigMaps, {
           provider: 'vault',
-          paths: [{ path: 'secret/data/crm/*', capabilities: ['read'] }],
+          paths: [{ path: `secret/data/${ns}/crm/*`, capabilities: ['read'] }],
         }),
       ),
     });

@@ -9,6 +9,7 @@ import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity } from '../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../support/env.ts';
 import { deployment, onTestCluster, withSecret } from '../support/fixtures.ts';
+import { namespaceBody } from '../support/namespaces.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -71,7 +72,7 @@ describe('leader election between two operator processes', () => {
     const [leader, standby] = first.startsWith('operator-a') ? operators : [operators[1], operators[0]];
 
     const ns = uniqueName('leader');
-    await core.createNamespace({ body: { metadata: { name: ns } } });
+    await core.createNamespace({ body: namespaceBody(ns) });
     await apps.createNamespacedDeployment({ namespace: ns, body: deployment('agent-one', 'agent-one') });
     await custom.createNamespacedCustomObject({
       ...ref,

@@ -4,11 +4,13 @@
 
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentIdentity } from '../../src/api/v1alpha1/types.ts';
+import { ADMISSION_BINDING_NAME } from '../../src/api/v1alpha1/admission-policy.ts';
+import type { AgentIdentity, Environment } from '../../src/api/v1alpha1/types.ts';
 import { applyObjects, installOperatorManifests, readManifests } from '../../src/dev/install.ts';
 import { agentIdentity, withScopes, withSpec } from '../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../support/env.ts';
 import { deployment, onTestCluster, readConfigMaps, withSecret } from '../support/fixtures.ts';
+import { namespaceBody } from '../support/namespaces.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
@@ -20,9 +22,9 @@ const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
 const events = kc.makeApiClient(k8s.EventsV1Api);
 const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
 
-async function namespace(): Promise<string> {
+async function namespace(environment: Environment = 'development'): Promise<string> {
   const name = uniqueName('safety');
-  await core.createNamespace({ body: { metadata: { name } } });
+  await core.createNamespace({ body: namespaceBody(name, environment) });
   return name;
 }
 
@@ -76,7 +78,7 @@ describe('operator safety', () => {
   describe('when admission was bypassed', () => {
     let operator: OperatorProcess;
     const binding = readManifests('config/admission').find(
-      (o) => o.kind === 'ValidatingAdmissionPolicyBinding',
+      (o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata?.name === ADMISSION_BINDING_NAME,
     );
 
     beforeAll(async () => {
@@ -89,7 +91,7 @@ describe('operator safety', () => {
     });
 
     it('refuses an identity that breaks the IdentityPolicy, names the field, and provisions nothing', async () => {
-      const ns = await namespace();
+      const ns = await namespace('production');
       await apps.createNamespacedDeployment({ namespace: ns, body: deployment('too-long', 'too-long') });
       const bypassed = await eventually('the identity to be admitted without the binding', async () => {
         try {

@@ -48,7 +48,7 @@ describe('Vault/OpenBao through the operator', () => {
         withSpec({ orphanGracePeriod: '3s', quarantinePeriod: '6s' }),
         withScopes({
           provider: 'vault',
-          paths: [{ path: 'secret/data/shared/docs/*', capabilities: ['read'] }],
+          paths: [{ path: `secret/data/${ns}/docs/*`, capabilities: ['read'] }],
         }),
         withSecret('db-password', { backend: 'vault-kv', target: { secretName: 'rag-agent-db' } }),
       ),

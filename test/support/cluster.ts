@@ -6,10 +6,17 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import type { AgentIdentity, Condition } from '../../src/api/v1alpha1/types.ts';
+import type {
+  AgentIdentity,
+  AllowedNamespaces,
+  AwsProviderSpec,
+  Condition,
+  VaultProviderSpec,
+} from '../../src/api/v1alpha1/types.ts';
 import { applyObjects } from '../../src/dev/install.ts';
 import { type BaoAnswer, baoCall } from './bao.ts';
 import { kubeConfig, testEnv } from './env.ts';
+import { namespaceBody } from './namespaces.ts';
 import { eventually, uniqueName } from './wait.ts';
 
 const group = 'nhi.dev';
@@ -66,7 +73,7 @@ export async function untilCondition(
 
 export async function newNamespace(prefix: string): Promise<string> {
   const name = uniqueName(prefix);
-  await core.createNamespace({ body: { metadata: { name } } });
+  await core.createNamespace({ body: namespaceBody(name) });
   return name;
 }
 
@@ -86,8 +93,16 @@ export function bao(method: string, path: string, token: string, body?: unknown)
   return baoCall(testEnv().bao.addr, token, method, path, body);
 }
 
-/** A ClusterCredentialProvider `vault` for the test OpenBao; the operator reads its token from a file. */
-export async function installVaultProvider(): Promise<void> {
+export interface ProviderOptions<Spec> {
+  /** Default: named like the kind (`vault`, `aws`), the provider of scopes without providerRef. */
+  name?: string;
+  /** Fields to set or override in the backend's spec. */
+  spec?: Partial<Spec>;
+  allowedNamespaces?: AllowedNamespaces;
+}
+
+/** A ClusterCredentialProvider (default `vault`) for the test OpenBao; the operator reads its token from a file. */
+export async function installVaultProvider(options: ProviderOptions<VaultProviderSpec> = {}): Promise<void> {
   const env = testEnv();
   const tokenFile = join(tmpdir(), `nhi-e2e-bao-token-${process.pid}`);
   writeFileSync(tokenFile, env.bao.token, { mode: 0o600 });
@@ -95,7 +110,7 @@ export async function installVaultProvider(): Promise<void> {
     {
       apiVersion: `${group}/${version}`,
       kind: 'ClusterCredentialProvider',
-      metadata: { name: 'vault' },
+      metadata: { name: options.name ?? 'vault' },
       spec: {
         vault: {
           address: env.bao.addr,
@@ -103,21 +118,26 @@ export async function installVaultProvider(): Promise<void> {
           kvMount: 'secret',
           tokenMaxTTL: '1h',
           auth: { tokenFile: { path: tokenFile } },
+          ...options.spec,
         },
+        ...(options.allowedNamespaces && { allowedNamespaces: options.allowedNamespaces }),
       },
     } as k8s.KubernetesObject,
   ]);
 }
 
-/** A ClusterCredentialProvider `aws` for moto, in IRSA mode against the test cluster's issuer. */
-export async function installAwsProvider(accountId = '123456789012'): Promise<void> {
+/** A ClusterCredentialProvider (default `aws`) for moto, in IRSA mode against the test cluster's issuer. */
+export async function installAwsProvider(
+  options: ProviderOptions<AwsProviderSpec> & { accountId?: string } = {},
+): Promise<void> {
   const env = testEnv();
   const issuerHost = new URL(env.serviceAccountIssuer).host;
+  const accountId = options.accountId ?? '123456789012';
   await applyObjects(kc, [
     {
       apiVersion: `${group}/${version}`,
       kind: 'ClusterCredentialProvider',
-      metadata: { name: 'aws' },
+      metadata: { name: options.name ?? 'aws' },
       spec: {
         aws: {
           region: env.aws.region,
@@ -131,7 +151,9 @@ export async function installAwsProvider(accountId = '123456789012'): Promise<vo
             issuer: env.serviceAccountIssuer,
           },
           secretsManager: { recoveryWindowDays: 7, forceDelete: true },
+          ...options.spec,
         },
+        ...(options.allowedNamespaces && { allowedNamespaces: options.allowedNamespaces }),
       },
     } as k8s.KubernetesObject,
   ]);

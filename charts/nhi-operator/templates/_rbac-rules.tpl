@@ -12,13 +12,23 @@
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets", "daemonsets"]
   verbs: ["get", "list", "watch"]
+# Namespace labels (src/operator.ts namespaceSource): a ClusterCredentialProvider's
+# allowedNamespaces.selector is matched against them before anything is provisioned
+# (policies/provider-namespaces.ts); get is the leader election check that its namespace exists
+# (runtime/leader.ts). Read only: the operator never changes a namespace.
+- apiGroups: [""]
+  resources: ["namespaces"]
+  verbs: ["get", "list", "watch"]
 {{- end }}
 {{- define "nhi-operator.rules.identities" -}}
 # The informer on AgentIdentities; patch is the JSON merge patch that adds and removes the
-# nhi.dev/revoke-credentials finalizer (runtime/finalizers.ts). Never update, create or delete.
+# nhi.dev/revoke-credentials finalizer (runtime/finalizers.ts) and sets the
+# nhi.dev/revocation-started mark (controller/agentidentity/revoke.ts), which the
+# admission policy nhi-identity-controls admits only with the revoke verb: no other role holds it.
+# Never update, create or delete.
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities"]
-  verbs: ["get", "list", "watch", "patch"]
+  verbs: ["get", "list", "watch", "patch", "revoke"]
 # Status is written through the status subresource only (runtime/status.ts).
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities/status"]
@@ -69,7 +79,7 @@
 {{- end }}
 # Not granted, on purpose: serviceaccounts/token (the operator never mints tokens; its own Vault
 # login reads the kubelet-projected token of its pod), tokenreviews (Vault reviews tokens with its
-# own reviewer JWT; see rbac.tokenReview), clusterroles/clusterrolebindings, namespaces, nodes,
+# own reviewer JWT; see rbac.tokenReview), clusterroles/clusterrolebindings, namespace writes, nodes,
 # pods/exec, patch on the kinds it manages, deletecollection anywhere, core/v1 events.
 {{- end }}
 {{- define "nhi-operator.rules.lease" -}}
@@ -82,4 +92,14 @@
   resources: ["leases"]
   verbs: ["get", "update"]
   resourceNames: [{{ .Values.leaderElection.leaseName | quote }}]
+{{- end }}
+{{- define "nhi-operator.rules.security" -}}
+# lock: set or lift the kill switch (nhi.dev/locked, spec.locked; nhictl lock/unlock).
+# abandon: give up revocation in backends whose ClusterCredentialProvider is gone (nhi.dev/abandon-backends).
+# rotate: request a rotation (nhi.dev/rotate-requested-at; nhictl rotate).
+# get, list, watch, patch and update: to read AgentIdentities and write those annotations.
+# Not revoke: only the operator marks a revocation.
+- apiGroups: ["nhi.dev"]
+  resources: ["agentidentities"]
+  verbs: ["get", "list", "watch", "patch", "update", "lock", "abandon", "rotate"]
 {{- end }}

@@ -1,6 +1,7 @@
-// The informer sources the operator watches: its own custom resources and the workloads that
-// AgentIdentities refer to. Each is a supervised InformerSource (runtime/informer.ts) over
-// client-node's makeInformer; a namespace narrows the list and the watch to that namespace.
+// The informer sources the operator watches: its own custom resources, the workloads that
+// AgentIdentities refer to, and the Namespaces they live in. Each is a supervised InformerSource
+// (runtime/informer.ts) over client-node's makeInformer; a namespace narrows the list and the watch
+// to that namespace.
 
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
@@ -41,7 +42,11 @@ export function customObjectSource(
 
 export type WorkloadKind = 'deployments' | 'statefulsets' | 'daemonsets';
 
-/** An apps/v1 workload kind by its plural. */
+/**
+ * An apps/v1 workload kind by its plural. Without a namespace this lists every namespace with no
+ * selector (workloads carry no label of ours): the one such list the operator makes, recorded with
+ * its reason in list-scope.test.ts. It reads workloads only, never Secrets.
+ */
 export function workloadSource(
   kc: k8s.KubeConfig,
   kind: WorkloadKind,
@@ -64,6 +69,28 @@ export function workloadSource(
     name: kind,
     create: () =>
       k8s.makeInformer(kc, path, list as () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>),
+    logger,
+    metrics,
+  });
+}
+
+/**
+ * Every Namespace, for their labels: a ClusterCredentialProvider's allowedNamespaces.selector is
+ * matched against them (policies/provider-namespaces.ts), and a label change wakes the identities there.
+ */
+export function namespaceSource(
+  kc: k8s.KubeConfig,
+  { logger, metrics }: Omit<SourceOptions, 'namespace'>,
+): InformerSource<k8s.KubernetesObject> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  return new InformerSource<k8s.KubernetesObject>({
+    name: 'namespaces',
+    create: () =>
+      k8s.makeInformer(
+        kc,
+        '/api/v1/namespaces',
+        () => core.listNamespace() as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
+      ),
     logger,
     metrics,
   });

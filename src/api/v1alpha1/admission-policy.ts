@@ -8,6 +8,15 @@
 // used: has, in, all, exists, filter, map, size, join, lowerAscii, startsWith, endsWith,
 // substring, duration.
 
+import { Marks } from './annotations.ts';
+import {
+  DEFAULT_ALLOWED_VAULT_PATHS,
+  DEFAULT_ENVIRONMENT,
+  FORBIDDEN_VAULT_CAPABILITIES,
+  FORBIDDEN_VAULT_PATHS,
+} from './defaults.ts';
+import { globsMayOverlapCel } from './glob.ts';
+import { GRANTS_SECRETS_MANAGER, REACHES_OTHER_MANAGED_SECRETS } from './managed-secrets.ts';
 import { API_VERSION, GROUP, VERSION } from './types.ts';
 
 export const ADMISSION_POLICY_NAME = 'nhi-identity-policy';
@@ -31,6 +40,11 @@ export interface PolicyVariable {
 export interface PolicyValidation {
   /** Names the rule in lint output and tests; not written to the manifest. */
   id: string;
+  /**
+   * Asks the apiserver's `authorizer` about the requesting user. Only the apiserver can answer: the
+   * offline evaluator (`nhictl lint`, the operator's re-check) skips these and says so.
+   */
+  requester?: boolean;
   /** The field the rule is about; every message names it. Not written to the manifest. */
   field: string;
   expression: string;
@@ -47,8 +61,27 @@ export const matchConditions: PolicyVariable[] = [
   { name: 'spec-changed', expression: "request.operation != 'UPDATE' || object.spec != oldObject.spec" },
 ];
 
+const cel = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+
+/** `{namespace}` and `{name}` in a platform-written pattern stand for the identity's. */
+const placeholders = (expr: string) =>
+  `${expr}.replace('{namespace}', object.metadata.namespace).replace('{name}', object.metadata.name)`;
+
+/** Joins the non-empty strings of a CEL list expression. */
+const joined = (expr: string) => `${expr}.filter(x, x != '').join(', ')`;
+
+/** The requester may do verb `v` on group `g`, resource `x` (`resource/subresource`), each name if any. */
+const AUTHORIZER =
+  "authorizer.group(g).resource(x.split('/')[0]).subresource(x.contains('/') ? x.split('/')[1] : '').namespace(object.metadata.namespace)";
+const HOLDS = `(has(r.resourceNames) && r.resourceNames.size() > 0 ? r.resourceNames.all(n, ${AUTHORIZER}.name(n).check(v).allowed()) : ${AUTHORIZER}.check(v).allowed())`;
+
 export const variables: PolicyVariable[] = [
-  { name: 'env', expression: 'object.spec.environment' },
+  // The environment is the namespace's, set by the platform with a label; the requester cannot pick
+  // the rulebook. A namespace without the label gets the IdentityPolicy's defaultEnvironment.
+  {
+    name: 'env',
+    expression: `has(namespaceObject.metadata.labels) && '${Marks.environment}' in namespaceObject.metadata.labels ? namespaceObject.metadata.labels['${Marks.environment}'] : has(params.spec.defaultEnvironment) ? params.spec.defaultEnvironment : '${DEFAULT_ENVIRONMENT}'`,
+  },
   { name: 'governed', expression: 'variables.env in params.spec.environments' },
   { name: 'rules', expression: 'variables.governed ? params.spec.environments[variables.env] : {}' },
   { name: 'scopes', expression: 'has(object.spec.scopes) ? object.spec.scopes : []' },
@@ -65,6 +98,28 @@ export const variables: PolicyVariable[] = [
     name: 'forbiddenResources',
     expression: 'has(variables.rules.forbiddenResources) ? variables.rules.forbiddenResources : []',
   },
+  {
+    // `verb group/resource` for every grant the requesting user does not hold themselves. Only the
+    // apiserver can evaluate it (authorizer); messageExpression may not call the authorizer itself.
+    name: 'unheldGrants',
+    expression: `${joined(`variables.kubernetesScopes.map(s, ${joined(`s.rules.map(r, ${joined(`r.apiGroups.map(g, ${joined(`r.resources.map(x, r.verbs.filter(v, !${HOLDS}).map(v, v + ' ' + (g == '' ? '' : g + '/') + x).join(', '))`)})`)})`)})`)}.split(', ').filter(x, x != '')`,
+  },
+  {
+    name: 'privileged',
+    expression: 'has(variables.rules.allowedPrivilegedGrants) ? variables.rules.allowedPrivilegedGrants : []',
+  },
+  {
+    name: 'vaultAllowed',
+    expression: `(has(variables.rules.allowedVaultPaths) ? variables.rules.allowedVaultPaths : ${cel(DEFAULT_ALLOWED_VAULT_PATHS)}).map(a, ${placeholders('a')})`,
+  },
+  {
+    name: 'awsAllowed',
+    expression: `has(variables.rules.allowedAwsResources) ? variables.rules.allowedAwsResources.map(a, ${placeholders('a')}) : []`,
+  },
+  {
+    name: 'wildcardResourcesAllowed',
+    expression: `has(variables.rules.allowWildcardAwsResources) ? variables.rules.allowWildcardAwsResources : variables.env != 'production'`,
+  },
 ];
 
 function withinMaximum(field: string, specField: string, limit: string): PolicyValidation {
@@ -78,19 +133,25 @@ function withinMaximum(field: string, specField: string, limit: string): PolicyV
 }
 
 /**
- * Whether AWS action `a` (as written) collides with forbidden pattern `f` (lowercased), in CEL:
- *  - the same action, in any case;
- *  - `f` names a whole service (`iam:*`), so every action of that service is forbidden;
- *  - `a` is a wildcard (`iam:*`, `*`, `s3:Get*`) that covers `f` (a wildcard reaches what it covers).
- * The bare `*` and `*:*` patterns forbid only the wildcard itself: they cannot mean "every action".
+ * Whether AWS action `a` (as written) collides with forbidden pattern `f` (lowercased), in CEL: some
+ * action is matched by both, globs (`*`, `?`) read on both sides (`sts:AssumeRol?` and `sts:*Role`
+ * reach `sts:AssumeRole`; `iam:*` forbids every IAM action). The bare `*` and `*:*` patterns forbid only
+ * the wildcard itself: they cannot mean "every action".
  */
 function actionCollides(a: string, f: string): string {
-  return (
-    `${a}.lowerAscii() == ${f} || ` +
-    `(${f}.endsWith(':*') && ${f} != '*:*' && ${a}.lowerAscii().startsWith(${f}.substring(0, ${f}.size() - 1))) || ` +
-    `(${a}.endsWith('*') && ${f} != '*' && ${f} != '*:*' && ${f}.startsWith(${a}.lowerAscii().substring(0, ${a}.size() - 1)))`
-  );
+  return `(${f} == '*' || ${f} == '*:*' ? ${a}.lowerAscii() in ['*', '*:*'] : ${globsMayOverlapCel(`${a}.lowerAscii()`, f)})`;
 }
+
+/** Same rule for resources: a forbidden `*` forbids only the wildcard itself; other patterns by overlap. */
+function resourceCollides(r: string, f: string): string {
+  return `(${f} == '*' ? ${r} == '*' : ${globsMayOverlapCel(r, f)})`;
+}
+
+/** Vault's own wildcards (`+` a segment, `*` a suffix) read as globs, widening only. */
+const vaultGlob = (path: string) => `${path}.replace('+', '*')`;
+
+/** The resource part of an ARN (after the fifth colon) is only wildcards, after an optional type. */
+const WILDCARD_ONLY_ARN = '^arn:[^:]*:[^:]*:[^:]*:[^:]*:([A-Za-z0-9-]+[:/])?[*?/:]*[*?][*?/:]*$';
 
 function notForbidden(
   id: string,
@@ -108,8 +169,35 @@ function notForbidden(
   };
 }
 
-/** Joins the non-empty strings of a CEL list expression. */
-const joined = (expr: string) => `${expr}.filter(x, x != '').join(', ')`;
+/** A verb is forbidden as listed; `*` covers every forbidden Kubernetes verb (one without a colon). */
+const VERB_FORBIDDEN =
+  "(v in variables.forbiddenActions || (v == '*' && variables.forbiddenActions.exists(f, !f.contains(':') && f != '*')))";
+
+/**
+ * A privileged Kubernetes grant (see PrivilegedGrants in defaults.ts): refused in every environment
+ * unless the environment's allowedPrivilegedGrants lists it.
+ */
+function privileged(grant: string, ruleMatches: string, why: string): PolicyValidation {
+  const hit = `r.apiGroups.exists(g, ${ruleMatches})`;
+  return {
+    id: `privileged-${grant.replace(/[./]/g, '-')}`,
+    field: 'spec.scopes[].rules[].apiGroups',
+    expression: `'${grant}' in variables.privileged || variables.kubernetesScopes.all(s, s.rules.all(r, !${hit}))`,
+    messageExpression: `'spec.scopes[].rules[].apiGroups reach ${grant}: ${why}; refused' + ${where} + ' unless allowedPrivilegedGrants lists ${grant}'`,
+    message: `spec.scopes[].rules[].apiGroups reach ${grant}, refused unless allowedPrivilegedGrants lists it`,
+  };
+}
+
+/** Inside an allowed Vault path: exactly one, or under a prefix ending in *. */
+const VAULT_WITHIN_REACH =
+  "variables.vaultAllowed.exists(a, a.endsWith('*') ? p.path.startsWith(a.substring(0, a.size() - 1)) : p.path == a)";
+const VAULT_SYSTEM = `${cel(FORBIDDEN_VAULT_PATHS)}.exists(f, ${globsMayOverlapCel(vaultGlob('p.path'), 'f')})`;
+const WILDCARD_RESOURCE = `(r == '*' || r.matches('${WILDCARD_ONLY_ARN}'))`;
+/** The managed-secrets guard of src/policies/aws-managed-secrets.ts, bound to each scope's actions. */
+const GRANTS_SM = `[s.actions].exists(actions, ${GRANTS_SECRETS_MANAGER})`;
+const OWN = "['nhi/' + object.metadata.namespace + '/' + object.metadata.name + '/']";
+const AWS_WITHIN_REACH =
+  "variables.awsAllowed.exists(a, a.endsWith('*') ? r.startsWith(a.substring(0, a.size() - 1)) : r == a)";
 
 export const validations: PolicyValidation[] = [
   {
@@ -119,6 +207,90 @@ export const validations: PolicyValidation[] = [
     messageExpression:
       "'spec.environment ' + variables.env + ' has no rules in IdentityPolicy ' + params.metadata.name + ': add spec.environments.' + variables.env + ' to it'",
     message: 'spec.environment has no rules in the IdentityPolicy',
+  },
+  {
+    id: 'environment-of-namespace',
+    field: 'spec.environment',
+    expression: 'object.spec.environment == variables.env',
+    messageExpression: `'spec.environment ' + object.spec.environment + ' differs from the environment of namespace ' + object.metadata.namespace + ', ' + variables.env + (has(namespaceObject.metadata.labels) && '${Marks.environment}' in namespaceObject.metadata.labels ? ' (label ${Marks.environment})' : ' (no label ${Marks.environment}: IdentityPolicy ' + params.metadata.name + ' defaultEnvironment)') + ': the platform sets the environment of a namespace'`,
+    message: `spec.environment differs from the environment of its namespace (label ${Marks.environment})`,
+  },
+  {
+    id: 'namespace-not-privileged',
+    field: 'metadata.namespace',
+    expression:
+      "'system-namespaces' in variables.privileged || !(object.metadata.namespace.startsWith('kube-') || (has(params.spec.operatorNamespace) && object.metadata.namespace == params.spec.operatorNamespace))",
+    messageExpression:
+      "'metadata.namespace ' + object.metadata.namespace + ' is a system namespace (kube-* or the operator namespace): no AgentIdentity there unless allowedPrivilegedGrants lists system-namespaces' + " +
+      where,
+    message: 'metadata.namespace is a system namespace (kube-* or the operator namespace)',
+  },
+  privileged(
+    'nhi.dev',
+    "g == 'nhi.dev' || g == '*'",
+    'the API of the operator itself (a workload could unlock itself or rewrite its grants)',
+  ),
+  privileged(
+    'rbac.authorization.k8s.io',
+    "g == 'rbac.authorization.k8s.io' || g == '*'",
+    'roles and bindings (bind and escalate around RBAC)',
+  ),
+  privileged(
+    'serviceaccounts/token',
+    "(g == '' || g == '*') && r.resources.exists(x, x in ['*', 'serviceaccounts/*', 'serviceaccounts/token', '*/token'])",
+    'minting tokens for other ServiceAccounts',
+  ),
+  {
+    id: 'requester-holds-kubernetes-grants',
+    requester: true,
+    field: 'spec.scopes[].rules',
+    expression: 'variables.unheldGrants.size() == 0',
+    messageExpression:
+      "'spec.scopes[].rules grant what the requester ' + request.userInfo.username + ' may not do in namespace ' + object.metadata.namespace + ': ' + variables.unheldGrants.join(', ') + ' (the operator grants nothing its requester could not grant: RBAC escalation prevention)'",
+    message: 'spec.scopes[].rules grant what the requester may not do in the namespace',
+  },
+  {
+    id: 'vault-paths-within-reach',
+    field: 'spec.scopes[].paths[].path',
+    expression: `variables.vaultScopes.all(s, s.paths.all(p, ${VAULT_WITHIN_REACH}))`,
+    messageExpression: `'spec.scopes[].paths[].path ' + ${joined(`variables.vaultScopes.map(s, s.paths.filter(p, !${VAULT_WITHIN_REACH}).map(p, p.path).join(', '))`)} + ' outside allowedVaultPaths ' + variables.vaultAllowed.join(', ') + ${where}`,
+    message: 'spec.scopes[].paths[].path is outside the IdentityPolicy allowedVaultPaths for its environment',
+  },
+  {
+    id: 'vault-system-paths-refused',
+    field: 'spec.scopes[].paths[].path',
+    expression: `variables.vaultScopes.all(s, s.paths.all(p, !${VAULT_SYSTEM}))`,
+    messageExpression: `'spec.scopes[].paths[].path ' + ${joined(`variables.vaultScopes.map(s, s.paths.filter(p, ${VAULT_SYSTEM}).map(p, p.path).join(', '))`)} + ' reaches Vault configuration (${FORBIDDEN_VAULT_PATHS.join(', ')}): refused in every environment'`,
+    message: `spec.scopes[].paths[].path reaches Vault configuration (${FORBIDDEN_VAULT_PATHS.join(', ')})`,
+  },
+  {
+    id: 'vault-sudo-refused',
+    field: 'spec.scopes[].paths[].capabilities',
+    expression: `variables.vaultScopes.all(s, s.paths.all(p, !p.capabilities.exists(c, c in ${cel(FORBIDDEN_VAULT_CAPABILITIES)})))`,
+    messageExpression: `'spec.scopes[].paths[].capabilities ${FORBIDDEN_VAULT_CAPABILITIES.join(', ')} refused in every environment'`,
+    message: `spec.scopes[].paths[].capabilities ${FORBIDDEN_VAULT_CAPABILITIES.join(', ')} is refused in every environment`,
+  },
+  {
+    id: 'aws-resources-not-wildcard',
+    field: 'spec.scopes[].resources',
+    expression: `variables.wildcardResourcesAllowed || variables.awsScopes.all(s, s.resources.all(r, !${WILDCARD_RESOURCE}))`,
+    messageExpression: `'spec.scopes[].resources ' + ${joined(`variables.awsScopes.map(s, s.resources.filter(r, ${WILDCARD_RESOURCE}).join(', '))`)} + ' name every resource of a kind' + ${where} + ': name the resources (or set allowWildcardAwsResources)'`,
+    message: 'spec.scopes[].resources names every resource of a kind, refused for its environment',
+  },
+  {
+    id: 'aws-managed-secrets-own-path',
+    field: 'spec.scopes[].resources',
+    expression: `variables.awsScopes.all(s, !${GRANTS_SM} || s.resources.all(resource, ${OWN}.all(own, !(${REACHES_OTHER_MANAGED_SECRETS}))))`,
+    messageExpression: `'spec.scopes[].resources ' + ${joined(`variables.awsScopes.map(s, !${GRANTS_SM} ? '' : s.resources.filter(resource, ${OWN}.exists(own, ${REACHES_OTHER_MANAGED_SECRETS})).join(', '))`)} + ' reach Secrets Manager secrets the operator manages for other identities (nhi/...): grant only nhi/' + object.metadata.namespace + '/' + object.metadata.name + '/* or names outside nhi/'`,
+    message:
+      'spec.scopes[].resources reach Secrets Manager secrets the operator manages for other identities',
+  },
+  {
+    id: 'aws-resources-within-reach',
+    field: 'spec.scopes[].resources',
+    expression: `!has(variables.rules.allowedAwsResources) || variables.awsScopes.all(s, s.resources.all(r, ${AWS_WITHIN_REACH}))`,
+    messageExpression: `'spec.scopes[].resources ' + ${joined(`variables.awsScopes.map(s, s.resources.filter(r, !${AWS_WITHIN_REACH}).join(', '))`)} + ' outside allowedAwsResources ' + variables.awsAllowed.join(', ') + ${where}`,
+    message: 'spec.scopes[].resources is outside the IdentityPolicy allowedAwsResources for its environment',
   },
   withinMaximum('spec.ttl', 'ttl', 'maxTTL'),
   withinMaximum('spec.credentialTTL', 'credentialTTL', 'maxCredentialTTL'),
@@ -146,9 +318,9 @@ export const validations: PolicyValidation[] = [
     'kubernetes-verbs-allowed',
     'spec.scopes[].rules[].verbs',
     'forbiddenActions',
-    'variables.kubernetesScopes.all(s, s.rules.all(r, r.verbs.all(v, !(v in variables.forbiddenActions))))',
+    `variables.kubernetesScopes.all(s, s.rules.all(r, r.verbs.all(v, !${VERB_FORBIDDEN})))`,
     joined(
-      `variables.kubernetesScopes.map(s, ${joined("s.rules.map(r, r.verbs.filter(v, v in variables.forbiddenActions).join(', '))")})`,
+      `variables.kubernetesScopes.map(s, ${joined(`s.rules.map(r, r.verbs.filter(v, ${VERB_FORBIDDEN}).join(', '))`)})`,
     ),
   ),
   notForbidden(
@@ -164,8 +336,10 @@ export const validations: PolicyValidation[] = [
     'aws-resources-allowed',
     'spec.scopes[].resources',
     'forbiddenResources',
-    'variables.awsScopes.all(s, s.resources.all(r, !(r in variables.forbiddenResources)))',
-    joined("variables.awsScopes.map(s, s.resources.filter(r, r in variables.forbiddenResources).join(', '))"),
+    `variables.awsScopes.all(s, s.resources.all(r, !variables.forbiddenResources.exists(f, ${resourceCollides('r', 'f')})))`,
+    joined(
+      `variables.awsScopes.map(s, s.resources.filter(r, variables.forbiddenResources.exists(f, ${resourceCollides('r', 'f')})).join(', '))`,
+    ),
   ),
   notForbidden(
     'kubernetes-resources-allowed',
@@ -180,9 +354,9 @@ export const validations: PolicyValidation[] = [
     'vault-paths-allowed',
     'spec.scopes[].paths[].path',
     'forbiddenResources',
-    'variables.vaultScopes.all(s, s.paths.all(p, !(p.path in variables.forbiddenResources)))',
+    `variables.vaultScopes.all(s, s.paths.all(p, !variables.forbiddenResources.exists(f, ${resourceCollides(vaultGlob('p.path'), 'f')})))`,
     joined(
-      "variables.vaultScopes.map(s, s.paths.filter(p, p.path in variables.forbiddenResources).map(p, p.path).join(', '))",
+      `variables.vaultScopes.map(s, s.paths.filter(p, variables.forbiddenResources.exists(f, ${resourceCollides(vaultGlob('p.path'), 'f')})).map(p, p.path).join(', '))`,
     ),
   ),
   {

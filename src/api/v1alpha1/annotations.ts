@@ -15,24 +15,84 @@ export const Marks = {
   finalizer: 'nhi.dev/revoke-credentials',
 } as const;
 
-/** Annotations a human (or `nhictl`) sets on an AgentIdentity to steer it without touching spec. */
+/**
+ * Annotations a human (or `nhictl`) sets on an AgentIdentity to steer it without touching spec. Each
+ * is a protected control: the ValidatingAdmissionPolicy nhi-identity-controls (controls-policy.ts)
+ * admits a change only from a requester the authorizer allows the verb in ControlVerbs.
+ */
 export const Controls = {
-  /** The kill switch (`nhictl lock`): who and when. GitOps does not undo it, as it is not in spec. */
+  /**
+   * The kill switch (`nhictl lock`): `<kubernetes user> at <time>[: reason]`. The value must begin
+   * with the requesting user's name (admission checks it), so it names who locked. GitOps does not
+   * undo it, as it is not in spec.
+   */
   lock: 'nhi.dev/locked',
   /**
-   * `vault/old,aws/gone`: backends whose ClusterCredentialProvider was deleted, which a human decided
-   * to stop trying to revoke (offboarding would otherwise wait for them forever).
+   * `vault/old,aws/gone by <kubernetes user>`: backends whose ClusterCredentialProvider was deleted,
+   * which a human decided to stop trying to revoke (offboarding would otherwise wait for them
+   * forever). Honoured only for backends whose provider is gone; the value must end with the
+   * requesting user's name (admission checks it).
    */
   abandonBackends: 'nhi.dev/abandon-backends',
-  /** An RFC 3339 time (`nhictl rotate`): rotate every secret rotated before it. */
+  /**
+   * An RFC 3339 time (`nhictl rotate`): rotate every secret rotated before it. Handled once per
+   * distinct value (status.secrets[].rotationRequest); a time in the future counts as now.
+   */
   rotateRequestedAt: 'nhi.dev/rotate-requested-at',
 } as const;
 
 /** Annotations the operator sets on an AgentIdentity for itself. */
 export const OperatorAnnotations = {
-  /** Set before revocation (phase 2) starts, so a revocation once begun is finished, never undone. */
+  /**
+   * Set before revocation (phase 2) starts, so a revocation once begun is finished, never undone.
+   * Only a requester allowed the `revoke` verb (the operator's own role) may set, change or remove it.
+   */
   revocationStarted: 'nhi.dev/revocation-started',
 } as const;
+
+/**
+ * The verb on nhi.dev agentidentities a requester needs, checked at admission with the VAP authorizer,
+ * to change each protected annotation (`spec.locked` too, with `lock`). RBAC grants them: the chart's
+ * nhi-security ClusterRole holds lock, abandon and rotate; only the operator's own role holds revoke.
+ */
+export const ControlVerbs = {
+  [Controls.lock]: 'lock',
+  [Controls.abandonBackends]: 'abandon',
+  [Controls.rotateRequestedAt]: 'rotate',
+  [OperatorAnnotations.revocationStarted]: 'revoke',
+} as const;
+
+/** The value of the lock annotation: the Kubernetes user first, as admission requires. */
+export function lockValue(user: string, at: Date, reason = ''): string {
+  return `${user} at ${at.toISOString()}${reason ? `: ${reason}` : ''}`;
+}
+
+/** Who set the lock annotation: the user it begins with (`<user> at <time>...`), as admission requires. */
+export function lockedBy(value: string): string {
+  const at = value.indexOf(' at ');
+  return at < 0 ? value : value.slice(0, at);
+}
+
+/** Separates the backend keys from the user in the abandon annotation (`<keys> by <user>`). */
+export const ABANDONED_BY = ' by ';
+
+/** The value of the abandon annotation: backend keys, then the Kubernetes user, as admission requires. */
+export function abandonValue(keys: readonly string[], user: string): string {
+  return `${keys.join(',')}${ABANDONED_BY}${user}`;
+}
+
+/** The abandon annotation read back: the backend keys listed and who listed them (if recorded). */
+export function parseAbandonValue(value: string | undefined): { keys: string[]; by?: string } {
+  const text = value ?? '';
+  const at = text.indexOf(ABANDONED_BY);
+  const list = at < 0 ? text : text.slice(0, at);
+  const by = at < 0 ? '' : text.slice(at + ABANDONED_BY.length).trim();
+  const keys = list
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+  return by ? { keys, by } : { keys };
+}
 
 /** Marks on the ServiceAccount, RoleBinding and target Secrets the Kubernetes provider writes. */
 export const ObjectMarks = {

@@ -1,19 +1,32 @@
 // Schemas of the two cluster-scoped kinds a platform team owns: ClusterCredentialProvider
 // (how to reach AWS or Vault/OpenBao) and IdentityPolicy (guardrails per environment).
 
+import { Marks } from './annotations.ts';
+import {
+  DEFAULT_ALLOWED_VAULT_PATHS,
+  DEFAULT_ENVIRONMENT,
+  FORBIDDEN_VAULT_CAPABILITIES,
+  FORBIDDEN_VAULT_PATHS,
+  PrivilegedGrants,
+  wildcardAwsResourcesAllowedByDefault,
+} from './defaults.ts';
 import {
   bool,
   DNS_LABEL_PATTERN,
   dnsLabel,
   dnsSubdomain,
   duration,
+  immutable,
   int,
   isDuration,
+  labelSelector,
   list,
+  NAMESPACE_OR_PREFIX_PATTERN,
   obj,
   oneOf,
   resource,
   type Schema,
+  staysSet,
   str,
 } from './openapi.ts';
 import { simpleStatusSchema } from './status-schema.ts';
@@ -29,33 +42,79 @@ const mountPath = (description: string, defaultValue?: string) =>
     ...(defaultValue === undefined ? {} : { default: defaultValue }),
   });
 
+/**
+ * The message of a transition rule on a field that decides where credentials live: the operator finds
+ * what it made by names derived from these fields, so a change would strand everything made before.
+ */
+const fixedPlacement = (field: string, decides: string) =>
+  `${field} is immutable: it decides ${decides}, and the credentials made so far would be left behind. Create a new ClusterCredentialProvider instead and name it in providerRef`;
+
+/** Presence rule for an optional placement field: neither added nor removed once the object exists. */
+const presenceFixed = (field: string, decides: string) => ({
+  id: `${field}-presence-fixed`,
+  rule: `has(self.${field}) == has(oldSelf.${field})`,
+  message: `${field} cannot be added or removed: it decides ${decides}, and the credentials made so far would be left behind. Create a new ClusterCredentialProvider instead and name it in providerRef`,
+  fieldPath: `.${field}`,
+  reason: 'FieldValueForbidden' as const,
+});
+
+const AWS_ACCOUNT = 'the account the roles and secrets are created in';
+const AWS_ENDPOINT = 'which AWS (or emulator) holds the roles and secrets';
+const VAULT_NAMESPACE = 'the Vault namespace the policies, roles and secrets are in';
+
 const awsProvider = obj(
-  'AWS connection: IAM roles bound to ServiceAccounts (IRSA or EKS Pod Identity), STS sessions and Secrets Manager.',
+  'AWS connection: IAM roles bound to ServiceAccounts (IRSA or EKS Pod Identity), STS sessions and Secrets Manager. region, accountId, endpoint, rolePath, roleNamePrefix, mode and podIdentity.clusterName decide where credentials live and are immutable.',
   {
-    region: str('AWS region, e.g. us-east-1.', { maxLength: 32, pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$' }),
-    accountId: str('12-digit account that holds the roles.', { maxLength: 12, pattern: '^[0-9]{12}$' }),
-    endpoint: url('Override of every AWS endpoint, for emulators in tests. Leave unset in real clusters.'),
-    rolePath: str('IAM path of the roles the operator creates.', {
-      maxLength: 512,
-      pattern: '^/([A-Za-z0-9+=,.@_-]+/)*$',
-      default: '/nhi/',
-    }),
-    roleNamePrefix: str('Prefix of the role names the operator creates.', {
-      maxLength: 32,
-      pattern: '^[A-Za-z0-9+=,.@_-]*$',
-      default: 'nhi-',
-    }),
+    region: immutable(
+      str('AWS region, e.g. us-east-1. Immutable.', {
+        maxLength: 32,
+        pattern: '^[a-z]{2}(-[a-z]+)+-[0-9]+$',
+      }),
+      fixedPlacement('region', 'the region of the Secrets Manager secrets'),
+    ),
+    accountId: immutable(
+      str('12-digit account that holds the roles. Immutable once set.', {
+        maxLength: 12,
+        pattern: '^[0-9]{12}$',
+      }),
+      fixedPlacement('accountId', AWS_ACCOUNT),
+    ),
+    endpoint: immutable(
+      url(
+        'Override of every AWS endpoint, for emulators in tests. Leave unset in real clusters. Immutable, and cannot be added or removed.',
+      ),
+      fixedPlacement('endpoint', AWS_ENDPOINT),
+    ),
+    rolePath: immutable(
+      str('IAM path of the roles the operator creates. Immutable.', {
+        maxLength: 512,
+        pattern: '^/([A-Za-z0-9+=,.@_-]+/)*$',
+        default: '/nhi/',
+      }),
+      fixedPlacement('rolePath', 'the IAM path of the roles'),
+    ),
+    roleNamePrefix: immutable(
+      str('Prefix of the role names the operator creates. Immutable.', {
+        maxLength: 32,
+        pattern: '^[A-Za-z0-9+=,.@_-]*$',
+        default: 'nhi-',
+      }),
+      fixedPlacement('roleNamePrefix', 'the names of the roles'),
+    ),
     permissionsBoundaryArn: str(
-      'Managed policy attached as permissions boundary to every role. IdentityPolicy requirePermissionsBoundary makes it mandatory for aws scopes.',
+      'Managed policy attached as permissions boundary to every role. IdentityPolicy requirePermissionsBoundary makes it mandatory for aws scopes. May change: existing roles get the new boundary.',
       { maxLength: 2048, pattern: '^arn:[a-z0-9-]+:iam::([0-9]{12}|aws):policy/\\S+$' },
     ),
-    mode: oneOf(
-      'How pods get the role: irsa (web identity) or pod-identity (EKS Pod Identity).',
-      ['irsa', 'pod-identity'],
-      'irsa',
+    mode: immutable(
+      oneOf(
+        'How pods get the role: irsa (web identity) or pod-identity (EKS Pod Identity). Immutable.',
+        ['irsa', 'pod-identity'],
+        'irsa',
+      ),
+      fixedPlacement('mode', 'whether EKS Pod Identity associations are made'),
     ),
     irsa: obj(
-      "IRSA: the cluster's OIDC provider in IAM, trusted by every role.",
+      "IRSA: the cluster's OIDC provider in IAM, trusted by every role. May change: the roles' trust policies follow.",
       {
         oidcProviderArn: str('ARN of the IAM OIDC provider.', {
           maxLength: 2048,
@@ -67,7 +126,12 @@ const awsProvider = obj(
     ),
     podIdentity: obj(
       'EKS Pod Identity: the cluster the associations are made in.',
-      { clusterName: str('EKS cluster name.', { maxLength: 100, pattern: '^[0-9A-Za-z][A-Za-z0-9_-]*$' }) },
+      {
+        clusterName: immutable(
+          str('EKS cluster name. Immutable.', { maxLength: 100, pattern: '^[0-9A-Za-z][A-Za-z0-9_-]*$' }),
+          fixedPlacement('podIdentity.clusterName', 'the cluster the pod identity associations are in'),
+        ),
+      },
       { required: ['clusterName'] },
     ),
     secretsManager: obj('Secrets Manager settings for aws-secrets-manager secrets.', {
@@ -101,21 +165,34 @@ const awsProvider = obj(
         fieldPath: '.podIdentity',
         reason: 'FieldValueRequired',
       },
+      staysSet('accountId', fixedPlacement('accountId', AWS_ACCOUNT)),
+      presenceFixed('endpoint', AWS_ENDPOINT),
     ],
   },
 );
 
 const vaultProvider = obj(
-  'Vault or OpenBao connection: ACL policies, kubernetes-auth roles and KV v2 secrets.',
+  'Vault or OpenBao connection: ACL policies, kubernetes-auth roles and KV v2 secrets. address, namespace, kubernetesAuthMount and kvMount decide where credentials live and are immutable.',
   {
-    address: url('Server address, e.g. https://vault.example.com:8200.'),
-    caBundle: str('PEM CA bundle to verify the server. Default: system roots.', { maxLength: 65536 }),
-    namespace: str('Vault Enterprise / OpenBao namespace.', { maxLength: 256 }),
-    kubernetesAuthMount: mountPath(
-      'Mount of the kubernetes auth method the roles are created in.',
-      'kubernetes',
+    address: immutable(
+      url('Server address, e.g. https://vault.example.com:8200. Immutable.'),
+      fixedPlacement('address', 'the server the policies, roles and secrets are on'),
     ),
-    kvMount: mountPath('Mount of the KV v2 engine for vault-kv secrets.', 'secret'),
+    caBundle: str('PEM CA bundle to verify the server. Default: system roots.', { maxLength: 65536 }),
+    namespace: immutable(
+      str('Vault Enterprise / OpenBao namespace. Immutable, and cannot be added or removed.', {
+        maxLength: 256,
+      }),
+      fixedPlacement('namespace', VAULT_NAMESPACE),
+    ),
+    kubernetesAuthMount: immutable(
+      mountPath('Mount of the kubernetes auth method the roles are created in. Immutable.', 'kubernetes'),
+      fixedPlacement('kubernetesAuthMount', 'the auth mount the roles are in'),
+    ),
+    kvMount: immutable(
+      mountPath('Mount of the KV v2 engine for vault-kv secrets. Immutable.', 'secret'),
+      fixedPlacement('kvMount', 'the KV mount the secrets are in'),
+    ),
     audience: str('Audience the kubernetes-auth roles require in ServiceAccount tokens.', { maxLength: 256 }),
     tokenMaxTTL: duration('Upper bound on the TTL of tokens issued to workloads.', {
       min: '1s',
@@ -159,14 +236,29 @@ const vaultProvider = obj(
       },
     ),
   },
-  { required: ['address', 'auth'] },
+  { required: ['address', 'auth'], rules: [presenceFixed('namespace', VAULT_NAMESPACE)] },
+);
+
+const allowedNamespaces = obj(
+  'The namespaces whose AgentIdentities may use this provider: a namespace is allowed when names lists it or selector matches its labels. Unset: every namespace. Checked by the operator before anything is provisioned: an identity elsewhere gets PolicyCompliant=False naming this provider, and nothing is provisioned for it. May change at any time.',
+  {
+    names: list(
+      'Namespace names; a trailing * matches a prefix (team-a-*).',
+      str('A namespace name or prefix glob.', { maxLength: 64, pattern: NAMESPACE_OR_PREFIX_PATTERN }),
+      { maxItems: 256, minItems: 1, listType: 'set' },
+    ),
+    selector: labelSelector(
+      "Namespaces whose labels match, e.g. matchLabels {nhi.dev/tenant: team-a}. An empty selector matches every namespace. Only the platform should be able to set the labels it selects on: a namespace's own admins can usually label it.",
+    ),
+  },
+  { minProperties: 1 },
 );
 
 export const ClusterCredentialProviderSchema: Schema = resource(
-  'ClusterCredentialProvider holds the connection settings a platform team owns for one backend (AWS or Vault/OpenBao). Scopes and secrets name it in providerRef.',
+  'ClusterCredentialProvider holds the connection settings a platform team owns for one backend (AWS or Vault/OpenBao), and the namespaces that may use it. Scopes and secrets name it in providerRef; without one they use the provider named like their kind (aws, vault).',
   obj(
     'Connection settings. Set exactly one of aws, vault.',
-    { aws: awsProvider, vault: vaultProvider },
+    { aws: awsProvider, vault: vaultProvider, allowedNamespaces },
     {
       rules: [
         {
@@ -174,11 +266,20 @@ export const ClusterCredentialProviderSchema: Schema = resource(
           rule: 'has(self.aws) != has(self.vault)',
           message: 'a ClusterCredentialProvider configures exactly one backend: set aws or vault',
         },
+        {
+          id: 'backend-fixed',
+          rule: 'has(self.aws) == has(oldSelf.aws)',
+          message:
+            'the backend of a ClusterCredentialProvider (aws or vault) is immutable: create a new ClusterCredentialProvider instead',
+        },
       ],
     },
   ),
   simpleStatusSchema,
 );
+
+/** An exact value or a prefix: no wildcard but one * at the end. */
+const TRAILING_STAR_PATTERN = '^[^*?]*\\*?$';
 
 const risk = ['Low', 'Moderate', 'High', 'Critical'] as const;
 
@@ -219,6 +320,24 @@ const environmentRules = (environment: string) =>
         { maxItems: 256, listType: 'set' },
       ),
       maxRiskLevel: oneOf('Highest risk level the operator provisions. Checked by the operator.', risk),
+      allowedVaultPaths: list(
+        `Vault paths vault scopes may reach: exact paths or prefixes ending in *, with {namespace} and {name} standing for the identity's. Unset: ${DEFAULT_ALLOWED_VAULT_PATHS.join(', ')}. ${FORBIDDEN_VAULT_PATHS.join(', ')} and the capability ${FORBIDDEN_VAULT_CAPABILITIES.join(', ')} are refused in every environment.`,
+        str('A Vault path or prefix.', { maxLength: 512, minLength: 1, pattern: TRAILING_STAR_PATTERN }),
+        { maxItems: 64, listType: 'set' },
+      ),
+      allowedAwsResources: list(
+        "AWS resource ARNs aws scopes may name: exact ARNs or prefixes ending in *, with {namespace} and {name} standing for the identity's. Unset: any, subject to forbiddenResources and allowWildcardAwsResources.",
+        str('An ARN or ARN prefix.', { maxLength: 2048, minLength: 1, pattern: TRAILING_STAR_PATTERN }),
+        { maxItems: 64, listType: 'set' },
+      ),
+      allowWildcardAwsResources: bool(
+        `Admit AWS resources whose resource part is only a wildcard (*, arn:aws:s3:::*, arn:aws:dynamodb:us-east-1:1:table/*). Unset: ${wildcardAwsResourcesAllowedByDefault(environment) ? 'admitted' : 'refused'} in ${environment}.`,
+      ),
+      allowedPrivilegedGrants: list(
+        "Privileged grants admitted in this environment, refused otherwise: nhi.dev (the operator's own API), rbac.authorization.k8s.io (roles and bindings), serviceaccounts/token (minting tokens), system-namespaces (identities in kube-* or the operator namespace).",
+        oneOf('A privileged grant.', PrivilegedGrants),
+        { maxItems: PrivilegedGrants.length, listType: 'set' },
+      ),
     },
     {
       rules: [
@@ -238,6 +357,15 @@ export const IdentityPolicySchema: Schema = resource(
   obj(
     'Guardrails per environment.',
     {
+      defaultEnvironment: oneOf(
+        `The environment of a namespace without the label ${Marks.environment}. The platform sets that label on Namespaces; an AgentIdentity whose spec.environment differs from its namespace's is refused.`,
+        ['development', 'staging', 'production'],
+        DEFAULT_ENVIRONMENT,
+      ),
+      operatorNamespace: str('The namespace the operator runs in: no AgentIdentity may live there.', {
+        maxLength: 63,
+        pattern: DNS_LABEL_PATTERN,
+      }),
       environments: obj(
         'Rules per environment. An AgentIdentity whose environment has no entry is rejected.',
         {

@@ -48,13 +48,15 @@ describe('generated manifests', () => {
     expect(committed, `${path} differs from src/api/v1alpha1: run \`npm run crds\``).toBe(render(manifest));
   });
 
-  it('writes one CRD per kind and the admission policy with its binding', () => {
+  it('writes one CRD per kind and the two admission policies with their bindings', () => {
     expect(generatedManifests().map((m) => m.path)).toEqual([
       'crds/nhi.dev_agentidentities.yaml',
       'crds/nhi.dev_clustercredentialproviders.yaml',
       'crds/nhi.dev_identitypolicies.yaml',
       'config/admission/validating-admission-policy.yaml',
       'config/admission/validating-admission-policy-binding.yaml',
+      'config/admission/controls-policy.yaml',
+      'config/admission/controls-policy-binding.yaml',
       'config/admission/kustomization.yaml',
     ]);
   });

@@ -4,6 +4,7 @@
 // a previous secret value came to be reported retired while the Secret still held it.
 
 import { parseDuration } from './duration.ts';
+import { VAULT_KV_ROOT } from './managed-secrets.ts';
 import type { AgentIdentitySpec, SecretSpec } from './types.ts';
 
 const MINUTE = 60_000;
@@ -99,6 +100,24 @@ export function nextRotationAt(secret: Rotated, rotatedAt: Date | string): Date 
   return new Date(new Date(rotatedAt).getTime() + rotationIntervalMs(secret));
 }
 
+/** status.secrets[].rotationRequest keeps this many characters of the rotate-requested-at value. */
+export const ROTATION_REQUEST_MAX = 64;
+
+/** A rotate request as status records it once handled (its first ROTATION_REQUEST_MAX characters). */
+export function rotationRequestKey(value: string): string {
+  return value.slice(0, ROTATION_REQUEST_MAX);
+}
+
+/**
+ * The time a rotate request (nhi.dev/rotate-requested-at) names: a secret last rotated before it is
+ * rotated, once per distinct request. A time in the future counts as now (it must not hold a
+ * rotation open), and so does a value that is not a time.
+ */
+export function rotateRequestTime(value: string, now: Date): Date {
+  const at = Date.parse(value);
+  return Number.isNaN(at) || at > now.getTime() ? now : new Date(at);
+}
+
 /** How long before expiry the owner is warned: a tenth of the ttl, at most 7 days. */
 export function expiryWarningLeadMs(identityTtlMs: number): number {
   return Math.min(identityTtlMs / 10, MAX_EXPIRY_WARNING_LEAD_MS);
@@ -139,3 +158,58 @@ export function awsTokenExpirationSeconds(spec: Spec): number {
 }
 
 export const Durations = { MINUTE, HOUR, DAY } as const;
+
+/** The environment of a namespace without the `nhi.dev/environment` label, when the IdentityPolicy sets none: fail closed. */
+export const DEFAULT_ENVIRONMENT = 'production' as const;
+
+/**
+ * The Vault paths an identity may reach when its environment's rules set no allowedVaultPaths: its own
+ * namespace's folder of the KV mount. `{namespace}` and `{name}` are the identity's.
+ */
+export const DEFAULT_ALLOWED_VAULT_PATHS: readonly string[] = [
+  'secret/data/{namespace}/*',
+  'secret/metadata/{namespace}/*',
+];
+
+/**
+ * Vault paths no identity may reach in any environment (matched as globs, so `*` and `secret/*` are
+ * refused too): Vault's own configuration, its auth methods and identity store, and the configuration
+ * of the default KV mount (`delete_version_after` there applies to every identity's values), and the
+ * folder where the operator keeps every identity's managed secrets (each identity's own are granted
+ * by the provider itself, never through a scope).
+ */
+export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
+  'sys/*',
+  'auth/*',
+  'identity/*',
+  'secret/config',
+  `secret/data/${VAULT_KV_ROOT}/*`,
+  `secret/metadata/${VAULT_KV_ROOT}/*`,
+];
+
+/** Vault capabilities no identity may hold in any environment. */
+export const FORBIDDEN_VAULT_CAPABILITIES: readonly string[] = ['sudo'];
+
+/**
+ * Grants an IdentityPolicy must allow explicitly (allowedPrivilegedGrants), in every environment: they
+ * let a workload rewrite its own identity, bind or escalate roles, mint tokens for other accounts, or
+ * live where the platform runs.
+ */
+export const PrivilegedGrants = [
+  'nhi.dev',
+  'rbac.authorization.k8s.io',
+  'serviceaccounts/token',
+  'system-namespaces',
+] as const;
+
+/** Whether AWS resources whose resource part is only a wildcard are admitted when the policy does not say. */
+export function wildcardAwsResourcesAllowedByDefault(environment: string): boolean {
+  return environment !== 'production';
+}
+
+/**
+ * The ClusterCredentialProvider an aws or vault scope or secret without providerRef uses: the one
+ * named like its kind. Never "the only one of its kind", so adding a provider changes no resolution;
+ * an identity whose credentials are already recorded elsewhere stays there (src/providers/resolution.ts).
+ */
+export const DefaultProviderNames = { aws: 'aws', vault: 'vault' } as const;

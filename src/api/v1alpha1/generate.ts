@@ -1,4 +1,4 @@
-// `npm run crds`: writes the CRDs (crds/) and the admission policy (config/admission/) from the
+// `npm run crds`: writes the CRDs (crds/) and the admission policies (config/admission/) from the
 // TypeScript source of truth. crds.test.ts fails when the committed files differ.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -6,6 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
 import { validatingAdmissionPolicy, validatingAdmissionPolicyBinding } from './admission-policy.ts';
+import { controlsPolicy, controlsPolicyBinding } from './controls-policy.ts';
 import { customResourceDefinition, kinds } from './crds.ts';
 import type { Kind } from './schema.ts';
 import { GROUP } from './types.ts';
@@ -31,12 +32,19 @@ export function generatedManifests(): GeneratedManifest[] {
       path: 'config/admission/validating-admission-policy-binding.yaml',
       object: validatingAdmissionPolicyBinding(),
     },
+    { path: 'config/admission/controls-policy.yaml', object: controlsPolicy() },
+    { path: 'config/admission/controls-policy-binding.yaml', object: controlsPolicyBinding() },
     {
       path: 'config/admission/kustomization.yaml',
       object: {
         apiVersion: 'kustomize.config.k8s.io/v1beta1',
         kind: 'Kustomization',
-        resources: ['validating-admission-policy.yaml', 'validating-admission-policy-binding.yaml'],
+        resources: [
+          'validating-admission-policy.yaml',
+          'validating-admission-policy-binding.yaml',
+          'controls-policy.yaml',
+          'controls-policy-binding.yaml',
+        ],
       },
     },
   ];

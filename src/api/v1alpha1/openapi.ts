@@ -51,6 +51,8 @@ export interface Schema {
 export const DURATION_PATTERN = '^([0-9]+(\\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$';
 /** RFC 1123 label: the shape of namespace, label-value-safe and Secret key names. */
 export const DNS_LABEL_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+/** A namespace name, or a prefix of one ending in `*` (team-a-*), or `*` alone. */
+export const NAMESPACE_OR_PREFIX_PATTERN = `${DNS_LABEL_PATTERN}|^[a-z0-9][-a-z0-9]*\\*$|^\\*$`;
 /** RFC 1123 subdomain: the shape of most Kubernetes object names. */
 export const DNS_SUBDOMAIN_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
 
@@ -188,6 +190,63 @@ export function list(description: string, items: Schema, options: ListOptions): 
     ...(options.mapKeys ? { 'x-kubernetes-list-map-keys': options.mapKeys } : {}),
     ...(options.rules ? { 'x-kubernetes-validations': options.rules } : {}),
   };
+}
+
+/**
+ * A transition rule: once stored, the value never changes (`self == oldSelf`; the apiserver runs it on
+ * updates only, and only when the old object had the field). Pair an optional field with `staysSet`
+ * on its parent, or removing it would slip past.
+ */
+export function immutable(schema: Schema, message: string): Schema {
+  const rule: CelRule = { id: 'immutable', rule: 'self == oldSelf', message };
+  return { ...schema, 'x-kubernetes-validations': [...(schema['x-kubernetes-validations'] ?? []), rule] };
+}
+
+/** A transition rule on an object: its optional `field`, once set, is not removed. */
+export function staysSet(field: string, message: string): CelRule {
+  return {
+    id: `${field}-stays-set`,
+    rule: `!has(oldSelf.${field}) || has(self.${field})`,
+    message,
+    fieldPath: `.${field}`,
+    reason: 'FieldValueForbidden',
+  };
+}
+
+/** metav1.LabelSelector: matchLabels and matchExpressions, all of which must hold. */
+export function labelSelector(description: string): Schema {
+  const labelValue = str('A label value.', { maxLength: 63 });
+  return obj(description, {
+    matchLabels: {
+      type: 'object',
+      description: 'Labels the object must carry with exactly these values.',
+      additionalProperties: labelValue,
+      maxProperties: 64,
+    },
+    matchExpressions: list(
+      'Requirements on labels: In and NotIn take values, Exists and DoesNotExist none.',
+      obj(
+        'One requirement.',
+        {
+          key: str('The label key.', { maxLength: 317, minLength: 1 }),
+          operator: oneOf('How the key relates to the values.', ['In', 'NotIn', 'Exists', 'DoesNotExist']),
+          values: list('Values of the label.', labelValue, { maxItems: 64, listType: 'atomic' }),
+        },
+        {
+          required: ['key', 'operator'],
+          rules: [
+            {
+              id: 'selector-values-match-operator',
+              rule: "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+              message: 'In and NotIn need values; Exists and DoesNotExist take none',
+              fieldPath: '.values',
+            },
+          ],
+        },
+      ),
+      { maxItems: 16, listType: 'atomic' },
+    ),
+  });
 }
 
 /** The top-level shape every custom resource shares: apiVersion, kind, metadata, spec, status. */

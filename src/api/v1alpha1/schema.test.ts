@@ -74,6 +74,10 @@ const environmentRules: Fields<EnvironmentRules> = {
   allowedProviders: true,
   allowedNamespaces: true,
   maxRiskLevel: true,
+  allowedVaultPaths: true,
+  allowedAwsResources: true,
+  allowWildcardAwsResources: true,
+  allowedPrivilegedGrants: true,
 };
 
 const awsProvider: Fields<AwsProviderSpec> = {

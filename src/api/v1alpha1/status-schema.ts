@@ -1,6 +1,7 @@
 // Status schemas. Status is written only by the operator, through the status subresource; the
 // descriptions are there so `kubectl explain agentidentity.status` tells readers what they see.
 
+import { ROTATION_REQUEST_MAX } from './defaults.ts';
 import { dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
 
 export const conditionsSchema: Schema = list(
@@ -101,6 +102,10 @@ export const agentIdentityStatusSchema: Schema = obj(
           }),
           lastRotated: timestamp('When the current version was promoted.'),
           nextRotation: timestamp('When the next rotation is due.'),
+          rotationRequest: str(
+            'The nhi.dev/rotate-requested-at value already handled for this secret (its first 64 characters): a request is handled once, so a time in the future cannot rotate on every reconcile.',
+            { maxLength: ROTATION_REQUEST_MAX },
+          ),
         },
         { required: ['name'] },
       ),

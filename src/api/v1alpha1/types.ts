@@ -141,6 +141,8 @@ export interface SecretStatus {
   previousVersion?: number;
   lastRotated?: string;
   nextRotation?: string;
+  /** The nhi.dev/rotate-requested-at value already handled for this secret (its first 64 characters). */
+  rotationRequest?: string;
 }
 
 export interface RiskFactor {
@@ -224,9 +226,28 @@ export interface VaultProviderSpec {
   };
 }
 
+/** A Kubernetes label selector (metav1.LabelSelector): every requirement must hold. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{
+    key: string;
+    operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+    values?: string[];
+  }>;
+}
+
+/** The namespaces whose AgentIdentities may use a ClusterCredentialProvider: listed by name, or selected by label. */
+export interface AllowedNamespaces {
+  /** Exact names, or prefixes ending in `*` (team-a-*). */
+  names?: string[];
+  selector?: LabelSelector;
+}
+
 export interface ClusterCredentialProviderSpec {
   aws?: AwsProviderSpec;
   vault?: VaultProviderSpec;
+  /** Unset: every namespace may use the provider. */
+  allowedNamespaces?: AllowedNamespaces;
 }
 
 export interface ClusterCredentialProvider {
@@ -247,9 +268,21 @@ export interface EnvironmentRules {
   allowedProviders?: ProviderKind[];
   allowedNamespaces?: string[];
   maxRiskLevel?: RiskStatus['level'];
+  /** Vault path patterns identities may reach (`{namespace}`, `{name}` placeholders; only a trailing *). */
+  allowedVaultPaths?: string[];
+  /** AWS resource ARN patterns identities may name (placeholders as above; only a trailing *). Unset: any. */
+  allowedAwsResources?: string[];
+  /** Admit AWS resources whose resource part is only a wildcard (arn:aws:s3:::*). Default: not in production. */
+  allowWildcardAwsResources?: boolean;
+  /** Privileged grants this environment admits (see PrivilegedGrants in defaults.ts). */
+  allowedPrivilegedGrants?: string[];
 }
 
 export interface IdentityPolicySpec {
+  /** The environment of a namespace without the nhi.dev/environment label. Default production. */
+  defaultEnvironment?: Environment;
+  /** The operator's own namespace: no AgentIdentity may live there. */
+  operatorNamespace?: string;
   environments: Partial<Record<Environment, EnvironmentRules>>;
 }
 

@@ -1,7 +1,9 @@
 // Which backends hold an identity's credentials (status.providers): renamed providers, secrets on a
-// second provider of a kind, and offboarding blocked by a deleted provider.
+// second provider of a kind, offboarding blocked by a deleted provider, and the abandon annotation
+// (honoured only for a backend whose provider is gone).
 
 import { describe, expect, it } from 'vitest';
+import { abandonValue, Controls } from '../../api/v1alpha1/annotations.ts';
 import { FakeVaultPort } from '../../providers/vault/testing/fake-port.ts';
 import { readConfigMaps, VaultServersHarness, vaultScope } from './testing/harness.ts';
 
@@ -88,5 +90,90 @@ describe('the backends an identity holds credentials in', () => {
       h.events.some((e) => e.type === 'Warning' && e.message.includes('vault/vault-a')) ||
       (h.identity.status?.conditions ?? []).some((c) => c.message.includes('vault/vault-a'));
     expect(told).toBe(true);
+  });
+});
+
+describe('abandoning a backend (nhi.dev/abandon-backends)', () => {
+  const abandon = (h: VaultServersHarness, keys: string[]) => {
+    h.identity.metadata.annotations = { [Controls.abandonBackends]: abandonValue(keys, 'alice@example.com') };
+  };
+  const offboard = async (h: VaultServersHarness) => {
+    h.identity.metadata.deletionTimestamp = h.now.toISOString();
+    for (let i = 0; i < 3; i++) {
+      await h.reconcile().catch(() => {});
+      h.later(60_000);
+    }
+  };
+
+  it('is ignored for a backend whose provider exists: its credentials are still revoked, and the owner is told', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ 'vault-a': vault }, { scopes: [vaultScope('vault-a')] });
+    await h.settle();
+    expect(vault.roles.size).toBe(1);
+
+    abandon(h, ['vault/vault-a']);
+    await offboard(h);
+    expect(h.identity.metadata.finalizers ?? []).toEqual([]);
+    expect(vault.roles.size).toBe(0);
+    expect(h.audit.records.filter((r) => r.action === 'abandoned')).toEqual([]);
+    expect(h.events).toContainEqual(
+      expect.objectContaining({
+        type: 'Warning',
+        reason: 'AbandonIgnored',
+        message: expect.stringContaining('vault/vault-a'),
+      }),
+    );
+  });
+
+  it('a live backend listed is still quarantined by a lock', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ 'vault-a': vault }, { scopes: [vaultScope('vault-a')] });
+    await h.settle();
+    h.identity.metadata.annotations = {
+      [Controls.abandonBackends]: abandonValue(['vault/vault-a'], 'mallory'),
+      [Controls.lock]: 'oncall at 10:00',
+    };
+    await h.settle();
+    expect(h.condition('Quarantined')?.status).toBe('True');
+    expect(h.audit.records).toContainEqual(
+      expect.objectContaining({ action: 'quarantined', resource: expect.stringMatching(/^vault\/vault-a:/) }),
+    );
+  });
+
+  it('is honoured for a backend whose provider is gone: offboarding finishes, with a high-severity audit record naming who asked', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ 'vault-a': vault }, { scopes: [vaultScope('vault-a')] });
+    await h.settle();
+    h.configs = []; // the ClusterCredentialProvider is deleted
+    abandon(h, ['vault/vault-a']);
+    await offboard(h);
+    expect(h.identity.metadata.finalizers ?? []).toEqual([]);
+    const records = h.audit.records.filter((r) => r.action === 'abandoned');
+    expect(records).toEqual([
+      expect.objectContaining({
+        actor: 'alice@example.com',
+        resource: 'vault/vault-a:identity/agents/bot',
+        severity: 'high',
+        outcome: 'success',
+      }),
+    ]);
+    expect(records[0]?.origin).toContain(`${Controls.abandonBackends}=vault/vault-a by alice@example.com`);
+    expect(h.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'BackendAbandoned' }));
+  });
+
+  it('drops a stranded backend from the record once abandoned, and records that once', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ 'vault-a': vault }, { scopes: [vaultScope('vault-a')] });
+    await h.settle();
+    h.configs = [];
+    h.changeSpec((spec) => {
+      spec.scopes = [];
+    });
+    await h.settle();
+    expect(h.identity.status?.providers).toContain('vault/vault-a'); // stranded: nothing can revoke there
+    abandon(h, ['vault/vault-a']);
+    await h.settle();
+    expect(h.identity.status?.providers).toEqual(['kubernetes']);
+    expect(h.audit.records.filter((r) => r.action === 'abandoned')).toHaveLength(1);
   });
 });

@@ -3,8 +3,13 @@
 // restore re-enables. Each phase is idempotent, so a crash between two provider calls is finished by
 // the next reconcile, and it keeps going past a failing backend: one unreachable Vault must not keep
 // the Kubernetes RoleBinding alive. Owns no condition: the quarantine, revoke and provision steps call it.
+//
+// The abandon annotation is honoured only for backends whose ClusterCredentialProvider is gone (no
+// one can revoke there any more); a listed backend whose provider exists is revoked as usual, and
+// the owner is told so. Each abandoned backend dropped from the record gets a high-severity audit
+// record naming who asked and an Event.
 
-import { Controls } from '../../api/v1alpha1/annotations.ts';
+import { Controls, parseAbandonValue } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { AuditAction } from '../../governance/audit/audit.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
@@ -36,18 +41,83 @@ export class PartialFailureError extends ProviderError {
   }
 }
 
-/** Backends listed in the abandon annotation: a human gave up revoking there. */
-export function abandonedBackends(identity: AgentIdentity): string[] {
-  return (identity.metadata.annotations?.[Controls.abandonBackends] ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean);
+export interface Abandonment {
+  /** Listed backends whose ClusterCredentialProvider is gone: the operator stops trying to revoke there. */
+  honoured: string[];
+  /** Listed backends whose provider still exists: ignored, their credentials are revoked as usual. */
+  ignored: string[];
+  /** Who listed them (the annotation ends with the Kubernetes user, which admission checks). */
+  by: string | undefined;
+}
+
+/** What the abandon annotation asks, split by whether the operator may honour it. */
+export function abandonment(deps: ReconcilerDeps, identity: AgentIdentity): Abandonment {
+  const { keys, by } = parseAbandonValue(identity.metadata.annotations?.[Controls.abandonBackends]);
+  const gone = (key: string) => deps.providers.backendOf(key) === undefined;
+  return { honoured: keys.filter(gone), ignored: keys.filter((k) => !gone(k)), by };
+}
+
+/**
+ * After a step dropped `dropped` (honoured abandonments) from the backends it tracks: a high-severity
+ * audit record per backend and an Event. A listed backend whose provider exists gets a Warning Event.
+ * Nothing when the annotation asks for nothing.
+ */
+export async function reportAbandonment(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  dropped: readonly string[],
+  origin: string,
+): Promise<void> {
+  const { identity } = ref;
+  const { ignored, by } = abandonment(deps, identity);
+  const value = identity.metadata.annotations?.[Controls.abandonBackends] ?? '';
+  const requester = by ?? 'not recorded (the annotation names no user)';
+  for (const key of dropped) {
+    await deps.audit.record({
+      action: 'abandoned',
+      identity: auditIdentity(identity),
+      actor: by ?? deps.actor,
+      resource: `${key}:identity/${identity.metadata.namespace}/${identity.metadata.name}`,
+      origin: `${origin}: annotation ${Controls.abandonBackends}=${value}`,
+      outcome: 'success',
+      severity: 'high',
+      detail: `honoured: the ClusterCredentialProvider of ${key} is gone, so its credentials were not revoked and are no longer tracked; requested by ${requester}`,
+    });
+  }
+  if (dropped.length > 0) {
+    await deps.notifier.event(
+      identity,
+      'Warning',
+      'BackendAbandoned',
+      `stopped tracking ${dropped.join(', ')} (their ClusterCredentialProvider is gone; credentials there were not revoked), as ${Controls.abandonBackends} asked by ${requester}`.slice(
+        0,
+        900,
+      ),
+    );
+  }
+  if (ignored.length > 0) {
+    await deps.notifier.event(
+      identity,
+      'Warning',
+      'AbandonIgnored',
+      `${ignored.join(', ')} listed in ${Controls.abandonBackends} but their ClusterCredentialProvider exists: the operator still manages and revokes credentials there`.slice(
+        0,
+        900,
+      ),
+    );
+  }
+}
+
+/** Recorded backends that `abandonment` lets a step drop now. */
+export function droppedByAbandonment(deps: ReconcilerDeps, identity: AgentIdentity): string[] {
+  const { honoured } = abandonment(deps, identity);
+  return (identity.status?.providers ?? []).filter((k) => honoured.includes(k));
 }
 
 /** The keys of every backend holding credentials: what status recorded plus what the spec names. */
 export function credentialKeys(deps: ReconcilerDeps, identity: AgentIdentity): string[] {
-  const abandoned = abandonedBackends(identity);
-  const keys = new Set((identity.status?.providers ?? []).filter((k) => !abandoned.includes(k)));
+  const { honoured } = abandonment(deps, identity);
+  const keys = new Set((identity.status?.providers ?? []).filter((k) => !honoured.includes(k)));
   keys.add('kubernetes');
   try {
     for (const entry of deps.providers.forIdentity(identity)) keys.add(entry.key);

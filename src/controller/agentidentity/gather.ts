@@ -9,6 +9,7 @@ import { riskGate } from '../../policies/risk-gate.ts';
 import type { IdentityRef } from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
 import type { WorkloadState } from './decision.ts';
+import { recordedPast } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { Drifted } from './provision.ts';
 import { observeWorkload } from './workload.ts';
@@ -49,7 +50,7 @@ export async function observeProviders(
   now: Date,
 ): Promise<Observed> {
   const { deps } = observer;
-  const stored = ref.identity.status?.lastUsed ? new Date(ref.identity.status.lastUsed) : undefined;
+  const stored = recordedPast(ref.identity.status?.lastUsed, now);
   let lastUsed = stored;
   const later = (d: Date | undefined) => {
     if (d && (!lastUsed || d > lastUsed)) lastUsed = d;
@@ -93,14 +94,19 @@ export interface Gathered {
   observed: Observed;
 }
 
+/**
+ * `identity` is the object as read from the cache, which the policy checks judge (the spec as written,
+ * status.providers for where credentials are recorded); `ref` is the identity as the providers see it
+ * (every providerRef resolved, identity.ts).
+ */
 export async function gather(
   observer: Observer,
   ref: IdentityRef,
   key: string,
   now: Date,
+  identity: AgentIdentity = ref.identity,
 ): Promise<Gathered> {
   const { deps } = observer;
-  const identity: AgentIdentity = ref.identity;
   const workload = identity.metadata.deletionTimestamp
     ? ({ kind: 'none' } as const)
     : await observeWorkload(deps.workloads, identity);

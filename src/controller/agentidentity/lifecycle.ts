@@ -28,6 +28,12 @@ function at(base: Date | string | undefined, offsetMs: number): Date | undefined
   return new Date(new Date(base).getTime() + offsetMs);
 }
 
+/** A time read from status, if it is one and not in the future: status may be forged. */
+export function recordedPast(value: string | undefined, now: Date): Date | undefined {
+  const at = value ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(at) || at > now.getTime() ? undefined : new Date(at);
+}
+
 function reached(deadline: Date | undefined, now: Date): boolean {
   return deadline !== undefined && deadline.getTime() <= now.getTime();
 }
@@ -39,8 +45,18 @@ export function decideLifecycle(input: LifecycleInput): LifecycleResult {
 
   const ttlMs = identityTtlMs(spec);
   const expiresAt = at(created, ttlMs);
-  const lastActivity = input.lastUsed ?? (status.lastUsed ? new Date(status.lastUsed) : new Date(created));
-  const orphanedSince = workload.kind === 'missing' ? (status.orphanedSince ?? now.toISOString()) : undefined;
+  // Status is forgeable: a time it records in the future (or that is not a time) is ignored, so it
+  // cannot postpone inactivity or the orphan grace. orphanedSince is written back, anchoring the grace.
+  const lastActivity =
+    (input.lastUsed && input.lastUsed <= now ? input.lastUsed : undefined) ??
+    recordedPast(status.lastUsed, now) ??
+    new Date(created);
+  const orphanedSince =
+    workload.kind === 'missing'
+      ? recordedPast(status.orphanedSince, now) && status.orphanedSince
+        ? status.orphanedSince
+        : now.toISOString()
+      : undefined;
   const deadlines: Deadlines = {
     ...(expiresAt && {
       expiresAt,

@@ -15,7 +15,7 @@ import type { AgentIdentityStatus, PlannedChange, ProviderKind } from '../../api
 import type { ProviderEntry } from '../../providers/registry.ts';
 import type { CredentialProvider, IdentityRef, Observation } from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
-import { abandonedBackends, applyPhase } from './backends.ts';
+import { abandonment, applyPhase, reportAbandonment } from './backends.ts';
 import type { Decision } from './decision.ts';
 import { auditIdentity } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
@@ -28,6 +28,8 @@ export interface ProvisionOutcome {
   providers: string[];
   /** Recorded backends whose ClusterCredentialProvider is gone: nothing can revoke there. */
   stranded: string[];
+  /** Recorded backends whose provider is gone, dropped now because the abandon annotation lists them. */
+  abandoned: string[];
 }
 
 /** A backend whose observation found drift (read by gather, corrected here after a provision). */
@@ -82,9 +84,10 @@ export async function provision(
       identity,
       'Warning',
       'CredentialsStranded',
-      `credentials may remain in ${outcome.stranded.join(', ')}: their ClusterCredentialProvider is gone. Re-create it so the operator can revoke them, or list them in the annotation ${Controls.abandonBackends}`,
+      `credentials may remain in ${outcome.stranded.join(', ')}: their ClusterCredentialProvider is gone. Re-create it so the operator can revoke them, or give up on them (nhictl abandon; annotation ${Controls.abandonBackends}, which needs the abandon verb)`,
     );
   }
+  await reportAbandonment(deps, ref, outcome.abandoned, 'provision');
   const driftRestored = steady && outcome.changes.length > 0;
   if (driftRestored) {
     const what = outcome.changes.map((c) => `${c.action} ${c.resource}`).join(', ');
@@ -181,31 +184,40 @@ export async function provisionAll(
   const stale = staleBackends(deps, ref, wanted);
   if (stale.revoke.length > 0)
     await applyPhase(deps, ref, stale.revoke, 'revoke', 'scope removed from the spec');
-  return { status, changes, providers: [...wanted, ...stale.stranded], stranded: stale.stranded };
+  return {
+    status,
+    changes,
+    providers: [...wanted, ...stale.stranded],
+    stranded: stale.stranded,
+    abandoned: stale.abandoned,
+  };
 }
 
 /**
  * Recorded backends the spec no longer names. Revoked when their backend is gone from the spec;
  * dropped without revoking when another wanted key names the same backend (a ClusterCredentialProvider
  * renamed or re-pointed: the credentials are still in use); kept as stranded when their provider
- * object no longer exists, so nothing can revoke them and a human must decide.
+ * object no longer exists, so nothing can revoke them and a human must decide — dropped (abandoned)
+ * once a human lists them in the abandon annotation. A listed backend whose provider exists is not
+ * abandoned: it is revoked like any other.
  */
 export function staleBackends(
   deps: ReconcilerDeps,
   ref: IdentityRef,
   wanted: string[],
-): { revoke: string[]; stranded: string[] } {
+): { revoke: string[]; stranded: string[]; abandoned: string[] } {
   const wantedBackends = new Set(wanted.map((k) => deps.providers.backendOf(k)));
-  const abandoned = abandonedBackends(ref.identity);
+  const { honoured } = abandonment(deps, ref.identity);
   const revoke: string[] = [];
   const stranded: string[] = [];
+  const abandoned: string[] = [];
   for (const key of ref.identity.status?.providers ?? []) {
-    if (wanted.includes(key) || abandoned.includes(key)) continue;
+    if (wanted.includes(key)) continue;
     const backend = deps.providers.backendOf(key);
-    if (backend === undefined) stranded.push(key);
+    if (backend === undefined) (honoured.includes(key) ? abandoned : stranded).push(key);
     else if (!wantedBackends.has(backend)) revoke.push(key);
   }
-  return { revoke, stranded };
+  return { revoke, stranded, abandoned };
 }
 
 /** After a successful provision: restore what drifted, with a high-severity audit record and an Event. */

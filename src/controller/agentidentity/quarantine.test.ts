@@ -17,6 +17,22 @@ describe('the kill switch', () => {
     expect(h.roleBinding()).toBeDefined();
   });
 
+  it('a lock is audited with the Kubernetes user who locked as its actor', async () => {
+    h.lock();
+    h.later(1000);
+    await h.reconcile();
+    expect(h.audit.records.filter((r) => r.action === 'locked')).toEqual([
+      expect.objectContaining({
+        actor: 'alice',
+        severity: 'high',
+        origin: expect.stringContaining('alice at 10:00'),
+      }),
+    ]);
+    h.later(1000);
+    await h.reconcile();
+    expect(h.audit.records.filter((r) => r.action === 'locked')).toHaveLength(1);
+  });
+
   it('a locked identity whose quarantine failed is not reported Ready=True', async () => {
     h.vault.failQuarantine = true;
     h.lock();

@@ -62,7 +62,7 @@ export class AgentIdentityReconciler {
     if (deleting && !identity.metadata.finalizers?.includes(Marks.finalizer)) return;
 
     const ref = identityRef(identity);
-    const gathered = await gather(this.observer, ref, key, now);
+    const gathered = await gather(this.observer, ref, key, now, identity);
     const lifecycle = decideLifecycle({
       identity,
       now,
@@ -86,7 +86,7 @@ export class AgentIdentityReconciler {
     if (this.deps.dryRun) {
       draft.set('plan', await this.plan(ref, decision));
     } else {
-      const backoffUntil = failureBackoffUntil(identity, decision);
+      const backoffUntil = failureBackoffUntil(identity, decision, now);
       if (backoffUntil && backoffUntil > now)
         return { requeueAfterMs: backoffUntil.getTime() - now.getTime() };
       try {

@@ -1,6 +1,7 @@
 // What the reconcile reports: the scheduled plan shown in status.plan (each entry from the module that
 // owns the deadline), and the Events and audit records for condition transitions.
 
+import { Controls, lockedBy } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity, AgentIdentityStatus, PlannedChange } from '../../api/v1alpha1/types.ts';
 import type { AuditAction } from '../../governance/audit/audit.ts';
 import type { LifecycleResult } from './decision.ts';
@@ -73,6 +74,8 @@ export async function transitionsToEvents(
     await deps.notifier.event(identity, bad ? 'Warning' : 'Normal', reason, t.message);
     const action = deps.dryRun ? undefined : transitionAudit[t.type];
     const fires = t.type === 'PolicyCompliant' ? t.to === 'False' : t.to === 'True';
+    if (!deps.dryRun && t.type === 'Quarantined' && t.to === 'True' && t.reason === 'Locked')
+      await recordLock(deps, identity, t);
     if (action && fires) {
       await deps.audit.record({
         action,
@@ -86,4 +89,22 @@ export async function transitionsToEvents(
       });
     }
   }
+}
+
+/**
+ * The kill switch took effect: an audit record whose actor is the Kubernetes user who locked (the
+ * annotation begins with that name, which admission checks), or the spec for spec.locked (GitOps).
+ */
+async function recordLock(deps: ReconcilerDeps, identity: AgentIdentity, t: Transition): Promise<void> {
+  const value = identity.metadata.annotations?.[Controls.lock];
+  await deps.audit.record({
+    action: 'locked',
+    identity: auditIdentity(identity),
+    actor: value ? lockedBy(value) : deps.actor,
+    resource: identityResource(identity),
+    origin: value ? `annotation ${Controls.lock}: ${value}` : 'spec.locked',
+    outcome: 'success',
+    severity: 'high',
+    detail: t.message,
+  });
 }

@@ -6,7 +6,12 @@
 import { Controls, Marks, OperatorAnnotations } from '../../api/v1alpha1/annotations.ts';
 import type { IdentityRef } from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
-import { applyPhaseEverywhere, PartialFailureError } from './backends.ts';
+import {
+  applyPhaseEverywhere,
+  droppedByAbandonment,
+  PartialFailureError,
+  reportAbandonment,
+} from './backends.ts';
 import type { Decision } from './decision.ts';
 import { auditIdentity, identityResource } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
@@ -35,6 +40,7 @@ export async function revoke(
     return 'marked';
   }
   await applyPhaseEverywhere(deps, ref, 'revoke', `${decision.reason}: quarantine period over`);
+  await reportAbandonment(deps, ref, droppedByAbandonment(deps, identity), 'revocation');
   draft
     .conditionsOf('revoke')
     .set('Revoked', 'True', decision.reason, 'credentials deleted after the quarantine period');
@@ -58,6 +64,7 @@ export async function offboard(deps: ReconcilerDeps, ref: IdentityRef, draft: St
     await reportBlockedOffboarding(deps, ref, draft, error);
     throw error;
   }
+  await reportAbandonment(deps, ref, droppedByAbandonment(deps, identity), 'offboarding');
   await deps.audit.record({
     action: 'offboarded',
     identity: auditIdentity(identity),
@@ -79,7 +86,7 @@ async function reportBlockedOffboarding(
   const failed = error instanceof PartialFailureError ? error.failures.map((f) => f.key) : [];
   const message = maskSecrets(
     `revocation blocked in ${failed.join(', ') || 'a backend'}: ${error instanceof Error ? error.message : String(error)}. ` +
-      `If a ClusterCredentialProvider was deleted, re-create it, or list the backend in the annotation ${Controls.abandonBackends} to give up on it`,
+      `If a ClusterCredentialProvider was deleted, re-create it, or give up on the backend (nhictl abandon; annotation ${Controls.abandonBackends}, which needs the abandon verb and is honoured only while the provider is gone)`,
   ).slice(0, 900);
   draft.conditionsOf('revoke').set('Revoked', 'False', 'RevocationBlocked', message);
   await deps.store.writeStatus(ref.identity, markReady(draft)).catch(() => undefined);

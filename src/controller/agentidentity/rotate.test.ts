@@ -113,3 +113,71 @@ describe('rotation across quarantine and restore', () => {
     expect(h.identity.status?.secrets?.[0]?.currentVersion).not.toBe(first?.currentVersion);
   });
 });
+
+describe('on-demand rotation (nhi.dev/rotate-requested-at)', () => {
+  const YEAR = 365 * 24 * 3_600_000;
+  const rotating = async () => {
+    const h = new KubernetesOnly({
+      name: 'api-key',
+      generator: { type: 'random', length: 24 },
+      rotationInterval: '720h',
+    });
+    await h.settle();
+    expect(h.secretStatus()?.currentVersion).toBe(1);
+    h.later(MIN);
+    return h;
+  };
+  const request = (h: KubernetesOnly, value: string) => {
+    h.identity.metadata.annotations = { [Controls.rotateRequestedAt]: value };
+  };
+  const reconcileFor = async (h: KubernetesOnly, minutes: number) => {
+    for (let i = 0; i < minutes; i++) {
+      await h.reconcile();
+      h.later(MIN);
+    }
+  };
+
+  it('rotates each secret once per request, however many reconciles follow', async () => {
+    const h = await rotating();
+    const stamp = h.now.toISOString();
+    request(h, stamp);
+    await reconcileFor(h, 10);
+    expect(h.secretStatus()?.currentVersion).toBe(2);
+    expect(h.secretStatus()?.rotationRequest).toBe(stamp);
+  });
+
+  it('counts a stamp in the future as now: one rotation, not one per reconcile', async () => {
+    const h = await rotating();
+    request(h, new Date(h.now.getTime() + YEAR).toISOString());
+    await reconcileFor(h, 90);
+    expect(h.secretStatus()?.currentVersion).toBe(2);
+    // The overlap is not cut short by further rotations: the previous value retires on schedule.
+    expect(h.secretStatus()?.previousVersion).toBeUndefined();
+    expect(h.targetHoldsPrevious()).toBe(false);
+  });
+
+  it('rotates again for a new request value', async () => {
+    const h = await rotating();
+    request(h, h.now.toISOString());
+    await reconcileFor(h, 3);
+    request(h, h.now.toISOString());
+    await reconcileFor(h, 3);
+    expect(h.secretStatus()?.currentVersion).toBe(3);
+  });
+
+  it('rotates nothing for a request older than the last rotation, and records it as handled', async () => {
+    const h = await rotating();
+    const old = new Date(h.now.getTime() - 3_600_000).toISOString();
+    request(h, old);
+    await reconcileFor(h, 3);
+    expect(h.secretStatus()?.currentVersion).toBe(1);
+    expect(h.secretStatus()?.rotationRequest).toBe(old);
+  });
+
+  it('treats a value that is not a time as a request made now, handled once', async () => {
+    const h = await rotating();
+    request(h, 'please');
+    await reconcileFor(h, 5);
+    expect(h.secretStatus()?.currentVersion).toBe(2);
+  });
+});

@@ -1,10 +1,17 @@
 // Staged secret rotation (condition SecretsRotated): which secrets are due, rotating them through
 // their backend, syncing the Kubernetes target of external backends, and retiring previous values
 // when the overlap (the API's one rule, defaults.ts) has passed. A rotation that already happened in
-// the backend but never reached status (a crash between the two) is adopted, not repeated.
+// the backend but never reached status (a crash between the two) is adopted, not repeated. An
+// on-demand request (nhi.dev/rotate-requested-at) is handled once per distinct value: each secret
+// records the value it handled in status.secrets[].rotationRequest.
 
 import { Controls } from '../../api/v1alpha1/annotations.ts';
-import { nextRotationAt, retireAt } from '../../api/v1alpha1/defaults.ts';
+import {
+  nextRotationAt,
+  retireAt,
+  rotateRequestTime,
+  rotationRequestKey,
+} from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, PlannedChange, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
 import { secretProviderKind } from '../../providers/registry.ts';
 import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
@@ -13,14 +20,31 @@ import { auditIdentity } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
+/** The rotate request on the identity, as status.secrets[].rotationRequest records it. */
+function rotateRequest(identity: AgentIdentity): string | undefined {
+  const value = identity.metadata.annotations?.[Controls.rotateRequestedAt];
+  return value ? rotationRequestKey(value) : undefined;
+}
+
+/**
+ * Why the secret must rotate now, if it must. A rotate request counts once: only while the secret has
+ * not handled that value yet, and only if the secret was last rotated before the time it names (a
+ * future time counts as now, so it cannot rotate on every reconcile).
+ */
 export function rotationDue(
   identity: AgentIdentity,
   state: SecretStatus | undefined,
   now: Date,
 ): string | undefined {
   if (!state?.currentVersion) return 'initial value';
-  const requested = identity.metadata.annotations?.[Controls.rotateRequestedAt];
-  if (requested && (!state.lastRotated || new Date(requested) > new Date(state.lastRotated)))
+  const request = rotateRequest(identity);
+  const value = identity.metadata.annotations?.[Controls.rotateRequestedAt];
+  if (
+    request !== undefined &&
+    value !== undefined &&
+    state.rotationRequest !== request &&
+    (!state.lastRotated || new Date(state.lastRotated) < rotateRequestTime(value, now))
+  )
     return 'requested';
   if (state.nextRotation && new Date(state.nextRotation) <= now) return 'interval elapsed';
   return undefined;
@@ -136,6 +160,9 @@ export async function rotateDueSecrets(
         state = rest;
       }
     }
+    // Whatever this reconcile did for the secret, the current request is now handled for it.
+    const request = rotateRequest(identity);
+    if (state && request !== undefined) state = { ...state, rotationRequest: request };
     if (state) {
       secrets.push(state);
       if (state.nextRotation) consider(new Date(state.nextRotation));

@@ -18,6 +18,8 @@ export const AuditActions = [
   'drift-corrected',
   'locked',
   'offboarded',
+  /** A backend whose ClusterCredentialProvider is gone, given up on by the abandon annotation. */
+  'abandoned',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 

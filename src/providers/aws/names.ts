@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import { awsMaxSessionSeconds, awsTokenExpirationSeconds } from '../../api/v1alpha1/defaults.ts';
+import { MANAGED_PREFIX } from '../../api/v1alpha1/managed-secrets.ts';
 import type { AgentIdentity, SecretSpec } from '../../api/v1alpha1/types.ts';
 import { ProviderError } from '../types.ts';
 import type { Tags } from './port.ts';
@@ -43,7 +44,7 @@ export function roleName(prefix: string, identity: AgentIdentity): string {
 
 /** `nhi/<namespace>/<identity>/<secret>`: readable and stable, so IAM resource ARNs can target it. */
 export function secretName(identity: AgentIdentity, secret: SecretSpec): string {
-  return `nhi/${identity.metadata.namespace ?? 'default'}/${identity.metadata.name}/${secret.name}`;
+  return `${MANAGED_PREFIX}${identity.metadata.namespace ?? 'default'}/${identity.metadata.name}/${secret.name}`;
 }
 
 /** IAM and Secrets Manager tag values allow letters, digits, spaces and `_.:/=+-@`. */

@@ -5,6 +5,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { ConflictError } from '../../runtime/errors.ts';
 import { InvalidConfigError, ProviderError, ThrottledError, UnavailableError } from '../types.ts';
+import { isOpaque, SECRET_TYPE } from './names.ts';
 import type { KubernetesPort, ListedKind, ListedObjects, ManagedKind, ManagedObjects } from './port.ts';
 
 /** Maps a failed apiserver call to a typed error that names the call but carries no object data. */
@@ -83,35 +84,24 @@ const OPS: { [K in ManagedKind]: KindOps<ManagedObjects[K]> } = {
 };
 
 type Selectors = { labelSelector?: string; fieldSelector?: string };
+/** Namespaced lists only (port.ts ListOptions): no call here can read a kind across the cluster. */
 const LIST: {
-  [K in ListedKind]: (api: Api, ns: string | undefined, s: Selectors) => Promise<ListedObjects[K][]>;
+  [K in ListedKind]: (api: Api, ns: string, s: Selectors) => Promise<ListedObjects[K][]>;
 } = {
   ServiceAccount: async (a, namespace, s) =>
-    (namespace
-      ? await a.core.listNamespacedServiceAccount({ namespace, ...s })
-      : await a.core.listServiceAccountForAllNamespaces(s)
-    ).items,
-  Secret: async (a, namespace, s) =>
-    (namespace
-      ? await a.core.listNamespacedSecret({ namespace, ...s })
-      : await a.core.listSecretForAllNamespaces(s)
-    ).items,
-  Role: async (a, namespace, s) =>
-    (namespace
-      ? await a.rbac.listNamespacedRole({ namespace, ...s })
-      : await a.rbac.listRoleForAllNamespaces(s)
-    ).items,
-  RoleBinding: async (a, namespace, s) =>
-    (namespace
-      ? await a.rbac.listNamespacedRoleBinding({ namespace, ...s })
-      : await a.rbac.listRoleBindingForAllNamespaces(s)
-    ).items,
-  Pod: async (a, namespace, s) =>
-    (namespace
-      ? await a.core.listNamespacedPod({ namespace, ...s })
-      : await a.core.listPodForAllNamespaces(s)
-    ).items,
+    (await a.core.listNamespacedServiceAccount({ namespace, ...s })).items,
+  Secret: async (a, namespace, s) => (await a.core.listNamespacedSecret({ namespace, ...s })).items,
+  Role: async (a, namespace, s) => (await a.rbac.listNamespacedRole({ namespace, ...s })).items,
+  RoleBinding: async (a, namespace, s) => (await a.rbac.listNamespacedRoleBinding({ namespace, ...s })).items,
+  Pod: async (a, namespace, s) => (await a.core.listNamespacedPod({ namespace, ...s })).items,
 };
+
+/** The operator writes only Opaque Secrets; refused before any call, whatever a caller built. */
+function assertWritable(kind: ManagedKind, object: object): void {
+  const secret = object as k8s.V1Secret;
+  if (kind === 'Secret' && !isOpaque(secret))
+    throw new InvalidConfigError(`refusing to write a Secret of type ${secret.type}: only ${SECRET_TYPE}`);
+}
 
 /** The KubernetesPort over client-node's typed APIs. */
 export function kubernetesPort(kubeConfig: k8s.KubeConfig): KubernetesPort {
@@ -132,6 +122,7 @@ export function kubernetesPort(kubeConfig: k8s.KubeConfig): KubernetesPort {
     },
     async create(kind, object) {
       const namespace = object.metadata?.namespace ?? '';
+      assertWritable(kind, object);
       try {
         return await OPS[kind].create(api, { namespace, body: object });
       } catch (err) {
@@ -141,6 +132,7 @@ export function kubernetesPort(kubeConfig: k8s.KubeConfig): KubernetesPort {
     async replace(kind, object) {
       const namespace = object.metadata?.namespace ?? '';
       const name = object.metadata?.name ?? '';
+      assertWritable(kind, object);
       try {
         return await OPS[kind].replace(api, { namespace, name, body: object });
       } catch (err) {
@@ -160,10 +152,11 @@ export function kubernetesPort(kubeConfig: k8s.KubeConfig): KubernetesPort {
       const selectors: Selectors = {};
       if (options.labelSelector) selectors.labelSelector = options.labelSelector;
       if (options.fieldSelector) selectors.fieldSelector = options.fieldSelector;
+      if (!options.namespace) throw new InvalidConfigError(`list ${kind}: no namespace`);
       try {
         return await LIST[kind](api, options.namespace, selectors);
       } catch (err) {
-        throw toProviderError(err, `list ${kind} in ${options.namespace ?? 'all namespaces'}`);
+        throw toProviderError(err, `list ${kind} in ${options.namespace}`);
       }
     },
   };

@@ -99,6 +99,29 @@ export function isOurs(metadata: k8s.V1ObjectMeta | undefined, identityUid: stri
   return metadata?.labels?.[Marks.identityUid] === identityUid;
 }
 
+/**
+ * The one Secret type the operator writes. A Secret of another type (a ServiceAccount token, a
+ * registry credential, TLS) is never adopted, changed or deleted, even when it carries our marks:
+ * its type gives its data a meaning the operator must not take over.
+ */
+export const SECRET_TYPE = 'Opaque';
+
+/** Whether a Secret is of the type the operator writes (the apiserver defaults an unset type to it). */
+export function isOpaque(secret: { type?: string | undefined }): boolean {
+  return (secret.type ?? SECRET_TYPE) === SECRET_TYPE;
+}
+
+/** isOurs for an object of `kind`: a Secret must also be Opaque. */
+export function ownsObject(
+  kind: string,
+  object: { metadata?: k8s.V1ObjectMeta | undefined; type?: string | undefined } | undefined,
+  identityUid: string,
+): boolean {
+  return (
+    object !== undefined && isOurs(object.metadata, identityUid) && (kind !== 'Secret' || isOpaque(object))
+  );
+}
+
 export function isQuarantined(metadata: k8s.V1ObjectMeta | undefined): boolean {
   return metadata?.annotations?.[ObjectMarks.quarantined] === 'true';
 }

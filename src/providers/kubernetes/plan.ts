@@ -23,8 +23,10 @@ import {
   identityUidOf,
   isOurs,
   isQuarantined,
+  ownsObject,
   rbacNameOf,
   resourceName,
+  SECRET_TYPE,
   targetSecretNameOf,
   withMarks,
 } from './names.ts';
@@ -46,7 +48,7 @@ export interface Action {
 
 export interface Plan {
   actions: Action[];
-  /** Objects holding one of our names without our marks: never touched. */
+  /** Objects holding one of our names without our marks (or a Secret not Opaque): never touched. */
   refused: Array<{ kind: ManagedKind; name: string }>;
   quarantined: boolean;
 }
@@ -71,7 +73,9 @@ export function toChanges(ref: IdentityRef, actions: Action[]): PlannedChange[] 
 export function refusalError(ref: IdentityRef, plan: Plan): NotOwnedError | undefined {
   if (plan.refused.length === 0) return undefined;
   const names = plan.refused.map((r) => resourceName(r.kind, ref.subject.namespace, r.name)).join(', ');
-  return new NotOwnedError(`${names} already exist without nhi.dev marks for this identity; not touched`);
+  return new NotOwnedError(
+    `${names} already exist without nhi.dev marks for this identity (or, for a Secret, with a type other than ${SECRET_TYPE}); not touched`,
+  );
 }
 
 function create<K extends ManagedKind>(
@@ -128,7 +132,7 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
 
   const plan: Plan = { actions: [], refused: [], quarantined: false };
   const refuse = (kind: ManagedKind, live: { metadata?: k8s.V1ObjectMeta } | undefined) => {
-    const owned = !live || isOurs(live.metadata, uid);
+    const owned = !live || ownsObject(kind, live, uid);
     if (!owned) plan.refused.push({ kind, name: live.metadata?.name ?? '' });
     return !owned;
   };
@@ -176,7 +180,7 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
     for (const item of items) {
       const name = item.metadata?.name ?? '';
       const drift = plan.quarantined && kind === 'RoleBinding' ? 'exists while quarantined' : undefined;
-      if (!keep.includes(name) && isOurs(item.metadata, uid))
+      if (!keep.includes(name) && ownsObject(kind, item, uid))
         plan.actions.push(remove(kind, item, reason, drift));
     }
   };

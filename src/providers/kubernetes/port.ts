@@ -22,9 +22,13 @@ export interface ListedObjects extends ManagedObjects {
 }
 export type ListedKind = keyof ListedObjects;
 
+/**
+ * Every list is in one namespace, the identity's: the operator never reads Secrets, Roles or Pods
+ * across the cluster (RBAC may allow it; the code does not ask). Lists of managed kinds also carry
+ * the nhi.dev/identity-uid label selector, Pod and token lists a field selector.
+ */
 export interface ListOptions {
-  /** Omit to list across all namespaces. */
-  namespace?: string;
+  namespace: string;
   labelSelector?: string;
   fieldSelector?: string;
 }
@@ -36,7 +40,10 @@ export interface KubernetesPort {
     namespace: string,
     name: string,
   ): Promise<ManagedObjects[K] | undefined>;
-  /** Throws ConflictError when an object of that name already exists. */
+  /**
+   * Throws ConflictError when an object of that name already exists. A Secret must be Opaque
+   * (names.ts SECRET_TYPE): the adapter refuses to write any other type.
+   */
   create<K extends ManagedKind>(kind: K, object: ManagedObjects[K]): Promise<ManagedObjects[K]>;
   /** Full update; `object.metadata.resourceVersion` is the precondition. Throws ConflictError when it is stale. */
   replace<K extends ManagedKind>(kind: K, object: ManagedObjects[K]): Promise<ManagedObjects[K]>;

@@ -403,3 +403,47 @@ describe('observe', () => {
     expect(port.peek('RoleBinding', NS, 'nhi-bot')?.subjects).toHaveLength(1);
   });
 });
+
+describe('Opaque Secrets only', () => {
+  const ours = { [Marks.identityUid]: 'uid-of-bot' };
+  const typed = (name: string, type: string): k8s.V1Secret => ({
+    type,
+    metadata: { name, namespace: NS, labels: ours },
+    data: { token: Buffer.from('not-ours-to-touch').toString('base64') },
+  });
+
+  it('writes every Secret it creates as Opaque', async () => {
+    await provider.provision(bot());
+    expect(port.peek('Secret', NS, 'bot-api-key')?.type).toBe('Opaque');
+  });
+
+  it.each(['kubernetes.io/service-account-token', 'kubernetes.io/dockerconfigjson', 'kubernetes.io/tls'])(
+    'refuses to adopt or overwrite a %s Secret at a target name, even one carrying our identity uid',
+    async (type) => {
+      port.seed('Secret', typed('bot-api-key', type));
+      port.seed('Secret', typed('bot-db', type));
+      const before = port.peek('Secret', NS, 'bot-api-key');
+      await expect(provider.provision(bot())).rejects.toThrow(/type other than Opaque/);
+      await expect(provider.plan(bot())).rejects.toThrow(NotOwnedError);
+      const vaultKey = randomSecret('db', { backend: 'vault-kv' });
+      await expect(
+        writeTargetSecret(port, bot(), vaultKey, { current: { version: 1, value: 'v' } }, { now: () => T0 }),
+      ).rejects.toThrow(/is of type .* only Opaque/);
+      expect(port.peek('Secret', NS, 'bot-api-key')).toEqual(before);
+      expect(port.writesOf('Secret')).toEqual([]);
+    },
+  );
+
+  it('never empties or deletes a Secret of another type that carries our marks', async () => {
+    await provider.provision(bot());
+    port.seed('Secret', typed('bot-token', 'kubernetes.io/service-account-token'));
+    const before = port.peek('Secret', NS, 'bot-token');
+    await provider.quarantine(bot());
+    await provider.restore(bot());
+    await provider.provision(bot());
+    await provider.revoke(bot());
+    expect(port.peek('Secret', NS, 'bot-token')).toEqual(before);
+    expect(port.writesOf('Secret', 'bot-token')).toEqual([]);
+    expect(port.peek('Secret', NS, 'bot-api-key')).toBeUndefined();
+  });
+});

@@ -20,7 +20,14 @@ import {
   type SecretMaterial,
 } from '../types.ts';
 import { kubernetesPort } from './adapter.ts';
-import { identitySelector, identityUidOf, isOurs, resourceName, targetSecretNameOf } from './names.ts';
+import {
+  identitySelector,
+  identityUidOf,
+  isOurs,
+  ownsObject,
+  resourceName,
+  targetSecretNameOf,
+} from './names.ts';
 import { driftOf, observeUse } from './observe.ts';
 import { type Plan, type PlanOptions, planFor, refusalError, toChanges } from './plan.ts';
 import { type KubernetesPort, MANAGED_KINDS, type ManagedKind } from './port.ts';
@@ -239,7 +246,7 @@ export class KubernetesProvider implements CredentialProvider {
       namespace: ref.subject.namespace,
       labelSelector: identitySelector(uid),
     });
-    return items.filter((item) => isOurs(item.metadata, uid));
+    return items.filter((item) => ownsObject(kind, item, uid));
   }
 
   /** Deletes one object we listed, only if it still is that object; already gone is success. */
@@ -251,7 +258,7 @@ export class KubernetesProvider implements CredentialProvider {
       if (!(err instanceof ConflictError)) throw err;
       // The name now holds a different object: delete it only if it is ours too.
       const again = await this.port.get(kind, ref.subject.namespace, name);
-      if (!again?.metadata?.uid || !isOurs(again.metadata, identityUidOf(ref))) return false;
+      if (!again?.metadata?.uid || !ownsObject(kind, again, identityUidOf(ref))) return false;
       return this.port.delete(kind, ref.subject.namespace, name, again.metadata.uid);
     }
   }

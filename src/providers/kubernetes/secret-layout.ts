@@ -12,7 +12,14 @@ import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import { overlapMs } from '../../api/v1alpha1/defaults.ts';
 import type { SecretSpec } from '../../api/v1alpha1/types.ts';
 import type { IdentityRef, SecretMaterial } from '../types.ts';
-import { currentKeyOf, isQuarantined, markedMetadata, previousKeyOf, withMarks } from './names.ts';
+import {
+  currentKeyOf,
+  isQuarantined,
+  markedMetadata,
+  previousKeyOf,
+  SECRET_TYPE,
+  withMarks,
+} from './names.ts';
 
 export interface SecretState {
   currentVersion?: number;
@@ -92,7 +99,7 @@ function nextSecret(
     return {
       apiVersion: 'v1',
       kind: 'Secret',
-      type: 'Opaque',
+      type: SECRET_TYPE,
       metadata: markedMetadata(ref, name, marks),
       data,
     };

@@ -13,7 +13,16 @@ import {
   type RotationResult,
   type SecretMaterial,
 } from '../types.ts';
-import { identityUidOf, isOurs, isQuarantined, resourceName, targetSecretNameOf } from './names.ts';
+import {
+  identityUidOf,
+  isOpaque,
+  isOurs,
+  isQuarantined,
+  ownsObject,
+  resourceName,
+  SECRET_TYPE,
+  targetSecretNameOf,
+} from './names.ts';
 import type { KubernetesPort } from './port.ts';
 import {
   fullyQuarantined,
@@ -50,6 +59,11 @@ export async function readOwnedSecret(
   if (live && !isOurs(live.metadata, identityUidOf(ref))) {
     throw new NotOwnedError(
       `${resourceName('Secret', ref.subject.namespace, name)} exists without nhi.dev marks`,
+    );
+  }
+  if (live && !isOpaque(live)) {
+    throw new NotOwnedError(
+      `${resourceName('Secret', ref.subject.namespace, name)} is of type ${live.type}: the operator writes only ${SECRET_TYPE} Secrets`,
     );
   }
   return live;
@@ -189,7 +203,7 @@ async function updateOwned(
 ): Promise<boolean> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const live = await port.get('Secret', ref.subject.namespace, name);
-    if (!live || !isOurs(live.metadata, identityUidOf(ref))) return false;
+    if (!live || !ownsObject('Secret', live, identityUidOf(ref))) return false;
     const next = transform(live);
     if (!next) return false;
     try {

@@ -8,11 +8,12 @@
 
 import { createHash } from 'node:crypto';
 import { Marks, VaultMarks } from '../../api/v1alpha1/annotations.ts';
+import { VAULT_KV_ROOT } from '../../api/v1alpha1/managed-secrets.ts';
 import type { IdentityRef } from '../types.ts';
 import { InvalidScopeError } from './errors.ts';
 
 /** KV folder, under the KV mount, that holds every identity's secrets and the owner records. */
-export const KV_ROOT = 'nhi';
+export const KV_ROOT = VAULT_KV_ROOT;
 /** Owner records of kubernetes auth roles (roles carry no metadata in OpenBao 2.7). */
 export const OWNERS_FOLDER = `${KV_ROOT}/_owners`;
 

@@ -16,6 +16,7 @@ import { describe as describeViolation } from '../../../src/policies/violation.t
 import { agentIdentity, withSpec } from '../../../src/testing/agent-identity.ts';
 import { badAgentIdentities, goodAgentIdentities } from '../../fixtures/bad-agentidentities.ts';
 import { kubeConfig, testEnv } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 
 const FIELD_MANAGER = 'nhi-admission-test';
@@ -49,6 +50,8 @@ const POLICY_FILE = 'config/policies/default-identitypolicy.yaml';
 let kc: k8s.KubeConfig;
 let objects: k8s.KubernetesObjectApi;
 let custom: k8s.CustomObjectsApi;
+/** One test namespace per environment, labelled as the platform would. */
+const namespaces: Record<string, string> = {};
 let namespace: string;
 
 async function apply(items: k8s.KubernetesObject[]): Promise<void> {
@@ -57,12 +60,20 @@ async function apply(items: k8s.KubernetesObject[]): Promise<void> {
   }
 }
 
-/** Creates the identity (dry run unless `persist`) and returns the apiserver's rejection, or undefined. */
+/**
+ * Creates the identity (dry run unless `persist`) in the test namespace labelled with its environment,
+ * and returns the apiserver's rejection, or undefined. The tables are written for namespace `agents`:
+ * Vault paths under secret/data/agents/ move with the identity.
+ */
 async function admit(
   identity: AgentIdentity,
   persist = false,
 ): Promise<{ code: number; message: string } | undefined> {
-  const body = { ...identity, metadata: { ...identity.metadata, namespace } };
+  const namespace = (namespaces[identity.spec.environment] ?? namespaces.production) as string;
+  const moved = JSON.parse(
+    JSON.stringify(identity).replaceAll('secret/data/agents/', `secret/data/${namespace}/`),
+  );
+  const body = { ...moved, metadata: { ...identity.metadata, namespace } };
   try {
     await custom.createNamespacedCustomObject({
       group,
@@ -106,8 +117,13 @@ beforeAll(async () => {
   }
   await apply(manifests(...ADMISSION_FILES, POLICY_FILE));
 
-  namespace = uniqueName('admission');
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+  for (const environment of ['development', 'staging', 'production'] as const) {
+    namespaces[environment] = uniqueName(`admission-${environment.slice(0, 4)}`);
+    await kc
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespace({ body: namespaceBody(namespaces[environment], environment) });
+  }
+  namespace = namespaces.production as string;
   // The binding and its params reach the admission plugin through informers: wait until a
   // policy-violating identity is denied by the policy, not just by a fixed sleep.
   await eventually(
@@ -118,7 +134,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (namespace) await kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: namespace });
+  for (const name of Object.values(namespaces)) {
+    await kc.makeApiClient(k8s.CoreV1Api).deleteNamespace({ name });
+  }
 });
 
 describe('API discovery', () => {

@@ -27,6 +27,7 @@ import {
 import { issuerHost } from '../../../src/providers/aws/policies.ts';
 import { AwsProvider, type AwsProviderDeps } from '../../../src/providers/aws/provider.ts';
 import { type AwsEndpoint, awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { uniqueName } from '../../support/wait.ts';
 
 export type { AwsEndpoint } from '../../support/env.ts';
@@ -159,7 +160,7 @@ export async function serviceAccountToken(
   audience = 'sts.amazonaws.com',
 ): Promise<string> {
   const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
-  await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
+  await core.createNamespace({ body: namespaceBody(namespace) }).catch(() => undefined);
   await core
     .createNamespacedServiceAccount({ namespace, body: { metadata: { name } } })
     .catch(() => undefined);

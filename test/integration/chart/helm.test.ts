@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultWorkloadKinds, driftedOutputs } from '../../../scripts/sync-chart.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
 import { kubeConfig } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { uniqueName } from '../../support/wait.ts';
 import { CHART, find, helm, kubectl, type Manifest, parseManifests, runTool, valuesFile } from './support.ts';
 
@@ -63,6 +64,7 @@ function everyOption(): Record<string, unknown> {
     defaultPolicy: {
       spec: { environments: { development: { maxTTL: '720h', forbiddenActions: ['*'] } } },
     },
+    controls: { securityRole: { groups: ['security-oncall'] } },
     clusterCredentialProviders: [
       {
         name: 'vault-chart-test',
@@ -99,7 +101,7 @@ function envOf(container: k8s.V1Container | undefined): Record<string, string | 
 beforeAll(async () => {
   namespace = uniqueName('nhi-render');
   watched = uniqueName('nhi-watched');
-  for (const name of [namespace, watched]) await core.createNamespace({ body: { metadata: { name } } });
+  for (const name of [namespace, watched]) await core.createNamespace({ body: namespaceBody(name) });
   // Objects of the chart's own kinds need the CRDs: install them as the other suites do.
   await installOperatorManifests(kc);
 });
@@ -184,6 +186,26 @@ describe('the nhi-operator Helm chart', () => {
     expect(find(objects, 'ClusterRoleBinding', 'nhi-render-nhi-operator-identities')).toBeUndefined();
     // The cluster-scoped kinds and the workload informers still need the cluster-wide ClusterRole.
     expect(find(objects, 'ClusterRoleBinding', 'nhi-render-nhi-operator')).toBeDefined();
+  });
+
+  it('ships the controls policy and the nhi-security ClusterRole, bound only to the groups asked for', async () => {
+    const defaults = await render();
+    expect(find(defaults, 'ValidatingAdmissionPolicy', 'nhi-identity-controls')).toBeDefined();
+    expect(find(defaults, 'ValidatingAdmissionPolicyBinding', 'nhi-identity-controls')).toBeDefined();
+    const security = find(defaults, 'ClusterRole', 'nhi-security') as unknown as k8s.V1ClusterRole;
+    expect(security.rules?.[0]?.verbs).toEqual(expect.arrayContaining(['lock', 'abandon', 'rotate']));
+    expect(security.aggregationRule).toBeUndefined();
+    expect(security.metadata?.labels ?? {}).not.toHaveProperty('rbac.authorization.k8s.io/aggregate-to-edit');
+    expect(find(defaults, 'ClusterRoleBinding', 'nhi-security')).toBeUndefined();
+    const bound = find(await render(everyOption()), 'ClusterRoleBinding', 'nhi-security') as unknown as
+      | k8s.V1ClusterRoleBinding
+      | undefined;
+    expect(bound?.subjects).toEqual([
+      { kind: 'Group', apiGroup: 'rbac.authorization.k8s.io', name: 'security-oncall' },
+    ]);
+    const off = await render({ controls: { admissionPolicy: false, securityRole: { create: false } } });
+    expect(find(off, 'ValidatingAdmissionPolicy', 'nhi-identity-controls')).toBeUndefined();
+    expect(find(off, 'ClusterRole', 'nhi-security')).toBeUndefined();
   });
 
   it('marks the IRSA annotation, the extra workload kinds and the audit claim as asked', async () => {

@@ -9,11 +9,14 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SECURITY_ROLE_NAME } from '../../../scripts/sync-chart.ts';
+import { CONTROLS_BINDING_NAME, CONTROLS_POLICY_NAME } from '../../../src/api/v1alpha1/controls-policy.ts';
 import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import { repoRoot } from '../../../src/dev/components.ts';
 import { agentIdentity, withScopes, withSpec } from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { deployment, onTestCluster, readConfigMaps, withSecret } from '../../support/fixtures.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { type OperatorProcess, startOperatorProcess } from '../../support/operator.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 import {
@@ -69,9 +72,19 @@ function operatorCalls(): Array<[string, Attributes]> {
     // src/operator.ts workloadSource: Deployments, StatefulSets, DaemonSets in all namespaces.
     for (const resource of ['deployments', 'statefulsets', 'daemonsets'])
       calls.push([`${verb} ${resource} in all namespaces`, { group: 'apps', resource, verb }]);
+    // src/operator.ts namespaceSource: Namespace labels for providers' allowedNamespaces.selector.
+    calls.push([`${verb} namespaces`, { resource: 'namespaces', verb }]);
   }
+  // runtime/leader.ts requireLeaseNamespace: the Lease's namespace exists.
+  calls.push(['get the release namespace', { resource: 'namespaces', verb: 'get', name: releaseNs }]);
   // runtime/finalizers.ts customObjectMergePatcher: the finalizer.
   calls.push(['patch agentidentities (finalizer)', nhi('agentidentities', 'patch', { namespace: ns })]);
+  // controller/agentidentity/revoke.ts: the nhi.dev/revocation-started mark, which the admission
+  // policy nhi-identity-controls admits only from a requester allowed the revoke verb.
+  calls.push([
+    'revoke agentidentities (revocation-started)',
+    nhi('agentidentities', 'revoke', { namespace: ns, name: 'bot' }),
+  ]);
   // runtime/status.ts customObjectStatusWriter.
   calls.push([
     'update agentidentities/status',
@@ -124,6 +137,9 @@ function forbiddenCalls(): Array<[string, Attributes]> {
   const rbacGroup = 'rbac.authorization.k8s.io';
   return [
     ['delete namespaces', { resource: 'namespaces', verb: 'delete', name: ns }],
+    ['label namespaces (patch)', { resource: 'namespaces', verb: 'patch', name: ns }],
+    ['update namespaces', { resource: 'namespaces', verb: 'update', name: ns }],
+    ['create namespaces', { resource: 'namespaces', verb: 'create' }],
     ['get nodes', { resource: 'nodes', verb: 'get' }],
     ['list nodes', { resource: 'nodes', verb: 'list' }],
     ['create clusterroles', { group: rbacGroup, resource: 'clusterroles', verb: 'create' }],
@@ -144,6 +160,10 @@ function forbiddenCalls(): Array<[string, Attributes]> {
     ['deletecollection secrets', { resource: 'secrets', verb: 'deletecollection', namespace: ns }],
     ['watch secrets', { resource: 'secrets', verb: 'watch' }],
     ['create agentidentities', nhi('agentidentities', 'create', { namespace: ns })],
+    // The protected controls belong to nhi-security: the operator never locks, abandons or rotates on request.
+    ['lock agentidentities', nhi('agentidentities', 'lock', { namespace: ns, name: 'bot' })],
+    ['abandon agentidentities', nhi('agentidentities', 'abandon', { namespace: ns, name: 'bot' })],
+    ['rotate agentidentities', nhi('agentidentities', 'rotate', { namespace: ns, name: 'bot' })],
     ['update agentidentities', nhi('agentidentities', 'update', { namespace: ns })],
     ['delete agentidentities', nhi('agentidentities', 'delete', { namespace: ns })],
     ['update identitypolicies', nhi('identitypolicies', 'update', { name: 'default' })],
@@ -190,7 +210,7 @@ beforeAll(async () => {
   await core.createNamespace({
     body: { metadata: { name: releaseNs, labels: { 'pod-security.kubernetes.io/enforce': 'restricted' } } },
   });
-  await core.createNamespace({ body: { metadata: { name: workloadNs } } });
+  await core.createNamespace({ body: namespaceBody(workloadNs) });
   assertChartInStep();
   await removeSharedAdmissionObjects(kc);
   await helm(['install', release, CHART, '--namespace', releaseNs]);
@@ -263,6 +283,17 @@ describe('helm install', () => {
     expect(policy.spec?.validations).toEqual(source.spec.validations);
     expect(policy.spec?.variables).toEqual(source.spec.variables);
     await admission.readValidatingAdmissionPolicyBinding({ name: 'nhi-identity-policy-default' });
+    const controls = await admission.readValidatingAdmissionPolicy({ name: CONTROLS_POLICY_NAME });
+    const controlsSource = parse(
+      readFileSync(join(repoRoot, 'config/admission/controls-policy.yaml'), 'utf8'),
+    );
+    expect(controls.spec?.validations).toEqual(controlsSource.spec.validations);
+    await admission.readValidatingAdmissionPolicyBinding({ name: CONTROLS_BINDING_NAME });
+    // nhi-security ships bound to nobody (controls.securityRole.groups is empty by default).
+    const security = await rbac.readClusterRole({ name: SECURITY_ROLE_NAME });
+    expect(security.rules?.[0]?.verbs).toEqual(expect.arrayContaining(['lock', 'abandon', 'rotate']));
+    expect(security.aggregationRule).toBeUndefined();
+    expect(await exists(() => rbac.readClusterRoleBinding({ name: SECURITY_ROLE_NAME }))).toBe(false);
     await custom.getClusterCustomObject({
       group: 'nhi.dev',
       version: 'v1alpha1',
@@ -272,11 +303,11 @@ describe('helm install', () => {
   });
 
   it('rejects at admission an identity that breaks the default IdentityPolicy', async () => {
-    // Valid for the CRD, but production identities may live 2160h at most in the shipped policy.
+    // Valid for the CRD, but no environment (here development, the namespace's label) grants `*`.
     const reckless = agentIdentity(
       'reckless',
       onTestCluster(workloadNs),
-      withSpec({ environment: 'production', ttl: '8760h' }),
+      withScopes({ provider: 'aws', actions: ['*'], resources: ['arn:aws:s3:::reports/*'] }),
     );
     // The binding and its params reach the admission plugin through informers: wait for them.
     const rejection = await eventually(
@@ -300,7 +331,7 @@ describe('helm install', () => {
     expect(code).toBe(422);
     expect(String(body)).toMatch(/ValidatingAdmissionPolicy 'nhi-identity-policy'/);
     expect(String(body)).toMatch(
-      /spec\.ttl 8760h exceeds maxTTL 2160h for production \(IdentityPolicy default\)/,
+      /spec\.scopes\[\]\.actions \* forbidden for development \(IdentityPolicy default\)/,
     );
   });
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { SECURITY_ROLE_NAME } from '../../../scripts/sync-chart.ts';
 import { repoRoot } from '../../../src/dev/components.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { eventually } from '../../support/wait.ts';
@@ -27,7 +28,7 @@ const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
 const NAMESPACE = 'nhi-system';
-const CLUSTER_RBAC = ['nhi-operator', 'nhi-operator-identities'];
+const CLUSTER_RBAC = ['nhi-operator', 'nhi-operator-identities', SECURITY_ROLE_NAME];
 const CLUSTER_SCOPED = new Set([
   'Namespace',
   'CustomResourceDefinition',
@@ -118,6 +119,7 @@ describe('kustomize config/default', () => {
     ['ClusterRole', 'nhi-operator'],
     ['ClusterRole', 'nhi-operator-identities'],
     ['Role', 'nhi-operator-leader-election'],
+    ['ClusterRole', SECURITY_ROLE_NAME],
   ])("grants exactly the Helm chart's rules: %s %s", (kind, name) => {
     const rules = rulesOf(kustomized, kind, name);
     expect(rules?.length).toBeGreaterThan(0);

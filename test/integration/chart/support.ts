@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
-import { driftedOutputs } from '../../../scripts/sync-chart.ts';
+import { driftedOutputs, SECURITY_ROLE_NAME } from '../../../scripts/sync-chart.ts';
+import { CONTROLS_BINDING_NAME, CONTROLS_POLICY_NAME } from '../../../src/api/v1alpha1/controls-policy.ts';
 import { repoRoot } from '../../../src/dev/components.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
 import { kubeconfigYaml } from '../../../src/dev/pki.ts';
@@ -149,7 +150,7 @@ async function deleteIgnoringMissing(remove: () => Promise<unknown>): Promise<vo
 }
 
 /**
- * The admission policy, its binding and the IdentityPolicy `default` have fixed names, and other
+ * The admission policies, their bindings and the IdentityPolicy `default` have fixed names, and other
  * suites apply them directly. Helm refuses to adopt objects it did not create, so a suite that
  * installs them through the chart or kustomize removes them first and puts them back afterwards.
  */
@@ -163,6 +164,16 @@ export async function removeSharedAdmissionObjects(kc: k8s.KubeConfig): Promise<
     admission.deleteValidatingAdmissionPolicy({ name: 'nhi-identity-policy' }),
   );
   await deleteIgnoringMissing(() =>
+    admission.deleteValidatingAdmissionPolicyBinding({ name: CONTROLS_BINDING_NAME }),
+  );
+  await deleteIgnoringMissing(() =>
+    admission.deleteValidatingAdmissionPolicy({ name: CONTROLS_POLICY_NAME }),
+  );
+  // The nhi-security ClusterRole is cluster-wide too (test/integration/tenancy applies it).
+  await deleteIgnoringMissing(() =>
+    kc.makeApiClient(k8s.RbacAuthorizationV1Api).deleteClusterRole({ name: SECURITY_ROLE_NAME }),
+  );
+  await deleteIgnoringMissing(() =>
     custom.deleteClusterCustomObject({
       group: 'nhi.dev',
       version: 'v1alpha1',
@@ -173,6 +184,7 @@ export async function removeSharedAdmissionObjects(kc: k8s.KubeConfig): Promise<
   await eventually('the shared admission objects to be gone', async () => {
     const left = await Promise.all([
       exists(() => admission.readValidatingAdmissionPolicy({ name: 'nhi-identity-policy' })),
+      exists(() => admission.readValidatingAdmissionPolicy({ name: CONTROLS_POLICY_NAME })),
       exists(() =>
         custom.getClusterCustomObject({
           group: 'nhi.dev',

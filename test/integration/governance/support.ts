@@ -32,6 +32,7 @@ import { agentIdentity, withScopes, withSpec } from '../../../src/testing/agent-
 import { baoCall } from '../../support/bao.ts';
 import { awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';
 import { onTestCluster, readConfigMaps } from '../../support/fixtures.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { uniqueName } from '../../support/wait.ts';
 
 export interface World {
@@ -85,7 +86,7 @@ export async function createWorld(): Promise<World> {
   await installOperatorManifests(kc);
   const namespace = uniqueName('gov');
   const suffix = namespace.slice(4);
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await core.createNamespace({ body: namespaceBody(namespace) });
 
   const calm = await createIdentity(
     custom,

@@ -4,6 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfig } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 
 const kc = kubeConfig();
@@ -59,7 +60,7 @@ async function rejection(call: () => Promise<unknown>): Promise<string> {
 }
 
 beforeAll(async () => {
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await core.createNamespace({ body: namespaceBody(namespace) });
   await ext.createCustomResourceDefinition({ body: widgetCrd });
 });
 

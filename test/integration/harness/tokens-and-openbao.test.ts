@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baoCall } from '../../support/bao.ts';
 import { kubeConfig, testEnv } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 
 const kc = kubeConfig();
@@ -34,7 +35,7 @@ async function boundToken(name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  await core.createNamespace({ body: { metadata: { name: namespace } } });
+  await core.createNamespace({ body: namespaceBody(namespace) });
   await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'agent' } } });
   const role = await bao('POST', `auth/kubernetes/role/${namespace}-agent`, {
     bound_service_account_names: ['agent'],

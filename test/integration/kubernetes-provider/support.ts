@@ -17,6 +17,7 @@ import {
   withUid,
 } from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 
 export const kc = kubeConfig();
 export const core = kc.makeApiClient(k8s.CoreV1Api);
@@ -31,7 +32,7 @@ export function newProvider(): KubernetesProvider {
 export const readConfigMaps: PolicyRule = { apiGroups: [''], resources: ['configmaps'], verbs: ['get'] };
 
 export async function createNamespace(name: string): Promise<void> {
-  await core.createNamespace({ body: { metadata: { name } } });
+  await core.createNamespace({ body: namespaceBody(name) });
 }
 
 export async function deleteNamespace(name: string): Promise<void> {

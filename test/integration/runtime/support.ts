@@ -1,9 +1,11 @@
 // Helpers for the runtime's integration tests: a namespace per file, a tiny CRD with a status
 // subresource, ConfigMap informers, and a TCP proxy in front of the apiserver that can cut or
 // freeze connections (to break watches the way networks do).
+
 import { createServer, type Server, Socket } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { InformerSource, type InformerSourceOptions } from '../../../src/runtime/informer.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 import { eventually } from '../../support/wait.ts';
 
 export const gizmos = { group: 'runtime.nhi.dev', version: 'v1', plural: 'gizmos' } as const;
@@ -55,7 +57,7 @@ export async function installGizmoCrd(kc: k8s.KubeConfig): Promise<void> {
 }
 
 export async function createNamespace(kc: k8s.KubeConfig, name: string): Promise<void> {
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name } } });
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: namespaceBody(name) });
 }
 
 export async function deleteNamespace(kc: k8s.KubeConfig, name: string): Promise<void> {

@@ -20,6 +20,7 @@ import {
   withVaultPaths,
 } from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
 
 export const KV_MOUNT = 'secret';
 export const AUDIENCE = 'nhi-vault-test';
@@ -34,7 +35,7 @@ export { type BaoAnswer, bao };
 
 export async function createNamespace(name: string, serviceAccounts: string[]): Promise<void> {
   const api = core();
-  await api.createNamespace({ body: { metadata: { name } } });
+  await api.createNamespace({ body: namespaceBody(name) });
   for (const sa of serviceAccounts) {
     await api.createNamespacedServiceAccount({ namespace: name, body: { metadata: { name: sa } } });
   }

@@ -107,6 +107,10 @@ export class FakeKubernetesPort implements KubernetesPort {
     if (resourceVersion !== live.metadata?.resourceVersion) {
       throw new ConflictError(`fake: ${kind} ${name} changed`);
     }
+    // As the apiserver: a Secret's type is immutable (HTTP 422).
+    if (kind === 'Secret' && ((object as Stored).type ?? 'Opaque') !== (live.type ?? 'Opaque')) {
+      throw new ProviderError(`fake: update ${kind} ${namespace}/${name}: HTTP 422 (type is immutable)`);
+    }
     const stored = clone(object) as Stored;
     stored.metadata = { ...stored.metadata, resourceVersion: String(++this.version) };
     if (live.metadata?.uid) stored.metadata.uid = live.metadata.uid;
