@@ -395,24 +395,30 @@ export const validations: PolicyValidation[] = [
   },
 ];
 
+/** The labels of every admission object the project ships. */
+export const PART_OF = { 'app.kubernetes.io/part-of': 'nhi-operator' } as const;
+
+/** What the project's admission policies judge: every AgentIdentity CREATE and UPDATE. */
+export const AGENT_IDENTITY_WRITES = {
+  resourceRules: [
+    {
+      apiGroups: [GROUP],
+      apiVersions: [VERSION],
+      operations: ['CREATE', 'UPDATE'],
+      resources: ['agentidentities'],
+    },
+  ],
+};
+
 export function validatingAdmissionPolicy(): Record<string, unknown> {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: ADMISSION_POLICY_NAME, labels: { 'app.kubernetes.io/part-of': 'nhi-operator' } },
+    metadata: { name: ADMISSION_POLICY_NAME, labels: PART_OF },
     spec: {
       failurePolicy: 'Fail',
       paramKind: { apiVersion: API_VERSION, kind: 'IdentityPolicy' },
-      matchConstraints: {
-        resourceRules: [
-          {
-            apiGroups: [GROUP],
-            apiVersions: [VERSION],
-            operations: ['CREATE', 'UPDATE'],
-            resources: ['agentidentities'],
-          },
-        ],
-      },
+      matchConstraints: AGENT_IDENTITY_WRITES,
       matchConditions,
       variables,
       validations: validations.map(({ expression, messageExpression, message }) => ({
@@ -429,7 +435,7 @@ export function validatingAdmissionPolicyBinding(): Record<string, unknown> {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: ADMISSION_BINDING_NAME, labels: { 'app.kubernetes.io/part-of': 'nhi-operator' } },
+    metadata: { name: ADMISSION_BINDING_NAME, labels: PART_OF },
     spec: {
       policyName: ADMISSION_POLICY_NAME,
       paramRef: { name: DEFAULT_IDENTITY_POLICY_NAME, parameterNotFoundAction: PARAMETER_NOT_FOUND_ACTION },

@@ -13,8 +13,9 @@
 // with the requesting user's name, so neither carries a client-chosen actor. The requesting user is
 // also recorded with auditAnnotations, which the apiserver writes to its audit log.
 
+import { AGENT_IDENTITY_WRITES, PART_OF } from './admission-policy.ts';
 import { ABANDONED_BY, Controls, ControlVerbs, OperatorAnnotations } from './annotations.ts';
-import { GROUP, VERSION } from './types.ts';
+import { GROUP } from './types.ts';
 
 export const CONTROLS_POLICY_NAME = 'nhi-identity-controls';
 export const CONTROLS_BINDING_NAME = 'nhi-identity-controls';
@@ -162,19 +163,10 @@ export function controlsPolicy(): Record<string, unknown> {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicy',
-    metadata: { name: CONTROLS_POLICY_NAME, labels: { 'app.kubernetes.io/part-of': 'nhi-operator' } },
+    metadata: { name: CONTROLS_POLICY_NAME, labels: PART_OF },
     spec: {
       failurePolicy: 'Fail',
-      matchConstraints: {
-        resourceRules: [
-          {
-            apiGroups: [GROUP],
-            apiVersions: [VERSION],
-            operations: ['CREATE', 'UPDATE'],
-            resources: ['agentidentities'],
-          },
-        ],
-      },
+      matchConstraints: AGENT_IDENTITY_WRITES,
       variables: controlVariables,
       validations: controlValidations.map(({ expression, messageExpression, message }) => ({
         expression,
@@ -191,7 +183,7 @@ export function controlsPolicyBinding(): Record<string, unknown> {
   return {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name: CONTROLS_BINDING_NAME, labels: { 'app.kubernetes.io/part-of': 'nhi-operator' } },
+    metadata: { name: CONTROLS_BINDING_NAME, labels: PART_OF },
     spec: { policyName: CONTROLS_POLICY_NAME, validationActions: ['Deny', 'Audit'] },
   };
 }

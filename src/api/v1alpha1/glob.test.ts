@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { evaluate, evaluateRule } from '../../policies/cel.ts';
 import { arnGlobMayReachCel, globsMayOverlapCel } from './glob.ts';
 import { generalising, literalChar, matchedBy } from './testing/glob-arbitraries.ts';
@@ -17,6 +17,13 @@ function mayOverlap(a: string, b: string): boolean {
 
 const literal = fc.string({ unit: literalChar, maxLength: 8 });
 const pattern = fc.string({ unit: fc.constantFrom('a', 'b', ':', '*', '?'), maxLength: 8 });
+
+/**
+ * Property runs: a fifth of the named count in the everyday suite (seconds on a busy 2-core machine),
+ * the full count with NHI_PROPERTY_RUNS=full (a longer search before a release).
+ */
+const runs = (full: number) => (process.env.NHI_PROPERTY_RUNS === 'full' ? full : Math.ceil(full / 5));
+vi.setConfig({ testTimeout: 60_000 });
 
 describe('the CEL functions the matcher uses, in @bufbuild/cel with the strings extension', () => {
   // The same calls behave this way in cel-go's ext.Strings (documented examples there), which the
@@ -55,7 +62,7 @@ describe('the exact reference', () => {
         const regex = new RegExp(`^${glob.replaceAll('*', '.*').replaceAll('?', '.')}$`, 's');
         expect(globMatches(glob, text)).toBe(regex.test(text));
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
   });
 
@@ -75,7 +82,7 @@ describe('the exact reference', () => {
         );
         expect(globsOverlap(a, b, confined)).toBe(witness);
       }),
-      { numRuns: 500 },
+      { numRuns: runs(500) },
     );
   });
 });
@@ -86,7 +93,7 @@ describe('globsMayOverlapCel', () => {
       fc.property(pattern, pattern, (a, b) => {
         if (globsOverlap(a, b)) expect(mayOverlap(a, b)).toBe(true);
       }),
-      { numRuns: 5000 },
+      { numRuns: runs(5000) },
     );
   });
 
@@ -102,7 +109,7 @@ describe('globsMayOverlapCel', () => {
         expect(mayOverlap(requested, forbidden)).toBe(true);
         expect(mayOverlap(forbidden, requested)).toBe(true);
       }),
-      { numRuns: 5000 },
+      { numRuns: runs(5000) },
     );
   });
 
@@ -119,7 +126,7 @@ describe('globsMayOverlapCel', () => {
           expect(mayOverlap(requested, managed)).toBe(true);
         },
       ),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
   });
 
@@ -128,13 +135,13 @@ describe('globsMayOverlapCel', () => {
       fc.property(literal, literal, (a, b) => {
         expect(mayOverlap(a, b)).toBe(a === b);
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
     fc.assert(
       fc.property(literal, (a) => {
         expect(mayOverlap(a, a)).toBe(true);
       }),
-      { numRuns: 200 },
+      { numRuns: runs(200) },
     );
   });
 
@@ -146,7 +153,7 @@ describe('globsMayOverlapCel', () => {
       fc.property(starred, starred, (a, b) => {
         expect(mayOverlap(a, b)).toBe(globsOverlap(a, b));
       }),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 
@@ -156,7 +163,7 @@ describe('globsMayOverlapCel', () => {
         const folded = evaluateRule(globsMayOverlapCel('a', `'${b}'`), { a });
         expect(folded).toEqual({ ok: true, value: mayOverlap(a, b) });
       }),
-      { numRuns: 2000 },
+      { numRuns: runs(2000) },
     );
   });
 
@@ -201,7 +208,7 @@ describe('arnGlobMayReachCel', () => {
       fc.property(pattern, target, (requested, shape) => {
         if (globsOverlap(requested, shape, ':')) expect(mayReach(requested, shape)).toBe(true);
       }),
-      { numRuns: 5000 },
+      { numRuns: runs(5000) },
     );
   });
 
@@ -215,7 +222,7 @@ describe('arnGlobMayReachCel', () => {
       fc.property(cases, ({ shape, requested }) => {
         expect(mayReach(requested, shape)).toBe(true);
       }),
-      { numRuns: 5000 },
+      { numRuns: runs(5000) },
     );
   });
 
@@ -234,7 +241,7 @@ describe('arnGlobMayReachCel', () => {
           expect(mayReach(requested, MANAGED_ARN)).toBe(true);
         },
       ),
-      { numRuns: 3000 },
+      { numRuns: runs(3000) },
     );
   });
 

@@ -91,14 +91,16 @@ describe('vaultScopeViolations', () => {
     ['secret/data/crm/*', ['read'], dev, 0],
     ['secret/data/crm/*', ['read'], prod, 0],
     ['database/creds/readonly', ['read'], prod, 0],
-    ['sys/policies/acl/x', ['read'], dev, 0],
+    ['sys/policies/acl/x', ['read'], dev, 1], // Vault's own configuration: every environment
     ['sys/policies/acl/x', ['read'], prod, 1],
     ['sys/*', ['read'], prod, 1],
     ['auth/kubernetes/role/x', ['update'], prod, 1],
     ['identity/entity/*', ['read'], prod, 1],
     ['+/policies/acl', ['read'], prod, 3], // a wildcard first segment reaches sys/, auth/ and identity/
-    ['*', ['read'], dev, 1], // reaches every identity's secrets
-    ['secret/*', ['read'], dev, 1],
+    ['*', ['read'], dev, 5], // every identity's secrets, sys/, auth/, identity/ and the KV config
+    ['secret/*', ['read'], dev, 2], // every identity's secrets and the KV mount's config
+    ['secret/config', ['update'], dev, 1],
+    ['secret/data/crm/*', ['read', 'sudo'], dev, 1],
     ['secret/data/*', ['read'], dev, 1],
     ['secret/data/n*', ['read'], dev, 1],
     ['secret/+/nhi/other/bot/*', ['read'], dev, 1],

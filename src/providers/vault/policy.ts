@@ -9,6 +9,7 @@
 // Also the pure scope check (`vaultScopeViolations`) the controller can call before provisioning.
 // Paths are validated against a strict character set before rendering, so no scope can inject HCL.
 
+import { FORBIDDEN_VAULT_CAPABILITIES } from '../../api/v1alpha1/defaults.ts';
 import type { Environment, VaultScope } from '../../api/v1alpha1/types.ts';
 import { InvalidScopeError } from './errors.ts';
 import type { IdentityNames } from './names.ts';
@@ -74,6 +75,16 @@ export function canReach(pattern: string, prefix: string[]): boolean {
   return true;
 }
 
+/** Whether the Vault path pattern (`+` one segment, a trailing `*` any suffix) matches `path` itself. */
+function matchesPath(pattern: string, path: string): boolean {
+  const glob = pattern.endsWith('*');
+  const body = (glob ? pattern.slice(0, -1) : pattern)
+    .split('/')
+    .map((segment) => (segment === '+' ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+    .join('/');
+  return new RegExp(`^${body}${glob ? '.*' : ''}$`).test(path);
+}
+
 function wildcardOnly(path: string): boolean {
   return path
     .replace(/\*$/, '')
@@ -87,11 +98,16 @@ export interface ScopeCheckContext {
   kvMount: string;
 }
 
+/** Vault's own configuration, auth methods and identity store: refused in every environment. */
+const SYSTEM_ROOTS = ['sys', 'auth', 'identity'];
+
 /**
- * Why these scopes may not be granted, one sentence each; empty when they may. Every environment:
- * valid syntax and capabilities, and no reach into the operator's KV folder (`<kv>/…/nhi/`), which
- * would expose other identities' secrets. Production also: no `sys/`, `auth/` or `identity/`, no
- * wildcard-only path, no `sudo`.
+ * Why these scopes may not be granted, one sentence each; empty when they may: the provider's own
+ * check when it renders the policy, behind admission and the operator's re-check. Every environment:
+ * valid syntax and capabilities, no reach into the operator's KV folder (`<kv>/…/nhi/`), which would
+ * expose other identities' secrets, nor into `sys/`, `auth/`, `identity/` or the KV mount's
+ * configuration, and none of the forbidden capabilities (defaults.ts). Production also: no
+ * wildcard-only path.
  */
 export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckContext): string[] {
   const violations: string[] = [];
@@ -115,13 +131,18 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
           `${where}: reaches ${context.kvMount}/*/nhi/, where the operator keeps every identity's secrets`,
         );
       }
-      if (!production) continue;
-      if (wildcardOnly(grant.path))
-        violations.push(`${where}: a wildcard-only path is refused in production`);
-      for (const root of ['sys', 'auth', 'identity']) {
-        if (canReach(grant.path, [root])) violations.push(`${where}: ${root}/ is refused in production`);
+      for (const root of SYSTEM_ROOTS) {
+        if (canReach(grant.path, [root]))
+          violations.push(`${where}: ${root}/ is refused in every environment`);
       }
-      if (grant.capabilities.includes('sudo')) violations.push(`${where}: sudo is refused in production`);
+      if (matchesPath(grant.path, `${context.kvMount}/config`)) {
+        violations.push(`${where}: ${context.kvMount}/config configures the KV mount for every identity`);
+      }
+      for (const capability of grant.capabilities.filter((c) => FORBIDDEN_VAULT_CAPABILITIES.includes(c))) {
+        violations.push(`${where}: ${capability} is refused in every environment`);
+      }
+      if (production && wildcardOnly(grant.path))
+        violations.push(`${where}: a wildcard-only path is refused in production`);
     }
   }
   return violations;

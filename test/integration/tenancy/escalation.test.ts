@@ -21,6 +21,7 @@ import {
 } from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { namespaceBody } from '../../support/namespaces.ts';
+import { tokenUser } from '../../support/token-users.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 
 const admin = kubeConfig();
@@ -32,26 +33,6 @@ const environments: Environment[] = ['development', 'staging', 'production'];
 const ns: Record<Environment, string> = { development: '', staging: '', production: '' };
 let unlabelled = '';
 let tenant: k8s.KubeConfig;
-
-/** A kubeconfig for a ServiceAccount's token: a real user with exactly the rights bound to it. */
-async function tokenUser(namespace: string, name: string): Promise<k8s.KubeConfig> {
-  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } });
-  const request = await core.createNamespacedServiceAccountToken({
-    namespace,
-    name,
-    body: { spec: { audiences: [], expirationSeconds: 3600 } },
-  });
-  const cluster = admin.getCurrentCluster();
-  if (!cluster || !request.status?.token) throw new Error('no cluster or token');
-  const kc = new k8s.KubeConfig();
-  kc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name, token: request.status.token }],
-    contexts: [{ name, cluster: cluster.name, user: name }],
-    currentContext: name,
-  });
-  return kc;
-}
 
 /** What a team gets in its own namespace: edit AgentIdentities and Deployments, read ConfigMaps. */
 async function grantTenant(namespace: string, subjectNamespace: string): Promise<void> {
@@ -342,7 +323,7 @@ beforeAll(async () => {
   }
   unlabelled = uniqueName('tenant-none');
   await core.createNamespace({ body: { metadata: { name: unlabelled } } });
-  tenant = await tokenUser(ns.production, 'tenant');
+  tenant = (await tokenUser(admin, ns.production, 'tenant')).kc;
   for (const namespace of [...Object.values(ns), unlabelled]) await grantTenant(namespace, ns.production);
   // The binding and the IdentityPolicy reach the admission plugin through informers.
   await eventually(
