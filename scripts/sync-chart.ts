@@ -9,7 +9,11 @@
 //               (templates/_rbac-rules.tpl) and into kustomize (config/rbac/role.yaml), so both
 //               install methods grant exactly the same rules; and the nhi-security ClusterRole
 //               (the protected controls) into the chart and config/rbac/security_role.yaml;
-//   versions    Chart.yaml appVersion and the kustomize image tag follow package.json.
+//   versions    Chart.yaml appVersion and the kustomize image tag follow package.json;
+//   Argo CD     the AgentIdentity health check, config/argocd/health-agentidentity.lua, written into the
+//               argocd-cm patch, the argo-cd Helm values and the chart (scripts/argocd-health.ts);
+//   monitoring  the Prometheus rules and the Grafana dashboard of config/prometheus and config/grafana,
+//               copied into the chart and wrapped in a PrometheusRule for kustomize (scripts/observability.ts).
 //
 // sync-chart.test.ts and test/integration/chart fail when a committed output differs from what this
 // script would write: run it after `npm run crds`, after changing the table or the version.
@@ -18,6 +22,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Controls, ControlVerbs, OperatorAnnotations } from '../src/api/v1alpha1/annotations.ts';
+import { argocdOutputs } from './argocd-health.ts';
+import { observabilityOutputs } from './observability.ts';
 
 export const repositoryRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHART = 'charts/nhi-operator';
@@ -404,6 +410,8 @@ export function expectedOutputs(root: string = repositoryRoot): Map<string, stri
   out.set(`${CHART}/templates/_rbac-rules.tpl`, chartRulesTemplate());
   out.set('config/rbac/role.yaml', kustomizeRoles());
   out.set('config/rbac/security_role.yaml', kustomizeSecurityRole());
+  for (const [path, text] of argocdOutputs(root)) out.set(path, text);
+  for (const [path, text] of observabilityOutputs(root)) out.set(path, text);
   const version = packageVersion(root);
   const chartFile = `${CHART}/Chart.yaml`;
   out.set(

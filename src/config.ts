@@ -139,7 +139,7 @@ export function usage(): string {
   const lines = Object.entries(FLAGS).map(([name, spec]) => {
     const value = spec.type === 'boolean' ? '' : '=VALUE';
     const fallback = 'default' in spec ? ` (default ${spec.default})` : '';
-    return `  --${name}${value}`.padEnd(34) + `${spec.env}${fallback}`;
+    return `${`  --${name}${value}`.padEnd(34)}${spec.env}${fallback}`;
   });
   return [
     'nhi-operator: reconciles AgentIdentities into workload-bound credentials.',

@@ -55,6 +55,7 @@ export async function startOperator(
     workloadSource(kc, kind, { ...watched, namespace: config.watchNamespace }),
   );
   const namespaces = namespaceSource(kc, watched);
+  metrics.observeIdentities(() => identities.list().map((o) => fromKube<AgentIdentity>(o) as AgentIdentity));
 
   const providerConfigs = () =>
     credentialProviders
@@ -82,6 +83,7 @@ export async function startOperator(
     syncTarget,
     audit: new FileAuditSink(config.auditLogPath),
     notifier: eventNotifier(recorder),
+    metrics,
     logger,
     now: () => new Date(),
     actor: config.actor,

@@ -1,7 +1,12 @@
-// `nhictl demo` (npm run demo): the whole identity lifecycle, live, on the local control plane.
-// Brings up the dev environment, installs the CRDs and default policies, runs the operator, applies
-// config/samples/support-bot.yaml (grace and quarantine periods shortened so the demo takes a minute)
-// and walks: provision → rotate → admission guardrail → workload deleted → quarantine → revoke.
+// `nhictl demo` (npm run demo): the whole identity lifecycle, live, on the local control plane, with
+// all three backends. Brings up the dev environment, installs the CRDs and default policies, the
+// ClusterCredentialProviders for the environment's moto (IAM, in IRSA mode) and OpenBao, runs the
+// operator, and applies two identities (grace and quarantine periods shortened so the demo takes
+// well under a minute):
+//   support-bot  config/samples/support-bot.yaml, production, namespace agents: kubernetes only;
+//   crm-sync     development, namespace agents-dev: an IAM role and a Vault role (demo-backends.ts).
+// It walks: provision → the IRSA role in IAM → the workload's token logs in to OpenBao → rotate →
+// admission guardrail → workloads deleted → quarantine (the Vault token stops working) → revoke.
 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,18 +14,60 @@ import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { repoRoot } from '../dev/components.ts';
+import type { DevEnvironment } from '../dev/environment.ts';
 import { applyObjects, installOperatorManifests, readManifests } from '../dev/install.ts';
 import { readAuditFile, verifyChain } from '../governance/audit/audit.ts';
-import { devUp, startDevOperator } from './dev.ts';
+import {
+  baoCall,
+  CRM_NAME,
+  CRM_NAMESPACE,
+  CRM_SECRET_PATH,
+  CRM_SETTINGS_PATH,
+  crmSyncObjects,
+  iamClient,
+  OTHER_TENANT_PATH,
+  providerObjects,
+  readIrsaRole,
+  roleExists,
+  seedTeamSettings,
+  workloadLogin,
+} from './demo-backends.ts';
+import { devDir, devUp, startDevOperator } from './dev.ts';
 import { rotate } from './identity.ts';
 
 const NS = 'agents';
 const NAME = 'support-bot';
 const ref = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
+/** Demo speed: the samples' 5m grace and 24h quarantine would make the walk last a day. */
+const PERIODS = { orphanGracePeriod: '5s', quarantinePeriod: '10s' };
 
 type Log = (line: string) => void;
+type Key = { namespace: string; name: string };
+const SUPPORT_BOT: Key = { namespace: NS, name: NAME };
+const CRM_SYNC: Key = { namespace: CRM_NAMESPACE, name: CRM_NAME };
 
-export async function runDemo(log: Log = console.log): Promise<void> {
+/** Where the demo runs: the dev environment (`npm run demo`), or a test's environment and operator. */
+export interface DemoSetup {
+  /** Brings up the environment, or returns the running one. */
+  environment(): Promise<DevEnvironment>;
+  /** Starts nhi-operator against it; resolves with where its audit trail goes. */
+  startOperator(): Promise<{ auditLog: string }>;
+  /** A private folder for files the operator reads (the OpenBao token file). */
+  stateDir: string;
+}
+
+export function devDemoSetup(log: Log): DemoSetup {
+  return {
+    environment: () => devUp(log),
+    startOperator: async () => {
+      await startDevOperator(log);
+      return { auditLog: join(repoRoot, '.nhi', 'dev', 'audit.jsonl') };
+    },
+    stateDir: devDir(),
+  };
+}
+
+export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemoSetup(log)): Promise<void> {
   const started = Date.now();
   const timings: Array<[string, number]> = [];
   const stage = async <T>(title: string, work: () => Promise<T>): Promise<T> => {
@@ -31,30 +78,15 @@ export async function runDemo(log: Log = console.log): Promise<void> {
     return result;
   };
 
-  const env = await stage('local control plane, OpenBao and the AWS emulator', () => devUp(log));
+  const env = await stage('local control plane, OpenBao and the AWS emulator', () => setup.environment());
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(env.kubeconfigPath);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const get = async () => {
-    try {
-      return (await custom.getNamespacedCustomObject({ ...ref, namespace: NS, name: NAME })) as AgentIdentity;
-    } catch {
-      return undefined;
-    }
-  };
-  const waitCondition = async (type: string, timeoutMs = 60_000) => {
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline) {
-      const identity = await get();
-      const c = identity?.status?.conditions?.find((x) => x.type === type);
-      if (c?.status === 'True') return identity as AgentIdentity;
-      await sleep(250);
-    }
-    throw new Error(`${NAME} did not become ${type} within ${timeoutMs / 1000}s; see .nhi/dev/operator.log`);
-  };
+  const iam = iamClient(env);
+  const identities = new Identities(custom);
 
   await stage('install the CRDs, the ValidatingAdmissionPolicy and the default IdentityPolicy', async () => {
     await installOperatorManifests(kc);
@@ -63,32 +95,41 @@ export async function runDemo(log: Log = console.log): Promise<void> {
     );
   });
 
-  await stage('start nhi-operator (it keeps running with the environment)', () => startDevOperator(log));
   await stage(
-    `apply config/samples/support-bot.yaml (a Deployment and its AgentIdentity in namespace ${NS})`,
+    `ClusterCredentialProviders aws (the emulator, IRSA) and vault (OpenBao), for namespace ${CRM_NAMESPACE} only`,
     async () => {
-      const objects = readManifests('config/samples/support-bot.yaml').map((o) =>
+      await applyObjects(kc, providerObjects(env, setup.stateDir));
+      await seedTeamSettings(env);
+      log(
+        `  aws: IAM at ${env.aws.endpoint}, roles trusting the apiserver's issuer ${env.serviceAccountIssuer}`,
+      );
+      log(`  vault: OpenBao at ${env.bao.addr}, kubernetes auth mount verifying tokens with the apiserver`);
+      log(`  the platform keeps the team's settings at ${CRM_SETTINGS_PATH}`);
+    },
+  );
+
+  const { auditLog } = await stage('start nhi-operator (it keeps running with the environment)', () =>
+    setup.startOperator(),
+  );
+  await stage(
+    `apply config/samples/support-bot.yaml (production, ${NS}) and crm-sync (development, ${CRM_NAMESPACE})`,
+    async () => {
+      const supportBot = readManifests('config/samples/support-bot.yaml').map((o) =>
         o.kind === 'AgentIdentity'
-          ? {
-              ...o,
-              spec: {
-                ...(o as unknown as AgentIdentity).spec,
-                orphanGracePeriod: '5s',
-                quarantinePeriod: '10s',
-              },
-            }
+          ? { ...o, spec: { ...(o as unknown as AgentIdentity).spec, ...PERIODS } }
           : o,
       );
-      await cleanupPreviousRun(custom, apps);
-      await applyObjects(kc, objects as k8s.KubernetesObject[]);
+      await cleanupPreviousRun(identities, apps, [SUPPORT_BOT, CRM_SYNC]);
+      await applyObjects(kc, [...(supportBot as k8s.KubernetesObject[]), ...crmSyncObjects(PERIODS)]);
+      log(`  each namespace carries nhi.dev/environment, the environment its identities must declare`);
       log('  demo speed: orphanGracePeriod 5m → 5s, quarantinePeriod 24h → 10s');
     },
   );
 
   const ready = await stage(
-    'provision: ServiceAccount, Role + RoleBinding, and a random API key',
+    'provision support-bot: ServiceAccount, Role + RoleBinding, and a random API key',
     async () => {
-      const identity = await waitCondition('Ready');
+      const identity = await identities.until(SUPPORT_BOT, 'Ready');
       const role = await rbac.readNamespacedRole({ namespace: NS, name: `nhi-${NAME}` });
       const secret = await core.readNamespacedSecret({ namespace: NS, name: 'support-bot-crm' });
       log(
@@ -107,82 +148,129 @@ export async function runDemo(log: Log = console.log): Promise<void> {
     },
   );
 
+  const crm = await stage(
+    `AWS: an IRSA role in the emulator that only ${CRM_NAMESPACE}/${CRM_NAME}'s ServiceAccount can assume`,
+    async () => {
+      const identity = await identities.until(CRM_SYNC, 'Ready');
+      const roleName = identity.status?.aws?.roleName ?? '';
+      const role = await readIrsaRole(iam, roleName, env.serviceAccountIssuer);
+      const sa = await core.readNamespacedServiceAccount({ namespace: CRM_NAMESPACE, name: CRM_NAME });
+      log(`  IAM role ${role.arn}`);
+      log(`  trust: sts:AssumeRoleWithWebIdentity from ${role.federated}`);
+      log(`         only for sub=${role.trustedSubject}, aud=${role.trustedAudience}`);
+      log(`  inline policies ${role.inlinePolicies.join(', ')}: allow ${role.allowed.join(', ')}`);
+      log(
+        `  ServiceAccount ${CRM_NAME} annotated eks.amazonaws.com/role-arn=${sa.metadata?.annotations?.['eks.amazonaws.com/role-arn']} (what EKS injects credentials from)`,
+      );
+      return { identity, roleName };
+    },
+  );
+
+  const vaultRole = crm.identity.status?.vault?.role ?? '';
+  const session = await stage(
+    "Vault: the workload's ServiceAccount token logs in to OpenBao and reads what its scope allows",
+    async () => {
+      const { jwt, login } = await workloadLogin(core, env, vaultRole);
+      if (login.status !== 200) throw new Error(`OpenBao login as ${vaultRole}: HTTP ${login.status}`);
+      const token = login.json.auth?.client_token ?? '';
+      log(
+        `  TokenRequest for ServiceAccount ${CRM_NAMESPACE}/${CRM_NAME}, then auth/kubernetes/login role ${vaultRole}`,
+      );
+      log(
+        `  → a Vault token with policies ${login.json.auth?.policies?.join(', ')} (the token is never printed)`,
+      );
+      await showReads(log, env, token);
+      return { jwt, token };
+    },
+  );
+
   await stage(
     'rotate on demand (nhictl rotate): staged, the previous value stays valid for the overlap',
     async () => {
       const before = ready.status?.secrets?.[0]?.currentVersion ?? 0;
-      await rotate({ api: custom, namespace: NS, name: NAME });
-      for (let i = 0; i < 120; i++) {
-        const s = (await get())?.status?.secrets?.[0];
-        if ((s?.currentVersion ?? 0) > before) {
-          log(
-            `  crm-api-key: version ${s?.previousVersion} → ${s?.currentVersion}; next rotation ${s?.nextRotation}`,
-          );
-          return;
-        }
-        await sleep(250);
-      }
-      throw new Error('rotation did not happen');
+      await rotate({ api: custom, ...SUPPORT_BOT }, (line) => log(`  ${line}`));
+      await identities.until(
+        SUPPORT_BOT,
+        'Ready',
+        (i) => (i.status?.secrets?.[0]?.currentVersion ?? 0) > before,
+      );
+      const s = (await identities.get(SUPPORT_BOT))?.status?.secrets?.[0];
+      log(
+        `  crm-api-key: version ${s?.previousVersion} → ${s?.currentVersion}; next rotation ${s?.nextRotation}`,
+      );
     },
   );
 
   await stage(
     'admission guardrail: a production identity asking for "*" is refused before it exists',
     async () => {
-      try {
-        await custom.createNamespacedCustomObject({
-          ...ref,
-          namespace: NS,
-          body: {
-            apiVersion: 'nhi.dev/v1alpha1',
-            kind: 'AgentIdentity',
-            metadata: { name: 'greedy-bot' },
-            spec: {
-              owner: { team: 'growth' },
-              purpose: 'Do whatever the growth experiments need',
-              environment: 'production',
-              ttl: '720h',
-              scopes: [{ provider: 'aws', actions: ['*'], resources: ['*'] }],
-            },
-          },
-        });
-        log('  (unexpectedly admitted)');
-      } catch (error) {
-        const body = error instanceof k8s.ApiException ? String(error.body) : String(error);
-        const message = /"message":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1] ?? body;
-        log(`  rejected: ${message.replace(/\\"/g, '"').slice(0, 400)}`);
-      }
+      log(`  rejected: ${await greedyIdentityRejection(custom)}`);
     },
   );
 
-  await stage('the workload goes away: Deployment deleted, its pods garbage-collected', async () => {
-    await apps.deleteNamespacedDeployment({ namespace: NS, name: NAME, propagationPolicy: 'Background' });
-    log('  kubectl delete deployment support-bot');
+  await stage('the workloads go away: both Deployments deleted, their pods garbage-collected', async () => {
+    await Promise.all(
+      [SUPPORT_BOT, CRM_SYNC].map((k) =>
+        apps.deleteNamespacedDeployment({ ...k, propagationPolicy: 'Background' }),
+      ),
+    );
+    log(
+      `  kubectl delete deployment -n ${NS} ${NAME}; kubectl delete deployment -n ${CRM_NAMESPACE} ${CRM_NAME}`,
+    );
   });
 
   await stage(
-    'phase 1, quarantine after the grace period: RoleBinding removed, secret values emptied',
+    'phase 1, quarantine after the grace period: access cut in every backend, reversibly',
     async () => {
-      const identity = await waitCondition('Quarantined');
+      const [bot] = await Promise.all([
+        identities.until(SUPPORT_BOT, 'Quarantined'),
+        identities.until(CRM_SYNC, 'Quarantined'),
+      ]);
       log(
-        `  Orphaned=True; quarantined until ${identity.status?.quarantineUntil}; reversible if the Deployment returns`,
+        `  support-bot: RoleBinding removed, secret values emptied; quarantined until ${bot.status?.quarantineUntil}`,
       );
+      const role = await readIrsaRole(iam, crm.roleName, env.serviceAccountIssuer);
+      log(
+        `  crm-sync AWS: the role now carries ${role.inlinePolicies.filter((p) => p !== 'nhi-scopes').join(', ')} (deny all, and every earlier session)`,
+      );
+      log('  crm-sync Vault: the token the workload logged in with before:');
+      await showReads(log, env, session.token);
+      const again = await baoCall(env, '', 'POST', `auth/${env.bao.kubernetesAuthMount}/login`, {
+        role: vaultRole,
+        jwt: session.jwt,
+      });
+      log(
+        `    a new login with the same ServiceAccount token → HTTP ${again.status}${again.status === 200 ? ' (unexpectedly allowed)' : ' (refused)'}`,
+      );
+      log('  reversible: bring the Deployments back within the quarantine period and access is restored');
     },
   );
 
   await stage(
     'phase 2, revoke after the quarantine period: everything the operator owns is deleted',
     async () => {
-      await waitCondition('Revoked');
+      await Promise.all([identities.until(SUPPORT_BOT, 'Revoked'), identities.until(CRM_SYNC, 'Revoked')]);
       const left = await core.listNamespacedServiceAccount({ namespace: NS });
       log(
         `  ServiceAccounts left in ${NS}: ${left.items.map((s) => s.metadata?.name).join(', ') || 'none'} (only what the operator does not own)`,
+      );
+      const vaultLeft = await baoCall(
+        env,
+        env.bao.token,
+        'GET',
+        `auth/${env.bao.kubernetesAuthMount}/role/${vaultRole}`,
+      );
+      log(
+        `  IAM role ${crm.roleName}: ${(await roleExists(iam, crm.roleName)) ? 'still there (unexpected)' : 'deleted'}`,
+      );
+      log(
+        `  Vault role ${vaultRole}: ${vaultLeft.status === 404 ? 'deleted' : `HTTP ${vaultLeft.status} (unexpected)`}, with its policy and KV secrets`,
       );
     },
   );
 
   await stage('audit trail', async () => {
-    const records = readAuditFile(join(repoRoot, '.nhi', 'dev', 'audit.jsonl'));
+    const records = readAuditFile(auditLog);
     const broken = verifyChain(records);
     log(
       `  ${records.length} hash-chained records (${[...new Set(records.map((r) => r.action))].join(', ')}); chain ${broken ? `BROKEN at #${broken.index + 1}` : 'intact'}`,
@@ -197,33 +285,115 @@ export async function runDemo(log: Log = console.log): Promise<void> {
     '  source .nhi/dev/env                      # KUBECONFIG, BAO_ADDR, AWS_ENDPOINT_URL, ... and NHI_BIN_DIR',
   );
   log('  $NHI_BIN_DIR/kubectl get aid -A          # kubectl v1.35, matching the local apiserver');
-  log('  npx nhictl inventory; npx nhictl risk    # every identity the cluster can reach, and their risk');
+  log(
+    '  npx nhictl list; npx nhictl inventory    # the identities, and every identity the cluster can reach',
+  );
+  log('  npx nhictl risk -o yaml                  # their risk, as table, json or yaml');
   log('  npx nhictl dev status                    # the processes and their logs');
   log('Stop everything with: npx nhictl dev down');
 }
 
-/** A second `npm run demo` starts from a clean slate: the previous AgentIdentity is offboarded first. */
-async function cleanupPreviousRun(custom: k8s.CustomObjectsApi, apps: k8s.AppsV1Api): Promise<void> {
+/** What crm-sync's token may read: the team's settings and its own KV secret, not another tenant's path. */
+async function showReads(log: Log, env: DevEnvironment, token: string): Promise<void> {
+  for (const [path, what] of [
+    [CRM_SETTINGS_PATH, 'the team settings, in its scope'],
+    [CRM_SECRET_PATH, 'its webhook key, generated by the operator'],
+    [OTHER_TENANT_PATH, "another namespace's path"],
+  ] as const) {
+    const answer = await baoCall(env, token, 'GET', path);
+    const verdict =
+      answer.status === 200 ? `read ${Object.keys(answer.json.data?.data ?? {}).join(', ')}` : 'denied';
+    log(`    GET ${path} (${what}) → HTTP ${answer.status}, ${verdict}`);
+  }
+}
+
+/** The refusal admission gives a production identity asking for every AWS action on every resource. */
+async function greedyIdentityRejection(custom: k8s.CustomObjectsApi): Promise<string> {
   try {
-    await custom.deleteNamespacedCustomObject({ ...ref, namespace: NS, name: NAME });
-  } catch {
-    return;
+    await custom.createNamespacedCustomObject({
+      ...ref,
+      namespace: NS,
+      body: {
+        apiVersion: 'nhi.dev/v1alpha1',
+        kind: 'AgentIdentity',
+        metadata: { name: 'greedy-bot' },
+        spec: {
+          owner: { team: 'growth' },
+          purpose: 'Do whatever the growth experiments need',
+          environment: 'production',
+          ttl: '720h',
+          scopes: [{ provider: 'aws', actions: ['*'], resources: ['*'] }],
+        },
+      },
+    });
+    return '(unexpectedly admitted)';
+  } catch (error) {
+    const body = error instanceof k8s.ApiException ? String(error.body) : String(error);
+    const message = /"message":"((?:[^"\\]|\\.)*)"/.exec(body)?.[1] ?? body;
+    return message.replace(/\\"/g, '"').slice(0, 400);
   }
-  for (let i = 0; i < 120; i++) {
+}
+
+/** Reads of the demo's AgentIdentities, and waits on their conditions. */
+class Identities {
+  constructor(private readonly custom: k8s.CustomObjectsApi) {}
+
+  async get(key: Key): Promise<AgentIdentity | undefined> {
     try {
-      await custom.getNamespacedCustomObject({ ...ref, namespace: NS, name: NAME });
-    } catch {
-      break;
+      return (await this.custom.getNamespacedCustomObject({ ...ref, ...key })) as AgentIdentity;
+    } catch (error) {
+      if (error instanceof k8s.ApiException && error.code === 404) return undefined;
+      throw error;
     }
-    await sleep(250);
   }
-  await apps.deleteNamespacedDeployment({ namespace: NS, name: NAME }).catch(() => undefined);
+
+  /** Waits until condition `type` is True (and `also` holds); returns the identity at that moment. */
+  async until(
+    key: Key,
+    type: string,
+    also: (identity: AgentIdentity) => boolean = () => true,
+    timeoutMs = 60_000,
+  ): Promise<AgentIdentity> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const identity = await this.get(key);
+      const condition = identity?.status?.conditions?.find((c) => c.type === type);
+      if (identity && condition?.status === 'True' && also(identity)) return identity;
+      await sleep(250);
+    }
+    throw new Error(
+      `${key.namespace}/${key.name} did not become ${type} within ${timeoutMs / 1000}s; see .nhi/dev/state/logs/nhi-operator.log`,
+    );
+  }
+
+  async delete(key: Key): Promise<boolean> {
+    try {
+      await this.custom.deleteNamespacedCustomObject({ ...ref, ...key });
+      return true;
+    } catch (error) {
+      if (error instanceof k8s.ApiException && error.code === 404) return false;
+      throw error;
+    }
+  }
+}
+
+/** A second `npm run demo` starts from a clean slate: identities left by an interrupted run are offboarded first. */
+async function cleanupPreviousRun(identities: Identities, apps: k8s.AppsV1Api, keys: Key[]): Promise<void> {
+  await Promise.all(
+    keys.map(async (key) => {
+      if (!(await identities.delete(key))) return;
+      for (let i = 0; i < 120 && (await identities.get(key)); i++) await sleep(250);
+      await apps.deleteNamespacedDeployment(key).catch(() => undefined);
+    }),
+  );
 }
 
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('bring up the local environment and walk an identity through its whole lifecycle')
+    .description(
+      'bring up the local environment and walk identities through their whole lifecycle on Kubernetes, AWS (emulated) and OpenBao',
+    )
     .action(async () => {
       await runDemo();
     });

@@ -15,7 +15,8 @@ import {
   startEnvironment,
   stopEnvironment,
 } from '../dev/environment.ts';
-import { type StartedProcess, startProcess } from '../dev/processes.ts';
+import { isAlive, type StartedProcess, startProcess } from '../dev/processes.ts';
+import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
 
 export const devDir = (): string => process.env.NHI_DEV_DIR ?? join(repoRoot, '.nhi', 'dev', 'state');
 export const envFile = (): string => join(repoRoot, '.nhi', 'dev', 'env');
@@ -48,6 +49,21 @@ export async function devUp(log: (line: string) => void = console.log): Promise<
 }
 
 /**
+ * The dev operator's environment: the dev kubeconfig, and the environment's own generated AWS keys
+ * (moto accepts any) so the SDK signs its calls to the emulator with them and never with the
+ * user's real AWS credentials.
+ */
+function operatorEnv(env: DevEnvironment): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    KUBECONFIG: env.kubeconfigPath,
+    AWS_ACCESS_KEY_ID: env.aws.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: env.aws.secretAccessKey,
+    AWS_REGION: env.aws.region,
+  };
+}
+
+/**
  * Starts (or restarts) nhi-operator against the dev environment, detached, as part of it: `dev status`
  * lists it and `dev down` stops it. Logs in the state folder, audit trail in .nhi/dev/audit.jsonl.
  */
@@ -69,7 +85,7 @@ export async function startDevOperator(
       `--audit-log=${join(repoRoot, '.nhi', 'dev', 'audit.jsonl')}`,
       ...extraArgs,
     ],
-    { dir: devDir(), cwd: repoRoot, env: { ...process.env, KUBECONFIG: env.kubeconfigPath } },
+    { dir: devDir(), cwd: repoRoot, env: operatorEnv(env) },
   );
   await addProcess(devDir(), started);
   log(`  nhi-operator pid ${started.pid}, log ${started.log}, audit trail .nhi/dev/audit.jsonl`);
@@ -124,15 +140,25 @@ export function registerDevCommands(program: Command): void {
   dev
     .command('status')
     .description('show whether each component of the dev environment is running')
-    .action(() => {
+    .addOption(outputOption())
+    .action((options: { output: OutputFormat }) => {
       const env = readEnvironment(devDir());
-      if (!env) {
-        console.log('dev environment is not running');
-        return;
-      }
-      const running = isRunning(env);
-      console.log(`${running ? 'running' : 'NOT fully running'} since ${env.startedAt}`);
-      for (const p of env.processes) console.log(`  ${p.name.padEnd(24)} pid ${p.pid}  log ${p.log}`);
-      if (!running) process.exitCode = 1;
+      const running = env ? isRunning(env) : false;
+      const processes = (env?.processes ?? []).map((p) => ({ ...p, alive: isAlive(p.pid) }));
+      printListing(options.output, {
+        data: { running, ...(env && { startedAt: env.startedAt }), processes },
+        human: () =>
+          env
+            ? [
+                `${running ? 'running' : 'NOT fully running'} since ${env.startedAt}`,
+                renderTable(
+                  ['NAME', 'PID', 'ALIVE', 'LOG'],
+                  processes.map((p) => [p.name, String(p.pid), p.alive ? 'yes' : 'no', p.log]),
+                  200,
+                ),
+              ].join('\n')
+            : 'dev environment is not running',
+      });
+      if (env && !running) process.exitCode = 1;
     });
 }

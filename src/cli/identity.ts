@@ -93,11 +93,11 @@ async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs: n
   throw new Error(`timed out after ${timeoutMs / 1000}s waiting for ${what} (is the operator running?)`);
 }
 
-export async function rotate(t: Target): Promise<void> {
+export async function rotate(t: Target, log: (line: string) => void = console.log): Promise<void> {
   const before = await read(t);
   if (!before) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
   await annotate(t, { [Controls.rotateRequestedAt]: new Date().toISOString() });
-  console.log(
+  log(
     `rotation requested for ${t.namespace}/${t.name}: ${(before.spec.secrets ?? []).map((s) => s.name).join(', ') || 'no secrets'}`,
   );
 }

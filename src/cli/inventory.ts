@@ -17,6 +17,8 @@ import {
   vaultInventoryPort,
 } from '../governance/inventory/index.ts';
 import { loadKubeConfig } from './kube.ts';
+import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
+import { withProgressLine } from './progress.ts';
 
 export interface SourceOptions {
   awsEndpoint?: string;
@@ -106,21 +108,6 @@ export function addSourceOptions(command: Command): Command {
     .option('--no-vault', 'skip Vault even when BAO_ADDR/VAULT_ADDR is set');
 }
 
-/** A plain aligned table; cells are cut at `max` characters so one long value cannot wreck it. */
-export function renderTable(headers: string[], rows: string[][], max = 48): string {
-  const cut = (text: string) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-  const cells = [headers, ...rows.map((row) => row.map((cell) => cut(cell.replace(/\s+/g, ' '))))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((row) => row[i]?.length ?? 0)));
-  return cells
-    .map((row) =>
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
-
 const SEVERITY_ORDER: Finding['severity'][] = ['critical', 'high', 'warning', 'info'];
 
 export function itemLabel(item: Pick<InventoryItem, 'type' | 'namespace' | 'name'>): string {
@@ -197,19 +184,19 @@ export function registerInventoryCommand(program: Command): void {
         'list every non-human identity the cluster can reach, with owner, state, shadow and dangling-trust findings',
       ),
   )
-    .option('-o, --output <format>', 'table or json', 'table')
+    .addOption(outputOption())
     .option('--include-system', 'list the built-in system accounts in the table too', false)
-    .action(async (options: SourceOptions & { output: string; includeSystem: boolean }) => {
-      if (!['table', 'json'].includes(options.output))
-        throw new Error(`--output must be table or json, not ${options.output}`);
+    .action(async (options: SourceOptions & { output: OutputFormat; includeSystem: boolean }) => {
       const config = sourceConfig(options, process.env);
       const now = new Date();
-      const items = await collectInventory({ ...inventorySources(config), now: () => now });
-      if (options.output === 'json') {
-        console.log(JSON.stringify(inventoryJson(items, describeSources(config), now), null, 2));
-      } else {
-        console.log(`sources: ${describeSources(config).join(', ')}\n`);
-        console.log(renderInventoryTable(items, { includeSystem: options.includeSystem }));
-      }
+      const items = await withProgressLine(inventorySources(config), (sources) =>
+        collectInventory({ ...sources, now: () => now }),
+      );
+      const sources = describeSources(config);
+      printListing(options.output, {
+        data: inventoryJson(items, sources, now),
+        human: () =>
+          `sources: ${sources.join(', ')}\n\n${renderInventoryTable(items, { includeSystem: options.includeSystem })}`,
+      });
     });
 }

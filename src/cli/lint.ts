@@ -22,6 +22,7 @@ import { permissionsBoundaryViolations } from '../policies/permissions-boundary.
 import { ProviderNamespaceRules, providerNamespaceViolations } from '../policies/provider-namespaces.ts';
 import { describe, type Violation } from '../policies/violation.ts';
 import { loadKubeConfig } from './kube.ts';
+import { type OutputFormat, outputOption, printListing } from './output.ts';
 
 export interface Source {
   /** File name as shown in the report; `-` is standard input. */
@@ -262,7 +263,7 @@ export function registerLintCommand(program: Command): void {
       'Validate AgentIdentity, ClusterCredentialProvider and IdentityPolicy manifests offline, with the schema, CEL rules and admission policy the apiserver enforces. Exits 1 on any violation.',
     )
     .argument('<files...>', 'YAML files, multi-document; - reads standard input')
-    .addOption(new Option('-o, --output <format>', 'report format').choices(['text', 'json']).default('text'))
+    .addOption(outputOption('text'))
     .option(
       '--policy <file>',
       `IdentityPolicy used as admission params (default: one named default among the inputs, else ${SHIPPED_POLICY})`,
@@ -281,7 +282,7 @@ export function registerLintCommand(program: Command): void {
       async (
         files: string[],
         options: {
-          output: 'text' | 'json';
+          output: OutputFormat;
           policy?: string;
           namespaceEnvironment?: Environment;
           checkRequester?: boolean;
@@ -301,9 +302,7 @@ export function registerLintCommand(program: Command): void {
           process.exitCode = 2;
           return;
         }
-        process.stdout.write(
-          options.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatText(report),
-        );
+        printListing(options.output, { data: report, human: () => formatText(report) });
         process.exitCode = report.violations > 0 ? 1 : 0;
       },
     );

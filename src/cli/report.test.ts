@@ -9,7 +9,8 @@ import {
   withSpec,
   withUid,
 } from '../testing/agent-identity.ts';
-import { renderInventoryTable, renderTable, sourceConfig } from './inventory.ts';
+import { renderInventoryTable, sourceConfig } from './inventory.ts';
+import { renderTable } from './output.ts';
 import { esc, renderHtmlReport } from './report.ts';
 import { assessAll, countedMatrix, renderMatrix, renderRiskReport } from './risk.ts';
 

@@ -21,6 +21,7 @@ import {
   type SourceOptions,
   sourceConfig,
 } from './inventory.ts';
+import { withProgressLine } from './progress.ts';
 import { type AssessedIdentity, countedMatrix } from './risk.ts';
 
 export interface ReportData {
@@ -237,7 +238,9 @@ export function registerReportCommand(program: Command): void {
     .action(async (options: SourceOptions & { html: string }) => {
       const config = sourceConfig(options, process.env);
       const now = new Date();
-      const items = await collectInventory({ ...inventorySources(config), now: () => now });
+      const items = await withProgressLine(inventorySources(config), (sources) =>
+        collectInventory({ ...sources, now: () => now }),
+      );
       const file = resolve(options.html);
       writeFileSync(file, renderHtmlReport({ generatedAt: now, sources: describeSources(config), items }));
       const s = summarize(items);

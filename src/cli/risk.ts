@@ -13,8 +13,8 @@ import {
   type RiskLevel,
   riskMatrix,
 } from '../governance/risk/index.ts';
-import { renderTable } from './inventory.ts';
 import { loadKubeConfig } from './kube.ts';
+import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
 
 export interface AssessedIdentity {
   namespace: string;
@@ -140,16 +140,13 @@ export function registerRiskCommand(program: Command): void {
       'the 5x5 risk matrix of AgentIdentities (all namespaces unless -n) with each score explained',
     )
     .option('-n, --namespace <namespace>', 'only AgentIdentities in this namespace')
-    .option('-o, --output <format>', 'table or json', 'table')
-    .action(async (name: string | undefined, options: { namespace?: string; output: string }) => {
-      if (!['table', 'json'].includes(options.output))
-        throw new Error(`--output must be table or json, not ${options.output}`);
+    .addOption(outputOption())
+    .action(async (name: string | undefined, options: { namespace?: string; output: OutputFormat }) => {
       const now = new Date();
       const assessed = assessAll(await readIdentities(name, options.namespace), now);
-      console.log(
-        options.output === 'json'
-          ? JSON.stringify(riskJson(assessed, now), null, 2)
-          : renderRiskReport(assessed),
-      );
+      printListing(options.output, {
+        data: riskJson(assessed, now),
+        human: () => renderRiskReport(assessed),
+      });
     });
 }

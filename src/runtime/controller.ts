@@ -77,6 +77,7 @@ export class Controller {
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
     this.log = (options.logger ?? silentLogger()).child({ controller: options.name });
+    options.metrics?.registerController(options.name);
     this.queue = new WorkQueue({
       ...options.queue,
       clock: this.clock,

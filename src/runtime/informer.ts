@@ -63,6 +63,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.name = options.name;
     this.clock = options.clock ?? systemClock;
     this.log = options.logger ?? silentLogger();
+    options.metrics?.registerSource(options.name);
   }
 
   start(): Promise<void> {

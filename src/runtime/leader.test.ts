@@ -30,6 +30,22 @@ function cluster() {
 }
 
 describe('LeaderElector', () => {
+  it('reports 0 before it leads, so a Prometheus sees standbys and "no replica leads"', async () => {
+    const { server, metrics, clock } = cluster();
+    new LeaderElector({
+      store: server.client('nhi-system/nhi-operator'),
+      identity: 'standby',
+      clock,
+      metrics,
+      ...timing,
+      onStartedLeading: () => {},
+      onStoppedLeading: () => {},
+    }); // never run: it has not campaigned yet
+    expect(await metrics.registry.metrics()).toContain(
+      'leader_election_master_status{name="nhi-system/nhi-operator"} 0',
+    );
+  });
+
   it('lets exactly one of two candidates lead, and keeps it leading while it renews', async () => {
     const { clock, server, candidate, metrics } = cluster();
     const a = candidate('a');

@@ -119,6 +119,8 @@ export class LeaderElector {
     if (!(this.leaseDurationMs > this.renewDeadlineMs && this.renewDeadlineMs > this.retryPeriodMs * 1.2)) {
       throw new Error('leader election needs leaseDuration > renewDeadline > 1.2 × retryPeriod');
     }
+    // A standby reports 0 from the start (as client-go does), so "no replica leads" is visible.
+    options.metrics?.setLeader(options.store.description, false);
   }
 
   get identity(): string {

@@ -3,6 +3,7 @@
 // restore re-enables. Each phase is idempotent, so a crash between two provider calls is finished by
 // the next reconcile, and it keeps going past a failing backend: one unreachable Vault must not keep
 // the Kubernetes RoleBinding alive. Owns no condition: the quarantine, revoke and provision steps call it.
+// Every backend that fails a revocation is counted here (metrics: revocationBlocked), whichever step asked.
 //
 // The abandon annotation is honoured only for backends whose ClusterCredentialProvider is gone (no
 // one can revoke there any more); a listed backend whose provider exists is revoked as usual, and
@@ -147,6 +148,7 @@ export async function applyPhase(
       await deps.providers.resolveKey(key).provider[phase](ref);
     } catch (error) {
       failures.push({ key, error });
+      if (phase === 'revoke') deps.metrics.revocationBlocked(key);
       continue;
     }
     done.push(key);

@@ -32,6 +32,23 @@ export interface Notifier {
 /** Writes the current/previous values of an externally stored secret into its Kubernetes target Secret. */
 export type TargetSync = (ref: IdentityRef, secret: SecretSpec, material: SecretMaterial) => Promise<boolean>;
 
+/**
+ * Facts the reconciler counts for Prometheus (RuntimeMetrics in production), each reported by the
+ * step that establishes it. `key` is a status.providers entry (`kubernetes`, `aws/<name>`, ...).
+ * Identity phases and conditions are not reported here: the metrics read them from the cache.
+ */
+export interface IdentityMetrics {
+  /** provision.ts: a backend had drifted; it was restored, or still differs. */
+  driftCorrected(key: string, result: 'restored' | 'failed'): void;
+  /** provision.ts: credentials remain in a backend whose ClusterCredentialProvider is gone. */
+  credentialsStranded(key: string): void;
+  /**
+   * backends.ts: revoking in this backend failed, whichever step asked (revocation after the
+   * quarantine period, offboarding, a scope removed from the spec).
+   */
+  revocationBlocked(key: string): void;
+}
+
 export interface ReconcilerDeps {
   store: IdentityStore;
   workloads: WorkloadPort;
@@ -43,6 +60,7 @@ export interface ReconcilerDeps {
   syncTarget: TargetSync;
   audit: AuditSink;
   notifier: Notifier;
+  metrics: IdentityMetrics;
   logger: Logger;
   now: () => Date;
   actor: string;

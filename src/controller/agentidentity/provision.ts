@@ -79,6 +79,7 @@ export async function provision(
     draft.is('Provisioned') &&
     identity.status?.observedGeneration === identity.metadata.generation;
   const outcome = await provisionAll(deps, ref, steady);
+  for (const key of outcome.stranded) deps.metrics.credentialsStranded(key);
   if (outcome.stranded.length > 0) {
     await deps.notifier.event(
       identity,
@@ -166,6 +167,7 @@ export async function provisionAll(
     if (kind === 'kubernetes')
       status.serviceAccount = result.status.serviceAccount ?? ref.subject.serviceAccountName;
     changes.push(...result.changes);
+    if (steady && result.changes.length > 0) deps.metrics.driftCorrected(key, 'restored');
     for (const change of result.changes) {
       await deps.audit.record({
         action: steady ? 'drift-corrected' : 'provisioned',
@@ -229,6 +231,7 @@ export async function correctDrift(
   for (const { key, provider, observation } of drifted) {
     const after = await provider.observe(ref, { correctDrift: true });
     const corrected = after.corrected || after.drift.length === 0;
+    deps.metrics.driftCorrected(key, corrected ? 'restored' : 'failed');
     const what = observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ');
     await deps.audit.record({
       action: 'drift-corrected',

@@ -92,3 +92,32 @@ describe('quarantine held', () => {
     expect(h.roleBinding()).toBeUndefined();
   });
 });
+
+describe('unlocking while another quarantine reason holds', () => {
+  it('starts the quarantine period, so an orphan locked and then unlocked is still revoked', async () => {
+    const h = new ScriptedVaultHarness(false);
+    await h.settle();
+    h.lock();
+    h.later(1000);
+    await h.reconcile();
+    expect(h.condition('Quarantined')?.reason).toBe('Locked');
+    expect(h.identity.status?.quarantineUntil).toBeUndefined();
+
+    h.workloadGone = true; // the workload goes while the identity is locked, past its grace period
+    for (const step of [1000, 10 * 60_000]) {
+      h.later(step);
+      await h.reconcile();
+    }
+    h.identity.metadata.annotations = {}; // unlocked: the orphan reason remains
+    h.later(1000);
+    await h.reconcile();
+    expect(h.condition('Quarantined')?.reason).toBe('Orphaned');
+    expect(h.identity.status?.quarantineUntil).toBeDefined();
+
+    for (const step of [25 * 3_600_000, 1000, 1000]) {
+      h.later(step);
+      await h.reconcile();
+    }
+    expect(h.condition('Revoked')?.status).toBe('True');
+  });
+});

@@ -44,6 +44,11 @@ export async function quarantine(
     // Re-assert quarantine each drift interval: a RoleBinding or policy put back is removed again.
     await applyPhaseEverywhere(deps, ref, 'quarantine', 'drift check', { audit: false });
   }
+  if (draft.is('Quarantined') && decision.reason !== 'Locked' && !draft.status.quarantineUntil) {
+    // Quarantined by a lock that was lifted while another reason (expiry, orphan) holds: the period
+    // starts now, or the identity would stay quarantined forever and never be revoked.
+    draft.set('quarantineUntil', quarantinePeriodEnd(ref.identity.spec, now).toISOString());
+  }
   draft
     .conditionsOf('quarantine')
     .set('Quarantined', 'True', decision.reason, `credentials disabled: ${decision.message}`);

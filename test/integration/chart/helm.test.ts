@@ -56,6 +56,10 @@ function everyOption(): Record<string, unknown> {
       },
     ],
     serviceMonitor: { enabled: true, labels: { release: 'prometheus' } },
+    // The PrometheusRule renders only where its API is served (test/integration/chart/monitoring.test.ts).
+    prometheus: { rules: { enabled: true, labels: { release: 'prometheus' } } },
+    grafana: { dashboard: { enabled: true, annotations: { grafana_folder: 'Security' } } },
+    argocd: { healthCheck: { enabled: true, degradedOnHighRisk: true } },
     podDisruptionBudget: { enabled: true },
     networkPolicy: {
       enabled: true,

@@ -13,7 +13,7 @@ import { SECURITY_ROLE_NAME } from '../../../scripts/sync-chart.ts';
 import { CONTROLS_BINDING_NAME, CONTROLS_POLICY_NAME } from '../../../src/api/v1alpha1/controls-policy.ts';
 import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import { repoRoot } from '../../../src/dev/components.ts';
-import { agentIdentity, withScopes, withSpec } from '../../../src/testing/agent-identity.ts';
+import { agentIdentity, withScopes } from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { deployment, onTestCluster, readConfigMaps, withSecret } from '../../support/fixtures.ts';
 import { namespaceBody } from '../../support/namespaces.ts';

@@ -11,7 +11,7 @@ import { MemoryAuditSink } from '../../../governance/audit/audit.ts';
 import { KubernetesProvider } from '../../../providers/kubernetes/provider.ts';
 import { FakeKubernetesPort } from '../../../providers/kubernetes/testing/fake-port.ts';
 import { ProviderRegistry } from '../../../providers/registry.ts';
-import type { CredentialProvider, IdentityRef } from '../../../providers/types.ts';
+import type { CredentialProvider, IdentityRef, Observation } from '../../../providers/types.ts';
 import { UnavailableError } from '../../../providers/types.ts';
 import { identityNames } from '../../../providers/vault/names.ts';
 import { VaultProvider } from '../../../providers/vault/provider.ts';
@@ -19,7 +19,7 @@ import type { FakeVaultPort } from '../../../providers/vault/testing/fake-port.t
 import { silentLogger } from '../../../runtime/logger.ts';
 import { statusEqual } from '../../../runtime/status.ts';
 import { identityRef } from '../identity.ts';
-import type { IdentityStore, ReconcilerDeps } from '../ports.ts';
+import type { IdentityMetrics, IdentityStore, ReconcilerDeps } from '../ports.ts';
 import { AgentIdentityReconciler } from '../reconciler.ts';
 
 export class MemoryIdentityStore implements IdentityStore {
@@ -58,6 +58,20 @@ export class MemoryIdentityStore implements IdentityStore {
   }
 }
 
+/** The reconciler's metrics port, remembering each fact reported (`driftCorrected vault/x restored`). */
+export class RecordingMetrics implements IdentityMetrics {
+  readonly reported: string[] = [];
+  driftCorrected(key: string, result: 'restored' | 'failed'): void {
+    this.reported.push(`driftCorrected ${key} ${result}`);
+  }
+  credentialsStranded(key: string): void {
+    this.reported.push(`credentialsStranded ${key}`);
+  }
+  revocationBlocked(key: string): void {
+    this.reported.push(`revocationBlocked ${key}`);
+  }
+}
+
 export const HARNESS_NAMESPACE = 'agents';
 export const HARNESS_DRIFT_MS = 60_000;
 const T0 = new Date('2026-01-01T00:00:00Z');
@@ -74,6 +88,7 @@ export class ReconcilerHarness {
   readonly kubernetes: KubernetesProvider;
   readonly audit = new MemoryAuditSink();
   readonly events: Array<{ type: string; reason: string; message: string }> = [];
+  readonly metrics = new RecordingMetrics();
   private reconciler: AgentIdentityReconciler | undefined;
 
   constructor(spec: Partial<AgentIdentity['spec']>) {
@@ -114,6 +129,7 @@ export class ReconcilerHarness {
           this.events.push({ type, reason, message });
         },
       },
+      metrics: this.metrics,
       logger: silentLogger(),
       now: () => this.now,
       actor: 'test',
@@ -151,6 +167,8 @@ export class ScriptedVault implements CredentialProvider {
   failProvision = false;
   failQuarantine = false;
   failRevoke = false;
+  /** What observe() reports as drifted; it never corrects anything. */
+  drift: Observation['drift'] = [];
   readonly calls: string[] = [];
   async plan() {
     return [];
@@ -180,7 +198,7 @@ export class ScriptedVault implements CredentialProvider {
   }
   async observe() {
     this.calls.push('observe');
-    return { drift: [], corrected: false };
+    return { drift: this.drift, corrected: false };
   }
 }
 
