@@ -3,6 +3,7 @@
 
 import { Marks } from './annotations.ts';
 import {
+  AWS_RECOVERY_WINDOW_DAYS,
   DEFAULT_ALLOWED_VAULT_PATHS,
   DEFAULT_ENVIRONMENT,
   FORBIDDEN_VAULT_CAPABILITIES,
@@ -139,7 +140,7 @@ const awsProvider = obj(
       recoveryWindowDays: int('Days a deleted secret stays recoverable.', {
         minimum: 7,
         maximum: 30,
-        default: 7,
+        default: AWS_RECOVERY_WINDOW_DAYS,
       }),
       forceDelete: bool('Delete without recovery window. Only for test environments.', false),
     }),

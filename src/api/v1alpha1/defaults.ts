@@ -27,6 +27,9 @@ export const MAX_DEFAULT_OVERLAP = '1h';
 /** The owner is warned of expiry a tenth of the ttl ahead, at most this long ahead. */
 export const MAX_EXPIRY_WARNING_LEAD = '168h';
 
+/** Days a deleted Secrets Manager secret stays recoverable, when the provider does not say (AWS allows 7..30). */
+export const AWS_RECOVERY_WINDOW_DAYS = 7;
+
 /** IAM's MaxSessionDuration bounds (1 h to 12 h) and the kubelet's shortest projected token (10 min). */
 export const AwsSessionBounds = { minSeconds: 3600, maxSeconds: 43_200, minTokenSeconds: 600 } as const;
 

@@ -3,6 +3,7 @@
 
 import { ROTATION_REQUEST_MAX } from './defaults.ts';
 import { dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
+import { Phases } from './types.ts';
 
 export const conditionsSchema: Schema = list(
   'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked. Each carries the generation it was computed from.',
@@ -72,7 +73,7 @@ export const agentIdentityStatusSchema: Schema = obj(
   {
     observedGeneration,
     phase: str(
-      'A one-word summary for humans derived from the conditions: Pending, Provisioning, Active, Rotating, Expired, Orphaned, Locked, Quarantined or Revoked. Automation should read conditions.',
+      `A one-word summary for humans derived from the conditions: ${Phases.join(', ')}. Automation should read conditions.`,
       { maxLength: 32 },
     ),
     conditions: conditionsSchema,

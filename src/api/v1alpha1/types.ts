@@ -286,6 +286,18 @@ export interface IdentityPolicySpec {
   environments: Partial<Record<Environment, EnvironmentRules>>;
 }
 
+/** The human-facing summary in status.phase, derived from the conditions (controller ready.ts). */
+export const Phases = [
+  'Pending',
+  'Active',
+  'Denied',
+  'Quarantining',
+  'Quarantined',
+  'Revoking',
+  'Revoked',
+] as const;
+export type Phase = (typeof Phases)[number];
+
 export interface IdentityPolicy {
   apiVersion: typeof API_VERSION;
   kind: 'IdentityPolicy';

@@ -2,7 +2,7 @@
 // set and from the lifecycle decision: an identity on its way to quarantine or revocation is never
 // Ready, even while that step fails.
 
-import type { AgentIdentityStatus } from '../../api/v1alpha1/types.ts';
+import type { AgentIdentityStatus, Phase } from '../../api/v1alpha1/types.ts';
 import { findCondition } from '../../runtime/status.ts';
 import type { Decision } from './decision.ts';
 import type { StatusDraft } from './status-draft.ts';
@@ -11,7 +11,7 @@ export function markReady(draft: StatusDraft, decision?: Decision): AgentIdentit
   const ready = draft.conditionsOf('ready');
   const pendingStop =
     decision && (decision.action === 'quarantine' || decision.action === 'revoke') ? decision : undefined;
-  const phase = draft.is('Revoked')
+  const phase: Phase = draft.is('Revoked')
     ? 'Revoked'
     : draft.is('Quarantined')
       ? 'Quarantined'

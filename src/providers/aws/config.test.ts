@@ -17,7 +17,7 @@ describe('awsConfigFromSpec', () => {
       roleNamePrefix: 'nhi-',
       mode: 'pod-identity',
       podIdentity: { clusterName: 'c' },
-      recoveryWindowDays: 30,
+      recoveryWindowDays: 7, // the CRD default, when the object was read without it
       forceDelete: false,
       maxWritesPerSecond: 5,
     });

@@ -1,6 +1,7 @@
 // The AWS provider's configuration: a ClusterCredentialProvider's `spec.aws`, validated and with
 // defaults filled in. Invalid settings throw InvalidConfigError, which a human must fix.
 
+import { AWS_RECOVERY_WINDOW_DAYS } from '../../api/v1alpha1/defaults.ts';
 import type { AwsProviderSpec } from '../../api/v1alpha1/types.ts';
 import { InvalidConfigError } from '../types.ts';
 
@@ -27,7 +28,6 @@ export interface AwsProviderConfig {
 
 export const DEFAULT_ROLE_PATH = '/nhi/';
 export const DEFAULT_ROLE_NAME_PREFIX = 'nhi-';
-export const DEFAULT_RECOVERY_WINDOW_DAYS = 30;
 export const DEFAULT_MAX_WRITES_PER_SECOND = 5;
 
 const rolePathPattern = /^\/([\u0021-\u007e]+\/)*$/;
@@ -48,7 +48,7 @@ export function awsConfigFromSpec(spec: AwsProviderSpec | undefined, name?: stri
   if (!prefixPattern.test(roleNamePrefix)) {
     invalid('roleNamePrefix allows up to 32 of the characters A-Z a-z 0-9 _+=,.@-');
   }
-  const recoveryWindowDays = spec.secretsManager?.recoveryWindowDays ?? DEFAULT_RECOVERY_WINDOW_DAYS;
+  const recoveryWindowDays = spec.secretsManager?.recoveryWindowDays ?? AWS_RECOVERY_WINDOW_DAYS;
   if (!Number.isInteger(recoveryWindowDays) || recoveryWindowDays < 7 || recoveryWindowDays > 30) {
     invalid('secretsManager.recoveryWindowDays must be 7..30');
   }
