@@ -163,13 +163,23 @@ describe('nhictl completion', () => {
   const nhictl = completionTree(buildProgram());
   const flat = (node: CompletionNode): CompletionNode[] => [node, ...node.commands.flatMap(flat)];
 
-  it('offers every listing command’s --output as table (or text), json and yaml', () => {
+  it('offers every listing command’s --output as table (or text), json and yaml (scan adds sarif)', () => {
     const withOutput = flat(nhictl).filter((c) => c.options.some((o) => o.flags.includes('--output')));
-    expect(withOutput.map((c) => c.name).sort()).toEqual(['inventory', 'lint', 'list', 'risk', 'status']);
+    expect(withOutput.map((c) => c.name).sort()).toEqual([
+      'adopt',
+      'inventory',
+      'lint',
+      'list',
+      'risk',
+      'scan',
+      'status',
+    ]);
     for (const command of withOutput) {
       const output = command.options.find((o) => o.flags.includes('--output'));
       expect(output?.flags).toEqual(['-o', '--output']);
-      expect(output?.choices.slice(1)).toEqual(['json', 'yaml']);
+      expect(output?.choices.slice(1)).toEqual(
+        command.name === 'scan' ? ['json', 'yaml', 'sarif'] : ['json', 'yaml'],
+      );
     }
   });
 

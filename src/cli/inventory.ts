@@ -140,7 +140,7 @@ export function renderInventoryTable(
   const lines = [
     table,
     '',
-    `${summary.total} identities: ${summary.managed} managed, ${summary.shadow.length} shadow, ${summary.danglingTrust.length} dangling trust, ${summary.wildcardTrust.length} wildcard trust, ${summary.orphanedMarks.length} ghosts with our marks`,
+    `${summary.total} identities: ${summary.managed} managed, ${summary.shadow.length} shadow, ${summary.danglingTrust.length} dangling trust, ${summary.wildcardTrust.length} wildcard trust, ${summary.orphanedMarks.length} ghosts with our marks, ${summary.hardCodedSecrets.length} hard-coded secrets`,
   ];
   if (findings.length > 0) {
     lines.push('', 'Findings:');
@@ -171,6 +171,7 @@ export function inventoryJson(items: readonly InventoryItem[], sources: string[]
       danglingTrust: summary.danglingTrust.map(label),
       wildcardTrust: summary.wildcardTrust.map(label),
       orphanedMarks: summary.orphanedMarks.map(label),
+      hardCodedSecrets: summary.hardCodedSecrets.map(label),
     },
     items,
   };

@@ -2,6 +2,7 @@
 // kubectl runs it as a plugin (bin/kubectl-nhi.js). Each command group registers itself here.
 
 import { Command } from 'commander';
+import { registerAdoptCommand } from './adopt.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerCompletionCommand } from './completion.ts';
 import { registerDemoCommand } from './demo.ts';
@@ -12,6 +13,7 @@ import { registerLintCommand } from './lint.ts';
 import { registerListCommand } from './list.ts';
 import { registerReportCommand } from './report.ts';
 import { registerRiskCommand } from './risk.ts';
+import { registerScanCommand } from './scan.ts';
 
 export type ProgramName = 'nhictl' | 'kubectl nhi';
 
@@ -27,7 +29,9 @@ export function buildProgram(name: ProgramName = 'nhictl'): Command {
   registerLintCommand(program);
   registerInventoryCommand(program);
   registerRiskCommand(program);
+  registerAdoptCommand(program);
   registerReportCommand(program);
+  registerScanCommand(program);
   registerCompletionCommand(program);
   return program;
 }

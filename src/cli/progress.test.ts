@@ -21,6 +21,8 @@ const kubernetes: KubernetesInventoryPort = {
   ],
   listTokenSecrets: async () => [],
   listPods: async () => [{ namespace: 'apps', serviceAccountName: 'web' }],
+  listWorkloads: async () => [],
+  listConfigMaps: async () => [],
   serviceAccountIssuer: async () => 'https://127.0.0.1:6443',
   providerIssuers: async () => [],
 };

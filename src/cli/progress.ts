@@ -95,6 +95,8 @@ function countedKubernetes(port: KubernetesInventoryPort, tally: ScanTally): Kub
     listServiceAccounts: listed(tally, 'ServiceAccounts', () => port.listServiceAccounts()),
     listTokenSecrets: listed(tally, 'token Secrets', () => port.listTokenSecrets()),
     listPods: listed(tally, 'pods', () => port.listPods()),
+    listWorkloads: listed(tally, 'workloads', () => port.listWorkloads()),
+    listConfigMaps: listed(tally, 'ConfigMaps', () => port.listConfigMaps()),
     serviceAccountIssuer: () => port.serviceAccountIssuer(),
     providerIssuers: () => port.providerIssuers(),
   };

@@ -220,6 +220,7 @@ ${listSection('shadow-identities', 'Shadow identities', 'Not owned by an AgentId
 ${listSection('dangling-trust', 'Dangling trust', 'Roles bound to ServiceAccounts that do not exist: whoever creates that ServiceAccount inherits the grant.', s.danglingTrust, ['dangling-trust'])}
 ${listSection('wildcard-trust', 'Wildcard trust', 'Roles that admit ServiceAccounts by wildcard or selector, or do not restrict them at all.', s.wildcardTrust, ['wildcard-trust'])}
 ${listSection('ghosts', 'Ghosts left with operator marks', 'Objects that carry nhi.dev/identity-uid of an AgentIdentity that no longer exists.', s.orphanedMarks, ['orphaned-marks'])}
+${listSection('hard-coded-secrets', 'Hard-coded credentials', 'Literal credentials in pod templates, ConfigMaps and annotations (rule, location and a fingerprint; never the value): move each into a managed, rotated secret (see docs/secret-scanning.md).', s.hardCodedSecrets, ['hard-coded-secret'])}
 ${inventorySection(data.items)}
 ${systemSection(data.items)}
 </body></html>

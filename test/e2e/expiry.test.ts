@@ -50,7 +50,8 @@ describe('expiry', () => {
     const ns = await setup(
       'short-lived',
       true,
-      withSpec({ ttl: '8s', credentialTTL: '1s' }),
+      // The warning comes a tenth of the ttl ahead: 2 s, wide enough for a busy machine.
+      withSpec({ ttl: '20s', credentialTTL: '1s' }),
       withSecret('key'),
     );
     const warning = await eventually(
@@ -59,7 +60,7 @@ describe('expiry', () => {
         const list = await events.listNamespacedEvent({ namespace: ns });
         return list.items.find((e) => e.reason === 'ExpiringSoon' && e.type === 'Warning');
       },
-      { timeoutMs: 15_000 },
+      { timeoutMs: 30_000 },
     );
     expect(warning.note).toContain('expires at');
     const expired = await eventually(

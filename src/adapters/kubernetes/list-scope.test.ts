@@ -29,11 +29,19 @@ const EXCEPTIONS: Record<string, { calls: string[]; why: string }> = {
       'listServiceAccountForAllNamespaces',
       'listSecretForAllNamespaces',
       'listPodForAllNamespaces',
+      'listDeploymentForAllNamespaces',
+      'listStatefulSetForAllNamespaces',
+      'listDaemonSetForAllNamespaces',
+      'listCronJobForAllNamespaces',
+      'listJobForAllNamespaces',
+      'listConfigMapForAllNamespaces',
     ],
     why:
       'nhictl inventory, run by a human with their own credentials (not the operator): finding ' +
       'shadow identities means looking everywhere. Token Secrets are listed by type field selector ' +
-      'and only their metadata is kept.',
+      'and only their metadata is kept. Workloads and ConfigMaps are read to find hard-coded ' +
+      'credentials in pod templates, data and annotations; only the findings (rule, location, ' +
+      'fingerprint) are kept.',
   },
 };
 

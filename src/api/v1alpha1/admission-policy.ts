@@ -278,6 +278,17 @@ export const validations: PolicyValidation[] = [
     message: 'spec.scopes[].resources names every resource of a kind, refused for its environment',
   },
   {
+    // IAM expands ${aws:PrincipalTag/...} and friends at evaluation: a resource written with one
+    // matches what the tenant-chosen tag says, past every pattern rule here.
+    id: 'aws-resources-no-policy-variables',
+    field: 'spec.scopes[].resources',
+    expression: "variables.awsScopes.all(s, s.resources.all(r, !r.contains('${')))",
+    messageExpression:
+      `'spec.scopes[].resources ' + ${joined("variables.awsScopes.map(s, s.resources.filter(r, r.contains('${')).join(', '))")}` +
+      " + ' use an IAM policy variable: name the resources literally'",
+    message: 'spec.scopes[].resources use an IAM policy variable: name the resources literally',
+  },
+  {
     id: 'aws-managed-secrets-own-path',
     field: 'spec.scopes[].resources',
     expression: `variables.awsScopes.all(s, !${GRANTS_SM} || s.resources.all(resource, ${OWN}.all(own, !(${REACHES_OTHER_MANAGED_SECRETS}))))`,

@@ -119,3 +119,6 @@ export const VaultMarks = {
 
 /** The Kubernetes Event reporting controller. */
 export const REPORTING_CONTROLLER = 'nhi.dev/nhi-operator';
+
+/** The reportingController of the Events nhictl records itself (e.g. `nhictl adopt`). */
+export const NHICTL_REPORTING_CONTROLLER = 'nhi.dev/nhictl';

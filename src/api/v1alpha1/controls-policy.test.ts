@@ -4,7 +4,14 @@
 
 import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../policies/cel.ts';
-import { abandonValue, Controls, ControlVerbs, lockValue, OperatorAnnotations } from './annotations.ts';
+import {
+  abandonValue,
+  Controls,
+  ControlVerbs,
+  lockValue,
+  Marks,
+  OperatorAnnotations,
+} from './annotations.ts';
 import {
   controlAuditAnnotations,
   controlsPolicy,
@@ -13,15 +20,17 @@ import {
 } from './controls-policy.ts';
 
 const AUTHORIZER =
-  /authorizer\.group\('nhi\.dev'\)\.resource\('agentidentities'\)\.namespace\(object\.metadata\.namespace\)\.name\(object\.metadata\.name\)\.check\('(\w+)'\)\.allowed\(\)/g;
+  /authorizer\.group\('nhi\.dev'\)\.resource\('agentidentities'\)\.namespace\(variables\.subject\.metadata\.namespace\)\.name\(variables\.subject\.metadata\.name\)\.check\('(\w+)'\)\.allowed\(\)/g;
 const offline = (expression: string) => expression.replace(AUTHORIZER, "('$1' in allowedVerbs)");
 
-type Meta = { annotations?: Record<string, string> };
+type Meta = { annotations?: Record<string, string>; finalizers?: string[] };
 interface Request {
   user: string;
   verbs: string[];
   old?: { metadata?: Meta; spec?: Record<string, unknown> };
-  object: { metadata?: Meta; spec?: Record<string, unknown> };
+  /** null: a DELETE of `old`. */
+  object: { metadata?: Meta; spec?: Record<string, unknown> } | null;
+  namespacePhase?: string;
 }
 
 const base = (metadata: Meta = {}, spec: Record<string, unknown> = {}) => ({
@@ -34,7 +43,11 @@ function admit(request: Request): { refusals: string[]; audit: Record<string, st
   const bindings: Record<string, unknown> = {
     object: request.object,
     oldObject: request.old ?? null,
-    request: { operation: request.old ? 'UPDATE' : 'CREATE', userInfo: { username: request.user } },
+    request: {
+      operation: request.object === null ? 'DELETE' : request.old ? 'UPDATE' : 'CREATE',
+      userInfo: { username: request.user },
+    },
+    namespaceObject: { metadata: { name: 'team-a' }, status: { phase: request.namespacePhase ?? 'Active' } },
     allowedVerbs: request.verbs,
   };
   const variables: Record<string, unknown> = {};
@@ -75,7 +88,7 @@ describe('nhi-identity-controls', () => {
     expect(spec.failurePolicy).toBe('Fail');
     expect(spec.paramKind).toBeUndefined();
     expect(spec.matchConditions).toBeUndefined();
-    expect(JSON.stringify(spec.matchConstraints)).toContain('"operations":["CREATE","UPDATE"]');
+    expect(JSON.stringify(spec.matchConstraints)).toContain('"operations":["CREATE","UPDATE","DELETE"]');
   });
 
   it('guards every protected annotation with its verb, and names the annotation in the message', () => {
@@ -196,5 +209,44 @@ describe('nhi-identity-controls', () => {
       for (const later of controlVariables.slice(index))
         expect(variable.expression, variable.name).not.toMatch(new RegExp(`\\bvariables\\.${later.name}\\b`));
     });
+  });
+
+  it('refuses removing the finalizer without the operator verb, which would skip revocation', () => {
+    const old = base({ finalizers: [Marks.finalizer] });
+    const removed = base({ finalizers: [] });
+    expect(admit({ user: EDITOR, verbs: ['update', 'patch'], old, object: removed }).refusals).toEqual([
+      expect.stringContaining(`finalizer ${Marks.finalizer}`),
+    ]);
+    expect(
+      admit({
+        user: 'system:serviceaccount:nhi-system:nhi-operator',
+        verbs: ['revoke'],
+        old,
+        object: removed,
+      }).refusals,
+    ).toEqual([]);
+  });
+
+  it('refuses deleting a locked identity without the lock verb, unless its namespace is being deleted', () => {
+    const locked = annotated({ [Controls.lock]: lockValue(SECURITY, at) });
+    expect(admit({ user: EDITOR, verbs: ['delete'], old: locked, object: null }).refusals).toEqual([
+      expect.stringContaining(`annotation ${Controls.lock}`),
+    ]);
+    expect(
+      admit({ user: EDITOR, verbs: ['delete'], old: base({}, { locked: true }), object: null }).refusals,
+    ).toHaveLength(1);
+    expect(
+      admit({ user: SECURITY, verbs: ['delete', ...SECURITY_VERBS], old: locked, object: null }).refusals,
+    ).toEqual([]);
+    expect(admit({ user: EDITOR, verbs: ['delete'], old: base(), object: null }).refusals).toEqual([]);
+    expect(
+      admit({
+        user: 'system:serviceaccount:kube-system:namespace-controller',
+        verbs: ['delete'],
+        old: locked,
+        object: null,
+        namespacePhase: 'Terminating',
+      }).refusals,
+    ).toEqual([]);
   });
 });

@@ -14,7 +14,7 @@
 // also recorded with auditAnnotations, which the apiserver writes to its audit log.
 
 import { AGENT_IDENTITY_WRITES, PART_OF } from './admission-policy.ts';
-import { ABANDONED_BY, Controls, ControlVerbs, OperatorAnnotations } from './annotations.ts';
+import { ABANDONED_BY, Controls, ControlVerbs, Marks, OperatorAnnotations } from './annotations.ts';
 import { GROUP } from './types.ts';
 
 export const CONTROLS_POLICY_NAME = 'nhi-identity-controls';
@@ -33,7 +33,7 @@ export interface ControlValidation {
 /** A CEL string literal. */
 const q = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const user = 'request.userInfo.username';
-const target = "object.metadata.namespace + '/' + object.metadata.name";
+const target = "variables.subject.metadata.namespace + '/' + variables.subject.metadata.name";
 
 /** The annotation's value, set in the new object. */
 const inNew = (key: string) => `${q(key)} in variables.newAnnotations`;
@@ -44,13 +44,17 @@ const changed = (key: string) =>
 
 /** Whether the requester may use `verb` on this AgentIdentity (RBAC, or any authorizer in use). */
 function allowed(verb: string): string {
-  return `authorizer.group('${GROUP}').resource('agentidentities').namespace(object.metadata.namespace).name(object.metadata.name).check('${verb}').allowed()`;
+  return `authorizer.group('${GROUP}').resource('agentidentities').namespace(variables.subject.metadata.namespace).name(variables.subject.metadata.name).check('${verb}').allowed()`;
 }
 
+const deleting = "request.operation == 'DELETE'";
+
 export const controlVariables = [
+  // On DELETE there is no new object: the identity being deleted is the old one.
+  { name: 'subject', expression: `${deleting} ? oldObject : object` },
   {
     name: 'newAnnotations',
-    expression: 'has(object.metadata.annotations) ? object.metadata.annotations : {}',
+    expression: `!(${deleting}) && has(object.metadata.annotations) ? object.metadata.annotations : {}`,
   },
   {
     name: 'oldAnnotations',
@@ -60,8 +64,18 @@ export const controlVariables = [
   { name: 'lockChanged', expression: changed(Controls.lock) },
   {
     name: 'specLockChanged',
-    expression:
-      "(has(object.spec.locked) && object.spec.locked) != (request.operation == 'UPDATE' && has(oldObject.spec.locked) && oldObject.spec.locked)",
+    expression: `!(${deleting}) && (has(object.spec.locked) && object.spec.locked) != (request.operation == 'UPDATE' && has(oldObject.spec.locked) && oldObject.spec.locked)`,
+  },
+  {
+    // Removing the finalizer by hand skips revocation: the cloud credentials would outlive the identity.
+    name: 'finalizerRemoved',
+    expression: `request.operation == 'UPDATE' && has(oldObject.metadata.finalizers) && ${q(Marks.finalizer)} in oldObject.metadata.finalizers && !(has(object.metadata.finalizers) && ${q(Marks.finalizer)} in object.metadata.finalizers)`,
+  },
+  {
+    // Deleting a locked identity and creating it again would lift the lock. Deleting its namespace
+    // (a platform decision) still goes through: the namespace controller must not wedge.
+    name: 'lockedDeleted',
+    expression: `${deleting} && !(has(namespaceObject.status) && has(namespaceObject.status.phase) && namespaceObject.status.phase == 'Terminating') && ((has(oldObject.spec.locked) && oldObject.spec.locked) || (has(oldObject.metadata.annotations) && ${q(Controls.lock)} in oldObject.metadata.annotations))`,
   },
   { name: 'abandonChanged', expression: changed(Controls.abandonBackends) },
   { name: 'rotateChanged', expression: changed(Controls.rotateRequestedAt) },
@@ -128,6 +142,20 @@ export const controlValidations: ControlValidation[] = [
     'an on-demand rotation: the nhi-security ClusterRole grants it',
   ),
   verbRequired(
+    'finalizer-verb',
+    `finalizer ${Marks.finalizer}`,
+    'finalizerRemoved',
+    ControlVerbs[OperatorAnnotations.revocationStarted],
+    'removing it skips revocation: only the operator ClusterRole grants it; delete the AgentIdentity to offboard',
+  ),
+  verbRequired(
+    'delete-locked-verb',
+    `annotation ${Controls.lock}`,
+    'lockedDeleted',
+    ControlVerbs[Controls.lock],
+    'deleting a locked identity would lift the lock: unlock it first, with the nhi-security ClusterRole',
+  ),
+  verbRequired(
     'revocation-verb',
     `annotation ${OperatorAnnotations.revocationStarted}`,
     'revocationChanged',
@@ -166,7 +194,12 @@ export function controlsPolicy(): Record<string, unknown> {
     metadata: { name: CONTROLS_POLICY_NAME, labels: PART_OF },
     spec: {
       failurePolicy: 'Fail',
-      matchConstraints: AGENT_IDENTITY_WRITES,
+      matchConstraints: {
+        resourceRules: AGENT_IDENTITY_WRITES.resourceRules.map((rule) => ({
+          ...rule,
+          operations: [...rule.operations, 'DELETE'],
+        })),
+      },
       variables: controlVariables,
       validations: controlValidations.map(({ expression, messageExpression, message }) => ({
         expression,

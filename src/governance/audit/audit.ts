@@ -20,6 +20,8 @@ export const AuditActions = [
   'offboarded',
   /** A backend whose ClusterCredentialProvider is gone, given up on by the abandon annotation. */
   'abandoned',
+  /** A hard-coded value moved into a managed Secret (`nhictl adopt --secret`, with --audit-log). */
+  'adopted',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 

@@ -4,7 +4,9 @@
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import type { HardCodedSecret } from '../risk/factors.ts';
 import { assessRisk, summarizeRisk } from '../risk/risk.ts';
+import { describeLocation } from '../secrets/detect.ts';
 import { isSystemServiceAccount } from './system.ts';
 import { iamTrustBinding, type SubjectRef, type TrustBinding, vaultRoleBinding } from './trust.ts';
 import {
@@ -14,6 +16,7 @@ import {
   type RawIamRole,
   type RawIamUser,
   type RawInventory,
+  type RawSecretFinding,
   type RawServiceAccount,
   type RawTokenSecret,
   type RawVaultRole,
@@ -32,7 +35,14 @@ interface Context {
   podsByServiceAccount: Map<string, number>;
   /** Owners of ServiceAccounts, for the token Secrets that belong to them. */
   saItems: Map<string, InventoryItem>;
+  /** `ns/Kind/name` of a workload -> the literal credentials found in it. */
+  secretsByWorkload: Map<string, RawSecretFinding[]>;
+  /** `ns/Kind/name` of a workload -> the AgentIdentity whose workloadRef names it. */
+  identityByWorkload: Map<string, AgentIdentity>;
 }
+
+const workloadKey = (namespace: string | undefined, kind: string, name: string) =>
+  `${namespace ?? ''}/${kind}/${name}`;
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 const ref = (identity: AgentIdentity) => key(identity.metadata.namespace ?? '', identity.metadata.name);
@@ -113,7 +123,15 @@ function item(
 }
 
 function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
-  const risk = assessRisk({ identity, now: ctx.now });
+  const w = identity.spec.workloadRef;
+  const secrets = w
+    ? (ctx.secretsByWorkload.get(workloadKey(identity.metadata.namespace, w.kind, w.name)) ?? [])
+    : [];
+  const hardCodedSecrets: HardCodedSecret[] = secrets.map((s) => ({
+    rule: s.rule,
+    where: `${s.location.container !== undefined ? `container ${s.location.container} ` : ''}${s.location.field}`,
+  }));
+  const risk = assessRisk({ identity, now: ctx.now, hardCodedSecrets });
   const findings: Finding[] = [];
   if (risk.level === 'High' || risk.level === 'Critical') {
     const overdue = risk.remediateBy && Date.parse(risk.remediateBy) < ctx.now.getTime();
@@ -326,7 +344,45 @@ function vaultRoleItem(role: RawVaultRole, ctx: Context): InventoryItem {
   );
 }
 
+/** One item per literal credential: where, which rule, the fingerprint, and who owns the object. */
+function secretItem(secret: RawSecretFinding, ctx: Context): InventoryItem {
+  const { marks, ...finding } = secret;
+  const l = finding.location;
+  const identity = ctx.identityByWorkload.get(workloadKey(l.namespace, l.kind, l.name));
+  const owner = marks?.[Marks.owner] ?? identity?.spec.owner.team;
+  if (owner) finding.owner = identity && !marks?.[Marks.owner] ? ref(identity) : owner;
+  const out: InventoryItem = {
+    type: 'HardCodedSecret',
+    name: `${l.kind}/${l.name}`,
+    ...(l.namespace !== undefined ? { namespace: l.namespace } : {}),
+    provider: 'kubernetes',
+    state: `${l.container !== undefined ? `${l.container} ` : ''}${l.field}${l.line !== undefined ? ` line ${l.line}` : ''}`,
+    managed: false,
+    secret: finding,
+    findings: [
+      {
+        kind: 'hard-coded-secret',
+        severity: 'high',
+        message: `${finding.rule} in ${describeLocation(l)} (fingerprint ${finding.fingerprint}): move it into a managed secret`,
+      },
+    ],
+  };
+  if (owner) out.owner = owner;
+  if (identity) out.identity = ref(identity);
+  return out;
+}
+
 export function classify(raw: RawInventory): InventoryItem[] {
+  const secretsByWorkload = new Map<string, RawSecretFinding[]>();
+  for (const s of raw.secrets ?? []) {
+    const k = workloadKey(s.location.namespace, s.location.kind, s.location.name);
+    secretsByWorkload.set(k, [...(secretsByWorkload.get(k) ?? []), s]);
+  }
+  const identityByWorkload = new Map<string, AgentIdentity>();
+  for (const i of raw.identities) {
+    const w = i.spec.workloadRef;
+    if (w) identityByWorkload.set(workloadKey(i.metadata.namespace, w.kind, w.name), i);
+  }
   const ctx: Context = {
     now: raw.now,
     identitiesByUid: new Map(
@@ -336,6 +392,8 @@ export function classify(raw: RawInventory): InventoryItem[] {
     serviceAccounts: new Set(raw.serviceAccounts.map((sa) => key(sa.namespace, sa.name))),
     podsByServiceAccount: new Map(),
     saItems: new Map(),
+    secretsByWorkload,
+    identityByWorkload,
   };
   for (const pod of raw.pods) {
     const k = key(pod.namespace, pod.serviceAccountName);
@@ -354,6 +412,7 @@ export function classify(raw: RawInventory): InventoryItem[] {
     items.push(...raw.aws.users.filter((u) => u.accessKeys.length > 0).map((user) => iamUserItem(user, ctx)));
   }
   if (raw.vault) items.push(...raw.vault.roles.map((role) => vaultRoleItem(role, ctx)));
+  items.push(...(raw.secrets ?? []).map((secret) => secretItem(secret, ctx)));
   return items.sort(
     (a, b) =>
       InventoryTypes.indexOf(a.type) - InventoryTypes.indexOf(b.type) ||

@@ -28,6 +28,8 @@ function kubernetes(overrides: Partial<KubernetesInventoryPort> = {}): Kubernete
     listServiceAccounts: async () => [{ namespace: 'apps', name: 'web' }],
     listTokenSecrets: async () => [],
     listPods: async () => [],
+    listWorkloads: async () => [],
+    listConfigMaps: async () => [],
     serviceAccountIssuer: async () => ISSUER,
     providerIssuers: async () => [],
     ...overrides,

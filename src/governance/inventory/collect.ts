@@ -2,6 +2,7 @@
 // the raw objects to the pure classify(). A failing source fails the whole inventory: an API error
 // is never read as "nothing there".
 
+import { scanAnnotations, scanConfigMapData, scanPodSpec } from '../secrets/detect.ts';
 import { classify } from './classify.ts';
 import { trustsIssuer } from './trust.ts';
 import {
@@ -9,10 +10,13 @@ import {
   type InventoryItem,
   InventorySourceError,
   type InventorySources,
+  type RawConfigMap,
   type RawIamRole,
   type RawIamUser,
   type RawInventory,
+  type RawSecretFinding,
   type RawVaultRole,
+  type RawWorkload,
 } from './types.ts';
 
 const CONCURRENCY = 8;
@@ -80,14 +84,49 @@ async function vaultRoles(vault: NonNullable<InventorySources['vault']>): Promis
     });
 }
 
+const marksOf = (o: { labels?: Record<string, string>; annotations?: Record<string, string> }) => ({
+  ...o.labels,
+  ...o.annotations,
+});
+
+/**
+ * Literal credentials in pod templates, ConfigMap data and annotations. The objects hold the values;
+ * only the findings (rule, location, fingerprint) leave this function.
+ */
+async function scanForSecrets(
+  workloads: RawWorkload[],
+  configMaps: RawConfigMap[],
+): Promise<RawSecretFinding[]> {
+  const perWorkload = await mapLimited(workloads, async (w) => {
+    const ref = { kind: w.kind, namespace: w.namespace, name: w.name };
+    const found = [
+      ...(await scanPodSpec(w.podSpec, ref)),
+      ...(await scanAnnotations(w.annotations, ref)),
+      ...(await scanAnnotations(w.templateAnnotations, ref)).map((f) => ({
+        ...f,
+        location: { ...f.location, field: f.location.field.replace('metadata.', 'spec.template.metadata.') },
+      })),
+    ];
+    return found.map((f) => ({ ...f, marks: marksOf(w) }));
+  });
+  const perConfigMap = await mapLimited(configMaps, async (c) => {
+    const ref = { kind: 'ConfigMap', namespace: c.namespace, name: c.name };
+    const found = [...(await scanConfigMapData(c.data, ref)), ...(await scanAnnotations(c.annotations, ref))];
+    return found.map((f) => ({ ...f, marks: marksOf(c) }));
+  });
+  return [...perWorkload.flat(), ...perConfigMap.flat()];
+}
+
 /** Every read the inventory makes, in one place. */
 export async function gatherInventory(sources: InventorySources): Promise<RawInventory> {
   const k = sources.kubernetes;
-  const [identities, serviceAccounts, tokenSecrets, pods] = await Promise.all([
+  const [identities, serviceAccounts, tokenSecrets, pods, workloads, configMaps] = await Promise.all([
     k.listAgentIdentities(),
     k.listServiceAccounts(),
     k.listTokenSecrets(),
     k.listPods(),
+    k.listWorkloads(),
+    k.listConfigMaps(),
   ]);
   const raw: RawInventory = {
     now: sources.now?.() ?? new Date(),
@@ -95,6 +134,7 @@ export async function gatherInventory(sources: InventorySources): Promise<RawInv
     serviceAccounts,
     tokenSecrets,
     pods,
+    secrets: await scanForSecrets(workloads, configMaps),
   };
   if (sources.aws) {
     const issuers = await clusterIssuers(sources);

@@ -1,6 +1,8 @@
 // The inventory's read-only Kubernetes port over @kubernetes/client-node: lists across all
 // namespaces (paged), reduced at once to names, marks and bindings. Token Secrets are listed by
-// type and their data is dropped before anything else sees the object.
+// type and their data is dropped before anything else sees the object. Workloads and ConfigMaps are
+// returned with their pod templates and data so the inventory can scan them for literal credentials;
+// gatherInventory() keeps only the findings.
 
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity, ClusterCredentialProvider } from '../../api/v1alpha1/types.ts';
@@ -8,9 +10,12 @@ import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
 import {
   InventorySourceError,
   type KubernetesInventoryPort,
+  type RawConfigMap,
   type RawPod,
   type RawServiceAccount,
   type RawTokenSecret,
+  type RawWorkload,
+  type WorkloadKind,
 } from './types.ts';
 
 const PAGE = 500;
@@ -54,8 +59,26 @@ function meta(m: k8s.V1ObjectMeta | undefined) {
   return out;
 }
 
+type Listable = { metadata?: k8s.V1ObjectMeta };
+const cont_ = (cont: string | undefined) => ({ limit: PAGE, ...(cont ? { _continue: cont } : {}) });
+
+function workload(kind: WorkloadKind, o: Listable, template: k8s.V1PodTemplateSpec | undefined): RawWorkload {
+  const out: RawWorkload = {
+    kind,
+    namespace: o.metadata?.namespace ?? '',
+    name: o.metadata?.name ?? '',
+    podSpec: template?.spec ?? {},
+  };
+  if (o.metadata?.labels) out.labels = o.metadata.labels;
+  if (o.metadata?.annotations) out.annotations = o.metadata.annotations;
+  if (template?.metadata?.annotations) out.templateAnnotations = template.metadata.annotations;
+  return out;
+}
+
 export function kubernetesInventoryPort(kc: k8s.KubeConfig): KubernetesInventoryPort {
   const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const wellKnown = kc.makeApiClient(k8s.WellKnownApi);
 
@@ -133,6 +156,43 @@ export function kubernetesInventoryPort(kc: k8s.KubeConfig): KubernetesInventory
             serviceAccountName: pod.spec?.serviceAccountName ?? 'default',
           }),
         ),
+
+    listWorkloads: async () => {
+      const [deployments, statefulSets, daemonSets, cronJobs, jobs, pods] = await Promise.all([
+        paged('list Deployments', (c) => apps.listDeploymentForAllNamespaces(cont_(c))),
+        paged('list StatefulSets', (c) => apps.listStatefulSetForAllNamespaces(cont_(c))),
+        paged('list DaemonSets', (c) => apps.listDaemonSetForAllNamespaces(cont_(c))),
+        paged('list CronJobs', (c) => batch.listCronJobForAllNamespaces(cont_(c))),
+        paged('list Jobs', (c) => batch.listJobForAllNamespaces(cont_(c))),
+        paged('list Pods', (c) => core.listPodForAllNamespaces(cont_(c))),
+      ]);
+      // A CronJob's Jobs and a controller's Pods repeat its template: scan the owner only.
+      const owned = (o: Listable) => (o.metadata?.ownerReferences?.length ?? 0) > 0;
+      return [
+        ...deployments.map((d) => workload('Deployment', d, d.spec?.template)),
+        ...statefulSets.map((s) => workload('StatefulSet', s, s.spec?.template)),
+        ...daemonSets.map((d) => workload('DaemonSet', d, d.spec?.template)),
+        ...cronJobs.map((c) => workload('CronJob', c, c.spec?.jobTemplate.spec?.template)),
+        ...jobs.filter((j) => !owned(j)).map((j) => workload('Job', j, j.spec?.template)),
+        ...pods
+          .filter((p) => !owned(p))
+          .map((p) => workload('Pod', p, { metadata: {}, ...(p.spec ? { spec: p.spec } : {}) })),
+      ];
+    },
+
+    listConfigMaps: async () =>
+      (await paged('list ConfigMaps', (c) => core.listConfigMapForAllNamespaces(cont_(c)))).map(
+        (cm): RawConfigMap => {
+          const out: RawConfigMap = {
+            namespace: cm.metadata?.namespace ?? '',
+            name: cm.metadata?.name ?? '',
+          };
+          if (cm.metadata?.labels) out.labels = cm.metadata.labels;
+          if (cm.metadata?.annotations) out.annotations = cm.metadata.annotations;
+          if (cm.data) out.data = cm.data;
+          return out;
+        },
+      ),
 
     serviceAccountIssuer: async () => {
       try {

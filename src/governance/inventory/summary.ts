@@ -18,6 +18,8 @@ export interface InventorySummary {
   danglingTrust: InventoryItem[];
   wildcardTrust: InventoryItem[];
   orphanedMarks: InventoryItem[];
+  /** Literal credentials in workloads, ConfigMaps and annotations. */
+  hardCodedSecrets: InventoryItem[];
 }
 
 export const hasFinding = (item: InventoryItem, kind: FindingKind) =>
@@ -39,5 +41,6 @@ export function summarize(items: readonly InventoryItem[]): InventorySummary {
     danglingTrust: items.filter((i) => hasFinding(i, 'dangling-trust')),
     wildcardTrust: items.filter((i) => hasFinding(i, 'wildcard-trust')),
     orphanedMarks: items.filter((i) => hasFinding(i, 'orphaned-marks')),
+    hardCodedSecrets: items.filter((i) => hasFinding(i, 'hard-coded-secret')),
   };
 }

@@ -3,6 +3,7 @@
 // classified InventoryItem that nhictl and the report show.
 
 import type { AgentIdentity, RiskStatus } from '../../api/v1alpha1/types.ts';
+import type { PodSpecLike, SecretFinding } from '../secrets/detect.ts';
 
 export const InventoryTypes = [
   'AgentIdentity',
@@ -11,6 +12,8 @@ export const InventoryTypes = [
   'IAMRole',
   'IAMUser',
   'VaultRole',
+  /** A literal credential in a workload's pod template, a ConfigMap or an annotation. */
+  'HardCodedSecret',
   'System',
 ] as const;
 export type InventoryType = (typeof InventoryTypes)[number];
@@ -30,6 +33,8 @@ export type FindingKind =
   | 'static-access-key'
   /** No pod runs as this ServiceAccount / never used. */
   | 'unused'
+  /** A credential-shaped literal in a pod template, ConfigMap or annotation (rule and fingerprint, never the value). */
+  | 'hard-coded-secret'
   /** The AgentIdentity's risk is High or Critical. */
   | 'risk';
 
@@ -61,6 +66,8 @@ export interface InventoryItem {
   boundTo?: string[];
   /** AgentIdentity only: the assessed risk. */
   risk?: RiskStatus;
+  /** HardCodedSecret only: where, which rule, the fingerprint. */
+  secret?: SecretFinding;
   findings: Finding[];
 }
 
@@ -89,6 +96,39 @@ export interface RawTokenSecret {
 export interface RawPod {
   namespace: string;
   serviceAccountName: string;
+}
+
+/** The kinds whose pod templates are scanned for literal credentials. */
+export const WorkloadKinds = ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job', 'Pod'] as const;
+export type WorkloadKind = (typeof WorkloadKinds)[number];
+
+/**
+ * A workload with its pod template, or a ConfigMap with its data: these DO hold literal values, so
+ * they live only inside gatherInventory(), which scans them and keeps the findings alone.
+ */
+export interface RawWorkload {
+  kind: WorkloadKind;
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  /** Annotations of the pod template. */
+  templateAnnotations?: Record<string, string>;
+  podSpec: PodSpecLike;
+}
+
+export interface RawConfigMap {
+  namespace: string;
+  name: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  data?: Record<string, string>;
+}
+
+/** Where a finding was, plus the marks that name an owner; never the scanned value. */
+export interface RawSecretFinding extends SecretFinding {
+  /** `nhi.dev/owner` (label or annotation) of the object that carries it. */
+  marks?: Record<string, string>;
 }
 
 export interface RawIamRole {
@@ -132,6 +172,8 @@ export interface RawInventory {
   serviceAccounts: RawServiceAccount[];
   tokenSecrets: RawTokenSecret[];
   pods: RawPod[];
+  /** Literal credentials found in workloads, ConfigMaps and annotations (locations, never values). */
+  secrets?: RawSecretFinding[];
   /** Present when the AWS source was enabled: roles trusting one of `issuers`, users with keys. */
   aws?: { issuers: string[]; roles: RawIamRole[]; users: RawIamUser[] };
   /** Present when the Vault source was enabled. */
@@ -145,6 +187,9 @@ export interface KubernetesInventoryPort {
   listServiceAccounts(): Promise<RawServiceAccount[]>;
   listTokenSecrets(): Promise<RawTokenSecret[]>;
   listPods(): Promise<RawPod[]>;
+  /** Deployments, StatefulSets, DaemonSets, CronJobs, Jobs without a CronJob, and Pods without an owner. */
+  listWorkloads(): Promise<RawWorkload[]>;
+  listConfigMaps(): Promise<RawConfigMap[]>;
   /** The cluster's ServiceAccount issuer from OIDC discovery; undefined when not published. */
   serviceAccountIssuer(): Promise<string | undefined>;
   /** IRSA issuers named by ClusterCredentialProviders. */

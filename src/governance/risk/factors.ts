@@ -30,11 +30,27 @@ export const THRESHOLDS = {
   manyProviders: 3,
 } as const;
 
+/** A literal credential in the identity's workload: which rule, where (never the value). */
+export interface HardCodedSecret {
+  rule: string;
+  /** `container app env[DB_PASSWORD]`. */
+  where: string;
+}
+
 export interface FactorSubject {
   spec: AgentIdentitySpec;
   status?: AgentIdentityStatus | undefined;
   creationTimestamp?: string | undefined;
+  /** From the inventory's secret scan of the workload; absent when not scanned (the operator). */
+  hardCodedSecrets?: readonly HardCodedSecret[] | undefined;
 }
+
+/**
+ * Weight 3, as much as being able to escalate: a literal credential in a pod template is readable by
+ * anyone who can `get` the workload (and by every GitOps clone of its manifest), is stored in etcd
+ * unencrypted, bypasses this identity's rotation and TTL, and survives revocation.
+ */
+export const HARD_CODED_SECRET_WEIGHT = 3;
 
 const f = (id: string, weight: number, description: string): RiskFactor => ({ id, weight, description });
 
@@ -173,6 +189,19 @@ function scopeFactors(grants: GrantAnalysis): RiskFactor[] {
 function observedFactors(subject: FactorSubject): RiskFactor[] {
   const { spec, status } = subject;
   const out: RiskFactor[] = [];
+  const secrets = subject.hardCodedSecrets ?? [];
+  if (secrets.length > 0) {
+    out.push(
+      f(
+        'likelihood.hard-coded-credentials',
+        HARD_CODED_SECRET_WEIGHT,
+        `hard-coded credentials in the workload: ${list(
+          secrets.map((s) => `${s.rule} in ${s.where}`),
+          3,
+        )}; readable by anyone who can read the workload, never rotated`,
+      ),
+    );
+  }
   if (spec.impact?.internetExposed) {
     out.push(
       f(

@@ -5,7 +5,7 @@
 // Moderate at the next quarterly review, Low none). Pure: the caller gathers the input.
 
 import type { AgentIdentity, AgentIdentityStatus, RiskFactor, RiskStatus } from '../../api/v1alpha1/types.ts';
-import { impactFactors, likelihoodFactors } from './factors.ts';
+import { type HardCodedSecret, impactFactors, likelihoodFactors } from './factors.ts';
 import { analyzeGrants } from './grants.ts';
 
 export type RiskLevel = RiskStatus['level'];
@@ -79,6 +79,8 @@ export interface RiskInput {
   now: Date;
   /** When this risk was first detected, if the caller tracks it; see remediationStart. */
   firstDetected?: Date | undefined;
+  /** Literal credentials found in the identity's workload (by the inventory's scan), if scanned. */
+  hardCodedSecrets?: readonly HardCodedSecret[] | undefined;
 }
 
 /** 1 + ceil(points / 2), at most 5: no factor is Rare, one or two points Unlikely, ... seven Almost certain. */
@@ -111,6 +113,7 @@ export function assessRisk(input: RiskInput): RiskStatus {
     spec: identity.spec,
     status: identity.status,
     creationTimestamp: identity.metadata.creationTimestamp,
+    hardCodedSecrets: input.hardCodedSecrets,
   };
   const grants = analyzeGrants(identity.spec.scopes);
   const likelihoodList = likelihoodFactors(subject, now, grants);

@@ -19,6 +19,7 @@ import {
   abandonValue,
   Controls,
   lockValue,
+  Marks,
   OperatorAnnotations,
 } from '../../../src/api/v1alpha1/annotations.ts';
 import { CONTROLS_POLICY_NAME } from '../../../src/api/v1alpha1/controls-policy.ts';
@@ -207,6 +208,31 @@ describe('a namespace editor', () => {
     expect((await getIdentity(ns, name))?.metadata.annotations?.[Controls.lock]).toMatch(
       new RegExp(`^${security.username} at `),
     );
+  });
+
+  it('cannot remove the finalizer (which would skip revocation) nor delete a locked identity', async () => {
+    const name = 'editor-finalizer';
+    await admin.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+      ...AGENT_IDENTITIES,
+      namespace: ns,
+      body: agentIdentity(name, onTestCluster(ns), (i) => {
+        i.metadata.finalizers = [Marks.finalizer];
+      }),
+    });
+    expect(await patchAs(editor, name, { metadata: { finalizers: null } } as never)).toMatch(
+      new RegExp(`403: .*finalizer ${Marks.finalizer.replace('/', '\\/')}`),
+    );
+
+    const locked = await identity('editor-delete-locked');
+    expect(
+      await annotate(security, locked, { [Controls.lock]: lockValue(security.username, now()) }),
+    ).toBeUndefined();
+    const custom = editor.kc.makeApiClient(k8s.CustomObjectsApi);
+    await expect(
+      custom.deleteNamespacedCustomObject({ ...AGENT_IDENTITIES, namespace: ns, name: locked }),
+    ).rejects.toMatchObject({ code: 403, body: expect.stringContaining(`annotation ${Controls.lock}`) });
+    const unlocked = await identity('editor-delete-unlocked');
+    await custom.deleteNamespacedCustomObject({ ...AGENT_IDENTITIES, namespace: ns, name: unlocked });
   });
 
   it('still edits everything else on the identity', async () => {

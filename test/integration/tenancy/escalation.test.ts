@@ -234,6 +234,14 @@ const escalations: Array<[string, Attempt]> = [
     'every resource (*) in staging',
     { in: 'staging', scope: aws(['s3:GetObject'], ['*']), field: 'spec.scopes[].resources' },
   ],
+  [
+    "another tenant's managed secrets through an IAM policy variable (production)",
+    {
+      in: 'production',
+      scope: aws(['secretsmanager:GetSecretValue'], [`${ARN}:\${aws:PrincipalTag/nhi.dev/purpose}*`]),
+      field: 'spec.scopes[].resources',
+    },
+  ],
   // Vault: Vault's own configuration in every environment, other tenants' paths, the KV mount config.
   ...environments.flatMap(
     (env): Array<[string, Attempt]> => [

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { Marks } from '../../api/v1alpha1/annotations.ts';
+import type { SecretSpec } from '../../api/v1alpha1/types.ts';
+import { agentIdentity, withWorkload } from '../../testing/agent-identity.ts';
+import {
+  AdoptError,
+  type AdoptTarget,
+  adoptedSecretSpec,
+  identityOfWorkload,
+  type LiteralLocation,
+  literalOf,
+  newIdentity,
+  parseWorkloadArg,
+  secretNameFromEnv,
+  withAdoptedSecret,
+  workloadPatch,
+} from './adopt.ts';
+
+const literal = randomBytes(24).toString('base64url');
+const target: AdoptTarget = {
+  secretName: 'api-token',
+  targetSecret: 'bot-api',
+  key: 'API_TOKEN',
+  rotationInterval: '168h',
+};
+
+const container = (env: object[]) => ({ name: 'agent', image: 'x', env });
+const podTemplate = (env: object[], list: 'containers' | 'initContainers' = 'containers') => ({
+  template: { spec: { [list]: [container(env)] } },
+});
+const deploymentWith = (env: object[], list?: 'containers' | 'initContainers') => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'bot', namespace: 'agents' },
+  spec: podTemplate(env, list),
+});
+const at = (kind: LiteralLocation['kind'] = 'Deployment'): LiteralLocation => ({
+  kind,
+  namespace: 'agents',
+  name: 'bot',
+  container: 'agent',
+  env: 'API_TOKEN',
+});
+
+describe('literalOf', () => {
+  it('returns the literal value of the named env var', () => {
+    expect(literalOf(deploymentWith([{ name: 'API_TOKEN', value: literal }]), at())).toBe(literal);
+  });
+
+  it('finds init containers and CronJob templates', () => {
+    expect(literalOf(deploymentWith([{ name: 'API_TOKEN', value: literal }], 'initContainers'), at())).toBe(
+      literal,
+    );
+    const cronJob = {
+      kind: 'CronJob',
+      spec: { jobTemplate: { spec: podTemplate([{ name: 'API_TOKEN', value: literal }]) } },
+    };
+    expect(literalOf(cronJob, at('CronJob'))).toBe(literal);
+  });
+
+  it.each([
+    [
+      'a missing container',
+      { ...at(), container: 'other' },
+      [{ name: 'API_TOKEN', value: literal }],
+      'ContainerNotFound',
+    ],
+    ['a missing env var', at(), [{ name: 'OTHER', value: literal }], 'EnvNotFound'],
+    [
+      'a reference',
+      at(),
+      [{ name: 'API_TOKEN', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } }],
+      'NotLiteral',
+    ],
+    ['an empty value', at(), [{ name: 'API_TOKEN', value: '' }], 'NotLiteral'],
+  ])('refuses %s, naming the field and never the value', (_, location, env, reason) => {
+    const attempt = () => literalOf(deploymentWith(env), location);
+    expect(attempt).toThrow(AdoptError);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as AdoptError).reason).toBe(reason);
+      expect((error as Error).message).not.toContain(literal);
+    }
+  });
+});
+
+describe('workloadPatch', () => {
+  it('is a strategic-merge patch that removes the literal and references the Secret key', () => {
+    const patch = workloadPatch(deploymentWith([{ name: 'API_TOKEN', value: literal }]), at(), target);
+    expect(patch).toEqual({
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              {
+                name: 'agent',
+                env: [
+                  {
+                    name: 'API_TOKEN',
+                    value: null,
+                    valueFrom: { secretKeyRef: { name: 'bot-api', key: 'API_TOKEN' } },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      },
+    });
+    expect(JSON.stringify(patch)).not.toContain(literal);
+  });
+
+  it('reaches the pod template of a CronJob and an init container', () => {
+    const cronJob = {
+      kind: 'CronJob',
+      spec: { jobTemplate: { spec: podTemplate([{ name: 'API_TOKEN', value: literal }], 'initContainers') } },
+    };
+    const patch = workloadPatch(cronJob, at('CronJob'), target) as {
+      spec: { jobTemplate: { spec: { template: { spec: { initContainers: unknown[] } } } } };
+    };
+    expect(patch.spec.jobTemplate.spec.template.spec.initContainers).toHaveLength(1);
+  });
+});
+
+describe('the managed secret entry', () => {
+  it('is a kubernetes-backed secret with the target Secret, key and rotation interval', () => {
+    expect(adoptedSecretSpec(target)).toEqual({
+      name: 'api-token',
+      backend: 'kubernetes',
+      generator: { type: 'random', length: 32 },
+      rotationInterval: '168h',
+      target: { secretName: 'bot-api', key: 'API_TOKEN' },
+    });
+  });
+
+  it('is added to spec.secrets, replacing an entry of the same name', () => {
+    const other: SecretSpec = { name: 'other', generator: { type: 'random' } };
+    const entry = adoptedSecretSpec(target);
+    expect(withAdoptedSecret([other, { ...entry, rotationInterval: '1h' }], entry)).toEqual([other, entry]);
+  });
+
+  it('refuses a target Secret another entry already writes', () => {
+    const clash: SecretSpec = {
+      name: 'other',
+      generator: { type: 'random' },
+      target: { secretName: 'bot-api' },
+    };
+    expect(() => withAdoptedSecret([clash], adoptedSecretSpec(target))).toThrow(
+      /already writes Secret bot-api/,
+    );
+  });
+
+  it.each([
+    ['DB_PASSWORD', 'db-password'],
+    ['__X__', 'x'],
+    ['_', 'adopted'],
+  ])('is named after the env var: %s -> %s', (env, name) => {
+    expect(secretNameFromEnv(env)).toBe(name);
+  });
+});
+
+describe('the identity', () => {
+  it('is the one whose workloadRef names the workload', () => {
+    const bound = agentIdentity(
+      'bound',
+      withWorkload({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'bot' }),
+    );
+    const other = agentIdentity(
+      'other',
+      withWorkload({ apiVersion: 'apps/v1', kind: 'Deployment', name: 'x' }),
+    );
+    expect(identityOfWorkload([other, bound], at())?.metadata.name).toBe('bound');
+  });
+
+  it('is new with owner and purpose from the workload annotations and environment from the namespace', () => {
+    const identity = newIdentity({
+      name: 'bot',
+      namespace: 'agents',
+      at: at(),
+      workloadAnnotations: { [Marks.owner]: 'team-a', [Marks.purpose]: 'answers tickets' },
+      namespaceLabels: { [Marks.environment]: 'staging' },
+    });
+    expect(identity.spec).toEqual({
+      owner: { team: 'team-a' },
+      purpose: 'answers tickets',
+      environment: 'staging',
+      workloadRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'bot' },
+    });
+  });
+
+  it('is production in an unlabelled namespace and needs --owner and --purpose without annotations', () => {
+    const base = { name: 'bot', namespace: 'agents', at: at(), workloadAnnotations: {}, namespaceLabels: {} };
+    expect(() => newIdentity(base)).toThrow(/--owner .* and --purpose/);
+    expect(newIdentity({ ...base, owner: 'team-a', purpose: 'p' }).spec.environment).toBe('production');
+  });
+});
+
+describe('parseWorkloadArg', () => {
+  it.each([
+    ['deployment/bot', 'Deployment'],
+    ['StatefulSet/bot', 'StatefulSet'],
+    ['cronjob/bot', 'CronJob'],
+  ])('%s', (arg, kind) => {
+    expect(parseWorkloadArg(arg)).toEqual({ kind, name: 'bot' });
+  });
+
+  it.each(['pod/bot', 'bot', 'deployment/'])('refuses %s', (arg) => {
+    expect(() => parseWorkloadArg(arg)).toThrow(AdoptError);
+  });
+});

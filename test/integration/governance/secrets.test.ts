@@ -1,0 +1,180 @@
+// Hard-coded credentials in the running cluster, found by the inventory against the real apiserver:
+// a Deployment with a key-shaped literal env value, a CronJob with a token in its args, a ConfigMap
+// holding a private key — each with its exact location, owner and fingerprint — while a benign
+// high-entropy value under a non-secret name is not reported. Every planted value is generated here
+// and must be absent from the inventory, its json and table output, the HTML report and stderr.
+
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Marks } from '../../../src/api/v1alpha1/annotations.ts';
+import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
+import { repoRoot } from '../../../src/dev/components.ts';
+import { installOperatorManifests } from '../../../src/dev/install.ts';
+import {
+  collectInventory,
+  type InventoryItem,
+  kubernetesInventoryPort,
+} from '../../../src/governance/inventory/index.ts';
+import { fingerprint } from '../../../src/governance/secrets/detect.ts';
+import {
+  awsAccessKeyId,
+  buildId,
+  githubToken,
+  privateKeyPem,
+} from '../../../src/governance/secrets/testing/generated.ts';
+import { agentIdentity } from '../../../src/testing/agent-identity.ts';
+import { childProcessEnv, kubeConfig } from '../../support/env.ts';
+import { deployment, onTestCluster } from '../../support/fixtures.ts';
+import { namespaceBody } from '../../support/namespaces.ts';
+import { uniqueName } from '../../support/wait.ts';
+
+const run = promisify(execFile);
+const planted = { accessKeyId: awsAccessKeyId(), token: githubToken(), privateKey: privateKeyPem() };
+const benign = buildId();
+const namespace = uniqueName('secrets');
+let items: InventoryItem[] = [];
+
+async function nhictl(...args: string[]): Promise<{ stdout: string; stderr: string }> {
+  return run(process.execPath, [join(repoRoot, 'bin', 'nhictl.js'), ...args], {
+    env: childProcessEnv(),
+    maxBuffer: 64 * 1024 * 1024,
+  });
+}
+
+function expectNoValue(text: string): void {
+  for (const value of [...Object.values(planted), benign]) expect(text).not.toContain(value);
+  // Not even one line of the key's base64 body.
+  expect(text).not.toContain(planted.privateKey.split('\n')[1]);
+}
+
+const secretsHere = () => items.filter((i) => i.type === 'HardCodedSecret' && i.namespace === namespace);
+
+beforeAll(async () => {
+  const kc = kubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  await installOperatorManifests(kc);
+  await core.createNamespace({ body: namespaceBody(namespace) });
+  const identity: AgentIdentity = agentIdentity('payments-bot', onTestCluster(namespace));
+  await custom.createNamespacedCustomObject({
+    group: 'nhi.dev',
+    version: 'v1alpha1',
+    plural: 'agentidentities',
+    namespace,
+    body: identity,
+  });
+  const web = deployment('payments-bot', 'payments-bot');
+  const container = web.spec?.template.spec?.containers[0] as k8s.V1Container;
+  container.env = [
+    { name: 'AWS_ACCESS_KEY_ID', value: planted.accessKeyId },
+    { name: 'BUILD_SHA', value: benign },
+    { name: 'FROM_SECRET', valueFrom: { secretKeyRef: { name: 'x', key: 'y' } } },
+  ];
+  await apps.createNamespacedDeployment({ namespace, body: web });
+  await batch.createNamespacedCronJob({
+    namespace,
+    body: {
+      metadata: { name: 'sync', annotations: { [Marks.owner]: 'data-team' } },
+      spec: {
+        schedule: '0 3 * * *',
+        jobTemplate: {
+          spec: {
+            template: {
+              spec: {
+                restartPolicy: 'Never',
+                containers: [
+                  {
+                    name: 'sync',
+                    image: 'registry.example/sync:1',
+                    args: ['sync', `--github-token=${planted.token}`],
+                  },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+  });
+  await core.createNamespacedConfigMap({
+    namespace,
+    body: {
+      metadata: { name: 'tls' },
+      data: { 'server.conf': `listen 443\n${planted.privateKey}`, build: benign },
+    },
+  });
+  items = await collectInventory({ kubernetes: kubernetesInventoryPort(kc) });
+});
+
+afterAll(async () => {
+  await kubeConfig().makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: namespace });
+});
+
+describe('hard-coded credentials in the cluster', () => {
+  it('finds each literal with its exact location and fingerprint, and nothing else', () => {
+    const found = secretsHere().map((i) => i.secret);
+    expect(found).toEqual(
+      expect.arrayContaining([
+        {
+          rule: 'aws/AWSAccessKeyID',
+          fingerprint: fingerprint(planted.accessKeyId),
+          owner: `${namespace}/payments-bot`,
+          location: {
+            kind: 'Deployment',
+            namespace,
+            name: 'payments-bot',
+            container: 'agent',
+            field: 'env[AWS_ACCESS_KEY_ID]',
+          },
+        },
+        {
+          rule: 'github/GITHUB_TOKEN',
+          fingerprint: fingerprint(planted.token),
+          owner: 'data-team',
+          location: { kind: 'CronJob', namespace, name: 'sync', container: 'sync', field: 'args[1]' },
+        },
+        {
+          rule: 'privatekey/PrivateKey',
+          fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/),
+          location: { kind: 'ConfigMap', namespace, name: 'tls', field: 'data[server.conf]', line: 2 },
+        },
+      ]),
+    );
+    // The benign build id under BUILD_SHA and `build` is not a finding.
+    expect(found).toHaveLength(3);
+  });
+
+  it('raises the risk of the AgentIdentity whose workload carries one', () => {
+    const identity = items.find((i) => i.type === 'AgentIdentity' && i.namespace === namespace);
+    const factor = identity?.risk?.factors.find((f) => f.id === 'likelihood.hard-coded-credentials');
+    expect(factor?.weight).toBe(3);
+    expect(factor?.description).toContain('aws/AWSAccessKeyID in container agent env[AWS_ACCESS_KEY_ID]');
+    expectNoValue(JSON.stringify(items));
+  });
+
+  it('shows them in nhictl inventory and the HTML report without any value', async () => {
+    const json = await nhictl('inventory', '-o', 'json', '--no-aws', '--no-vault');
+    expectNoValue(json.stdout + json.stderr);
+    const report = JSON.parse(json.stdout) as { summary: { hardCodedSecrets: string[] } };
+    expect(report.summary.hardCodedSecrets).toContain(`HardCodedSecret ${namespace}/CronJob/sync`);
+
+    const table = await nhictl('inventory', '--no-aws', '--no-vault');
+    expectNoValue(table.stdout + table.stderr);
+    expect(table.stdout).toContain(`github/GITHUB_TOKEN in CronJob ${namespace}/sync container sync args[1]`);
+
+    const html = join(mkdtempSync(join(tmpdir(), 'nhi-report-')), 'report.html');
+    const written = await nhictl('report', '--html', html, '--no-aws', '--no-vault');
+    expectNoValue(written.stdout + written.stderr);
+    const page = readFileSync(html, 'utf8');
+    expectNoValue(page);
+    expect(page).toContain('Hard-coded credentials');
+    expect(page).toContain('privatekey/PrivateKey');
+  });
+});
