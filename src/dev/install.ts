@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
+import { VERSION } from '../api/v1alpha1/types.ts';
 import { repoRoot } from './components.ts';
 
 export const FIELD_MANAGER = 'nhi-dev-install';
@@ -40,11 +41,23 @@ export async function installOperatorManifests(kc: k8s.KubeConfig): Promise<void
   const crds = readManifests('crds');
   await applyObjects(kc, crds);
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   for (const crd of crds) {
     const name = crd.metadata?.name ?? '';
     for (let i = 0; i < 100; i++) {
       const live = await ext.readCustomResourceDefinition({ name });
       if (live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) break;
+      await sleep(100);
+    }
+    // Established is not yet served: right after, reads answer 429 "storage is (re)initializing".
+    const [plural = '', ...groupParts] = name.split('.');
+    const group = groupParts.join('.');
+    for (let i = 0; i < 100; i++) {
+      const served = await custom.listClusterCustomObject({ group, version: VERSION, plural, limit: 1 }).then(
+        () => true,
+        () => false,
+      );
+      if (served) break;
       await sleep(100);
     }
   }

@@ -40,6 +40,20 @@ let operator: OperatorProcess;
 const outputs: string[] = [];
 const literals: string[] = [];
 
+/** `adopt deployment/<name> -n <ns> --container agent --env <ENV> --secret <secret>`, the common part. */
+const adoptArgs = (name: string, secret: string) => [
+  'adopt',
+  `deployment/${name}`,
+  '-n',
+  ns,
+  '--container',
+  'agent',
+  '--env',
+  ENV,
+  '--secret',
+  secret,
+];
+
 async function nhictl(...args: string[]): Promise<string> {
   try {
     const { stdout, stderr } = await run(process.execPath, [join(repoRoot, 'bin', 'nhictl.js'), ...args], {
@@ -105,16 +119,7 @@ describe('nhictl adopt --secret --apply on a Deployment without an AgentIdentity
     literals.push(literal);
     await workloadWithLiteral(name, literal);
     const stdout = await nhictl(
-      'adopt',
-      `deployment/${name}`,
-      '-n',
-      ns,
-      '--container',
-      'agent',
-      '--env',
-      ENV,
-      '--secret',
-      `${name}-aws`,
+      ...adoptArgs(name, `${name}-aws`),
       '--rotation-interval',
       '168h',
       '--apply',
@@ -205,20 +210,9 @@ describe('nhictl adopt --secret --apply on a Deployment without an AgentIdentity
   });
 
   it('refuses to adopt again: the workload holds no literal any more', async () => {
-    await expect(
-      nhictl(
-        'adopt',
-        `deployment/${name}`,
-        '-n',
-        ns,
-        '--container',
-        'agent',
-        '--env',
-        ENV,
-        '--secret',
-        `${name}-aws`,
-      ),
-    ).rejects.toMatchObject({ stderr: expect.stringContaining('already reads its value from a reference') });
+    await expect(nhictl(...adoptArgs(name, `${name}-aws`))).rejects.toMatchObject({
+      stderr: expect.stringContaining('already reads its value from a reference'),
+    });
   });
 });
 
@@ -240,18 +234,7 @@ describe('nhictl adopt --secret without --apply, for a workload that has an Agen
       ),
     });
     await untilCondition(ns, 'reports-bot', 'Ready');
-    stdout = await nhictl(
-      'adopt',
-      `deployment/${name}`,
-      '-n',
-      ns,
-      '--container',
-      'agent',
-      '--env',
-      ENV,
-      '--secret',
-      'reports-aws',
-    );
+    stdout = await nhictl(...adoptArgs(name, 'reports-aws'));
   });
 
   it('adds the managed secret to the existing identity, which adopts the value', async () => {
@@ -288,22 +271,7 @@ describe('nhictl adopt --secret --rotate-now', () => {
     literals.push(literal);
     await workloadWithLiteral(name, literal);
     const result = JSON.parse(
-      await nhictl(
-        'adopt',
-        `deployment/${name}`,
-        '-n',
-        ns,
-        '--container',
-        'agent',
-        '--env',
-        ENV,
-        '--secret',
-        `${name}-aws`,
-        '--apply',
-        '--rotate-now',
-        '-o',
-        'json',
-      ),
+      await nhictl(...adoptArgs(name, `${name}-aws`), '--apply', '--rotate-now', '-o', 'json'),
     ) as AdoptResult;
     expect(result).toMatchObject({ adopted: true, rotationRequested: true });
     const identity = await eventually('the rotation after adoption', async () => {
