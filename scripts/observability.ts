@@ -45,6 +45,7 @@ export const RUNBOOK_ANCHORS: Readonly<Record<string, string>> = {
   NHIIdentityNotReady: 'identity-not-ready',
   NHIRevocationBlocked: 'revocation-blocked',
   NHICredentialsStranded: 'stranded-credentials',
+  NHIHardCodedCredentials: 'hard-coded-credentials',
   NHIDriftCorrected: 'drift-corrected',
   NHIDriftNotCorrected: 'drift-not-corrected',
 };

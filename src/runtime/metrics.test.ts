@@ -123,4 +123,24 @@ describe('RuntimeMetrics', () => {
       'nhi_agent_identity_not_ready_since_timestamp_seconds{identity_namespace="agents",identity_name="new",phase="Pending",status="Unknown",reason="NotReconciled"} 1767225600',
     ]);
   });
+  it('counts identities per risk level and per risk factor, each factor once per identity', async () => {
+    const metrics = new RuntimeMetrics();
+    const withRisk = (level: string, ...factors: string[]) => ({
+      metadata: { namespace: 'agents', name: level },
+      status: { risk: { level, factors: factors.map((id) => ({ id })) } },
+    });
+    metrics.observeIdentities(() => [
+      withRisk('High', 'likelihood.hard-coded-credentials', 'likelihood.hard-coded-credentials'),
+      withRisk('Low'),
+      withRisk('High', 'impact.production'),
+      { metadata: { namespace: 'agents', name: 'unassessed' } },
+    ]);
+    expect(await metrics.value('nhi_agent_identities_by_risk_level', { level: 'High' })).toBe(2);
+    expect(await metrics.value('nhi_agent_identities_by_risk_level', { level: 'Low' })).toBe(1);
+    expect(
+      await metrics.value('nhi_agent_identities_by_risk_factor', {
+        factor: 'likelihood.hard-coded-credentials',
+      }),
+    ).toBe(1);
+  });
 });

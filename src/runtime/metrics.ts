@@ -31,6 +31,7 @@ export interface IdentitySnapshot {
       reason?: string;
       lastTransitionTime?: string;
     }>;
+    risk?: { level: string; factors?: ReadonlyArray<{ id: string }> };
   };
 }
 
@@ -213,6 +214,29 @@ export class RuntimeMetrics {
             since / 1000,
           );
         }
+      },
+    });
+    new Gauge({
+      name: 'nhi_agent_identities_by_risk_level',
+      help: 'AgentIdentities per status.risk.level (Low, Moderate, High, Critical); unassessed ones are not counted.',
+      labelNames: ['level'],
+      registers,
+      collect() {
+        this.reset();
+        for (const identity of read())
+          if (identity.status?.risk) this.inc({ level: identity.status.risk.level });
+      },
+    });
+    new Gauge({
+      name: 'nhi_agent_identities_by_risk_factor',
+      help: 'AgentIdentities per risk factor in status.risk.factors (e.g. likelihood.hard-coded-credentials); one per identity and factor.',
+      labelNames: ['factor'],
+      registers,
+      collect() {
+        this.reset();
+        for (const identity of read())
+          for (const id of new Set((identity.status?.risk?.factors ?? []).map((f) => f.id)))
+            this.inc({ factor: id });
       },
     });
   }

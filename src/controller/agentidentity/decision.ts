@@ -2,10 +2,17 @@
 // must do, and the deadlines behind it. Types only; lifecycle.ts decides.
 
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import type { HardCodedSecret } from '../../governance/risk/factors.ts';
 
 export type WorkloadState =
   | { kind: 'none' }
-  | { kind: 'present'; usesServiceAccount: boolean; boundPods: number }
+  | {
+      kind: 'present';
+      usesServiceAccount: boolean;
+      boundPods: number;
+      /** Literal credentials in the workload's pod template (rule and place, never the value); absent when not scanned. */
+      hardCodedSecrets?: readonly HardCodedSecret[];
+    }
   | { kind: 'missing' }
   | { kind: 'unresolvable'; message: string };
 

@@ -5,6 +5,8 @@
 
 import { lastUsedStepMs } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
+import type { HardCodedSecret } from '../../governance/risk/factors.ts';
+import { hardCodedSecretOf, scanPodSpec } from '../../governance/secrets/detect.ts';
 import { riskGate } from '../../policies/risk-gate.ts';
 import type { IdentityRef } from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
@@ -12,13 +14,42 @@ import type { WorkloadState } from './decision.ts';
 import { recordedPast } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { Drifted } from './provision.ts';
-import { observeWorkload } from './workload.ts';
+import { observeWorkload, type WorkloadScanner } from './workload.ts';
 
-/** Remembers, per identity key, when its backends were last observed. Entries go with the identity. */
+/**
+ * Remembers, per identity key, when its backends were last observed and what the secret scan found in
+ * its workload's pod template at which version (a scan runs again only when the template changed).
+ * Entries go with the identity.
+ */
 export class Observer {
   private readonly lastObserved = new Map<string, number>();
+  private readonly scans = new Map<string, { version: string; secrets: readonly HardCodedSecret[] }>();
 
   constructor(readonly deps: ReconcilerDeps) {}
+
+  /** The workload scanner for identity `key`: literal credentials in the pod template, cached per version. */
+  scanner(key: string): WorkloadScanner {
+    return async (workload, podSpec) => {
+      const meta = workload.metadata ?? {};
+      const version = `${meta.uid ?? ''}/${meta.generation ?? meta.resourceVersion ?? ''}`;
+      const cached = this.scans.get(key);
+      if (cached?.version === version) return cached.secrets;
+      try {
+        const ref = {
+          kind: workload.kind ?? 'Workload',
+          name: meta.name ?? '',
+          namespace: meta.namespace ?? '',
+        };
+        const secrets = (await scanPodSpec(podSpec, ref)).map(hardCodedSecretOf);
+        this.scans.set(key, { version, secrets });
+        return secrets;
+      } catch (error) {
+        // The scan only informs the risk score; a rule that throws must not stop the lifecycle.
+        this.deps.logger.warn('workload secret scan failed', { error: maskSecrets(String(error)) });
+        return undefined;
+      }
+    };
+  }
 
   due(key: string, now: Date): boolean {
     return (
@@ -32,6 +63,7 @@ export class Observer {
 
   forget(key: string): void {
     this.lastObserved.delete(key);
+    this.scans.delete(key);
   }
 }
 
@@ -109,7 +141,7 @@ export async function gather(
   const { deps } = observer;
   const workload = identity.metadata.deletionTimestamp
     ? ({ kind: 'none' } as const)
-    : await observeWorkload(deps.workloads, identity);
+    : await observeWorkload(deps.workloads, identity, observer.scanner(key));
   const policy = deps.policy();
   const violations = [...deps.checkPolicy(identity, policy), ...riskGate(identity, policy, now)];
   const observed = await observeProviders(observer, ref, key, workload, now);

@@ -101,7 +101,9 @@ export class AgentIdentityReconciler {
       }
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
-    draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now }));
+    const { workload } = gathered;
+    const hardCodedSecrets = workload.kind === 'present' ? workload.hardCodedSecrets : undefined;
+    draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now, hardCodedSecrets }));
     const status = markReady(draft, decision);
     await this.deps.store.writeStatus(identity, status);
     await transitionsToEvents(this.deps, identity, draft.transitions);

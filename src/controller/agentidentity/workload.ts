@@ -3,6 +3,8 @@
 
 import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import type { HardCodedSecret } from '../../governance/risk/factors.ts';
+import type { PodSpecLike } from '../../governance/secrets/detect.ts';
 import { httpStatus } from '../../runtime/errors.ts';
 import type { WorkloadState } from './decision.ts';
 
@@ -23,20 +25,31 @@ export function managedServiceAccountName(identity: AgentIdentity): string {
 }
 
 /** The pod spec inside a workload of any common shape (Pod, Deployment-like, CronJob). */
-export function podSpecOf(obj: unknown): { serviceAccountName?: string } | undefined {
+export function podSpecOf(obj: unknown): WorkloadPodSpec | undefined {
   const o = obj as {
     kind?: string;
-    spec?: {
-      serviceAccountName?: string;
-      template?: { spec?: { serviceAccountName?: string } };
-      jobTemplate?: { spec?: { template?: { spec?: { serviceAccountName?: string } } } };
+    spec?: WorkloadPodSpec & {
+      template?: { spec?: WorkloadPodSpec };
+      jobTemplate?: { spec?: { template?: { spec?: WorkloadPodSpec } } };
     };
   };
   if (o.kind === 'Pod') return o.spec ?? {};
   return o.spec?.template?.spec ?? o.spec?.jobTemplate?.spec?.template?.spec;
 }
 
-export async function observeWorkload(port: WorkloadPort, identity: AgentIdentity): Promise<WorkloadState> {
+export type WorkloadPodSpec = PodSpecLike & { serviceAccountName?: string };
+
+/** Finds literal credentials in the workload's pod template; gather.ts caches it per workload version. */
+export type WorkloadScanner = (
+  workload: k8s.KubernetesObject,
+  podSpec: WorkloadPodSpec,
+) => Promise<readonly HardCodedSecret[] | undefined>;
+
+export async function observeWorkload(
+  port: WorkloadPort,
+  identity: AgentIdentity,
+  scan?: WorkloadScanner,
+): Promise<WorkloadState> {
   const ref = identity.spec.workloadRef;
   const namespace = identity.metadata.namespace ?? 'default';
   if (!ref) return { kind: 'none' };
@@ -63,10 +76,12 @@ export async function observeWorkload(port: WorkloadPort, identity: AgentIdentit
   const serviceAccount = managedServiceAccountName(identity);
   const podSpec = podSpecOf(workload);
   const pods = await port.podsUsingServiceAccount(namespace, serviceAccount);
+  const hardCodedSecrets = podSpec && scan ? await scan(workload, podSpec) : undefined;
   return {
     kind: 'present',
     usesServiceAccount: podSpec?.serviceAccountName === serviceAccount,
     boundPods: pods.filter((p) => !p.metadata?.deletionTimestamp).length,
+    ...(hardCodedSecrets ? { hardCodedSecrets } : {}),
   };
 }
 

@@ -4,9 +4,8 @@
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
-import type { HardCodedSecret } from '../risk/factors.ts';
 import { assessRisk, summarizeRisk } from '../risk/risk.ts';
-import { describeLocation } from '../secrets/detect.ts';
+import { describeLocation, hardCodedSecretOf } from '../secrets/detect.ts';
 import { isSystemServiceAccount } from './system.ts';
 import { iamTrustBinding, type SubjectRef, type TrustBinding, vaultRoleBinding } from './trust.ts';
 import {
@@ -127,10 +126,7 @@ function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
   const secrets = w
     ? (ctx.secretsByWorkload.get(workloadKey(identity.metadata.namespace, w.kind, w.name)) ?? [])
     : [];
-  const hardCodedSecrets: HardCodedSecret[] = secrets.map((s) => ({
-    rule: s.rule,
-    where: `${s.location.container !== undefined ? `container ${s.location.container} ` : ''}${s.location.field}`,
-  }));
+  const hardCodedSecrets = secrets.map(hardCodedSecretOf);
   const risk = assessRisk({ identity, now: ctx.now, hardCodedSecrets });
   const findings: Finding[] = [];
   if (risk.level === 'High' || risk.level === 'Critical') {

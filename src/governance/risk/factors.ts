@@ -41,7 +41,7 @@ export interface FactorSubject {
   spec: AgentIdentitySpec;
   status?: AgentIdentityStatus | undefined;
   creationTimestamp?: string | undefined;
-  /** From the inventory's secret scan of the workload; absent when not scanned (the operator). */
+  /** From the secret scan of the workload's pod template (the inventory's, or the operator's per reconcile); absent when not scanned. */
   hardCodedSecrets?: readonly HardCodedSecret[] | undefined;
 }
 

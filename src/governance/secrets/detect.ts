@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { lintSource } from '@secretlint/core';
 import { creator as recommendedPreset } from '@secretlint/secretlint-rule-preset-recommend';
+import type { HardCodedSecret } from '../risk/factors.ts';
 
 export interface SecretLocation {
   /** `File` for `nhictl scan`; the Kubernetes kind (`Deployment`, `ConfigMap`, ...) in the cluster. */
@@ -340,4 +341,13 @@ export function describeLocation(l: SecretLocation): string {
   const object = `${l.kind} ${l.namespace !== undefined ? `${l.namespace}/` : ''}${l.name}`;
   const line = l.line !== undefined ? ` line ${l.line}` : '';
   return `${object}${l.container !== undefined ? ` container ${l.container}` : ''} ${l.field}${line}`;
+}
+
+/** A finding as the risk engine counts it: the rule and where in the workload (never the value). */
+export function hardCodedSecretOf(finding: SecretFinding): HardCodedSecret {
+  const l = finding.location;
+  return {
+    rule: finding.rule,
+    where: `${l.container !== undefined ? `container ${l.container} ` : ''}${l.field}`,
+  };
 }

@@ -94,6 +94,10 @@ async function secretValue(name: string, key: string): Promise<string | undefine
   return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
 }
 
+function hardCodedFactor(identity: AgentIdentity | undefined) {
+  return identity?.status?.risk?.factors.find((f) => f.id === 'likelihood.hard-coded-credentials');
+}
+
 function adoptedVersion(identity: AgentIdentity | undefined, secret: string): number | undefined {
   return identity?.status?.secrets?.find((s) => s.name === secret)?.currentVersion;
 }
@@ -237,6 +241,15 @@ describe('nhictl adopt --secret without --apply, for a workload that has an Agen
     stdout = await nhictl(...adoptArgs(name, 'reports-aws'));
   });
 
+  it("counts the literal in the identity's status.risk, naming the container and field, never the value", async () => {
+    const identity = await eventually('the hard-coded credential risk factor', async () => {
+      const i = await getIdentity(ns, 'reports-bot');
+      return hardCodedFactor(i) ? i : undefined;
+    });
+    expect(hardCodedFactor(identity)?.description).toContain(`container agent env[${ENV}]`);
+    expect(JSON.stringify(identity.status).includes(literal)).toBe(false);
+  });
+
   it('adds the managed secret to the existing identity, which adopts the value', async () => {
     const identity = await eventually('the adopted version', async () => {
       const i = await getIdentity(ns, 'reports-bot');
@@ -260,6 +273,13 @@ describe('nhictl adopt --secret without --apply, for a workload that has an Agen
     expect(envOf(after, ENV)).toEqual({
       name: ENV,
       valueFrom: { secretKeyRef: { name: 'reports-aws', key: ENV } },
+    });
+  });
+
+  it('drops the risk factor once the literal is gone from the pod template', async () => {
+    await eventually('the risk without the hard-coded credential', async () => {
+      const i = await getIdentity(ns, 'reports-bot');
+      return i?.status?.risk && !hardCodedFactor(i) ? i : undefined;
     });
   });
 });
