@@ -39,6 +39,12 @@ export const Controls = {
    * distinct value (status.secrets[].rotationRequest); a time in the future counts as now.
    */
   rotateRequestedAt: 'nhi.dev/rotate-requested-at',
+  /**
+   * `<kubernetes user> at <time>[: note]` (`nhictl attest`): the sponsor confirms the identity is
+   * still needed. The value must begin with the requesting user's name (admission checks it); the
+   * operator records status.attestedAt/attestedBy and an audit record, then removes the annotation.
+   */
+  attestRequest: 'nhi.dev/attest-requested',
 } as const;
 
 /** Annotations the operator sets on an AgentIdentity for itself. */
@@ -53,12 +59,14 @@ export const OperatorAnnotations = {
 /**
  * The verb on nhi.dev agentidentities a requester needs, checked at admission with the VAP authorizer,
  * to change each protected annotation (`spec.locked` too, with `lock`). RBAC grants them: the chart's
- * nhi-security ClusterRole holds lock, abandon and rotate; only the operator's own role holds revoke.
+ * nhi-security ClusterRole holds lock, abandon, rotate and attest (nhi-attester holds attest alone, for
+ * sponsors); the operator's own role holds revoke, and attest to clear a recorded attest request.
  */
 export const ControlVerbs = {
   [Controls.lock]: 'lock',
   [Controls.abandonBackends]: 'abandon',
   [Controls.rotateRequestedAt]: 'rotate',
+  [Controls.attestRequest]: 'attest',
   [OperatorAnnotations.revocationStarted]: 'revoke',
 } as const;
 
@@ -72,6 +80,11 @@ export function lockedBy(value: string): string {
   const at = value.indexOf(' at ');
   return at < 0 ? value : value.slice(0, at);
 }
+
+/** The value of the attest annotation: the Kubernetes user first, as admission requires (as the lock's). */
+export const attestValue = lockValue;
+/** Who set the attest annotation: the user it begins with. */
+export const attestedByOf = lockedBy;
 
 /** Separates the backend keys from the user in the abandon annotation (`<keys> by <user>`). */
 export const ABANDONED_BY = ' by ';

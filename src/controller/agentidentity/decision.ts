@@ -1,7 +1,7 @@
 // The vocabulary of the lifecycle decision: what gather() found about the workload, what the reconcile
 // must do, and the deadlines behind it. Types only; lifecycle.ts decides.
 
-import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, AttestationAction } from '../../api/v1alpha1/types.ts';
 
 export type WorkloadState =
   | { kind: 'none' }
@@ -9,7 +9,7 @@ export type WorkloadState =
   | { kind: 'missing' }
   | { kind: 'unresolvable'; message: string };
 
-export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked';
+export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked' | 'AttestationOverdue';
 
 export type Decision =
   | { action: 'offboard' }
@@ -24,6 +24,8 @@ export interface LifecycleInput {
   workload: WorkloadState;
   lastUsed?: Date | undefined;
   policyViolations: string[];
+  /** The attestation deadlines of the identity's environment (attestation.ts); none when not required. */
+  attestation?: { dueAt: Date; overdueAt: Date; rules: { action: AttestationAction } } | undefined;
 }
 
 export interface Deadlines {
@@ -32,6 +34,9 @@ export interface Deadlines {
   inactiveAt?: Date | undefined;
   orphanedAt?: Date | undefined;
   quarantineEndsAt?: Date | undefined;
+  inactivityWarningAt?: Date | undefined;
+  attestationDueAt?: Date | undefined;
+  attestationOverdueAt?: Date | undefined;
 }
 
 export interface LifecycleResult {

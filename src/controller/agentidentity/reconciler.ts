@@ -1,7 +1,9 @@
 // The AgentIdentity reconcile, as a checklist: gather every read, decide the lifecycle (a pure
 // function), run the one step the decision names, derive Ready, then write status once (only if it
 // changed) and schedule the next deadline. Each condition is set by the step module that owns it
-// (status-draft.ts has the table); this file sets none. Provider failures are recorded in status with
+// (status-draft.ts has the table); this file sets none. Attestation requests are recorded before the
+// decision (a confirmation restores at once) and removed after status is written; owners are notified
+// (notifications.ts) before that write, which records what was delivered. Provider failures are recorded in status with
 // a backoff that survives restarts; apiserver conflicts and offboarding failures go back to the queue.
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
@@ -12,11 +14,13 @@ import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
+import { clearAttestRequest, readAttestation, recordAttestation } from './attestation.ts';
 import { clearFailures, countFailure, failureBackoffUntil } from './backoff.ts';
 import type { Decision, LifecycleResult } from './decision.ts';
 import { gather, type Observed, Observer } from './gather.ts';
 import { identityRef } from './identity.ts';
 import { decideLifecycle, nextDeadline } from './lifecycle.ts';
+import { notifyOwners } from './notifications.ts';
 import { observeConditions } from './observe.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import {
@@ -63,12 +67,14 @@ export class AgentIdentityReconciler {
 
     const ref = identityRef(identity);
     const gathered = await gather(this.observer, ref, key, now, identity);
+    const attestation = readAttestation(identity, gathered.policy, now);
     const lifecycle = decideLifecycle({
       identity,
       now,
       workload: gathered.workload,
       lastUsed: gathered.observed.lastUsed,
       policyViolations: gathered.violations,
+      attestation,
     });
     const { decision } = lifecycle;
     const draft = new StatusDraft(identity, now);
@@ -81,6 +87,7 @@ export class AgentIdentityReconciler {
       gathered.observed.lastUsed,
       now,
     );
+    await recordAttestation(this.deps, identity, attestation, draft, now);
 
     let nextWork: Date | undefined;
     if (this.deps.dryRun) {
@@ -103,7 +110,17 @@ export class AgentIdentityReconciler {
     }
     draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now }));
     const status = markReady(draft, decision);
+    await notifyOwners(
+      this.deps,
+      identity,
+      gathered.policy,
+      draft,
+      lifecycle,
+      gathered.observed.drifted.map((d) => d.key),
+      now,
+    );
     await this.deps.store.writeStatus(identity, status);
+    await clearAttestRequest(this.deps, identity);
     await transitionsToEvents(this.deps, identity, draft.transitions);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
   };
@@ -180,6 +197,9 @@ export class AgentIdentityReconciler {
       deadlines.expiresAt,
       deadlines.inactiveAt,
       deadlines.orphanedAt,
+      deadlines.inactivityWarningAt,
+      deadlines.attestationDueAt,
+      deadlines.attestationOverdueAt,
       quarantineEndsAt(status),
       ...(status.secrets ?? []).map((s) => (s.nextRotation ? new Date(s.nextRotation) : undefined)),
       nextWork,
