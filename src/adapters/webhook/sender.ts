@@ -42,7 +42,8 @@ export class HttpsWebhook implements WebhookPort {
 
   async deliver(webhook: WebhookSpec, event: CloudEvent): Promise<void> {
     const url = new URL(webhook.url);
-    if (url.protocol !== 'https:') throw new Error(`webhook ${url.host}: only https:// receivers are supported`);
+    if (url.protocol !== 'https:')
+      throw new Error(`webhook ${url.host}: only https:// receivers are supported`);
     let key: Buffer | undefined;
     try {
       key = await this.options.readKey(webhook.secretRef);

@@ -65,7 +65,8 @@ export function verifySignature(
   if (!id || !timestamp || !signatures) return 'missing webhook-id, webhook-timestamp or webhook-signature';
   const seconds = Number(timestamp);
   if (!Number.isInteger(seconds)) return 'webhook-timestamp is not Unix seconds';
-  if (Math.abs(now.getTime() / 1000 - seconds) > toleranceSeconds) return 'webhook-timestamp outside tolerance';
+  if (Math.abs(now.getTime() / 1000 - seconds) > toleranceSeconds)
+    return 'webhook-timestamp outside tolerance';
   const expected = Buffer.from(mac(signingKey(secret), id, timestamp, body));
   const matches = signatures
     .split(' ')

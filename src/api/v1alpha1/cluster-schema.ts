@@ -3,12 +3,12 @@
 
 import { Marks } from './annotations.ts';
 import {
+  AttestationDefaults,
   AWS_RECOVERY_WINDOW_DAYS,
   DEFAULT_ALLOWED_VAULT_PATHS,
   DEFAULT_ENVIRONMENT,
   FORBIDDEN_VAULT_CAPABILITIES,
   FORBIDDEN_VAULT_PATHS,
-  AttestationDefaults,
   PrivilegedGrants,
   wildcardAwsResourcesAllowedByDefault,
 } from './defaults.ts';

@@ -153,7 +153,7 @@ export const controlValidations: ControlValidation[] = [
     id: 'attest-names-requester',
     field: `annotation ${Controls.attestRequest}`,
     expression: `!variables.attestChanged || !(${inNew(Controls.attestRequest)}) || ${newValue(Controls.attestRequest)} == ${user} || ${newValue(Controls.attestRequest)}.startsWith(${user} + ' ')`,
-    messageExpression: `${q(`annotation ${Controls.attestRequest} must begin with the requesting user's name: `)} + ${user} + ${q(' at <time>[: note] (nhictl attest writes it); no one attests in another\'s name')}`,
+    messageExpression: `${q(`annotation ${Controls.attestRequest} must begin with the requesting user's name: `)} + ${user} + ${q(" at <time>[: note] (nhictl attest writes it); no one attests in another's name")}`,
     message: `annotation ${Controls.attestRequest} must begin with the requesting user's name (nhictl attest writes it)`,
   },
   verbRequired(

@@ -254,10 +254,7 @@ export function attestationRules(
 }
 
 /** When the next attestation is due: the last one (or the creation) plus the interval; then the grace. */
-export function attestationDeadlines(
-  rules: AttestationRules,
-  since: Date,
-): { dueAt: Date; overdueAt: Date } {
+export function attestationDeadlines(rules: AttestationRules, since: Date): { dueAt: Date; overdueAt: Date } {
   const dueAt = new Date(since.getTime() + rules.intervalMs);
   return { dueAt, overdueAt: new Date(dueAt.getTime() + rules.graceMs) };
 }

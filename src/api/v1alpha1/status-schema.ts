@@ -140,7 +140,9 @@ export const agentIdentityStatusSchema: Schema = obj(
         maxLength: 32,
       },
     ),
-    attestedAt: timestamp('When the sponsor last attested that the identity is still needed (nhictl attest).'),
+    attestedAt: timestamp(
+      'When the sponsor last attested that the identity is still needed (nhictl attest).',
+    ),
     attestedBy: str('The Kubernetes user who attested (checked at admission).', { maxLength: 512 }),
     attestationRequest: str(
       'The nhi.dev/attest-requested value already recorded (its first 64 characters): a request is recorded once.',

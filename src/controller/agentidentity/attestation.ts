@@ -14,8 +14,8 @@ import {
   rotationRequestKey,
 } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
-import { recordedPast } from './lifecycle.ts';
 import { auditIdentity, identityResource } from './identity.ts';
+import { recordedPast } from './lifecycle.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -100,7 +100,8 @@ export async function recordAttestation(
   draft.set('attestedAt', attestation.attestedAt);
   draft.set('attestedBy', attestation.attestedBy);
   const sponsor = identity.spec.sponsor?.name ?? identity.spec.owner.team;
-  const then = rules.action === 'quarantine' ? 'then the identity is quarantined until attested' : 'then notify';
+  const then =
+    rules.action === 'quarantine' ? 'then the identity is quarantined until attested' : 'then notify';
   if (now < dueAt) {
     condition.set(
       'AttestationDue',

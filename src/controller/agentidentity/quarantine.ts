@@ -44,7 +44,9 @@ export async function quarantine(
     await applyPhaseEverywhere(deps, ref, 'quarantine', `${decision.reason}: ${decision.message}`);
     draft.set(
       'quarantineUntil',
-      UNTIL_LIFTED.has(decision.reason) ? undefined : quarantinePeriodEnd(ref.identity.spec, now).toISOString(),
+      UNTIL_LIFTED.has(decision.reason)
+        ? undefined
+        : quarantinePeriodEnd(ref.identity.spec, now).toISOString(),
     );
   } else if (driftDue) {
     // Re-assert quarantine each drift interval: a RoleBinding or policy put back is removed again.
