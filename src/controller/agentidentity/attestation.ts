@@ -147,8 +147,17 @@ async function auditAttestation(
   });
 }
 
-/** After status recorded it, the attest request is removed (a crash before is harmless: it is handled once). */
-export async function clearAttestRequest(deps: ReconcilerDeps, identity: AgentIdentity): Promise<void> {
-  if (deps.dryRun || identity.metadata.annotations?.[Controls.attestRequest] === undefined) return;
+/**
+ * An attest request that status already recorded (a previous reconcile wrote it) is removed, with the
+ * resourceVersion of the object read: a newer request in between is a conflict, never lost. Removing it
+ * in the reconcile that recorded it would conflict with that reconcile's own status write.
+ */
+export async function clearRecordedAttestRequest(
+  deps: ReconcilerDeps,
+  identity: AgentIdentity,
+): Promise<boolean> {
+  const value = identity.metadata.annotations?.[Controls.attestRequest];
+  if (deps.dryRun || value === undefined || pendingAttestRequest(identity)) return false;
   await deps.store.annotate(identity, { [Controls.attestRequest]: null });
+  return true;
 }

@@ -149,6 +149,34 @@ export function cloudEvent(identity: AgentIdentity, occurrence: Occurrence, now:
 }
 
 /**
+ * Keys this process delivered that the status it read does not show yet, per identity: the informer's
+ * cache can lag the status write that recorded them, and a reconcile reading that stale copy must
+ * neither send them again nor drop them from status. A key leaves once status shows it.
+ */
+export class DeliveredNotifications {
+  private readonly byIdentity = new Map<string, Set<string>>();
+
+  /** The keys delivered but not in `recorded`; the ones in it are forgotten. */
+  unrecorded(identity: string, recorded: ReadonlySet<string>): string[] {
+    const keys = this.byIdentity.get(identity);
+    if (!keys) return [];
+    for (const key of keys) if (recorded.has(key)) keys.delete(key);
+    if (keys.size === 0) this.byIdentity.delete(identity);
+    return [...keys];
+  }
+
+  add(identity: string, key: string): void {
+    const keys = this.byIdentity.get(identity) ?? new Set<string>();
+    keys.add(key);
+    this.byIdentity.set(identity, keys);
+  }
+
+  forget(identity: string): void {
+    this.byIdentity.delete(identity);
+  }
+}
+
+/**
  * Sends each occurrence not yet in status.notified to the webhook, and records the delivered ones
  * there (the latest NOTIFIED_KEYS_MAX). Nothing is sent without a webhook, in a dry run, or when the
  * IdentityPolicy's webhook is unset; a failed delivery is logged and tried again next reconcile.
@@ -161,13 +189,15 @@ export async function notifyOwners(
   lifecycle: LifecycleResult,
   drifted: readonly string[],
   now: Date,
+  memory: DeliveredNotifications = new DeliveredNotifications(),
 ): Promise<void> {
   const webhook = policy?.spec.notifications?.webhook;
   if (!webhook || !deps.webhook || deps.dryRun) return;
-  const sent = new Set(draft.status.notified ?? []);
-  const delivered: string[] = [];
+  const recorded = new Set(draft.status.notified ?? []);
+  const who = `${identity.metadata.namespace}/${identity.metadata.name}`;
+  const delivered = memory.unrecorded(who, recorded);
   for (const occurrence of occurrences(draft, lifecycle, drifted, now)) {
-    if (sent.has(occurrence.key)) continue;
+    if (recorded.has(occurrence.key) || delivered.includes(occurrence.key)) continue;
     const event = cloudEvent({ ...identity, status: draft.status }, occurrence, now);
     try {
       await deps.webhook.deliver(webhook, event);
@@ -180,6 +210,7 @@ export async function notifyOwners(
       continue;
     }
     delivered.push(occurrence.key);
+    memory.add(who, occurrence.key);
     await deps.audit.record({
       action: 'notified',
       identity: auditIdentity(identity),
@@ -191,6 +222,7 @@ export async function notifyOwners(
       detail: `${event.type} ${event.id} (${occurrence.key})`,
     });
   }
+  // Delivered now, or earlier by this process but not in the copy read: status records them.
   if (delivered.length > 0) {
     draft.set('notified', [...(draft.status.notified ?? []), ...delivered].slice(-NOTIFIED_KEYS_MAX));
   }

@@ -2,7 +2,7 @@
 // function), run the one step the decision names, derive Ready, then write status once (only if it
 // changed) and schedule the next deadline. Each condition is set by the step module that owns it
 // (status-draft.ts has the table); this file sets none. Attestation requests are recorded before the
-// decision (a confirmation restores at once) and removed after status is written; owners are notified
+// decision (a confirmation restores at once) and removed by the next reconcile; owners are notified
 // (notifications.ts) before that write, which records what was delivered. Provider failures are recorded in status with
 // a backoff that survives restarts; apiserver conflicts and offboarding failures go back to the queue.
 
@@ -14,13 +14,13 @@ import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
-import { clearAttestRequest, readAttestation, recordAttestation } from './attestation.ts';
+import { clearRecordedAttestRequest, readAttestation, recordAttestation } from './attestation.ts';
 import { clearFailures, countFailure, failureBackoffUntil } from './backoff.ts';
 import type { Decision, LifecycleResult } from './decision.ts';
 import { gather, type Observed, Observer } from './gather.ts';
 import { identityRef } from './identity.ts';
 import { decideLifecycle, nextDeadline } from './lifecycle.ts';
-import { notifyOwners } from './notifications.ts';
+import { DeliveredNotifications, notifyOwners } from './notifications.ts';
 import { observeConditions } from './observe.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import {
@@ -46,6 +46,7 @@ type StepOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done';
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
+  private readonly delivered = new DeliveredNotifications();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.observer = new Observer(deps);
@@ -56,6 +57,7 @@ export class AgentIdentityReconciler {
     let identity = this.deps.store.get(namespace ?? 'default', name);
     if (!identity) {
       this.observer.forget(key);
+      this.delivered.forget(key);
       return;
     }
     const now = this.deps.now();
@@ -64,6 +66,8 @@ export class AgentIdentityReconciler {
       identity = await this.deps.store.addFinalizer(identity, Marks.finalizer);
     }
     if (deleting && !identity.metadata.finalizers?.includes(Marks.finalizer)) return;
+    // The change of annotations brings the identity back at once, as it is now.
+    if (!deleting && (await clearRecordedAttestRequest(this.deps, identity))) return;
 
     const ref = identityRef(identity);
     const gathered = await gather(this.observer, ref, key, now, identity);
@@ -118,9 +122,9 @@ export class AgentIdentityReconciler {
       lifecycle,
       gathered.observed.drifted.map((d) => d.key),
       now,
+      this.delivered,
     );
     await this.deps.store.writeStatus(identity, status);
-    await clearAttestRequest(this.deps, identity);
     await transitionsToEvents(this.deps, identity, draft.transitions);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
   };
