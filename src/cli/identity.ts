@@ -8,8 +8,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { abandonValue, attestValue, Controls, lockValue } from '../api/v1alpha1/annotations.ts';
-import { rotationRequestKey } from '../api/v1alpha1/defaults.ts';
+import {
+  abandonValue,
+  attestRequestKey,
+  attestValue,
+  Controls,
+  lockValue,
+} from '../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
 import { mergePatchOptions } from '../runtime/finalizers.ts';
@@ -143,7 +148,7 @@ export async function attest(
     'the operator to record the attestation',
     async () => {
       identity = await read(t);
-      return identity?.status?.attestationRequest === rotationRequestKey(value);
+      return identity?.status?.attestationRequest === attestRequestKey(value);
     },
     options.timeoutMs,
   );

@@ -1,6 +1,8 @@
 // Every label and annotation the operator reads or writes on Kubernetes objects and cloud tags.
 // Nothing else defines one: the controller, providers, inventory, CLI and docs import these.
 
+import { createHash } from 'node:crypto';
+
 /** Labels and annotations that mark what the operator owns. GC deletes nothing without them. */
 export const Marks = {
   managedBy: 'app.kubernetes.io/managed-by',
@@ -85,6 +87,14 @@ export function lockedBy(value: string): string {
 export const attestValue = lockValue;
 /** Who set the attest annotation: the user it begins with. */
 export const attestedByOf = lockedBy;
+
+/**
+ * How status.attestationRequest records an attest request once handled: the SHA-256 of the whole
+ * value (a prefix could cut the time off a long user name and make two requests one).
+ */
+export function attestRequestKey(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
 
 /** Separates the backend keys from the user in the abandon annotation (`<keys> by <user>`). */
 export const ABANDONED_BY = ' by ';

@@ -145,8 +145,8 @@ export const agentIdentityStatusSchema: Schema = obj(
     ),
     attestedBy: str('The Kubernetes user who attested (checked at admission).', { maxLength: 512 }),
     attestationRequest: str(
-      'The nhi.dev/attest-requested value already recorded (its first 64 characters): a request is recorded once.',
-      { maxLength: ROTATION_REQUEST_MAX },
+      'The SHA-256 (hex) of the nhi.dev/attest-requested value already recorded: a request is recorded once.',
+      { maxLength: 64 },
     ),
     notified: list(
       'Dedupe keys of the latest webhook notifications delivered (also their CloudEvents id): each occurrence is sent once, across restarts.',

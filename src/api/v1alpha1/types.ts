@@ -197,7 +197,7 @@ export interface AgentIdentityStatus {
   /** When the identity was last attested (`nhictl attest`), and by which Kubernetes user. */
   attestedAt?: string;
   attestedBy?: string;
-  /** The nhi.dev/attest-requested value already recorded (its first 64 characters): handled once. */
+  /** The SHA-256 (hex) of the nhi.dev/attest-requested value already recorded: handled once. */
   attestationRequest?: string;
   /** Dedupe keys of the webhook notifications already delivered (the latest ones). */
   notified?: string[];

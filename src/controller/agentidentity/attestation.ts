@@ -6,12 +6,11 @@
 // due date the condition turns True; past the grace too, the lifecycle (lifecycle.ts) quarantines
 // when the policy's attestationAction says so, until the next attestation restores it.
 
-import { attestedByOf, Controls } from '../../api/v1alpha1/annotations.ts';
+import { attestedByOf, attestRequestKey, Controls } from '../../api/v1alpha1/annotations.ts';
 import {
   type AttestationRules,
   attestationDeadlines,
   attestationRules,
-  rotationRequestKey,
 } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
 import { auditIdentity, identityResource } from './identity.ts';
@@ -40,12 +39,14 @@ export function readAttestation(
   identity: AgentIdentity,
   policy: IdentityPolicy | undefined,
   now: Date,
+  /** False in a dry run: a request is neither recorded nor counted. */
+  acceptRequests = true,
 ): Attestation | undefined {
   const environment = identity.spec.environment;
   const rules = attestationRules(environment, policy?.spec.environments[environment]);
   if (!rules) return undefined;
   const status = identity.status ?? {};
-  const request = pendingAttestRequest(identity);
+  const request = acceptRequests ? pendingAttestRequest(identity) : undefined;
   const recorded = recordedPast(status.attestedAt, now);
   const created = identity.metadata.creationTimestamp ?? now.toISOString();
   const since = request ? now : (recorded ?? new Date(created));
@@ -58,7 +59,7 @@ export function readAttestation(
 export function pendingAttestRequest(identity: AgentIdentity): Attestation['request'] {
   const value = identity.metadata.annotations?.[Controls.attestRequest];
   if (!value) return undefined;
-  const key = rotationRequestKey(value);
+  const key = attestRequestKey(value);
   if (key === identity.status?.attestationRequest) return undefined;
   return { value, key, by: attestedByOf(value).trim() };
 }
@@ -77,7 +78,7 @@ export async function recordAttestation(
   const condition = draft.conditionsOf('attestation');
   if (!attestation) {
     // No attestation is required here, but a confirmation made is still recorded.
-    const request = pendingAttestRequest(identity);
+    const request = deps.dryRun ? undefined : pendingAttestRequest(identity);
     if (request) {
       await auditAttestation(deps, identity, request, 'no periodic attestation required here');
       draft.set('attestationRequest', request.key);

@@ -71,7 +71,7 @@ export class AgentIdentityReconciler {
 
     const ref = identityRef(identity);
     const gathered = await gather(this.observer, ref, key, now, identity);
-    const attestation = readAttestation(identity, gathered.policy, now);
+    const attestation = readAttestation(identity, gathered.policy, now, !this.deps.dryRun);
     const lifecycle = decideLifecycle({
       identity,
       now,
