@@ -218,7 +218,9 @@ describe('periodic attestation', () => {
     expect(conditionOf(quarantined, 'Quarantined')?.reason).toBe('AttestationOverdue');
     expect(conditionOf(quarantined, 'AttestationDue')?.reason).toBe('Overdue');
     expect(quarantined.status?.risk?.factors.map((f) => f.id)).toContain('likelihood.attestation-overdue');
-    // The workload's Secret is emptied while quarantined (Kubernetes provider, phase 1).
+    // Phase 1 of the Kubernetes provider: the identity's Secret is emptied while quarantined.
+    const emptied = await core.readNamespacedSecret({ namespace: ns, name: 'unattested-key' });
+    expect(Object.keys(emptied.data ?? {})).toEqual([]);
     await eventually('the quarantine notification', async () =>
       acknowledged('unattested', 'dev.nhi.identity.quarantined').length > 0 ? true : undefined,
     );
@@ -234,6 +236,13 @@ describe('periodic attestation', () => {
       const identity = await getIdentity(ns, 'unattested');
       return identity && !identity.metadata.annotations?.[Controls.attestRequest] ? true : undefined;
     });
+    // Each occurrence reached the receiver once; the Events are there as before.
+    expect(acknowledged('unattested', 'dev.nhi.identity.attestation.due')).toHaveLength(1);
+    expect(acknowledged('unattested', 'dev.nhi.identity.quarantined')).toHaveLength(1);
+    const events = await admin.makeApiClient(k8s.EventsV1Api).listNamespacedEvent({ namespace: ns });
+    expect(events.items.map((e) => e.reason)).toEqual(
+      expect.arrayContaining(['AttestationDue', 'Quarantined']),
+    );
     const attested = readAuditFile(operator.auditLog).filter(
       (r) => r.action === 'attested' && r.identity.name === 'unattested',
     );
