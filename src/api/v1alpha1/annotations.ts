@@ -11,6 +11,8 @@ export const Marks = {
   identityName: 'nhi.dev/identity',
   owner: 'nhi.dev/owner',
   purpose: 'nhi.dev/purpose',
+  /** Workload annotation `nhictl adopt` reads: the sponsor of a new identity. */
+  sponsor: 'nhi.dev/sponsor',
   environment: 'nhi.dev/environment',
   /** AWS tag: the owner's contact. */
   contact: 'nhi.dev/contact',
