@@ -148,6 +148,8 @@ export function cloudEvent(identity: AgentIdentity, occurrence: Occurrence, now:
   };
 }
 
+const kindOf = (key: string) => key.slice(0, key.indexOf('/'));
+
 /**
  * Keys this process delivered that the status it read does not show yet, per identity: the informer's
  * cache can lag the status write that recorded them, and a reconcile reading that stale copy must
@@ -198,6 +200,10 @@ export async function notifyOwners(
   const delivered = memory.unrecorded(who, recorded);
   for (const occurrence of occurrences(draft, lifecycle, drifted, now)) {
     if (recorded.has(occurrence.key) || delivered.includes(occurrence.key)) continue;
+    // Delivered by this process but not yet in the status read: a stale copy may re-enact the same
+    // occurrence under a new time (quarantined again, say), which must not be sent as another.
+    const kind = kindOf(occurrence.key);
+    if (delivered.some((key) => kindOf(key) === kind)) continue;
     const event = cloudEvent({ ...identity, status: draft.status }, occurrence, now);
     try {
       await deps.webhook.deliver(webhook, event);

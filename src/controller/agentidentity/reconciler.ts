@@ -1,10 +1,11 @@
 // The AgentIdentity reconcile, as a checklist: gather every read, decide the lifecycle (a pure
 // function), run the one step the decision names, derive Ready, then write status once (only if it
 // changed) and schedule the next deadline. Each condition is set by the step module that owns it
-// (status-draft.ts has the table); this file sets none. Attestation requests are recorded before the
-// decision (a confirmation restores at once) and removed by the next reconcile; owners are notified
-// (notifications.ts) before that write, which records what was delivered. Provider failures are recorded in status with
-// a backoff that survives restarts; apiserver conflicts and offboarding failures go back to the queue.
+// (status-draft.ts has the table); this file sets none. An attestation request counts for the decision
+// of the reconcile that records it (a confirmation restores at once) and is removed by the next one;
+// owners are notified (notifications.ts) before the status write, which records what was delivered.
+// Provider failures are recorded in status with a backoff that survives restarts; apiserver conflicts
+// and offboarding failures go back to the queue.
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type { PlannedChange } from '../../api/v1alpha1/types.ts';
@@ -91,7 +92,6 @@ export class AgentIdentityReconciler {
       gathered.observed.lastUsed,
       now,
     );
-    await recordAttestation(this.deps, identity, attestation, draft, now);
 
     let nextWork: Date | undefined;
     if (this.deps.dryRun) {
@@ -112,6 +112,8 @@ export class AgentIdentityReconciler {
       }
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
+    // After the backoff check: a reconcile that writes no status records no attestation.
+    await recordAttestation(this.deps, identity, attestation, draft, now);
     draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now }));
     const status = markReady(draft, decision);
     await notifyOwners(
