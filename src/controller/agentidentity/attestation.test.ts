@@ -185,6 +185,22 @@ describe('webhook notifications', () => {
     expect(types(h)).toEqual([NotificationTypes.attestationDue]);
   });
 
+  it('does not send a quarantine again when a stale copy quarantines it anew, a second later', async () => {
+    const h = harness({
+      attestationInterval: '2h',
+      attestationGracePeriod: '30m',
+      attestationAction: 'quarantine',
+    });
+    await h.settle();
+    h.later(91 * MINUTE);
+    const before = structuredClone(h.identity.status ?? {});
+    await h.reconcile();
+    h.identity.status = before;
+    h.later(1000);
+    await h.reconcile();
+    expect(types(h).filter((t) => t === NotificationTypes.quarantined)).toHaveLength(1);
+  });
+
   it('sends CloudEvents naming the identity, owner and sponsor, with a stable id, and no secret', async () => {
     const h = harness({ attestationInterval: '2h', attestationGracePeriod: '30m' });
     h.identity.spec.sponsor = { name: 'support-lead', contact: 'lead@example.com' };
