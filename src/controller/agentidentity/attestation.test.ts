@@ -7,7 +7,7 @@ import { attestValue, Controls } from '../../api/v1alpha1/annotations.ts';
 import { attestationRules } from '../../api/v1alpha1/defaults.ts';
 import type { EnvironmentRules, IdentityPolicy } from '../../api/v1alpha1/types.ts';
 import { NotificationTypes } from './notifications.ts';
-import { ScriptedVaultHarness } from './testing/harness.ts';
+import { HARNESS_DRIFT_MS, ScriptedVaultHarness } from './testing/harness.ts';
 
 const MINUTE = 60_000;
 
@@ -231,6 +231,33 @@ describe('webhook notifications', () => {
     await h.reconcile();
     expect(h.webhook.attempts).toBe(0);
     expect(h.identity.status?.notified).toBeUndefined();
+  });
+
+  it('notifies quarantine and then revocation of an orphaned identity, once each', async () => {
+    const h = harness({}, true);
+    await h.settle();
+    h.workloadGone = true;
+    await h.reconcile();
+    h.later(6 * MINUTE);
+    await h.reconcile();
+    await h.reconcile();
+    h.later(25 * 60 * MINUTE);
+    for (let i = 0; i < 4; i++) await h.reconcile();
+    expect(h.condition('Revoked')?.status).toBe('True');
+    expect(types(h)).toEqual([NotificationTypes.quarantined, NotificationTypes.revoked]);
+  });
+
+  it('notifies drift found by the periodic check, naming the backend', async () => {
+    const h = new ScriptedVaultHarness(true);
+    h.policy = policy({}, true);
+    await h.settle();
+    h.vault.drift = [{ resource: 'role', field: 'token_ttl', detail: 'widened' }];
+    h.later(HARNESS_DRIFT_MS + 1000);
+    await h.reconcile();
+    h.later(1000);
+    await h.reconcile();
+    expect(types(h)).toEqual([NotificationTypes.drift]);
+    expect(h.webhook.delivered[0]?.data.message).toContain('vault/vault');
   });
 
   it('notifies a coming expiry and a coming inactivity once each', async () => {

@@ -28,7 +28,7 @@ export const NotificationTypes = {
   attestationOverdue: 'dev.nhi.identity.attestation.overdue',
   quarantined: 'dev.nhi.identity.quarantined',
   revoked: 'dev.nhi.identity.revoked',
-  drift: 'dev.nhi.identity.drift-corrected',
+  drift: 'dev.nhi.identity.drift',
 } as const;
 export type NotificationType = (typeof NotificationTypes)[keyof typeof NotificationTypes];
 
@@ -113,8 +113,8 @@ export function occurrences(
     out.push({
       type: NotificationTypes.drift,
       key: `drift/${now.toISOString()}`,
-      reason: 'DriftCorrected',
-      message: `the cloud side had drifted from the desired state in ${drifted.join(', ')}; restored`,
+      reason: 'Drift',
+      message: `the live state in ${drifted.join(', ')} differs from the desired state; the operator restores what it can (audit: drift-corrected)`,
     });
   }
   return out;
