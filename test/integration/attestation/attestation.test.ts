@@ -26,7 +26,7 @@ import { generatePki } from '../../../src/dev/pki.ts';
 import { readAuditFile } from '../../../src/governance/audit/audit.ts';
 import { agentIdentity, inEnvironment, withSpec } from '../../../src/testing/agent-identity.ts';
 import { AGENT_IDENTITIES, conditionOf, getIdentity, untilCondition } from '../../support/cluster.ts';
-import { childProcessEnv, kubeConfig } from '../../support/env.ts';
+import { childProcessEnv, kubeConfig, testEnv } from '../../support/env.ts';
 import { onTestCluster, withSecret } from '../../support/fixtures.ts';
 import { namespaceBody } from '../../support/namespaces.ts';
 import { type OperatorProcess, startOperatorProcess } from '../../support/operator.ts';
@@ -249,6 +249,14 @@ describe('periodic attestation', () => {
     expect(attested).toHaveLength(1);
     expect(attested[0]?.actor).toBe(sponsor.username);
     expect(attested[0]?.origin).toContain('still answers tickets');
+    // The apiserver's own audit log names the user too (the controls policy's audit annotation).
+    await eventually('the apiserver audit annotation', async () =>
+      readFileSync(testEnv().apiserverAuditLog, 'utf8').includes(
+        `"nhi-identity-controls/attest":"${sponsor.username} attested ${ns}/unattested"`,
+      )
+        ? true
+        : undefined,
+    );
   });
 
   it('refuses an attestation in another user’s name, and one without the attest verb', async () => {
