@@ -8,6 +8,7 @@ import { agentIdentityStore, fromKube, toKube } from './adapters/kubernetes/iden
 import { eventNotifier } from './adapters/kubernetes/notifier.ts';
 import { compliancePolicyCheck } from './adapters/kubernetes/policy-check.ts';
 import { customObjectSource, namespaceSource, workloadSource } from './adapters/kubernetes/sources.ts';
+import { HttpsWebhook, secretKeyReader } from './adapters/webhook/sender.ts';
 import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from './api/v1alpha1/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
@@ -71,6 +72,7 @@ export async function startOperator(
     instance: config.leaderElection.identity,
     logger,
   });
+  const webhook = new HttpsWebhook({ readKey: secretKeyReader(kc) });
   const reconciler = new AgentIdentityReconciler({
     store: agentIdentityStore({ cache: identities, custom: kc.makeApiClient(k8s.CustomObjectsApi), metrics }),
     workloads: workloadPort(kc),
@@ -83,6 +85,7 @@ export async function startOperator(
     syncTarget,
     audit: new FileAuditSink(config.auditLogPath),
     notifier: eventNotifier(recorder),
+    webhook,
     metrics,
     logger,
     now: () => new Date(),
@@ -166,6 +169,7 @@ export async function startOperator(
         for (const source of [identities, credentialProviders, policies, namespaces, ...workloads])
           await source.stop();
         await health.stop();
+        await webhook.close();
       } finally {
         ended('stopped');
       }

@@ -60,6 +60,7 @@ export interface AdoptOptions {
   identity?: string;
   owner?: string;
   purpose?: string;
+  sponsor?: string;
   ttl?: string;
   rotationInterval?: string;
   length?: number;
@@ -154,6 +155,7 @@ async function ensureIdentity(
       namespaceLabels: ns.metadata?.labels,
       ...(options.owner && { owner: options.owner }),
       ...(options.purpose && { purpose: options.purpose }),
+      ...(options.sponsor && { sponsor: options.sponsor }),
       ...(options.ttl && { ttl: options.ttl }),
     });
     fresh.spec.secrets = [entry];
@@ -508,6 +510,10 @@ export function registerAdoptCommand(program: Command): void {
     .option(
       '--purpose <text>',
       'purpose of a new identity (default: the workload annotation nhi.dev/purpose)',
+    )
+    .option(
+      '--sponsor <name>',
+      'sponsor of a new identity, required in production (default: the workload annotation nhi.dev/sponsor)',
     )
     .option('--ttl <duration>', 'spec.ttl of a new identity')
     .option(

@@ -319,6 +319,7 @@ async function greedyIdentityRejection(custom: k8s.CustomObjectsApi): Promise<st
         metadata: { name: 'greedy-bot' },
         spec: {
           owner: { team: 'growth' },
+          sponsor: { name: 'head-of-growth' },
           purpose: 'Do whatever the growth experiments need',
           environment: 'production',
           ttl: '720h',

@@ -1,13 +1,20 @@
-// nhictl commands on one AgentIdentity: rotate (on demand), lock/unlock (kill switch), abandon (give
+// nhictl commands on one AgentIdentity: rotate (on demand), lock/unlock (kill switch), attest (the
+// sponsor confirms it is still needed), abandon (give
 // up revocation in backends whose provider is gone), offboard (the offboarding checklist: lock, wait
-// for quarantine, delete, wait for revocation, report). Lock and abandon name the Kubernetes user the
+// for quarantine, delete, wait for revocation, report). Lock, attest and abandon name the Kubernetes user the
 // apiserver authenticated (a SelfSubjectReview), as the admission policy nhi-identity-controls
 // requires: never a name the client picked.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
-import { abandonValue, Controls, lockValue } from '../api/v1alpha1/annotations.ts';
+import {
+  abandonValue,
+  attestRequestKey,
+  attestValue,
+  Controls,
+  lockValue,
+} from '../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
 import { mergePatchOptions } from '../runtime/finalizers.ts';
@@ -119,6 +126,38 @@ export async function unlock(t: Target): Promise<void> {
   );
 }
 
+/**
+ * The sponsor confirms the identity is still needed. `by` is the Kubernetes user to record, by default
+ * the requester the apiserver authenticated; admission refuses a name that is not the requester's.
+ */
+export async function attest(
+  t: Target,
+  options: { by?: string | undefined; note?: string; timeoutMs: number },
+  log: (line: string) => void = console.log,
+): Promise<void> {
+  if (!(await read(t))) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
+  const by = options.by ?? (await requesterOf(t));
+  const value = attestValue(by, new Date(), options.note ?? '');
+  await annotate(t, { [Controls.attestRequest]: value });
+  if (options.timeoutMs <= 0) {
+    log(`attestation requested for ${t.namespace}/${t.name} by ${by}`);
+    return;
+  }
+  let identity: AgentIdentity | undefined;
+  await waitFor(
+    'the operator to record the attestation',
+    async () => {
+      identity = await read(t);
+      return identity?.status?.attestationRequest === attestRequestKey(value);
+    },
+    options.timeoutMs,
+  );
+  const due = identity?.status?.conditions?.find((c) => c.type === 'AttestationDue');
+  log(
+    `attested ${t.namespace}/${t.name} by ${identity?.status?.attestedBy ?? by} at ${identity?.status?.attestedAt}${due ? `: ${due.message}` : ''}`,
+  );
+}
+
 /** Gives up revocation in backends whose ClusterCredentialProvider is gone (the operator ignores others). */
 export async function abandon(t: Target, backends: string[]): Promise<void> {
   if (!(await read(t))) throw new Error(`AgentIdentity ${t.namespace}/${t.name} not found`);
@@ -177,6 +216,25 @@ export function registerIdentityCommands(program: Command): void {
     .description('lift a lock set by nhictl lock')
     .option(...ns)
     .action((name: string, options: { namespace?: string }) => unlock(target(name, options)));
+  program
+    .command('attest <name>')
+    .description(
+      'confirm, as its sponsor, that an AgentIdentity is still needed (periodic attestation; restores one quarantined for an overdue attestation)',
+    )
+    .option(...ns)
+    .option(
+      '--by <user>',
+      'the Kubernetes user attesting (default: you, as the apiserver knows you); admission refuses anyone else',
+    )
+    .option('--note <text>', 'recorded with the attestation', '')
+    .option('--timeout <seconds>', 'how long to wait for the operator to record it (0: do not wait)', '60')
+    .action((name: string, options: { namespace?: string; by?: string; note: string; timeout: string }) =>
+      attest(target(name, options), {
+        by: options.by,
+        note: options.note,
+        timeoutMs: Number(options.timeout) * 1000,
+      }),
+    );
   program
     .command('abandon <name> <backends...>')
     .description(

@@ -34,6 +34,7 @@ export function agentIdentity(name: string, ...modifiers: Modifier[]): AgentIden
     metadata: { name, namespace: DEFAULT_NAMESPACE, uid: `uid-of-${name}` },
     spec: {
       owner: { team: 'support-eng', contact: 'support-eng@example.com' },
+      sponsor: { name: 'support-eng-lead' },
       purpose: 'Answer support tickets with read access to the CRM',
       environment: 'production',
     },

@@ -25,10 +25,11 @@
 # nhi.dev/revoke-credentials finalizer (runtime/finalizers.ts) and sets the
 # nhi.dev/revocation-started mark (controller/agentidentity/revoke.ts), which the
 # admission policy nhi-identity-controls admits only with the revoke verb: no other role holds it.
+# attest: to remove a recorded nhi.dev/attest-requested request (controller/agentidentity/attestation.ts).
 # Never update, create or delete.
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities"]
-  verbs: ["get", "list", "watch", "patch", "revoke"]
+  verbs: ["get", "list", "watch", "patch", "revoke", "attest"]
 # Status is written through the status subresource only (runtime/status.ts).
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities/status"]
@@ -97,9 +98,10 @@
 # lock: set or lift the kill switch (nhi.dev/locked, spec.locked; nhictl lock/unlock).
 # abandon: give up revocation in backends whose ClusterCredentialProvider is gone (nhi.dev/abandon-backends).
 # rotate: request a rotation (nhi.dev/rotate-requested-at; nhictl rotate).
+# attest: attest that an identity is still needed (nhi.dev/attest-requested; nhictl attest).
 # get, list, watch, patch and update: to read AgentIdentities and write those annotations.
 # Not revoke: only the operator marks a revocation.
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities"]
-  verbs: ["get", "list", "watch", "patch", "update", "lock", "abandon", "rotate"]
+  verbs: ["get", "list", "watch", "patch", "update", "lock", "abandon", "rotate", "attest"]
 {{- end }}

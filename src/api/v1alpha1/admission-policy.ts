@@ -303,6 +303,17 @@ export const validations: PolicyValidation[] = [
     messageExpression: `'spec.scopes[].resources ' + ${joined(`variables.awsScopes.map(s, s.resources.filter(r, !${AWS_WITHIN_REACH}).join(', '))`)} + ' outside allowedAwsResources ' + variables.awsAllowed.join(', ') + ${where}`,
     message: 'spec.scopes[].resources is outside the IdentityPolicy allowedAwsResources for its environment',
   },
+  {
+    id: 'sponsor-required',
+    field: 'spec.sponsor',
+    expression:
+      '!has(variables.rules.requireSponsor) || !variables.rules.requireSponsor || (has(object.spec.sponsor) && has(object.spec.sponsor.name))',
+    messageExpression:
+      "'spec.sponsor is required' + " +
+      where +
+      " + ': name the accountable person or team (spec.sponsor.name), who attests that the identity is still needed'",
+    message: 'spec.sponsor is required by the IdentityPolicy for its environment',
+  },
   withinMaximum('spec.ttl', 'ttl', 'maxTTL'),
   withinMaximum('spec.credentialTTL', 'credentialTTL', 'maxCredentialTTL'),
   {

@@ -1,6 +1,8 @@
 // Every label and annotation the operator reads or writes on Kubernetes objects and cloud tags.
 // Nothing else defines one: the controller, providers, inventory, CLI and docs import these.
 
+import { createHash } from 'node:crypto';
+
 /** Labels and annotations that mark what the operator owns. GC deletes nothing without them. */
 export const Marks = {
   managedBy: 'app.kubernetes.io/managed-by',
@@ -9,6 +11,8 @@ export const Marks = {
   identityName: 'nhi.dev/identity',
   owner: 'nhi.dev/owner',
   purpose: 'nhi.dev/purpose',
+  /** Workload annotation `nhictl adopt` reads: the sponsor of a new identity. */
+  sponsor: 'nhi.dev/sponsor',
   environment: 'nhi.dev/environment',
   /** AWS tag: the owner's contact. */
   contact: 'nhi.dev/contact',
@@ -39,6 +43,12 @@ export const Controls = {
    * distinct value (status.secrets[].rotationRequest); a time in the future counts as now.
    */
   rotateRequestedAt: 'nhi.dev/rotate-requested-at',
+  /**
+   * `<kubernetes user> at <time>[: note]` (`nhictl attest`): the sponsor confirms the identity is
+   * still needed. The value must begin with the requesting user's name (admission checks it); the
+   * operator records status.attestedAt/attestedBy and an audit record, then removes the annotation.
+   */
+  attestRequest: 'nhi.dev/attest-requested',
 } as const;
 
 /** Annotations the operator sets on an AgentIdentity for itself. */
@@ -53,12 +63,14 @@ export const OperatorAnnotations = {
 /**
  * The verb on nhi.dev agentidentities a requester needs, checked at admission with the VAP authorizer,
  * to change each protected annotation (`spec.locked` too, with `lock`). RBAC grants them: the chart's
- * nhi-security ClusterRole holds lock, abandon and rotate; only the operator's own role holds revoke.
+ * nhi-security ClusterRole holds lock, abandon, rotate and attest (nhi-attester holds attest alone, for
+ * sponsors); the operator's own role holds revoke, and attest to clear a recorded attest request.
  */
 export const ControlVerbs = {
   [Controls.lock]: 'lock',
   [Controls.abandonBackends]: 'abandon',
   [Controls.rotateRequestedAt]: 'rotate',
+  [Controls.attestRequest]: 'attest',
   [OperatorAnnotations.revocationStarted]: 'revoke',
 } as const;
 
@@ -71,6 +83,19 @@ export function lockValue(user: string, at: Date, reason = ''): string {
 export function lockedBy(value: string): string {
   const at = value.indexOf(' at ');
   return at < 0 ? value : value.slice(0, at);
+}
+
+/** The value of the attest annotation: the Kubernetes user first, as admission requires (as the lock's). */
+export const attestValue = lockValue;
+/** Who set the attest annotation: the user it begins with. */
+export const attestedByOf = lockedBy;
+
+/**
+ * How status.attestationRequest records an attest request once handled: the SHA-256 of the whole
+ * value (a prefix could cut the time off a long user name and make two requests one).
+ */
+export function attestRequestKey(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
 }
 
 /** Separates the backend keys from the user in the abandon annotation (`<keys> by <user>`). */

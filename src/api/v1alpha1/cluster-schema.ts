@@ -3,6 +3,7 @@
 
 import { Marks } from './annotations.ts';
 import {
+  AttestationDefaults,
   AWS_RECOVERY_WINDOW_DAYS,
   DEFAULT_ALLOWED_VAULT_PATHS,
   DEFAULT_ENVIRONMENT,
@@ -31,7 +32,7 @@ import {
   str,
 } from './openapi.ts';
 import { simpleStatusSchema } from './status-schema.ts';
-import { ProviderKinds } from './types.ts';
+import { AttestationActions, ProviderKinds } from './types.ts';
 
 const url = (description: string, scheme = 'https?') =>
   str(description, { maxLength: 2048, pattern: `^${scheme}://\\S+$` });
@@ -339,6 +340,20 @@ const environmentRules = (environment: string) =>
         oneOf('A privileged grant.', PrivilegedGrants),
         { maxItems: PrivilegedGrants.length, listType: 'set' },
       ),
+      requireSponsor: bool(
+        'spec.sponsor (the accountable person or team) must be set. The default IdentityPolicy requires it in production.',
+      ),
+      attestationInterval: duration(
+        `How often the sponsor must attest (nhictl attest) that the identity is still needed, counted from the last attestation or the creation.${environment in AttestationDefaults ? ` Unset: ${AttestationDefaults[environment as keyof typeof AttestationDefaults].interval} in ${environment}.` : ` Unset: no attestation in ${environment}.`}`,
+        { min: '1s' },
+      ),
+      attestationGracePeriod: duration(
+        `How long past the due date before attestationAction applies.${environment in AttestationDefaults ? ` Unset: ${AttestationDefaults[environment as keyof typeof AttestationDefaults].gracePeriod}.` : ''}`,
+      ),
+      attestationAction: oneOf(
+        'What happens past interval and grace: notify (condition AttestationDue, Event, webhook) or quarantine until attested. Unset: notify.',
+        AttestationActions,
+      ),
     },
     {
       rules: [
@@ -376,6 +391,27 @@ export const IdentityPolicySchema: Schema = resource(
         },
         { minProperties: 1 },
       ),
+      notifications: obj('Notifications to owners and sponsors, besides Kubernetes Events.', {
+        webhook: obj(
+          'CloudEvents 1.0 (structured JSON) POSTed over HTTPS, signed with HMAC-SHA256 (webhook-signature header): expiry and inactivity notices, attestation due, quarantine, revocation, drift. Never a secret value.',
+          {
+            url: url('The receiver, an https:// URL.', 'https'),
+            secretRef: obj(
+              'The Secret holding the signing key. The operator reads it; its value never appears in a notification, log or status.',
+              {
+                name: dnsSubdomain('Secret name.'),
+                namespace: dnsLabel('Secret namespace.'),
+                key: str('Key in the Secret.', { maxLength: 253, pattern: '^[-._a-zA-Z0-9]+$' }),
+              },
+              { required: ['name', 'namespace', 'key'] },
+            ),
+            caBundle: str('PEM CA bundle to verify the receiver. Default: system roots.', {
+              maxLength: 65536,
+            }),
+          },
+          { required: ['url', 'secretRef'] },
+        ),
+      }),
     },
     { required: ['environments'] },
   ),

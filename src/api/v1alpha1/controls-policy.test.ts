@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { evaluate } from '../../policies/cel.ts';
 import {
   abandonValue,
+  attestValue,
   Controls,
   ControlVerbs,
   lockValue,
@@ -119,6 +120,7 @@ describe('nhi-identity-controls', () => {
       OperatorAnnotations.revocationStarted,
     ],
     ['set spec.locked', base({}, { locked: true }), 'spec.locked'],
+    ['attest', annotated({ [Controls.attestRequest]: attestValue(EDITOR, at) }), Controls.attestRequest],
   ])(
     'refuses a requester without the verb who tries to %s, on CREATE and on UPDATE',
     (_what, object, field) => {
@@ -193,6 +195,35 @@ describe('nhi-identity-controls', () => {
     expect(refusals).toHaveLength(1);
     expect(refusals[0]).toContain(`annotation ${field} must`);
     expect(refusals[0]).toContain(SECURITY);
+  });
+
+  it('admits an attestation only from a holder of the attest verb, in their own name, and records who', () => {
+    const own = admit({
+      user: SECURITY,
+      verbs: ['attest'],
+      old: base(),
+      object: annotated({ [Controls.attestRequest]: attestValue(SECURITY, at, 'still needed') }),
+    });
+    expect(own).toEqual({ refusals: [], audit: { attest: `${SECURITY} attested team-a/bot` } });
+    const forOther = admit({
+      user: SECURITY,
+      verbs: ['attest'],
+      old: base(),
+      object: annotated({ [Controls.attestRequest]: attestValue('the-sponsor', at) }),
+    });
+    expect(forOther.refusals).toEqual([
+      expect.stringContaining(
+        `annotation ${Controls.attestRequest} must begin with the requesting user's name`,
+      ),
+    ]);
+    // The operator removes a recorded request: removal needs the verb, not a name.
+    const cleared = admit({
+      user: 'system:serviceaccount:nhi-system:nhi-operator',
+      verbs: ['attest', 'revoke'],
+      old: annotated({ [Controls.attestRequest]: attestValue(SECURITY, at) }),
+      object: base(),
+    });
+    expect(cleared).toEqual({ refusals: [], audit: {} });
   });
 
   it('keeps revocation-started for the revoke verb, which the security role lacks', () => {

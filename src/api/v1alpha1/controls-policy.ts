@@ -1,5 +1,5 @@
 // The ValidatingAdmissionPolicy that protects the controls on an AgentIdentity: the kill switch
-// (annotation nhi.dev/locked and spec.locked), abandon-backends, rotate-requested-at, and the
+// (annotation nhi.dev/locked and spec.locked), abandon-backends, rotate-requested-at, attest-requested, and the
 // operator's own revocation-started mark. A namespace editor may edit an AgentIdentity; only a
 // requester the authorizer allows the dedicated verb (ControlVerbs in annotations.ts) may add,
 // change or remove one of these. The chart grants lock, abandon and rotate to the nhi-security
@@ -9,7 +9,7 @@
 // CREATE and UPDATE, metadata-only ones included: annotations are metadata. The status subresource
 // is not matched (it cannot change annotations), so the operator's status writes never reach it.
 //
-// The values that name a person are checked too: the lock must begin, and abandon-backends end,
+// The values that name a person are checked too: the lock and attest-requested must begin, and abandon-backends end,
 // with the requesting user's name, so neither carries a client-chosen actor. The requesting user is
 // also recorded with auditAnnotations, which the apiserver writes to its audit log.
 
@@ -80,6 +80,7 @@ export const controlVariables = [
   { name: 'abandonChanged', expression: changed(Controls.abandonBackends) },
   { name: 'rotateChanged', expression: changed(Controls.rotateRequestedAt) },
   { name: 'revocationChanged', expression: changed(OperatorAnnotations.revocationStarted) },
+  { name: 'attestChanged', expression: changed(Controls.attestRequest) },
 ];
 
 function verbRequired(
@@ -142,6 +143,20 @@ export const controlValidations: ControlValidation[] = [
     'an on-demand rotation: the nhi-security ClusterRole grants it',
   ),
   verbRequired(
+    'attest-verb',
+    `annotation ${Controls.attestRequest}`,
+    'attestChanged',
+    ControlVerbs[Controls.attestRequest],
+    'confirming the identity is still needed: the nhi-attester and nhi-security ClusterRoles grant it',
+  ),
+  {
+    id: 'attest-names-requester',
+    field: `annotation ${Controls.attestRequest}`,
+    expression: `!variables.attestChanged || !(${inNew(Controls.attestRequest)}) || ${newValue(Controls.attestRequest)} == ${user} || ${newValue(Controls.attestRequest)}.startsWith(${user} + ' ')`,
+    messageExpression: `${q(`annotation ${Controls.attestRequest} must begin with the requesting user's name: `)} + ${user} + ${q(" at <time>[: note] (nhictl attest writes it); no one attests in another's name")}`,
+    message: `annotation ${Controls.attestRequest} must begin with the requesting user's name (nhictl attest writes it)`,
+  },
+  verbRequired(
     'finalizer-verb',
     `finalizer ${Marks.finalizer}`,
     'finalizerRemoved',
@@ -180,6 +195,10 @@ export const controlAuditAnnotations = [
   {
     key: 'rotate',
     valueExpression: `variables.rotateChanged ? ${user} + ' requested a rotation of ' + ${target} : ''`,
+  },
+  {
+    key: 'attest',
+    valueExpression: `variables.attestChanged && ${inNew(Controls.attestRequest)} ? ${user} + ' attested ' + ${target} : ''`,
   },
   {
     key: 'revocation-started',

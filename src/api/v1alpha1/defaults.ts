@@ -5,7 +5,7 @@
 
 import { parseDuration } from './duration.ts';
 import { VAULT_KV_ROOT } from './managed-secrets.ts';
-import type { AgentIdentitySpec, SecretSpec } from './types.ts';
+import type { AgentIdentitySpec, AttestationAction, EnvironmentRules, SecretSpec } from './types.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -216,3 +216,53 @@ export function wildcardAwsResourcesAllowedByDefault(environment: string): boole
  * an identity whose credentials are already recorded elsewhere stays there (src/providers/resolution.ts).
  */
 export const DefaultProviderNames = { aws: 'aws', vault: 'vault' } as const;
+
+/**
+ * Periodic attestation when an environment's rules set none: production attests every 90 days (the
+ * quarterly access review) with two weeks' grace; other environments only when their rules say so.
+ */
+export const AttestationDefaults = {
+  production: { interval: '2160h', gracePeriod: '336h' },
+} as const;
+
+/** The enforcement action past interval and grace when the rules set none. */
+export const DEFAULT_ATTESTATION_ACTION: AttestationAction = 'notify';
+
+export interface AttestationRules {
+  intervalMs: number;
+  graceMs: number;
+  action: AttestationAction;
+}
+
+/** The attestation rules in force for an environment, or undefined when it needs no attestation. */
+export function attestationRules(
+  environment: string,
+  rules: EnvironmentRules | undefined,
+): AttestationRules | undefined {
+  const fallback = (AttestationDefaults as Record<string, { interval: string; gracePeriod: string }>)[
+    environment
+  ];
+  const interval = rules?.attestationInterval ?? fallback?.interval;
+  if (interval === undefined) return undefined;
+  const intervalMs = parseDuration(interval);
+  if (intervalMs === undefined || intervalMs <= 0) return undefined;
+  return {
+    intervalMs,
+    graceMs: durationMs(rules?.attestationGracePeriod, fallback?.gracePeriod ?? '0s'),
+    action: rules?.attestationAction ?? DEFAULT_ATTESTATION_ACTION,
+  };
+}
+
+/** When the next attestation is due: the last one (or the creation) plus the interval; then the grace. */
+export function attestationDeadlines(rules: AttestationRules, since: Date): { dueAt: Date; overdueAt: Date } {
+  const dueAt = new Date(since.getTime() + rules.intervalMs);
+  return { dueAt, overdueAt: new Date(dueAt.getTime() + rules.graceMs) };
+}
+
+/** The owner is warned of inactivity as of expiry: a tenth of the timeout ahead, at most 7 days. */
+export function inactivityWarningLeadMs(spec: Spec): number {
+  return expiryWarningLeadMs(inactivityTimeoutMs(spec));
+}
+
+/** status.notified keeps the dedupe keys of this many latest notifications. */
+export const NOTIFIED_KEYS_MAX = 32;

@@ -17,6 +17,7 @@ type Fields<T> = Record<keyof T, true>;
 
 const agentIdentitySpec: Fields<AgentIdentitySpec> = {
   owner: true,
+  sponsor: true,
   purpose: true,
   environment: true,
   workloadRef: true,
@@ -62,6 +63,10 @@ const agentIdentityStatus: Fields<AgentIdentityStatus> = {
   lastFailureTime: true,
   lastFailedAction: true,
   providers: true,
+  attestedAt: true,
+  attestedBy: true,
+  attestationRequest: true,
+  notified: true,
 };
 
 const environmentRules: Fields<EnvironmentRules> = {
@@ -78,6 +83,10 @@ const environmentRules: Fields<EnvironmentRules> = {
   allowedAwsResources: true,
   allowWildcardAwsResources: true,
   allowedPrivilegedGrants: true,
+  requireSponsor: true,
+  attestationInterval: true,
+  attestationGracePeriod: true,
+  attestationAction: true,
 };
 
 const awsProvider: Fields<AwsProviderSpec> = {

@@ -288,6 +288,14 @@ const agentIdentitySpec = obj(
       },
       { required: ['team'] },
     ),
+    sponsor: obj(
+      'The accountable person or team (not only the team that runs it): attests on schedule that the identity is still needed (nhictl attest). Required in production by the default IdentityPolicy.',
+      {
+        name: str('A person or team name.', { maxLength: 253, minLength: 2 }),
+        contact: str('How to reach the sponsor: an email address, chat channel or URL.', { maxLength: 254 }),
+      },
+      { required: ['name'] },
+    ),
     purpose: str('What the identity is for, in human words (at least 10 characters). Shown to auditors.', {
       maxLength: 1024,
       rules: [

@@ -1,7 +1,7 @@
 // Status schemas. Status is written only by the operator, through the status subresource; the
 // descriptions are there so `kubectl explain agentidentity.status` tells readers what they see.
 
-import { ROTATION_REQUEST_MAX } from './defaults.ts';
+import { NOTIFIED_KEYS_MAX, ROTATION_REQUEST_MAX } from './defaults.ts';
 import { dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
 import { Phases } from './types.ts';
 
@@ -139,6 +139,19 @@ export const agentIdentityStatusSchema: Schema = obj(
       {
         maxLength: 32,
       },
+    ),
+    attestedAt: timestamp(
+      'When the sponsor last attested that the identity is still needed (nhictl attest).',
+    ),
+    attestedBy: str('The Kubernetes user who attested (checked at admission).', { maxLength: 512 }),
+    attestationRequest: str(
+      'The SHA-256 (hex) of the nhi.dev/attest-requested value already recorded: a request is recorded once.',
+      { maxLength: 64 },
+    ),
+    notified: list(
+      'Dedupe keys of the latest webhook notifications delivered (also their CloudEvents id): each occurrence is sent once, across restarts.',
+      str('type/occurrence.', { maxLength: 256 }),
+      { maxItems: NOTIFIED_KEYS_MAX },
     ),
     providers: list(
       'Every backend the identity has credentials in, as kind/ClusterCredentialProvider (kubernetes alone for the embedded one). Kept until revoked there, so removing a scope never leaves a ghost credential.',

@@ -47,6 +47,12 @@ export interface Owner {
   contact?: string;
 }
 
+/** The accountable person or team: answers for the identity and attests, on schedule, that it is still needed. */
+export interface Sponsor {
+  name: string;
+  contact?: string;
+}
+
 export interface WorkloadRef {
   apiVersion: string;
   kind: string;
@@ -106,6 +112,8 @@ export interface SecretSpec {
 
 export interface AgentIdentitySpec {
   owner: Owner;
+  /** Who answers for the identity (required in production by the default IdentityPolicy). */
+  sponsor?: Sponsor;
   purpose: string;
   environment: Environment;
   workloadRef?: WorkloadRef;
@@ -186,6 +194,13 @@ export interface AgentIdentityStatus {
   /** Backends holding credentials of this identity: `kubernetes`, `aws/<provider>`, `vault/<provider>`. */
   providers?: string[];
   lastFailureTime?: string;
+  /** When the identity was last attested (`nhictl attest`), and by which Kubernetes user. */
+  attestedAt?: string;
+  attestedBy?: string;
+  /** The SHA-256 (hex) of the nhi.dev/attest-requested value already recorded: handled once. */
+  attestationRequest?: string;
+  /** Dedupe keys of the webhook notifications already delivered (the latest ones). */
+  notified?: string[];
 }
 
 export interface AgentIdentity {
@@ -276,6 +291,27 @@ export interface EnvironmentRules {
   allowWildcardAwsResources?: boolean;
   /** Privileged grants this environment admits (see PrivilegedGrants in defaults.ts). */
   allowedPrivilegedGrants?: string[];
+  /** spec.sponsor must be set. */
+  requireSponsor?: boolean;
+  /** How often the sponsor must attest that the identity is still needed (default: see defaults.ts). */
+  attestationInterval?: string;
+  /** How long after the attestation is due before the enforcement action. */
+  attestationGracePeriod?: string;
+  /** What happens past interval and grace: notify only, or quarantine until attested. */
+  attestationAction?: AttestationAction;
+}
+
+export const AttestationActions = ['notify', 'quarantine'] as const;
+export type AttestationAction = (typeof AttestationActions)[number];
+
+/** Where the operator sends CloudEvents about identities (expiry, attestation, quarantine, ...). */
+export interface WebhookSpec {
+  /** An https:// URL. */
+  url: string;
+  /** The Secret holding the HMAC-SHA256 signing key (its value never leaves the operator). */
+  secretRef: { name: string; namespace: string; key: string };
+  /** PEM CA certificates the receiver's certificate must chain to (default: the system roots). */
+  caBundle?: string;
 }
 
 export interface IdentityPolicySpec {
@@ -284,6 +320,8 @@ export interface IdentityPolicySpec {
   /** The operator's own namespace: no AgentIdentity may live there. */
   operatorNamespace?: string;
   environments: Partial<Record<Environment, EnvironmentRules>>;
+  /** Notifications to the owners, besides Kubernetes Events. */
+  notifications?: { webhook?: WebhookSpec };
 }
 
 /** The human-facing summary in status.phase, derived from the conditions (controller ready.ts). */

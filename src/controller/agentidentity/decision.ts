@@ -1,7 +1,7 @@
 // The vocabulary of the lifecycle decision: what gather() found about the workload, what the reconcile
 // must do, and the deadlines behind it. Types only; lifecycle.ts decides.
 
-import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, AttestationAction } from '../../api/v1alpha1/types.ts';
 import type { HardCodedSecret } from '../../governance/risk/factors.ts';
 
 export type WorkloadState =
@@ -16,7 +16,7 @@ export type WorkloadState =
   | { kind: 'missing' }
   | { kind: 'unresolvable'; message: string };
 
-export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked';
+export type QuarantineReason = 'Orphaned' | 'Expired' | 'Inactive' | 'Locked' | 'AttestationOverdue';
 
 export type Decision =
   | { action: 'offboard' }
@@ -31,6 +31,8 @@ export interface LifecycleInput {
   workload: WorkloadState;
   lastUsed?: Date | undefined;
   policyViolations: string[];
+  /** The attestation deadlines of the identity's environment (attestation.ts); none when not required. */
+  attestation?: { dueAt: Date; overdueAt: Date; rules: { action: AttestationAction } } | undefined;
 }
 
 export interface Deadlines {
@@ -39,6 +41,9 @@ export interface Deadlines {
   inactiveAt?: Date | undefined;
   orphanedAt?: Date | undefined;
   quarantineEndsAt?: Date | undefined;
+  inactivityWarningAt?: Date | undefined;
+  attestationDueAt?: Date | undefined;
+  attestationOverdueAt?: Date | undefined;
 }
 
 export interface LifecycleResult {

@@ -119,6 +119,44 @@ describe('decideLifecycle', () => {
       'Locked',
     ],
     [
+      'an attestation past its grace quarantines when the policy says quarantine',
+      {
+        attestation: { dueAt: minutes(0), overdueAt: minutes(1), rules: { action: 'quarantine' } },
+        now: minutes(2),
+      },
+      'quarantine',
+      'AttestationOverdue',
+    ],
+    [
+      'an attestation past its grace only notifies when the policy says notify',
+      {
+        attestation: { dueAt: minutes(0), overdueAt: minutes(1), rules: { action: 'notify' } },
+        now: minutes(2),
+      },
+      'provision',
+    ],
+    [
+      'an attestation due but within its grace does not quarantine',
+      {
+        attestation: { dueAt: minutes(0), overdueAt: minutes(5), rules: { action: 'quarantine' } },
+        now: minutes(2),
+      },
+      'provision',
+    ],
+    [
+      'an overdue attestation is never revoked automatically',
+      {
+        identity: identity(
+          {},
+          { quarantineUntil: minutes(0).toISOString(), conditions: [cond('Quarantined')] },
+        ),
+        attestation: { dueAt: minutes(0), overdueAt: minutes(1), rules: { action: 'quarantine' } },
+        now: minutes(2),
+      },
+      'quarantine',
+      'AttestationOverdue',
+    ],
+    [
       'an unused identity expires',
       { identity: identity({ inactivityTimeout: '1h', ttl: '2160h' }), now: minutes(61) },
       'quarantine',

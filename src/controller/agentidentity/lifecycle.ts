@@ -1,6 +1,8 @@
 // The lifecycle decision: a pure function from what gather() read to what the reconcile must do.
 //
-//   Pending → Active ⇄ Rotating → {Expired | Orphaned | Locked} → Quarantined → Revoked
+//   Pending → Active ⇄ Rotating → {Expired | Orphaned | Locked | AttestationOverdue} → Quarantined → Revoked
+//
+// (Locked and AttestationOverdue hold until lifted: no quarantine period, no revocation for them.)
 //
 // Every deadline it computes is returned too, so the reconcile can schedule its own re-add.
 
@@ -9,6 +11,7 @@ import {
   expiryWarningLeadMs,
   ttlMs as identityTtlMs,
   inactivityTimeoutMs,
+  inactivityWarningLeadMs,
   orphanGraceMs,
 } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, Condition } from '../../api/v1alpha1/types.ts';
@@ -63,6 +66,13 @@ export function decideLifecycle(input: LifecycleInput): LifecycleResult {
       expiryWarningAt: new Date(expiresAt.getTime() - expiryWarningLeadMs(ttlMs)),
     }),
     inactiveAt: new Date(lastActivity.getTime() + inactivityTimeoutMs(spec)),
+    inactivityWarningAt: new Date(
+      lastActivity.getTime() + inactivityTimeoutMs(spec) - inactivityWarningLeadMs(spec),
+    ),
+    ...(input.attestation && {
+      attestationDueAt: input.attestation.dueAt,
+      attestationOverdueAt: input.attestation.overdueAt,
+    }),
     ...(orphanedSince && {
       orphanedAt: at(orphanedSince, orphanGraceMs(spec)),
     }),
@@ -129,6 +139,13 @@ function quarantineReason(
     return {
       reason: 'Orphaned',
       message: `workload ${ref?.kind}/${ref?.name} missing since ${input.identity.status?.orphanedSince ?? now.toISOString()}`,
+    };
+  }
+  const attestation = input.attestation;
+  if (attestation?.rules.action === 'quarantine' && reached(attestation.overdueAt, now)) {
+    return {
+      reason: 'AttestationOverdue',
+      message: `attestation was due ${attestation.dueAt.toISOString()}, grace ended ${attestation.overdueAt.toISOString()}: quarantined until the sponsor attests (nhictl attest)`,
     };
   }
   return undefined;

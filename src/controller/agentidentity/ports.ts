@@ -5,6 +5,7 @@ import type {
   AgentIdentityStatus,
   IdentityPolicy,
   SecretSpec,
+  WebhookSpec,
 } from '../../api/v1alpha1/types.ts';
 import type { AuditSink } from '../../governance/audit/audit.ts';
 import type { ProviderRegistry } from '../../providers/registry.ts';
@@ -27,6 +28,27 @@ export interface IdentityStore {
 export interface Notifier {
   /** A Kubernetes Event on the AgentIdentity. Messages never carry secret values. */
   event(identity: AgentIdentity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
+}
+
+/** A CloudEvents 1.0 event in structured JSON mode, as the webhook sends it. Never a secret value. */
+export interface CloudEvent {
+  specversion: '1.0';
+  /** The notification's dedupe key, hashed: the same occurrence always has the same id. */
+  id: string;
+  source: string;
+  type: string;
+  subject: string;
+  time: string;
+  datacontenttype: 'application/json';
+  data: Record<string, unknown>;
+}
+
+/**
+ * Delivers one notification to the IdentityPolicy's webhook (adapters/webhook/): signed, over HTTPS,
+ * retried with backoff. Rejects when every attempt failed; the message names no secret.
+ */
+export interface WebhookPort {
+  deliver(webhook: WebhookSpec, event: CloudEvent): Promise<void>;
 }
 
 /** Writes the current/previous values of an externally stored secret into its Kubernetes target Secret. */
@@ -60,6 +82,8 @@ export interface ReconcilerDeps {
   syncTarget: TargetSync;
   audit: AuditSink;
   notifier: Notifier;
+  /** Owner notifications by webhook, when the IdentityPolicy configures one (notifications.ts). */
+  webhook?: WebhookPort | undefined;
   metrics: IdentityMetrics;
   logger: Logger;
   now: () => Date;

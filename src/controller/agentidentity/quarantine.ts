@@ -1,7 +1,7 @@
 // Quarantine (condition Quarantined): disabling every credential of the identity reversibly (phase 1),
 // re-asserting that each drift interval, restoring when the reason is gone, and the quarantine period:
 // when it starts, when it ends (then revocation, phase 2, follows), and how it is announced in
-// status.plan. A lock has no period: it holds until lifted.
+// status.plan. A lock, and an overdue attestation, have no period: they hold until lifted.
 
 import { quarantinePeriodEnd } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, AgentIdentityStatus, PlannedChange } from '../../api/v1alpha1/types.ts';
@@ -10,6 +10,12 @@ import { applyPhaseEverywhere } from './backends.ts';
 import type { Decision, QuarantineReason } from './decision.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
+
+/**
+ * Quarantines that hold until a human acts (unlock; attest): no quarantine period, so they never lead
+ * to revocation on their own.
+ */
+export const UNTIL_LIFTED: ReadonlySet<QuarantineReason> = new Set(['Locked', 'AttestationOverdue']);
 
 /** When the current quarantine period ends, as stamped in status. */
 export function quarantineEndsAt(status: AgentIdentityStatus | undefined): Date | undefined {
@@ -22,7 +28,7 @@ export function quarantinePeriodOver(identity: AgentIdentity, reason: Quarantine
     (c) => c.type === 'Quarantined' && c.status === 'True',
   );
   const endsAt = quarantineEndsAt(identity.status);
-  return Boolean(quarantined) && reason !== 'Locked' && endsAt !== undefined && endsAt <= now;
+  return Boolean(quarantined) && !UNTIL_LIFTED.has(reason) && endsAt !== undefined && endsAt <= now;
 }
 
 /** Disables the credentials on entry and stamps the period; re-asserts each drift interval after. */
@@ -38,13 +44,15 @@ export async function quarantine(
     await applyPhaseEverywhere(deps, ref, 'quarantine', `${decision.reason}: ${decision.message}`);
     draft.set(
       'quarantineUntil',
-      decision.reason === 'Locked' ? undefined : quarantinePeriodEnd(ref.identity.spec, now).toISOString(),
+      UNTIL_LIFTED.has(decision.reason)
+        ? undefined
+        : quarantinePeriodEnd(ref.identity.spec, now).toISOString(),
     );
   } else if (driftDue) {
     // Re-assert quarantine each drift interval: a RoleBinding or policy put back is removed again.
     await applyPhaseEverywhere(deps, ref, 'quarantine', 'drift check', { audit: false });
   }
-  if (draft.is('Quarantined') && decision.reason !== 'Locked' && !draft.status.quarantineUntil) {
+  if (draft.is('Quarantined') && !UNTIL_LIFTED.has(decision.reason) && !draft.status.quarantineUntil) {
     // Quarantined by a lock that was lifted while another reason (expiry, orphan) holds: the period
     // starts now, or the identity would stay quarantined forever and never be revoked.
     draft.set('quarantineUntil', quarantinePeriodEnd(ref.identity.spec, now).toISOString());

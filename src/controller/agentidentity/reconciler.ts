@@ -1,8 +1,11 @@
 // The AgentIdentity reconcile, as a checklist: gather every read, decide the lifecycle (a pure
 // function), run the one step the decision names, derive Ready, then write status once (only if it
 // changed) and schedule the next deadline. Each condition is set by the step module that owns it
-// (status-draft.ts has the table); this file sets none. Provider failures are recorded in status with
-// a backoff that survives restarts; apiserver conflicts and offboarding failures go back to the queue.
+// (status-draft.ts has the table); this file sets none. An attestation request counts for the decision
+// of the reconcile that records it (a confirmation restores at once) and is removed by the next one;
+// owners are notified (notifications.ts) before the status write, which records what was delivered.
+// Provider failures are recorded in status with a backoff that survives restarts; apiserver conflicts
+// and offboarding failures go back to the queue.
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type { PlannedChange } from '../../api/v1alpha1/types.ts';
@@ -12,11 +15,13 @@ import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
+import { clearRecordedAttestRequest, readAttestation, recordAttestation } from './attestation.ts';
 import { clearFailures, countFailure, failureBackoffUntil } from './backoff.ts';
 import type { Decision, LifecycleResult } from './decision.ts';
 import { gather, type Observed, Observer } from './gather.ts';
 import { identityRef } from './identity.ts';
 import { decideLifecycle, nextDeadline } from './lifecycle.ts';
+import { DeliveredNotifications, notifyOwners } from './notifications.ts';
 import { observeConditions } from './observe.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import {
@@ -42,6 +47,7 @@ type StepOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done';
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
+  private readonly delivered = new DeliveredNotifications();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.observer = new Observer(deps);
@@ -52,6 +58,7 @@ export class AgentIdentityReconciler {
     let identity = this.deps.store.get(namespace ?? 'default', name);
     if (!identity) {
       this.observer.forget(key);
+      this.delivered.forget(key);
       return;
     }
     const now = this.deps.now();
@@ -60,15 +67,19 @@ export class AgentIdentityReconciler {
       identity = await this.deps.store.addFinalizer(identity, Marks.finalizer);
     }
     if (deleting && !identity.metadata.finalizers?.includes(Marks.finalizer)) return;
+    // The change of annotations brings the identity back at once, as it is now.
+    if (!deleting && (await clearRecordedAttestRequest(this.deps, identity))) return;
 
     const ref = identityRef(identity);
     const gathered = await gather(this.observer, ref, key, now, identity);
+    const attestation = readAttestation(identity, gathered.policy, now, !this.deps.dryRun);
     const lifecycle = decideLifecycle({
       identity,
       now,
       workload: gathered.workload,
       lastUsed: gathered.observed.lastUsed,
       policyViolations: gathered.violations,
+      attestation,
     });
     const { decision } = lifecycle;
     const draft = new StatusDraft(identity, now);
@@ -101,10 +112,22 @@ export class AgentIdentityReconciler {
       }
       draft.set('plan', scheduledPlan(identity, draft.status, lifecycle));
     }
+    // After the backoff check: a reconcile that writes no status records no attestation.
+    await recordAttestation(this.deps, identity, attestation, draft, now);
     const { workload } = gathered;
     const hardCodedSecrets = workload.kind === 'present' ? workload.hardCodedSecrets : undefined;
     draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now, hardCodedSecrets }));
     const status = markReady(draft, decision);
+    await notifyOwners(
+      this.deps,
+      identity,
+      gathered.policy,
+      draft,
+      lifecycle,
+      gathered.observed.drifted.map((d) => d.key),
+      now,
+      this.delivered,
+    );
     await this.deps.store.writeStatus(identity, status);
     await transitionsToEvents(this.deps, identity, draft.transitions);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
@@ -182,6 +205,9 @@ export class AgentIdentityReconciler {
       deadlines.expiresAt,
       deadlines.inactiveAt,
       deadlines.orphanedAt,
+      deadlines.inactivityWarningAt,
+      deadlines.attestationDueAt,
+      deadlines.attestationOverdueAt,
       quarantineEndsAt(status),
       ...(status.secrets ?? []).map((s) => (s.nextRotation ? new Date(s.nextRotation) : undefined)),
       nextWork,

@@ -44,7 +44,13 @@ const transitionAudit: Partial<Record<Transition['type'], AuditAction>> = {
   PolicyCompliant: 'denied',
 };
 
-const BAD_WHEN_TRUE = new Set<Transition['type']>(['Expired', 'Orphaned', 'Quarantined', 'Revoked']);
+const BAD_WHEN_TRUE = new Set<Transition['type']>([
+  'Expired',
+  'Orphaned',
+  'Quarantined',
+  'Revoked',
+  'AttestationDue',
+]);
 const BAD_WHEN_FALSE = new Set<Transition['type']>([
   'PolicyCompliant',
   'WorkloadBound',

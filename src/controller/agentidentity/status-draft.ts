@@ -16,6 +16,7 @@ export const ConditionOwners = {
   SecretsRotated: 'rotate',
   Quarantined: 'quarantine',
   Revoked: 'revoke',
+  AttestationDue: 'attestation',
   Ready: 'ready',
 } as const;
 

@@ -190,6 +190,21 @@ describe('the identity', () => {
     });
   });
 
+  it('takes the sponsor from --sponsor, else the workload annotation nhi.dev/sponsor', () => {
+    const base = {
+      name: 'bot',
+      namespace: 'agents',
+      at: at(),
+      namespaceLabels: {},
+      owner: 'team-a',
+      purpose: 'p',
+    };
+    const annotated = { ...base, workloadAnnotations: { [Marks.sponsor]: 'head-of-support' } };
+    expect(newIdentity(annotated).spec.sponsor).toEqual({ name: 'head-of-support' });
+    expect(newIdentity({ ...annotated, sponsor: 'cto' }).spec.sponsor).toEqual({ name: 'cto' });
+    expect(newIdentity({ ...base, workloadAnnotations: {} }).spec.sponsor).toBeUndefined();
+  });
+
   it('is production in an unlabelled namespace and needs --owner and --purpose without annotations', () => {
     const base = { name: 'bot', namespace: 'agents', at: at(), workloadAnnotations: {}, namespaceLabels: {} };
     expect(() => newIdentity(base)).toThrow(/--owner .* and --purpose/);

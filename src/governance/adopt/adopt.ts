@@ -178,6 +178,7 @@ export interface NewIdentityInput {
   namespaceLabels: Record<string, string> | undefined;
   owner?: string;
   purpose?: string;
+  sponsor?: string;
   ttl?: string;
 }
 
@@ -187,10 +188,14 @@ function environmentOf(labels: Record<string, string> | undefined): Environment 
   return (Environments as readonly string[]).includes(value ?? '') ? (value as Environment) : 'production';
 }
 
-/** A new AgentIdentity bound to the workload; owner and purpose from its annotations or the flags. */
+/**
+ * A new AgentIdentity bound to the workload; owner, purpose and sponsor from its annotations or the
+ * flags. Without a sponsor, admission refuses it where the IdentityPolicy requires one (production).
+ */
 export function newIdentity(input: NewIdentityInput): AgentIdentity {
   const team = input.owner ?? input.workloadAnnotations?.[Marks.owner];
   const purpose = input.purpose ?? input.workloadAnnotations?.[Marks.purpose];
+  const sponsor = input.sponsor ?? input.workloadAnnotations?.[Marks.sponsor];
   const missing = [
     ...(team ? [] : [`--owner (or annotation ${Marks.owner} on the workload)`]),
     ...(purpose ? [] : [`--purpose (or annotation ${Marks.purpose} on the workload)`]),
@@ -202,6 +207,7 @@ export function newIdentity(input: NewIdentityInput): AgentIdentity {
     );
   const spec: AgentIdentitySpec = {
     owner: { team },
+    ...(sponsor ? { sponsor: { name: sponsor } } : {}),
     purpose,
     environment: environmentOf(input.namespaceLabels),
     workloadRef: {

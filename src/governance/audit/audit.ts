@@ -22,6 +22,10 @@ export const AuditActions = [
   'abandoned',
   /** A hard-coded value moved into a managed Secret (`nhictl adopt --secret`, with --audit-log). */
   'adopted',
+  /** The sponsor confirmed the identity is still needed (`nhictl attest`); the actor is that Kubernetes user. */
+  'attested',
+  /** A notification was delivered to the IdentityPolicy's webhook. */
+  'notified',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 

@@ -249,6 +249,17 @@ function observedFactors(subject: FactorSubject): RiskFactor[] {
       ),
     );
   }
+  const attestation = condition(status?.conditions, 'AttestationDue');
+  if (attestation?.status === 'True') {
+    const overdue = attestation.reason === 'Overdue';
+    out.push(
+      f(
+        overdue ? 'likelihood.attestation-overdue' : 'likelihood.attestation-due',
+        overdue ? 2 : 1,
+        `no one has confirmed it is still needed: ${attestation.message || 'the periodic attestation is due'}`,
+      ),
+    );
+  }
   const quarantined = condition(status?.conditions, 'Quarantined');
   const revoked = condition(status?.conditions, 'Revoked');
   if (quarantined?.status === 'True' && revoked?.status !== 'True') {

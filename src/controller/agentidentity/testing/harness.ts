@@ -6,7 +6,13 @@
 
 import type * as k8s from '@kubernetes/client-node';
 import { Controls } from '../../../api/v1alpha1/annotations.ts';
-import type { AgentIdentity, ClusterCredentialProvider, PolicyRule } from '../../../api/v1alpha1/types.ts';
+import type {
+  AgentIdentity,
+  ClusterCredentialProvider,
+  IdentityPolicy,
+  PolicyRule,
+  WebhookSpec,
+} from '../../../api/v1alpha1/types.ts';
 import { MemoryAuditSink } from '../../../governance/audit/audit.ts';
 import { KubernetesProvider } from '../../../providers/kubernetes/provider.ts';
 import { FakeKubernetesPort } from '../../../providers/kubernetes/testing/fake-port.ts';
@@ -19,7 +25,7 @@ import type { FakeVaultPort } from '../../../providers/vault/testing/fake-port.t
 import { silentLogger } from '../../../runtime/logger.ts';
 import { statusEqual } from '../../../runtime/status.ts';
 import { identityRef } from '../identity.ts';
-import type { IdentityMetrics, IdentityStore, ReconcilerDeps } from '../ports.ts';
+import type { CloudEvent, IdentityMetrics, IdentityStore, ReconcilerDeps, WebhookPort } from '../ports.ts';
 import { AgentIdentityReconciler } from '../reconciler.ts';
 
 export class MemoryIdentityStore implements IdentityStore {
@@ -58,6 +64,21 @@ export class MemoryIdentityStore implements IdentityStore {
   }
 }
 
+/** The webhook port, remembering what it delivered; `failures` deliveries fail first. */
+export class RecordingWebhook implements WebhookPort {
+  readonly delivered: CloudEvent[] = [];
+  attempts = 0;
+  failures = 0;
+  async deliver(_webhook: WebhookSpec, event: CloudEvent): Promise<void> {
+    this.attempts++;
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error('webhook receiver.example: answered HTTP 503');
+    }
+    this.delivered.push(structuredClone(event));
+  }
+}
+
 /** The reconciler's metrics port, remembering each fact reported (`driftCorrected vault/x restored`). */
 export class RecordingMetrics implements IdentityMetrics {
   readonly reported: string[] = [];
@@ -89,7 +110,11 @@ export class ReconcilerHarness {
   readonly audit = new MemoryAuditSink();
   readonly events: Array<{ type: string; reason: string; message: string }> = [];
   readonly metrics = new RecordingMetrics();
+  readonly webhook = new RecordingWebhook();
+  /** The IdentityPolicy in force (none by default). */
+  policy: IdentityPolicy | undefined;
   private reconciler: AgentIdentityReconciler | undefined;
+  private deps: ReconcilerDeps | undefined;
 
   constructor(spec: Partial<AgentIdentity['spec']>) {
     this.identity = {
@@ -118,9 +143,10 @@ export class ReconcilerHarness {
   }
 
   protected start(deps: Pick<ReconcilerDeps, 'providers' | 'workloads'> & Partial<ReconcilerDeps>): void {
-    this.reconciler = new AgentIdentityReconciler({
+    this.deps = {
       store: this.store,
-      policy: () => undefined,
+      policy: () => this.policy,
+      webhook: this.webhook,
       checkPolicy: () => [],
       syncTarget: async () => false,
       audit: this.audit,
@@ -136,7 +162,14 @@ export class ReconcilerHarness {
       dryRun: false,
       driftIntervalMs: HARNESS_DRIFT_MS,
       ...deps,
-    });
+    };
+    this.reconciler = new AgentIdentityReconciler(this.deps);
+  }
+
+  /** A new reconciler over the same store and backends, as after an operator restart. */
+  restart(): void {
+    if (!this.reconciler) throw new Error('call start() in the subclass constructor');
+    this.reconciler = new AgentIdentityReconciler(this.deps as ReconcilerDeps);
   }
 
   async reconcile() {
