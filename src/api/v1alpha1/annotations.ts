@@ -63,8 +63,8 @@ export const OperatorAnnotations = {
 /**
  * The verb on nhi.dev agentidentities a requester needs, checked at admission with the VAP authorizer,
  * to change each protected annotation (`spec.locked` too, with `lock`). RBAC grants them: the chart's
- * nhi-security ClusterRole holds lock, abandon, rotate and attest (nhi-attester holds attest alone, for
- * sponsors); the operator's own role holds revoke, and attest to clear a recorded attest request.
+ * nhi-security ClusterRole holds lock, abandon, rotate and attest (for sponsors, a namespaced Role with
+ * attest alone, docs/attestation.md); the operator's own role holds revoke, and attest to clear a recorded attest request.
  */
 export const ControlVerbs = {
   [Controls.lock]: 'lock',

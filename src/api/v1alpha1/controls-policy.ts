@@ -147,7 +147,7 @@ export const controlValidations: ControlValidation[] = [
     `annotation ${Controls.attestRequest}`,
     'attestChanged',
     ControlVerbs[Controls.attestRequest],
-    'confirming the identity is still needed: the nhi-attester and nhi-security ClusterRoles grant it',
+    'confirming the identity is still needed: the nhi-security ClusterRole grants it, or a Role for sponsors (docs/attestation.md)',
   ),
   {
     id: 'attest-names-requester',
