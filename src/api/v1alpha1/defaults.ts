@@ -190,6 +190,30 @@ export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
   `secret/metadata/${VAULT_KV_ROOT}/*`,
 ];
 
+/**
+ * PostgreSQL schemas an identity may reach when its environment's rules set no allowedDatabaseSchemas:
+ * the schema named after its namespace, `-` written `_` (team-a: team_a). Exact, never a prefix: the
+ * mapping is one-to-one because namespaces have no `_`, while `team_*` would reach team-a's `team_a`.
+ */
+export const DEFAULT_ALLOWED_DATABASE_SCHEMAS: readonly string[] = ['{namespace}'];
+
+/** The schema `{namespace}` stands for in a schema pattern. */
+export function databaseSchemaOfNamespace(namespace: string): string {
+  return namespace.replaceAll('-', '_');
+}
+
+/**
+ * A schema or table name the operator will put in SQL (always double-quoted as well): lowercase
+ * letters, digits and _, starting with a letter or _, at most 63 (PostgreSQL's NAMEDATALEN - 1).
+ */
+export const DATABASE_IDENTIFIER_PATTERN = '^[a-z_][a-z0-9_]{0,62}$';
+
+/** Schemas no identity may reach in any environment: PostgreSQL's own catalogs. */
+export const FORBIDDEN_DATABASE_SCHEMAS: readonly string[] = ['pg_*', 'information_schema'];
+
+/** max_ttl of an identity's database role when the provider sets no database.maxTTL. */
+export const DEFAULT_DATABASE_MAX_TTL = '1h';
+
 /** Vault capabilities no identity may hold in any environment. */
 export const FORBIDDEN_VAULT_CAPABILITIES: readonly string[] = ['sudo'];
 

@@ -75,6 +75,7 @@ const environmentRules: Fields<EnvironmentRules> = {
   allowedNamespaces: true,
   maxRiskLevel: true,
   allowedVaultPaths: true,
+  allowedDatabaseSchemas: true,
   allowedAwsResources: true,
   allowWildcardAwsResources: true,
   allowedPrivilegedGrants: true,
@@ -102,6 +103,7 @@ const vaultProvider: Fields<VaultProviderSpec> = {
   kvMount: true,
   audience: true,
   tokenMaxTTL: true,
+  database: true,
   auth: true,
 };
 

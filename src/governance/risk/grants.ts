@@ -115,7 +115,9 @@ function analyzeAws(scope: AwsScope, out: GrantAnalysis): void {
 }
 
 function analyzeVault(scope: VaultScope, out: GrantAnalysis): void {
-  for (const grant of scope.paths) {
+  // Each database grant (schema × privileges) counts as one grant.
+  out.grantCount += scope.database?.grants.length ?? 0;
+  for (const grant of scope.paths ?? []) {
     out.grantCount += 1;
     if (isBroadVaultPath(grant.path)) out.wildcardVaultPaths.push(grant.path);
     const writes = grant.capabilities.filter((c) => VAULT_WRITE.includes(c));

@@ -10,6 +10,7 @@ import NodeVault from 'node-vault';
 import type { TokenSource } from './auth.ts';
 import { toProviderError, vaultMessage, vaultStatus } from './errors.ts';
 import type {
+  DatabaseRole,
   KubernetesAuthRole,
   KvMetadata,
   KvMetadataWrite,
@@ -269,6 +270,54 @@ export class NodeVaultPort implements VaultPort {
   async destroyKvVersions(mount: string, path: string, versions: number[]): Promise<void> {
     await this.call(`destroy ${mount}/${path} versions ${versions.join(',')}`, (o) =>
       this.client.write(`${mount}/destroy/${path}`, { versions }, o),
+    );
+  }
+
+  async readDatabaseRole(mount: string, name: string): Promise<DatabaseRole | undefined> {
+    const body: Body = await this.optional(`read database role ${mount}/${name}`, (o) =>
+      this.client.read(`${mount}/roles/${name}`, o),
+    );
+    const data = body?.data;
+    if (!data) return undefined;
+    const statements = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+    return {
+      dbName: String(data.db_name ?? ''),
+      creationStatements: statements(data.creation_statements),
+      revocationStatements: statements(data.revocation_statements),
+      rollbackStatements: statements(data.rollback_statements),
+      defaultTtlSeconds: Number(data.default_ttl ?? 0),
+      maxTtlSeconds: Number(data.max_ttl ?? 0),
+    };
+  }
+
+  async writeDatabaseRole(mount: string, name: string, role: DatabaseRole): Promise<void> {
+    const body = {
+      db_name: role.dbName,
+      creation_statements: role.creationStatements,
+      revocation_statements: role.revocationStatements,
+      rollback_statements: role.rollbackStatements,
+      default_ttl: role.defaultTtlSeconds,
+      max_ttl: role.maxTtlSeconds,
+    };
+    await this.call(`write database role ${mount}/${name}`, (o) =>
+      this.client.write(`${mount}/roles/${name}`, body, o),
+    );
+  }
+
+  async deleteDatabaseRole(mount: string, name: string): Promise<void> {
+    await this.optional(`delete database role ${mount}/${name}`, (o) =>
+      this.client.delete(`${mount}/roles/${name}`, o),
+    );
+  }
+
+  listDatabaseRoles(mount: string): Promise<string[]> {
+    return this.keys(`list database roles ${mount}`, `${mount}/roles`);
+  }
+
+  async revokeLeasePrefix(prefix: string): Promise<void> {
+    // The prefix names the role, never a lease: safe in the error message.
+    await this.call(`revoke leases ${prefix}`, (o) =>
+      this.client.write(`sys/leases/revoke-prefix/${prefix}`, {}, o),
     );
   }
 

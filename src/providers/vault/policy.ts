@@ -96,6 +96,8 @@ export interface ScopeCheckContext {
   environment: Environment;
   /** The KV v2 mount whose nhi/ folder the operator manages (identities get their own path there). */
   kvMount: string;
+  /** <mount>/creds/<role> of the identity's database role, when it has one: granted read. */
+  databaseCredsPath?: string;
 }
 
 /** Vault's own configuration, auth methods and identity store: refused in every environment. */
@@ -113,7 +115,7 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
   const violations: string[] = [];
   const production = context.environment === 'production';
   for (const scope of scopes) {
-    for (const grant of scope.paths) {
+    for (const grant of scope.paths ?? []) {
       const where = `vault path "${grant.path.slice(0, 80)}"`;
       const syntax = pathSyntaxProblem(grant.path);
       if (syntax) {
@@ -149,16 +151,22 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
 }
 
 /** The grants of the identity: its scopes merged by path, plus read access to its own KV folder. */
-export function desiredGrants(names: IdentityNames, scopes: VaultScope[], kvMount: string): Grant[] {
+export function desiredGrants(
+  names: IdentityNames,
+  scopes: VaultScope[],
+  kvMount: string,
+  databaseCredsPath?: string,
+): Grant[] {
   const byPath = new Map<string, Set<string>>();
   const add = (path: string, capabilities: string[]) => {
     const set = byPath.get(path) ?? new Set<string>();
     for (const capability of capabilities) set.add(capability);
     byPath.set(path, set);
   };
-  for (const scope of scopes) for (const grant of scope.paths) add(grant.path, grant.capabilities);
+  for (const scope of scopes) for (const grant of scope.paths ?? []) add(grant.path, grant.capabilities);
   add(`${kvMount}/data/${names.kvFolder}/*`, ['read']);
   add(`${kvMount}/metadata/${names.kvFolder}/*`, ['read', 'list']);
+  if (databaseCredsPath) add(databaseCredsPath, ['read']);
   return [...byPath.entries()]
     .map(([path, set]) => ({ path, capabilities: CAPABILITIES.filter((c) => set.has(c)) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -176,7 +184,7 @@ function renderGrants(grants: Grant[]): string {
 export function renderPolicy(names: IdentityNames, scopes: VaultScope[], context: ScopeCheckContext): string {
   const violations = vaultScopeViolations(scopes, context);
   if (violations.length > 0) throw new InvalidScopeError(violations.join('; '));
-  return `${header(names, 'active')}\n${renderGrants(desiredGrants(names, scopes, context.kvMount))}`;
+  return `${header(names, 'active')}\n${renderGrants(desiredGrants(names, scopes, context.kvMount, context.databaseCredsPath))}`;
 }
 
 /**
