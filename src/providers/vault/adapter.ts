@@ -314,10 +314,16 @@ export class NodeVaultPort implements VaultPort {
     return this.keys(`list database roles ${mount}`, `${mount}/roles`);
   }
 
-  async revokeLeasePrefix(prefix: string): Promise<void> {
-    // The prefix names the role, never a lease: safe in the error message.
-    await this.call(`revoke leases ${prefix}`, (o) =>
-      this.client.write(`sys/leases/revoke-prefix/${prefix}`, {}, o),
+  async listLeases(folder: string): Promise<string[]> {
+    const keys = await this.keys(`list leases ${folder}`, `sys/leases/lookup/${folder}`);
+    return keys.filter((k) => !k.endsWith('/')).map((k) => `${folder}${k}`);
+  }
+
+  async revokeLease(leaseId: string): Promise<void> {
+    // The message names the role's folder, never the lease id.
+    const folder = leaseId.slice(0, leaseId.lastIndexOf('/') + 1);
+    await this.call(`revoke a lease of ${folder}`, (o) =>
+      this.client.write(`sys/leases/revoke/${leaseId}`, {}, o),
     );
   }
 

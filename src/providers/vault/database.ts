@@ -15,7 +15,8 @@
 //
 // Quarantine swaps the creation statements for one that raises an error (no lease can be made, not
 // even by a root token) and revokes every lease of the role: the revocation statements terminate the
-// user's sessions, drop what was granted to it and drop the user.
+// user's sessions, drop what was granted to it and drop the user. Lease ids stay in memory: only
+// their number is returned.
 
 import {
   DATABASE_IDENTIFIER_PATTERN,
@@ -71,8 +72,12 @@ export function credsPath(settings: DatabaseSettings, names: IdentityNames): str
   return `${settings.mount}/creds/${names.base}`;
 }
 
-/** The lease prefix of every login of the role: the trailing / keeps `nhi-a-b-1` from matching `nhi-a-b-1x`. */
-export function leasePrefix(settings: DatabaseSettings, names: IdentityNames): string {
+/**
+ * The folder of every lease of the role. Listed and revoked one by one: sys/leases/revoke-prefix
+ * takes no trailing /, and without it `nhi-a-b-<hash>` would also match another identity's
+ * `nhi-a-b-<hash>-x-<hash>`.
+ */
+export function leaseFolder(settings: DatabaseSettings, names: IdentityNames): string {
   return `${credsPath(settings, names)}/`;
 }
 

@@ -54,8 +54,11 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
       `path "${db}/roles/nhi-*" {`,
       '  capabilities = ["create", "read", "update", "delete"]',
       '}',
-      `path "sys/leases/revoke-prefix/${db}/creds/nhi-*" {`,
-      '  capabilities = ["update", "sudo"]',
+      `path "sys/leases/lookup/${db}/creds/nhi-*" {`,
+      '  capabilities = ["list", "sudo"]',
+      '}',
+      `path "sys/leases/revoke/${db}/creds/nhi-*" {`,
+      '  capabilities = ["update"]',
       '}',
     );
   }

@@ -115,8 +115,13 @@ export interface VaultPort {
   deleteDatabaseRole(mount: string, name: string): Promise<void>;
   /** Names of the engine's roles; [] when there are none. */
   listDatabaseRoles(mount: string): Promise<string[]>;
-  /** Revokes every lease whose id starts with `prefix` (sys/leases/revoke-prefix: needs sudo). */
-  revokeLeasePrefix(prefix: string): Promise<void>;
+  /**
+   * Ids of the leases directly under `folder` (e.g. database/creds/<role>/; sys/leases/lookup needs
+   * sudo). Lease ids are credentials' handles: never log them, never put them in status.
+   */
+  listLeases(folder: string): Promise<string[]>;
+  /** Revokes one lease; an unknown or already revoked lease is success. */
+  revokeLease(leaseId: string): Promise<void>;
 
   listTokenAccessors(): Promise<string[]>;
   /** undefined when the token behind the accessor is gone. */

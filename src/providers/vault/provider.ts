@@ -34,7 +34,7 @@ import {
   databaseRoleOwner,
   desiredDatabaseRole,
   isQuarantinedDatabaseRole,
-  leasePrefix,
+  leaseFolder,
 } from './database.ts';
 import { type DesiredState, desiredState, namesThisProvider, vaultScopesOf } from './desired.ts';
 import { type VaultProviderDeps, type VaultProviderOptions, vaultProviderParts } from './factory.ts';
@@ -141,9 +141,9 @@ export class VaultProvider implements CredentialProvider {
     ref: IdentityRef,
     names: IdentityNames,
     live?: DatabaseRole,
-  ): Promise<void> {
+  ): Promise<number> {
     const database = this.options.database;
-    if (!database || !live) return;
+    if (!database || !live) return 0;
     const blocked = desiredDatabaseRole({
       names,
       settings: database,
@@ -154,7 +154,16 @@ export class VaultProvider implements CredentialProvider {
     if (databaseRoleDifferences(live, blocked).length > 0) {
       await this.port.writeDatabaseRole(database.mount, names.base, blocked);
     }
-    await this.port.revokeLeasePrefix(leasePrefix(database, names));
+    return this.revokeDatabaseLeases(names);
+  }
+
+  /** Revokes every lease of the role; the number revoked (lease ids never leave this function). */
+  private async revokeDatabaseLeases(names: IdentityNames): Promise<number> {
+    const database = this.options.database;
+    if (!database) return 0;
+    const leases = await this.port.listLeases(leaseFolder(database, names));
+    for (const lease of leases) await this.port.revokeLease(lease);
+    return leases.length;
   }
 
   private desired(ref: IdentityRef, names: IdentityNames, quarantined: boolean): DesiredState {
@@ -258,7 +267,7 @@ export class VaultProvider implements CredentialProvider {
       }
     } else if (database && live.databaseRole) {
       // The scope was removed: its logins go with it, through the role's own revocation statements.
-      await this.port.revokeLeasePrefix(leasePrefix(database, names));
+      await this.revokeDatabaseLeases(names);
       await this.port.deleteDatabaseRole(database.mount, names.base);
     }
   }

@@ -209,9 +209,13 @@ export class FakeVaultPort implements VaultPort {
       .filter((k) => k.startsWith(`${mount}/`))
       .map((k) => k.slice(mount.length + 1));
   }
-  async revokeLeasePrefix(prefix: string): Promise<void> {
-    this.step('revokeLeasePrefix');
-    for (const lease of [...this.leases]) if (lease.startsWith(prefix)) this.leases.delete(lease);
+  async listLeases(folder: string): Promise<string[]> {
+    this.step('listLeases');
+    return [...this.leases].filter((l) => l.startsWith(folder) && !l.slice(folder.length).includes('/'));
+  }
+  async revokeLease(leaseId: string): Promise<void> {
+    this.step('revokeLease');
+    this.leases.delete(leaseId);
   }
 
   /** Test helper: a login read from <mount>/creds/<role>. */
