@@ -54,7 +54,10 @@ export function databaseSettings(spec: {
   maxTTL?: string;
 }): DatabaseSettings {
   const mount = (spec.mount ?? 'database').replace(/^\/+|\/+$/g, '');
-  if (!/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(mount)) {
+  if (
+    !/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/.test(mount) ||
+    mount.split('/').some((segment) => segment === '.' || segment === '..')
+  ) {
     throw new InvalidConfigError(`vault.database.mount: "${mount.slice(0, 60)}" is not a mount path`);
   }
   if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(spec.connection ?? '')) {
