@@ -24,8 +24,9 @@ export function rawDatabaseRole(mount: string, name: string, data: Record<string
     defaultTtlSeconds: 0,
     maxTtlSeconds: 0,
   };
-  // The privilege lists of the GRANT statements: the words between GRANT and ON.
+  // The privilege lists of the GRANT statements (several may share one string): between GRANT and ON.
   const grants = creationStatements
+    .flatMap((s) => s.split(';'))
     .map((s) => /^\s*GRANT\s+(.*?)\s+ON\s/i.exec(s)?.[1]?.toUpperCase() ?? '')
     .join(', ');
   const raw: RawDatabaseRole = {
