@@ -179,7 +179,9 @@ export const DEFAULT_ALLOWED_VAULT_PATHS: readonly string[] = [
  * refused too): Vault's own configuration, its auth methods and identity store, and the configuration
  * of the default KV mount (`delete_version_after` there applies to every identity's values), and the
  * folder where the operator keeps every identity's managed secrets (each identity's own are granted
- * by the provider itself, never through a scope).
+ * by the provider itself, never through a scope); and, on the default database secrets engine mount,
+ * its connections, its roles and every identity's logins (each identity's own creds path is granted
+ * by the provider, through a database scope).
  */
 export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
   'sys/*',
@@ -188,6 +190,10 @@ export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
   'secret/config',
   `secret/data/${VAULT_KV_ROOT}/*`,
   `secret/metadata/${VAULT_KV_ROOT}/*`,
+  'database/config/*',
+  'database/roles/*',
+  'database/rotate-root/*',
+  'database/creds/nhi-*',
 ];
 
 /**

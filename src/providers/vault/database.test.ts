@@ -245,3 +245,30 @@ describe('VaultProvider with a database engine', () => {
     expect(port.databaseRoles.get(`database/${names.base}`)).toEqual(live);
   });
 });
+
+describe('vault path scopes next to a database engine', () => {
+  it("refuse the engine's configuration, its roles and every identity's logins, not a tenant's own creds", async () => {
+    const { vaultScopeViolations } = await import('./policy.ts');
+    const check = (path: string) =>
+      vaultScopeViolations([{ provider: 'vault', paths: [{ path, capabilities: ['read'] }] }], {
+        environment: 'development',
+        kvMount: 'secret',
+        databaseMount: 'database',
+      });
+    for (const path of [
+      'database/*',
+      'database/config/rag-postgres',
+      'database/roles/nhi-agents-rag-1',
+      'database/rotate-root/rag-postgres',
+      'database/creds/*',
+      'database/creds/+',
+      'database/creds/nhi-other-team-bot-12345678',
+      'database/creds/nh*',
+    ]) {
+      expect(check(path), path).not.toEqual([]);
+    }
+    for (const path of ['database/creds/legacy-reporting', 'secret/data/agents/x']) {
+      expect(check(path), path).toEqual([]);
+    }
+  });
+});

@@ -66,6 +66,7 @@ export function desiredState(
   const context = {
     environment: ref.identity.spec.environment,
     kvMount: options.kvMount,
+    ...(options.database ? { databaseMount: options.database.mount } : {}),
     ...(databaseRole && options.database ? { databaseCredsPath: credsPath(options.database, names) } : {}),
   };
   return {

@@ -75,6 +75,20 @@ export function canReach(pattern: string, prefix: string[]): boolean {
   return true;
 }
 
+/** Whether the pattern reaches some `<mount>/creds/nhi-…` path: the logins of the operator's roles. */
+function reachesManagedCreds(pattern: string, mount: string): boolean {
+  const base = [...mount.split('/'), 'creds'];
+  if (!canReach(pattern, base)) return false;
+  const glob = pattern.endsWith('*');
+  const segments = (glob ? pattern.slice(0, -1) : pattern).split('/');
+  const role = segments[base.length];
+  if (role === undefined) return glob || segments.length > base.length;
+  if (role === '+') return true;
+  const last = segments.length === base.length + 1;
+  if (glob && last) return 'nhi-'.startsWith(role) || role.startsWith('nhi-');
+  return role.startsWith('nhi-');
+}
+
 /** Whether the Vault path pattern (`+` one segment, a trailing `*` any suffix) matches `path` itself. */
 function matchesPath(pattern: string, path: string): boolean {
   const glob = pattern.endsWith('*');
@@ -98,6 +112,8 @@ export interface ScopeCheckContext {
   kvMount: string;
   /** <mount>/creds/<role> of the identity's database role, when it has one: granted read. */
   databaseCredsPath?: string;
+  /** The provider's database secrets engine mount: its config, roles and nhi- logins are refused. */
+  databaseMount?: string;
 }
 
 /** Vault's own configuration, auth methods and identity store: refused in every environment. */
@@ -136,6 +152,18 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
       for (const root of SYSTEM_ROOTS) {
         if (canReach(grant.path, [root]))
           violations.push(`${where}: ${root}/ is refused in every environment`);
+      }
+      const db = context.databaseMount;
+      if (
+        db &&
+        ['config', 'roles', 'rotate-root', 'rotate-role'].some((op) =>
+          canReach(grant.path, [...db.split('/'), op]),
+        )
+      ) {
+        violations.push(`${where}: ${db}/ configuration and roles are the platform's and the operator's`);
+      }
+      if (db && reachesManagedCreds(grant.path, db)) {
+        violations.push(`${where}: reaches ${db}/creds/nhi-*, every identity's database logins`);
       }
       if (matchesPath(grant.path, `${context.kvMount}/config`)) {
         violations.push(`${where}: ${context.kvMount}/config configures the KV mount for every identity`);
