@@ -272,3 +272,23 @@ describe('vault path scopes next to a database engine', () => {
     }
   });
 });
+
+describe('docs/database.md', () => {
+  it("quotes the database part of the operator's policy as operatorPolicy() renders it", async () => {
+    const { readFileSync } = await import('node:fs');
+    const { operatorPolicy } = await import('./operator-policy.ts');
+    const page = readFileSync(new URL('../../../docs/database.md', import.meta.url), 'utf8');
+    const without = operatorPolicy({
+      kvMount: 'secret',
+      kubernetesAuthMount: 'kubernetes',
+      tokenAccessors: false,
+    });
+    const withDatabase = operatorPolicy({
+      kvMount: 'secret',
+      kubernetesAuthMount: 'kubernetes',
+      tokenAccessors: false,
+      databaseMount: 'database',
+    });
+    expect(page).toContain(withDatabase.slice(without.length));
+  });
+});
