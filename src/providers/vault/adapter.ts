@@ -327,6 +327,22 @@ export class NodeVaultPort implements VaultPort {
     );
   }
 
+  async lookupLease(leaseId: string): Promise<{ issueTime?: string; lastRenewal?: string } | undefined> {
+    const folder = leaseId.slice(0, leaseId.lastIndexOf('/') + 1);
+    const invalid = (e: unknown) => vaultStatus(e) === 400 && /invalid lease/i.test(vaultMessage(e));
+    const body: Body = await this.optional(
+      `look up a lease of ${folder}`,
+      (o) => this.client.write('sys/leases/lookup', { lease_id: leaseId }, o),
+      invalid,
+    );
+    const data = body?.data;
+    if (!data) return undefined;
+    return {
+      ...(data.issue_time ? { issueTime: String(data.issue_time) } : {}),
+      ...(data.last_renewal ? { lastRenewal: String(data.last_renewal) } : {}),
+    };
+  }
+
   listTokenAccessors(): Promise<string[]> {
     return this.keys('list token accessors', 'auth/token/accessors');
   }

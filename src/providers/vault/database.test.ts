@@ -292,3 +292,29 @@ describe('docs/database.md', () => {
     expect(page).toContain(withDatabase.slice(without.length));
   });
 });
+
+describe('last use from database logins', () => {
+  it("is the latest issue of the role's live leases, or the token's use when later", async () => {
+    const clock = new FakeClock();
+    const port = new FakeVaultPort(clock);
+    const provider = new VaultProvider(
+      {
+        kvMount: 'secret',
+        kubernetesAuthMount: 'kubernetes',
+        audience: '',
+        tokenMaxTtlSeconds: 3600,
+        database: settings,
+        tokenAccessors: false,
+      },
+      port,
+      clock,
+    );
+    await provider.provision(rag);
+    expect((await provider.observe(rag, { correctDrift: false })).lastUsed).toBeUndefined();
+    port.addLease('database', names.base, '2026-01-01T10:00:00.000Z');
+    port.addLease('database', names.base, '2026-01-01T11:30:00.000Z');
+    port.addLease('database', 'nhi-someone-else-1', '2026-01-01T12:00:00.000Z');
+    const observed = await provider.observe(rag, { correctDrift: false });
+    expect(observed.lastUsed?.toISOString()).toBe('2026-01-01T11:30:00.000Z');
+  });
+});

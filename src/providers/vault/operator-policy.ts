@@ -60,6 +60,10 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
       `path "sys/leases/revoke/${db}/creds/nhi-*" {`,
       '  capabilities = ["update"]',
       '}',
+      '# Last use: when the listed leases were issued and renewed (a lookup needs the lease id).',
+      'path "sys/leases/lookup" {',
+      '  capabilities = ["update"]',
+      '}',
     );
   }
   if (options.tokenAccessors !== false) {

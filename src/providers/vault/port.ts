@@ -122,6 +122,8 @@ export interface VaultPort {
   listLeases(folder: string): Promise<string[]>;
   /** Revokes one lease; an unknown or already revoked lease is success. */
   revokeLease(leaseId: string): Promise<void>;
+  /** When a lease was issued and last renewed (RFC 3339); undefined when it is gone. */
+  lookupLease(leaseId: string): Promise<{ issueTime?: string; lastRenewal?: string } | undefined>;
 
   listTokenAccessors(): Promise<string[]>;
   /** undefined when the token behind the accessor is gone. */

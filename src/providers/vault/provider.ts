@@ -57,6 +57,9 @@ interface Live {
 
 type Drift = Observation['drift'];
 
+/** Leases looked up per observe for the last use of an identity's database logins. */
+const MAX_LEASE_LOOKUPS = 20;
+
 export class VaultProvider implements CredentialProvider {
   readonly kind = 'vault' as const;
   private readonly kv: KvSecrets;
@@ -155,6 +158,25 @@ export class VaultProvider implements CredentialProvider {
       await this.port.writeDatabaseRole(database.mount, names.base, blocked);
     }
     return this.revokeDatabaseLeases(names);
+  }
+
+  /**
+   * The latest issue or renewal of the role's database logins: each is a use of the identity. At most
+   * MAX_LEASE_LOOKUPS leases are looked up (the newest ids are not knowable, so the first listed).
+   */
+  private async lastDatabaseLogin(names: IdentityNames): Promise<Date | undefined> {
+    const database = this.options.database;
+    if (!database) return undefined;
+    const leases = (await this.port.listLeases(leaseFolder(database, names))).slice(0, MAX_LEASE_LOOKUPS);
+    let latest: number | undefined;
+    for (const lease of leases) {
+      const info = await this.port.lookupLease(lease);
+      for (const time of [info?.issueTime, info?.lastRenewal]) {
+        const at = time ? Date.parse(time) : Number.NaN;
+        if (!Number.isNaN(at) && (latest === undefined || at > latest)) latest = at;
+      }
+    }
+    return latest === undefined ? undefined : new Date(latest);
   }
 
   /** Revokes every lease of the role; the number revoked (lease ids never leave this function). */
@@ -332,10 +354,15 @@ export class VaultProvider implements CredentialProvider {
 
   async observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation> {
     const live = await this.inspect(ref);
-    const lastUsed =
+    const tokenUse =
       this.options.tokenAccessors === false
         ? undefined
         : await this.tokens.lastUsed(this.mount, live.names.base);
+    const loginUse = live.databaseRole ? await this.lastDatabaseLogin(live.names) : undefined;
+    const lastUsed =
+      tokenUse && loginUse
+        ? new Date(Math.max(tokenUse.getTime(), loginUse.getTime()))
+        : (tokenUse ?? loginUse);
     const base: Observation = { drift: [], corrected: false, ...(lastUsed ? { lastUsed } : {}) };
     if (!live.record && live.policy === undefined) return base; // not provisioned (or fully revoked)
     const desired = this.desired(ref, live.names, live.quarantined);

@@ -141,6 +141,16 @@ describe('a workload reads its own database login', () => {
     expect(other.status).toBe(403);
   });
 
+  it("last use follows the identity's database logins (lease issue times), never naming a lease", async () => {
+    const before = Date.now() - 1000;
+    await readCreds(writer);
+    // Token activity left out: only the lease lookups can say it.
+    const leasesOnly = VaultProvider.fromSpec(operator.spec, { tokenAccessors: false });
+    const observed = await leasesOnly.observe(writer, { correctDrift: false });
+    expect(observed.lastUsed?.getTime()).toBeGreaterThanOrEqual(before);
+    expect(observed.drift).toEqual([]);
+  });
+
   it('status names the database role, never a lease', async () => {
     const result = await provider.provision(rag);
     expect(result.changes).toEqual([]);

@@ -218,10 +218,20 @@ export class FakeVaultPort implements VaultPort {
     this.leases.delete(leaseId);
   }
 
-  /** Test helper: a login read from <mount>/creds/<role>. */
-  addLease(mount: string, role: string): string {
+  async lookupLease(leaseId: string): Promise<{ issueTime?: string } | undefined> {
+    this.step('lookupLease');
+    const issueTime = this.leaseIssued.get(leaseId);
+    return this.leases.has(leaseId) ? (issueTime ? { issueTime } : {}) : undefined;
+  }
+
+  /** Issue times of the leases addLease made. */
+  readonly leaseIssued = new Map<string, string>();
+
+  /** Test helper: a login read from <mount>/creds/<role> (now, or at `issueTime`). */
+  addLease(mount: string, role: string, issueTime = this.now()): string {
     const id = `${mount}/creds/${role}/lease-${this.leases.size + 1}`;
     this.leases.add(id);
+    this.leaseIssued.set(id, issueTime);
     return id;
   }
 
