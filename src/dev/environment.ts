@@ -166,10 +166,7 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
     );
 
     const postgresStart = pgBinDir
-      ? startPostgres(dir, pgPort, pgBinDir).then((p) => {
-          record(p.process);
-          return p.postgres;
-        })
+      ? startPostgres(dir, pgPort, pgBinDir, record)
       : Promise.resolve(undefined);
     // Handled where it is awaited; this keeps an early failure from surfacing as unhandled.
     postgresStart.catch(() => {});

@@ -8,7 +8,7 @@
 // traversable (0711: others may enter a path they know, not list it); the data folder itself is
 // 0700 and owned by that user.
 
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   chmodSync,
   chownSync,
@@ -19,6 +19,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { randomToken } from './pki.ts';
 import { type StartedProcess, startProcess, waitUntil } from './processes.ts';
 
@@ -68,12 +69,16 @@ function serverUser(): { uid: number; gid: number } | undefined {
   throw new Error('running as root and no postgres or nobody user to run PostgreSQL as');
 }
 
-/** initdb into <dir>/postgres, then start the server; resolves once it accepts password logins. */
+/**
+ * initdb into <dir>/postgres, then start the server; resolves once it accepts password logins.
+ * `record` gets the process as soon as it is spawned, so a failed start still stops it.
+ */
 export async function startPostgres(
   dir: string,
   port: number,
   binDir: string,
-): Promise<{ postgres: DevPostgres; process: StartedProcess }> {
+  record: (started: StartedProcess) => void,
+): Promise<DevPostgres> {
   const user = serverUser();
   const dataDir = join(dir, 'postgres', 'data');
   const socketDir = join(dir, 'postgres', 'socket');
@@ -88,7 +93,8 @@ export async function startPostgres(
     for (const path of [dataDir, socketDir, pwfile]) chownSync(path, user.uid, user.gid);
   }
   const ids = user ? { uid: user.uid, gid: user.gid } : {};
-  execFileSync(
+  // Asynchronous: the other components start meanwhile.
+  await promisify(execFile)(
     join(binDir, 'initdb'),
     [
       `--pgdata=${dataDir}`,
@@ -99,7 +105,7 @@ export async function startPostgres(
       '--locale=C',
       '--no-sync',
     ],
-    { ...ids, cwd: dataDir, stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '' } },
+    { ...ids, cwd: dataDir, env: { PATH: process.env.PATH ?? '' } },
   );
   const started = startProcess(
     'postgres',
@@ -124,6 +130,7 @@ export async function startPostgres(
     ],
     { dir, cwd: dataDir, env: { PATH: process.env.PATH ?? '' }, ...ids },
   );
+  record(started);
   const postgres: DevPostgres = {
     host: '127.0.0.1',
     port,
@@ -137,7 +144,7 @@ export async function startPostgres(
     process: started,
     intervalMs: 200,
   });
-  return { postgres, process: started };
+  return postgres;
 }
 
 async function acceptsLogin(binDir: string, pg: DevPostgres): Promise<boolean> {
