@@ -16,6 +16,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  rmSync,
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -107,6 +108,7 @@ export async function startPostgres(
     ],
     { ...ids, cwd: dataDir, env: { PATH: process.env.PATH ?? '' } },
   );
+  rmSync(pwfile, { force: true }); // state.json keeps the password; no second copy
   const started = startProcess(
     'postgres',
     join(binDir, 'postgres'),
