@@ -360,7 +360,7 @@ async function showQueries(
   for (const [sql, what] of [
     [`SELECT count(*) FROM ${CRM_SCHEMA}.${CRM_TABLE}`, 'its table'],
     [`SELECT count(*) FROM ${OTHER_SCHEMA}.tickets`, "another tenant's schema"],
-    [`DELETE FROM ${CRM_SCHEMA}.${CRM_TABLE}`, 'a write (read-only login)'],
+    [`DELETE FROM ${CRM_SCHEMA}.${CRM_TABLE}`, 'a write, read-only login'],
   ] as const) {
     const answer = await psql(env, login, sql);
     log(`    psql: ${sql} (${what}) → ${answer.ok ? `${answer.text} rows` : `denied: ${answer.text}`}`);

@@ -80,7 +80,7 @@ describe('nhictl demo', () => {
     );
     expect(database).toMatch(/closed_deals \(its table\) → 2 rows/);
     expect(database).toMatch(/another tenant's schema\) → denied: .*permission denied for schema agents/);
-    expect(database).toMatch(/a write \(read-only login\)\) → denied: .*read-only transaction/);
+    expect(database).toMatch(/a write, read-only login\) → denied: .*read-only transaction/);
 
     const quarantine = stage(output, 'phase 1');
     expect(quarantine).toMatch(
