@@ -118,12 +118,21 @@ build_helm() {
 #            config/prometheus) and the prometheus server (prometheus.test.ts scrapes the real
 #            operator with it, on a loopback port). The package also enables a prometheus.service
 #            on a machine running systemd; the tests never use it (systemctl disable --now prometheus).
-SYSTEM_TOOLS=(lua5.1:lua5.1 prometheus:promtool prometheus:prometheus)
+#   postgresql  initdb, postgres and psql for the dev environment's private PostgreSQL (src/dev/postgres.ts)
+#            and OpenBao's database secrets engine on it (test/integration/database). Debian keeps
+#            initdb off PATH, so its command is a glob of /usr/lib/postgresql/*/bin (an entry whose
+#            command starts with / is checked as a file glob). The package's cluster service is not used.
+SYSTEM_TOOLS=(lua5.1:lua5.1 prometheus:promtool prometheus:prometheus 'postgresql:/usr/lib/postgresql/*/bin/initdb')
 
 install_system_tools() {
   local entry missing=()
   for entry in "${SYSTEM_TOOLS[@]}"; do
-    command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+    local command="${entry#*:}"
+    if [[ $command == /* ]]; then
+      compgen -G "$command" >/dev/null || missing+=("${entry%%:*}")
+    else
+      command -v "$command" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+    fi
   done
   if [[ ${#missing[@]} -eq 0 ]]; then step "system tools (${SYSTEM_TOOLS[*]%%:*}): installed"; return; fi
   local sudo=()

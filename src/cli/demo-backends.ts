@@ -3,7 +3,10 @@
 // token from a file), the identity crm-sync in the development namespace agents-dev with an AWS
 // scope, a Vault scope and a Vault KV secret, and what its workload and an auditor see of them:
 // the IAM role and its trust policy, and the workload's ServiceAccount token logging in to OpenBao.
+// When the environment has PostgreSQL, crm-sync also gets read-only logins to its namespace's schema
+// through OpenBao's database secrets engine, which the demo queries with psql.
 
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -15,6 +18,7 @@ import {
 } from '@aws-sdk/client-iam';
 import type * as k8s from '@kubernetes/client-node';
 import { Marks } from '../api/v1alpha1/annotations.ts';
+import { databaseSchemaOfNamespace } from '../api/v1alpha1/defaults.ts';
 import { VAULT_KV_ROOT } from '../api/v1alpha1/managed-secrets.ts';
 import { type AgentIdentity, API_VERSION } from '../api/v1alpha1/types.ts';
 import type { DevEnvironment } from '../dev/environment.ts';
@@ -29,6 +33,11 @@ export const CRM_SETTINGS_PATH = `secret/data/${CRM_NAMESPACE}/crm/settings`;
 /** Another tenant's path: outside crm-sync's scope. */
 export const OTHER_TENANT_PATH = 'secret/data/agents/support/settings';
 export const CRM_SECRET_PATH = `secret/data/${VAULT_KV_ROOT}/${CRM_NAMESPACE}/${CRM_NAME}/${WEBHOOK_SECRET}`;
+/** The namespace's own PostgreSQL schema (the default tenancy rule), and its table crm-sync reads. */
+export const CRM_SCHEMA = databaseSchemaOfNamespace(CRM_NAMESPACE);
+export const CRM_TABLE = 'closed_deals';
+/** Another tenant's schema in the same database: outside crm-sync's reach. */
+export const OTHER_SCHEMA = 'agents';
 
 /**
  * The ClusterCredentialProviders `aws` and `vault` for the dev environment, usable from agents-dev
@@ -70,6 +79,7 @@ export function providerObjects(env: DevEnvironment, stateDir: string): k8s.Kube
           kubernetesAuthMount: env.bao.kubernetesAuthMount,
           kvMount: 'secret',
           tokenMaxTTL: '1h',
+          ...(env.database ? { database: { ...env.database, maxTTL: '1h' } } : {}),
           auth: { tokenFile: { path: tokenFile } },
         },
         allowedNamespaces,
@@ -84,7 +94,10 @@ export function providerObjects(env: DevEnvironment, stateDir: string): k8s.Kube
  * AgentIdentity: read the CRM secrets in AWS (no wildcard resource), read the team's Vault path, and
  * a webhook key in Vault KV that the operator generates and rotates.
  */
-export function crmSyncObjects(periods: { orphanGracePeriod: string; quarantinePeriod: string }) {
+export function crmSyncObjects(
+  periods: { orphanGracePeriod: string; quarantinePeriod: string },
+  withDatabase = false,
+) {
   const identity: AgentIdentity = {
     apiVersion: API_VERSION,
     kind: 'AgentIdentity',
@@ -108,6 +121,17 @@ export function crmSyncObjects(periods: { orphanGracePeriod: string; quarantineP
           provider: 'vault',
           paths: [{ path: `secret/data/${CRM_NAMESPACE}/crm/*`, capabilities: ['read'] }],
         },
+        ...(withDatabase
+          ? [
+              {
+                provider: 'vault' as const,
+                database: {
+                  grants: [{ schema: CRM_SCHEMA, tables: [CRM_TABLE], privileges: ['SELECT' as const] }],
+                  readOnly: true,
+                },
+              },
+            ]
+          : []),
       ],
       secrets: [
         {
@@ -195,6 +219,67 @@ export async function workloadLogin(
   return {
     jwt,
     login: await baoCall(env, '', 'POST', `auth/${env.bao.kubernetesAuthMount}/login`, { role, jwt }),
+  };
+}
+
+/** psql against the environment's PostgreSQL as `user`; the first line of its answer (the password only in the child's env). */
+export function psql(
+  env: DevEnvironment,
+  user: { username: string; password: string },
+  sql: string,
+): Promise<{ ok: boolean; text: string }> {
+  const pg = env.postgres;
+  if (!pg) return Promise.resolve({ ok: false, text: 'no PostgreSQL in this environment' });
+  const args = ['-h', pg.host, '-p', String(pg.port), '-U', user.username, '-d', pg.database];
+  return new Promise((resolve) => {
+    execFile(
+      `${pg.binDir}/psql`,
+      [...args, '-X', '-q', '-t', '-A', '-v', 'ON_ERROR_STOP=1', '-c', sql],
+      { env: { PATH: process.env.PATH ?? '', PGPASSWORD: user.password, PGCONNECT_TIMEOUT: '5' } },
+      (error, stdout, stderr) => {
+        const text = (error ? stderr : stdout).trim().split('\n')[0] ?? '';
+        resolve({ ok: !error, text: text.replace(/^psql: (error: )?/, '') });
+      },
+    );
+  });
+}
+
+/** The platform's part: the team's schema with a table of closed deals, and another tenant's schema. */
+export async function seedKnowledgeBase(env: DevEnvironment): Promise<void> {
+  const pg = env.postgres;
+  if (!pg) return;
+  const admin = { username: pg.superuser, password: pg.password };
+  for (const sql of [
+    `CREATE SCHEMA IF NOT EXISTS ${CRM_SCHEMA}`,
+    `CREATE TABLE IF NOT EXISTS ${CRM_SCHEMA}.${CRM_TABLE} (id int PRIMARY KEY, customer text, amount int)`,
+    `INSERT INTO ${CRM_SCHEMA}.${CRM_TABLE} VALUES (1, 'Acme', 1200), (2, 'Globex', 800) ON CONFLICT DO NOTHING`,
+    `CREATE SCHEMA IF NOT EXISTS ${OTHER_SCHEMA}`,
+    `CREATE TABLE IF NOT EXISTS ${OTHER_SCHEMA}.tickets (id int PRIMARY KEY)`,
+  ]) {
+    const answer = await psql(env, admin, sql);
+    if (!answer.ok) throw new Error(`seeding PostgreSQL: ${answer.text}`);
+  }
+}
+
+/** The workload reads its own login from <mount>/creds/<role>; the answer is never printed. */
+export async function databaseLogin(
+  env: DevEnvironment,
+  token: string,
+  role: string,
+): Promise<{ status: number; username?: string; password?: string; leaseSeconds?: number }> {
+  const response = await fetch(`${env.bao.addr}/v1/${env.database?.mount ?? 'database'}/creds/${role}`, {
+    headers: { 'x-vault-token': token },
+  });
+  const body = (await response.json().catch(() => ({}))) as {
+    data?: { username?: string; password?: string };
+    lease_duration?: number;
+  };
+  if (!response.ok || !body.data?.username || !body.data.password) return { status: response.status };
+  return {
+    status: response.status,
+    username: body.data.username,
+    password: body.data.password,
+    ...(body.lease_duration === undefined ? {} : { leaseSeconds: body.lease_duration }),
   };
 }
 

@@ -5,8 +5,10 @@
 // well under a minute):
 //   support-bot  config/samples/support-bot.yaml, production, namespace agents: kubernetes only;
 //   crm-sync     development, namespace agents-dev: an IAM role and a Vault role (demo-backends.ts).
-// It walks: provision → the IRSA role in IAM → the workload's token logs in to OpenBao → rotate →
-// admission guardrail → workloads deleted → quarantine (the Vault token stops working) → revoke.
+// It walks: provision → the IRSA role in IAM → the workload's token logs in to OpenBao (and, with
+// PostgreSQL in the environment, reads a database login and queries its schema) → rotate → admission
+// guardrail → workloads deleted → quarantine (the Vault token and the database login stop working) →
+// revoke.
 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -21,14 +23,20 @@ import {
   baoCall,
   CRM_NAME,
   CRM_NAMESPACE,
+  CRM_SCHEMA,
   CRM_SECRET_PATH,
   CRM_SETTINGS_PATH,
+  CRM_TABLE,
   crmSyncObjects,
+  databaseLogin,
   iamClient,
+  OTHER_SCHEMA,
   OTHER_TENANT_PATH,
   providerObjects,
+  psql,
   readIrsaRole,
   roleExists,
+  seedKnowledgeBase,
   seedTeamSettings,
   workloadLogin,
 } from './demo-backends.ts';
@@ -100,11 +108,17 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
     async () => {
       await applyObjects(kc, providerObjects(env, setup.stateDir));
       await seedTeamSettings(env);
+      await seedKnowledgeBase(env);
       log(
         `  aws: IAM at ${env.aws.endpoint}, roles trusting the apiserver's issuer ${env.serviceAccountIssuer}`,
       );
       log(`  vault: OpenBao at ${env.bao.addr}, kubernetes auth mount verifying tokens with the apiserver`);
       log(`  the platform keeps the team's settings at ${CRM_SETTINGS_PATH}`);
+      if (env.database) {
+        log(
+          `  vault.database: OpenBao's database engine ${env.database.mount}/, connection ${env.database.connection} (PostgreSQL ${env.postgres?.host}:${env.postgres?.port}); the team's schema ${CRM_SCHEMA}`,
+        );
+      }
     },
   );
 
@@ -120,7 +134,10 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
           : o,
       );
       await cleanupPreviousRun(identities, apps, [SUPPORT_BOT, CRM_SYNC]);
-      await applyObjects(kc, [...(supportBot as k8s.KubernetesObject[]), ...crmSyncObjects(PERIODS)]);
+      await applyObjects(kc, [
+        ...(supportBot as k8s.KubernetesObject[]),
+        ...crmSyncObjects(PERIODS, Boolean(env.database)),
+      ]);
       log(`  each namespace carries nhi.dev/environment, the environment its identities must declare`);
       log('  demo speed: orphanGracePeriod 5m → 5s, quarantinePeriod 24h → 10s');
     },
@@ -184,6 +201,24 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
     },
   );
 
+  const dbRole = crm.identity.status?.vault?.databaseRole ?? '';
+  const dbLogin = env.database
+    ? await stage(
+        'PostgreSQL: the same token reads a database login that lives minutes, for its own schema only',
+        async () => {
+          const login = await databaseLogin(env, session.token, dbRole);
+          if (!login.username || !login.password) {
+            throw new Error(`${env.database?.mount}/creds/${dbRole}: HTTP ${login.status}`);
+          }
+          log(
+            `  GET ${env.database?.mount}/creds/${dbRole} → HTTP ${login.status}: user ${login.username}, lease ${login.leaseSeconds} s (credentialTTL; the password is never printed)`,
+          );
+          await showQueries(log, env, { username: login.username, password: login.password });
+          return { username: login.username, password: login.password };
+        },
+      )
+    : undefined;
+
   await stage(
     'rotate on demand (nhictl rotate): staged, the previous value stays valid for the overlap',
     async () => {
@@ -242,6 +277,16 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
       log(
         `    a new login with the same ServiceAccount token → HTTP ${again.status}${again.status === 200 ? ' (unexpectedly allowed)' : ' (refused)'}`,
       );
+      if (dbLogin) {
+        const reconnect = await psql(env, dbLogin, 'SELECT 1');
+        log(
+          `  crm-sync PostgreSQL: the login read before → ${reconnect.ok ? 'still connects (unexpected)' : `refused: ${reconnect.text}`}`,
+        );
+        const fresh = await databaseLogin(env, session.token, dbRole);
+        log(
+          `    a fresh GET ${env.database?.mount}/creds/${dbRole} → HTTP ${fresh.status}${fresh.status === 200 ? ' (unexpectedly allowed)' : ' (refused)'}`,
+        );
+      }
       log('  reversible: bring the Deployments back within the quarantine period and access is restored');
     },
   );
@@ -304,6 +349,21 @@ async function showReads(log: Log, env: DevEnvironment, token: string): Promise<
     const verdict =
       answer.status === 200 ? `read ${Object.keys(answer.json.data?.data ?? {}).join(', ')}` : 'denied';
     log(`    GET ${path} (${what}) → HTTP ${answer.status}, ${verdict}`);
+  }
+}
+
+async function showQueries(
+  log: Log,
+  env: DevEnvironment,
+  login: { username: string; password: string },
+): Promise<void> {
+  for (const [sql, what] of [
+    [`SELECT count(*) FROM ${CRM_SCHEMA}.${CRM_TABLE}`, 'its table'],
+    [`SELECT count(*) FROM ${OTHER_SCHEMA}.tickets`, "another tenant's schema"],
+    [`DELETE FROM ${CRM_SCHEMA}.${CRM_TABLE}`, 'a write, read-only login'],
+  ] as const) {
+    const answer = await psql(env, login, sql);
+    log(`    psql: ${sql} (${what}) → ${answer.ok ? `${answer.text} rows` : `denied: ${answer.text}`}`);
   }
 }
 

@@ -42,7 +42,7 @@ export async function devUp(log: (line: string) => void = console.log): Promise<
   mkdirSync(join(repoRoot, '.nhi', 'dev'), { recursive: true });
   writeFileSync(envFile(), envExports(env), { mode: 0o600 });
   log(
-    `[dev +${elapsed(started)}] ready: apiserver ${env.apiserverUrl}, OpenBao ${env.bao.addr}, AWS ${env.aws.endpoint}`,
+    `[dev +${elapsed(started)}] ready: apiserver ${env.apiserverUrl}, OpenBao ${env.bao.addr}, AWS ${env.aws.endpoint}${env.postgres ? `, PostgreSQL ${env.postgres.host}:${env.postgres.port} (OpenBao engine ${env.database?.mount}/, connection ${env.database?.connection})` : ''}`,
   );
   log(`exports written to ${envFile()} (source it, or: eval "$(npx nhictl dev env)")`);
   return env;

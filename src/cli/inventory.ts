@@ -28,12 +28,20 @@ export interface SourceOptions {
   vaultAddr?: string;
   vaultAuthMount?: string;
   vaultKvMount?: string;
+  vaultDatabaseMount?: string;
   vault?: boolean;
 }
 
 export interface SourceConfig {
   aws?: { region: string; endpoint?: string; issuers?: string[] };
-  vault?: { address: string; token: string; namespace?: string; authMount: string; kvMount: string };
+  vault?: {
+    address: string;
+    token: string;
+    namespace?: string;
+    authMount: string;
+    kvMount: string;
+    databaseMount?: string;
+  };
 }
 
 /**
@@ -60,6 +68,7 @@ export function sourceConfig(options: SourceOptions, env: NodeJS.ProcessEnv): So
       token,
       authMount: options.vaultAuthMount ?? 'kubernetes',
       kvMount: options.vaultKvMount ?? 'secret',
+      ...(options.vaultDatabaseMount ? { databaseMount: options.vaultDatabaseMount } : {}),
     };
     const namespace = env.BAO_NAMESPACE ?? env.VAULT_NAMESPACE;
     if (namespace) config.vault.namespace = namespace;
@@ -76,8 +85,13 @@ export function inventorySources(config: SourceConfig): InventorySources {
     sources.aws = config.aws.issuers ? { iam, issuers: config.aws.issuers } : { iam };
   }
   if (config.vault) {
-    const { address, token, namespace, authMount, kvMount } = config.vault;
-    sources.vault = { port: vaultInventoryPort({ address, token, namespace }), authMount, kvMount };
+    const { address, token, namespace, authMount, kvMount, databaseMount } = config.vault;
+    sources.vault = {
+      port: vaultInventoryPort({ address, token, namespace }),
+      authMount,
+      kvMount,
+      ...(databaseMount ? { databaseMount } : {}),
+    };
   }
   return sources;
 }
@@ -105,6 +119,10 @@ export function addSourceOptions(command: Command): Command {
     )
     .option('--vault-auth-mount <mount>', 'kubernetes auth mount', 'kubernetes')
     .option('--vault-kv-mount <mount>', 'KV v2 mount holding the operator owner records', 'secret')
+    .option(
+      '--vault-database-mount <mount>',
+      'database secrets engine mount whose roles to list (default: none)',
+    )
     .option('--no-vault', 'skip Vault even when BAO_ADDR/VAULT_ADDR is set');
 }
 

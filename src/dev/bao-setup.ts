@@ -1,7 +1,11 @@
 // Makes OpenBao's kubernetes auth method usable against the local apiserver: a ServiceAccount
 // allowed to call TokenReview (system:auth-delegator), a bound token for it, and the auth mount's
-// config pointing at the apiserver with its CA.
+// config pointing at the apiserver with its CA. Also the database secrets engine against the dev
+// PostgreSQL (configureBaoDatabase).
 
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 
 export interface BaoKubernetesAuthOptions {
@@ -16,7 +20,7 @@ export interface BaoKubernetesAuthOptions {
 const REVIEWER = { namespace: 'kube-system', name: 'openbao-token-reviewer' };
 
 async function bao(
-  options: BaoKubernetesAuthOptions,
+  options: { baoAddr: string; baoToken: string },
   method: string,
   path: string,
   body?: unknown,
@@ -84,4 +88,63 @@ async function ignoreConflict(call: () => Promise<unknown>): Promise<void> {
     if (error instanceof k8s.ApiException && error.code === 409) return;
     throw error;
   }
+}
+
+export interface BaoDatabaseOptions {
+  baoAddr: string;
+  baoToken: string;
+  /** The PostgreSQL bin folder (psql). */
+  binDir: string;
+  postgres: { host: string; port: number; superuser: string; password: string; database: string };
+  /** The database secrets engine's mount, e.g. `database`. */
+  mount: string;
+  /** The connection's name under <mount>/config/. */
+  connection: string;
+}
+
+/** The login OpenBao's connection uses; its password is rotated away at once (rotate-root). */
+export const BAO_DATABASE_ADMIN = 'openbao_admin';
+
+/**
+ * The database secrets engine against the dev PostgreSQL, as a platform team would set it up: a
+ * dedicated admin login for OpenBao, the engine's mount, one connection that only `nhi-*` roles may
+ * use, and rotate-root, so that only OpenBao knows the admin password from then on (the operator
+ * never holds it: it writes roles, not connections).
+ *
+ * The admin is a superuser here: granting on tables in every tenant's schemas and terminating
+ * sessions needs it or schema ownership with grant options (docs/database.md).
+ */
+export async function configureBaoDatabase(options: BaoDatabaseOptions): Promise<void> {
+  const { postgres: pg } = options;
+  const adminPassword = randomBytes(24).toString('base64url');
+  execFileSync(
+    join(options.binDir, 'psql'),
+    [
+      '-h',
+      pg.host,
+      '-p',
+      String(pg.port),
+      '-U',
+      pg.superuser,
+      '-d',
+      pg.database,
+      '-v',
+      'ON_ERROR_STOP=1',
+      '-q',
+      '-c',
+      `CREATE ROLE ${BAO_DATABASE_ADMIN} WITH LOGIN SUPERUSER PASSWORD '${adminPassword}'`,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '', PGPASSWORD: pg.password } },
+  );
+  await bao(options, 'POST', `sys/mounts/${options.mount}`, { type: 'database' });
+  await bao(options, 'POST', `${options.mount}/config/${options.connection}`, {
+    plugin_name: 'postgresql-database-plugin',
+    connection_url: `postgresql://{{username}}:{{password}}@${pg.host}:${pg.port}/${pg.database}?sslmode=disable`,
+    username: BAO_DATABASE_ADMIN,
+    password: adminPassword,
+    password_authentication: 'scram-sha-256',
+    allowed_roles: ['nhi-*'],
+    verify_connection: true,
+  });
+  await bao(options, 'POST', `${options.mount}/rotate-root/${options.connection}`, {});
 }

@@ -1,12 +1,14 @@
 // The local environment: etcd + kube-apiserver + kube-controller-manager (a real control plane
 // without kubelet or scheduler), an OpenBao dev server with the kubernetes auth method configured
-// against that apiserver, and moto_server for IAM, STS and Secrets Manager. All on free loopback
+// against that apiserver, moto_server for IAM, STS and Secrets Manager, and (when Debian's
+// PostgreSQL is installed) a private PostgreSQL with OpenBao's database secrets engine on it. All on free loopback
 // ports under one state folder; `stopEnvironment` leaves no process behind.
 
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { componentPaths, missingComponents } from './components.ts';
 import { generatePki, kubeconfigYaml, randomToken } from './pki.ts';
+import { type DevPostgres, postgresBinDir, startPostgres } from './postgres.ts';
 import {
   freePort,
   httpOk,
@@ -32,12 +34,19 @@ export interface DevEnvironment {
   adminToken: string;
   bao: { addr: string; token: string; kubernetesAuthMount: string };
   aws: { endpoint: string; region: string; accessKeyId: string; secretAccessKey: string };
+  /** Absent when PostgreSQL is not installed (scripts/build-components.sh installs it). */
+  postgres?: DevPostgres & { binDir: string };
+  /** OpenBao's database secrets engine on `postgres`: its mount and connection name. */
+  database?: { mount: string; connection: string };
   binDir: string;
   processes: StartedProcess[];
   startedAt: string;
 }
 
 export type Progress = (message: string) => void;
+
+/** The dev environment's database secrets engine: mount and connection (the ClusterCredentialProvider names them). */
+export const DEV_DATABASE = { mount: 'database', connection: 'nhi-dev-postgres' } as const;
 
 const CONTROLLERS = [
   'garbage-collector-controller',
@@ -116,9 +125,10 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
   try {
     progress('generating PKI, service-account signing keys and tokens');
     const pki = generatePki(join(dir, 'pki'));
-    const [etcdPort, etcdPeerPort, apiPort, baoPort, motoPort] = (await Promise.all(
-      Array.from({ length: 5 }, () => freePort()),
-    )) as [number, number, number, number, number];
+    const [etcdPort, etcdPeerPort, apiPort, baoPort, motoPort, pgPort] = (await Promise.all(
+      Array.from({ length: 6 }, () => freePort()),
+    )) as [number, number, number, number, number, number];
+    const pgBinDir = postgresBinDir();
 
     progress('starting etcd, OpenBao and moto');
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
@@ -154,6 +164,12 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
     const moto = record(
       startProcess('moto', paths.motoServer, ['-H', '127.0.0.1', '-p', String(motoPort)], { dir }),
     );
+
+    const postgresStart = pgBinDir
+      ? startPostgres(dir, pgPort, pgBinDir, record)
+      : Promise.resolve(undefined);
+    // Handled where it is awaited; this keeps an early failure from surfacing as unhandled.
+    postgresStart.catch(() => {});
 
     await waitUntil('etcd', () => httpOk(`${etcdUrl}/health`), { timeoutMs: 30_000, process: etcd });
 
@@ -267,6 +283,16 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
       mount: 'kubernetes',
     });
 
+    const postgres = await postgresStart;
+    const database = postgres ? DEV_DATABASE : undefined;
+    if (postgres && pgBinDir) {
+      progress('configuring the OpenBao database secrets engine against PostgreSQL');
+      const { configureBaoDatabase } = await import('./bao-setup.ts');
+      await configureBaoDatabase({ baoAddr, baoToken, binDir: pgBinDir, postgres, ...DEV_DATABASE });
+    } else {
+      progress('PostgreSQL not installed: no database secrets engine (scripts/build-components.sh)');
+    }
+
     const env: DevEnvironment = {
       dir,
       kubeconfigPath,
@@ -287,6 +313,8 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
           .padEnd(16, 'X')}`,
         secretAccessKey: randomToken(30),
       },
+      ...(postgres && pgBinDir ? { postgres: { ...postgres, binDir: pgBinDir } } : {}),
+      ...(database ? { database } : {}),
       binDir: paths.binDir,
       processes: started,
       startedAt: new Date().toISOString(),
@@ -324,6 +352,15 @@ export function envExports(env: DevEnvironment): string {
     AWS_ACCESS_KEY_ID: env.aws.accessKeyId,
     AWS_SECRET_ACCESS_KEY: env.aws.secretAccessKey,
     NHI_BIN_DIR: env.binDir,
+    ...(env.postgres
+      ? {
+          PGHOST: env.postgres.host,
+          PGPORT: String(env.postgres.port),
+          PGUSER: env.postgres.superuser,
+          PGPASSWORD: env.postgres.password,
+          PGDATABASE: env.postgres.database,
+        }
+      : {}),
   };
   return `${Object.entries(vars)
     .map(([key, value]) => `export ${key}='${value}'`)

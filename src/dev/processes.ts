@@ -32,7 +32,7 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  options: { dir: string; env?: NodeJS.ProcessEnv; cwd?: string },
+  options: { dir: string; env?: NodeJS.ProcessEnv; cwd?: string; uid?: number; gid?: number },
 ): StartedProcess {
   const log = join(options.dir, 'logs', `${name}.log`);
   const fd = openSync(log, 'a');
@@ -41,6 +41,8 @@ export function startProcess(
     env: options.env ?? process.env,
     detached: true,
     stdio: ['ignore', fd, fd],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
   });
   closeSync(fd);
   child.unref();

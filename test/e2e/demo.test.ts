@@ -74,7 +74,19 @@ describe('nhictl demo', () => {
     expect(vault).toMatch(/GET secret\/data\/nhi\/agents-dev\/crm-sync\/webhook-key .*→ HTTP 200/);
     expect(vault).toMatch(/another namespace's path\) → HTTP 403/);
 
+    const database = stage(output, 'PostgreSQL:');
+    expect(database).toMatch(
+      /GET database\/creds\/nhi-agents-dev-crm-sync-[0-9a-f]{8} → HTTP 200: user \S+, lease 900 s/,
+    );
+    expect(database).toMatch(/closed_deals \(its table\) → 2 rows/);
+    expect(database).toMatch(/another tenant's schema\) → denied: .*permission denied for schema agents/);
+    expect(database).toMatch(/a write, read-only login\) → denied: .*read-only transaction/);
+
     const quarantine = stage(output, 'phase 1');
+    expect(quarantine).toMatch(
+      /PostgreSQL: the login read before → refused: .*password authentication failed/,
+    );
+    expect(quarantine).toMatch(/a fresh GET database\/creds\/\S+ → HTTP 403 \(refused\)/);
     expect(quarantine).toContain('the role now carries nhi-quarantine');
     expect(quarantine).toMatch(/GET secret\/data\/agents-dev\/crm\/settings .*→ HTTP 403/);
     expect(quarantine).toMatch(/GET secret\/data\/nhi\/agents-dev\/crm-sync\/webhook-key .*→ HTTP 403/);
@@ -86,7 +98,9 @@ describe('nhictl demo', () => {
     expect(stage(output, 'audit trail')).toContain('chain intact');
 
     const summary = output.slice(output.indexOf('── summary ──'));
-    expect(summary.match(/^\s+\d+\.\ds {2}\S/gm)?.length).toBe(15);
+    // 15 stages, and the PostgreSQL one when the environment has PostgreSQL
+    expect(summary.match(/^\s+\d+\.\ds {2}\S/gm)?.length).toBe(testEnv().database ? 16 : 15);
+    expect(output).not.toContain(testEnv().postgres?.password ?? 'no PostgreSQL');
     expect(output).not.toContain(testEnv().bao.token);
     expect(output).not.toContain(testEnv().aws.secretAccessKey);
   });

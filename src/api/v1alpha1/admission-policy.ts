@@ -10,6 +10,7 @@
 
 import { Marks } from './annotations.ts';
 import {
+  DEFAULT_ALLOWED_DATABASE_SCHEMAS,
   DEFAULT_ALLOWED_VAULT_PATHS,
   DEFAULT_ENVIRONMENT,
   FORBIDDEN_VAULT_CAPABILITIES,
@@ -87,7 +88,11 @@ export const variables: PolicyVariable[] = [
   { name: 'scopes', expression: 'has(object.spec.scopes) ? object.spec.scopes : []' },
   { name: 'secrets', expression: 'has(object.spec.secrets) ? object.spec.secrets : []' },
   { name: 'awsScopes', expression: "variables.scopes.filter(s, s.provider == 'aws')" },
-  { name: 'vaultScopes', expression: "variables.scopes.filter(s, s.provider == 'vault')" },
+  { name: 'vaultScopes', expression: "variables.scopes.filter(s, s.provider == 'vault' && has(s.paths))" },
+  {
+    name: 'databaseScopes',
+    expression: "variables.scopes.filter(s, s.provider == 'vault' && has(s.database))",
+  },
   { name: 'kubernetesScopes', expression: "variables.scopes.filter(s, s.provider == 'kubernetes')" },
   {
     name: 'forbiddenActions',
@@ -111,6 +116,11 @@ export const variables: PolicyVariable[] = [
   {
     name: 'vaultAllowed',
     expression: `(has(variables.rules.allowedVaultPaths) ? variables.rules.allowedVaultPaths : ${cel(DEFAULT_ALLOWED_VAULT_PATHS)}).map(a, ${placeholders('a')})`,
+  },
+  {
+    // `{namespace}` in a schema pattern is the namespace with - written _ (databaseSchemaOfNamespace).
+    name: 'databaseAllowed',
+    expression: `(has(variables.rules.allowedDatabaseSchemas) ? variables.rules.allowedDatabaseSchemas : ${cel(DEFAULT_ALLOWED_DATABASE_SCHEMAS)}).map(a, a.replace('{namespace}', object.metadata.namespace.replace('-', '_')))`,
   },
   {
     name: 'awsAllowed',
@@ -191,6 +201,9 @@ function privileged(grant: string, ruleMatches: string, why: string): PolicyVali
 /** Inside an allowed Vault path: exactly one, or under a prefix ending in *. */
 const VAULT_WITHIN_REACH =
   "variables.vaultAllowed.exists(a, a.endsWith('*') ? p.path.startsWith(a.substring(0, a.size() - 1)) : p.path == a)";
+/** Inside an allowed schema: exactly one, or under a prefix ending in *. */
+const DATABASE_WITHIN_REACH =
+  "variables.databaseAllowed.exists(a, a.endsWith('*') ? g.schema.startsWith(a.substring(0, a.size() - 1)) : g.schema == a)";
 const VAULT_SYSTEM = `${cel(FORBIDDEN_VAULT_PATHS)}.exists(f, ${globsMayOverlapCel(vaultGlob('p.path'), 'f')})`;
 const WILDCARD_RESOURCE = `(r == '*' || r.matches('${WILDCARD_ONLY_ARN}'))`;
 /** The managed-secrets guard of src/policies/aws-managed-secrets.ts, bound to each scope's actions. */
@@ -255,6 +268,14 @@ export const validations: PolicyValidation[] = [
     expression: `variables.vaultScopes.all(s, s.paths.all(p, ${VAULT_WITHIN_REACH}))`,
     messageExpression: `'spec.scopes[].paths[].path ' + ${joined(`variables.vaultScopes.map(s, s.paths.filter(p, !${VAULT_WITHIN_REACH}).map(p, p.path).join(', '))`)} + ' outside allowedVaultPaths ' + variables.vaultAllowed.join(', ') + ${where}`,
     message: 'spec.scopes[].paths[].path is outside the IdentityPolicy allowedVaultPaths for its environment',
+  },
+  {
+    id: 'database-schemas-within-reach',
+    field: 'spec.scopes[].database.grants[].schema',
+    expression: `variables.databaseScopes.all(s, s.database.grants.all(g, ${DATABASE_WITHIN_REACH}))`,
+    messageExpression: `'spec.scopes[].database.grants[].schema ' + ${joined(`variables.databaseScopes.map(s, s.database.grants.filter(g, !${DATABASE_WITHIN_REACH}).map(g, g.schema).join(', '))`)} + ' outside allowedDatabaseSchemas ' + variables.databaseAllowed.join(', ') + ${where} + ': a schema of another tenant'`,
+    message:
+      'spec.scopes[].database.grants[].schema is outside the IdentityPolicy allowedDatabaseSchemas for its environment',
   },
   {
     id: 'vault-system-paths-refused',

@@ -5,8 +5,11 @@ import { Marks } from './annotations.ts';
 import {
   AttestationDefaults,
   AWS_RECOVERY_WINDOW_DAYS,
+  DEFAULT_ALLOWED_DATABASE_SCHEMAS,
   DEFAULT_ALLOWED_VAULT_PATHS,
+  DEFAULT_DATABASE_MAX_TTL,
   DEFAULT_ENVIRONMENT,
+  FORBIDDEN_DATABASE_SCHEMAS,
   FORBIDDEN_VAULT_CAPABILITIES,
   FORBIDDEN_VAULT_PATHS,
   PrivilegedGrants,
@@ -200,6 +203,24 @@ const vaultProvider = obj(
       min: '1s',
       max: '8760h',
     }),
+    database: obj(
+      "OpenBao's database secrets engine, set up by the platform (the connection and its admin login): the operator writes one database role per identity with a database scope, never connections, and never holds the admin password. mount is immutable.",
+      {
+        mount: immutable(
+          mountPath('Mount of the database secrets engine. Immutable.', 'database'),
+          fixedPlacement('database.mount', 'the mount the database roles are in'),
+        ),
+        connection: str(
+          'Name of the connection under <mount>/config/ the roles use. Its allowed_roles must admit nhi-*.',
+          { maxLength: 128, minLength: 1, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' },
+        ),
+        maxTTL: duration(
+          `max_ttl of every database role: no lease of an identity lives longer, renewals included. Default ${DEFAULT_DATABASE_MAX_TTL}.`,
+          { min: '1s', max: '720h' },
+        ),
+      },
+      { required: ['connection'] },
+    ),
     auth: obj(
       'How the operator itself logs in. Set exactly one of kubernetes, tokenFile, tokenSecretRef.',
       {
@@ -325,6 +346,15 @@ const environmentRules = (environment: string) =>
       allowedVaultPaths: list(
         `Vault paths vault scopes may reach: exact paths or prefixes ending in *, with {namespace} and {name} standing for the identity's. Unset: ${DEFAULT_ALLOWED_VAULT_PATHS.join(', ')}. ${FORBIDDEN_VAULT_PATHS.join(', ')} and the capability ${FORBIDDEN_VAULT_CAPABILITIES.join(', ')} are refused in every environment.`,
         str('A Vault path or prefix.', { maxLength: 512, minLength: 1, pattern: TRAILING_STAR_PATTERN }),
+        { maxItems: 64, listType: 'set' },
+      ),
+      allowedDatabaseSchemas: list(
+        `PostgreSQL schemas database scopes may reach: exact names or prefixes ending in *, with {namespace} standing for the identity's namespace with - written _. Unset: ${DEFAULT_ALLOWED_DATABASE_SCHEMAS.join(', ')}. ${FORBIDDEN_DATABASE_SCHEMAS.join(', ')} are refused in every environment.`,
+        str('A schema name or prefix.', {
+          maxLength: 80,
+          minLength: 1,
+          pattern: '^([a-z0-9_]|\\{namespace\\})+\\*?$',
+        }),
         { maxItems: 64, listType: 'set' },
       ),
       allowedAwsResources: list(

@@ -179,7 +179,9 @@ export const DEFAULT_ALLOWED_VAULT_PATHS: readonly string[] = [
  * refused too): Vault's own configuration, its auth methods and identity store, and the configuration
  * of the default KV mount (`delete_version_after` there applies to every identity's values), and the
  * folder where the operator keeps every identity's managed secrets (each identity's own are granted
- * by the provider itself, never through a scope).
+ * by the provider itself, never through a scope); and, on the default database secrets engine mount,
+ * its connections, its roles and every identity's logins (each identity's own creds path is granted
+ * by the provider, through a database scope).
  */
 export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
   'sys/*',
@@ -188,7 +190,35 @@ export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
   'secret/config',
   `secret/data/${VAULT_KV_ROOT}/*`,
   `secret/metadata/${VAULT_KV_ROOT}/*`,
+  'database/config/*',
+  'database/roles/*',
+  'database/rotate-root/*',
+  'database/creds/nhi-*',
 ];
+
+/**
+ * PostgreSQL schemas an identity may reach when its environment's rules set no allowedDatabaseSchemas:
+ * the schema named after its namespace, `-` written `_` (team-a: team_a). Exact, never a prefix: the
+ * mapping is one-to-one because namespaces have no `_`, while `team_*` would reach team-a's `team_a`.
+ */
+export const DEFAULT_ALLOWED_DATABASE_SCHEMAS: readonly string[] = ['{namespace}'];
+
+/** The schema `{namespace}` stands for in a schema pattern. */
+export function databaseSchemaOfNamespace(namespace: string): string {
+  return namespace.replaceAll('-', '_');
+}
+
+/**
+ * A schema or table name the operator will put in SQL (always double-quoted as well): lowercase
+ * letters, digits and _, starting with a letter or _, at most 63 (PostgreSQL's NAMEDATALEN - 1).
+ */
+export const DATABASE_IDENTIFIER_PATTERN = '^[a-z_][a-z0-9_]{0,62}$';
+
+/** Schemas no identity may reach in any environment: PostgreSQL's own catalogs. */
+export const FORBIDDEN_DATABASE_SCHEMAS: readonly string[] = ['pg_*', 'information_schema'];
+
+/** max_ttl of an identity's database role when the provider sets no database.maxTTL. */
+export const DEFAULT_DATABASE_MAX_TTL = '1h';
 
 /** Vault capabilities no identity may hold in any environment. */
 export const FORBIDDEN_VAULT_CAPABILITIES: readonly string[] = ['sudo'];

@@ -80,6 +80,7 @@ const environmentRules: Fields<EnvironmentRules> = {
   allowedNamespaces: true,
   maxRiskLevel: true,
   allowedVaultPaths: true,
+  allowedDatabaseSchemas: true,
   allowedAwsResources: true,
   allowWildcardAwsResources: true,
   allowedPrivilegedGrants: true,
@@ -111,6 +112,7 @@ const vaultProvider: Fields<VaultProviderSpec> = {
   kvMount: true,
   audience: true,
   tokenMaxTTL: true,
+  database: true,
   auth: true,
 };
 

@@ -4,7 +4,7 @@
 // Every list has maxItems and every string in a rule has maxLength, so CEL cost estimates pass.
 
 import { ClusterCredentialProviderSchema, IdentityPolicySchema } from './cluster-schema.ts';
-import { MAX_DEFAULT_OVERLAP, SpecDefaults } from './defaults.ts';
+import { DATABASE_IDENTIFIER_PATTERN, MAX_DEFAULT_OVERLAP, SpecDefaults } from './defaults.ts';
 import {
   bool,
   DNS_LABEL_PATTERN,
@@ -22,7 +22,14 @@ import {
   str,
 } from './openapi.ts';
 import { agentIdentityStatusSchema } from './status-schema.ts';
-import { DataClassifications, Environments, GeneratorTypes, ProviderKinds, SecretBackends } from './types.ts';
+import {
+  DatabasePrivileges,
+  DataClassifications,
+  Environments,
+  GeneratorTypes,
+  ProviderKinds,
+  SecretBackends,
+} from './types.ts';
 
 export { ClusterCredentialProviderSchema, IdentityPolicySchema };
 
@@ -77,6 +84,75 @@ const vaultPaths = list(
     { required: ['path', 'capabilities'] },
   ),
   { maxItems: 32, minItems: 1 },
+);
+
+const identifier = (description: string) =>
+  str(`${description} Lowercase letters, digits and _, starting with a letter or _, at most 63.`, {
+    maxLength: 63,
+    minLength: 1,
+    pattern: DATABASE_IDENTIFIER_PATTERN,
+  });
+
+const databaseAccess = obj(
+  "Short-lived PostgreSQL logins through OpenBao's database secrets engine (the provider's database connection): the operator renders these grants into the role's creation and revocation statements. vault scopes only.",
+  {
+    grants: list(
+      'Privileges on tables of schemas the identity may reach (IdentityPolicy allowedDatabaseSchemas; default the schema named after the namespace, - written _).',
+      obj(
+        'Privileges on the named tables of one schema, or on all its tables.',
+        {
+          schema: identifier('The schema.'),
+          tables: list('Tables of the schema.', identifier('A table.'), {
+            maxItems: 64,
+            minItems: 1,
+            listType: 'set',
+          }),
+          allTables: bool('Every table in the schema when the login is made.'),
+          privileges: list('Privileges on those tables.', oneOf('A table privilege.', DatabasePrivileges), {
+            maxItems: 4,
+            minItems: 1,
+            listType: 'set',
+          }),
+        },
+        {
+          required: ['schema', 'privileges'],
+          rules: [
+            {
+              id: 'database-grant-names-tables',
+              rule: 'has(self.tables) != (has(self.allTables) && self.allTables)',
+              message: 'name the tables, or set allTables: true (one of them)',
+              fieldPath: '.tables',
+              reason: 'FieldValueRequired',
+            },
+            {
+              id: 'database-schema-not-catalog',
+              rule: "!self.schema.startsWith('pg_') && self.schema != 'information_schema'",
+              message:
+                "schema: PostgreSQL's catalogs (pg_*, information_schema) are refused in every environment",
+              fieldPath: '.schema',
+              reason: 'FieldValueForbidden',
+            },
+          ],
+        },
+      ),
+      { maxItems: 32, minItems: 1 },
+    ),
+    readOnly: bool(
+      'Read-only sessions (default_transaction_read_only), e.g. for retrieval and vector search. Only SELECT grants.',
+    ),
+  },
+  {
+    required: ['grants'],
+    rules: [
+      {
+        id: 'database-read-only-selects',
+        rule: "!has(self.readOnly) || !self.readOnly || self.grants.all(g, g.privileges.all(p, p == 'SELECT'))",
+        message: 'readOnly sessions take only SELECT grants',
+        fieldPath: '.grants',
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  },
 );
 
 const kubernetesVerbs = [
@@ -160,17 +236,26 @@ const scopeSchema = obj(
     actions: awsActions,
     resources: awsResources,
     paths: vaultPaths,
+    database: databaseAccess,
     rules: kubernetesRules,
   },
   {
     rules: [
       needs('aws', 'actions', 'the IAM actions it may call'),
       needs('aws', 'resources', 'the ARNs its actions apply to'),
-      needs('vault', 'paths', 'the policy paths and capabilities it grants'),
+      {
+        id: 'vault-scope-needs-paths',
+        rule: "self.provider != 'vault' || has(self.paths) || has(self.database)",
+        message:
+          'a vault scope needs paths: the policy paths and capabilities it grants (or database: the database logins it gets)',
+        fieldPath: '.paths',
+        reason: 'FieldValueRequired',
+      },
       needs('kubernetes', 'rules', 'the RBAC rules it grants'),
       onlyFor('aws', 'actions'),
       onlyFor('aws', 'resources'),
       onlyFor('vault', 'paths'),
+      onlyFor('vault', 'database'),
       onlyFor('kubernetes', 'rules'),
       {
         id: 'kubernetes-scope-has-no-providerRef',

@@ -89,6 +89,10 @@ export const agentIdentityStatusSchema: Schema = obj(
     vault: obj('What the operator provisioned in Vault/OpenBao.', {
       role: str('Name of the kubernetes-auth role.', { maxLength: 256 }),
       policy: str('Name of the ACL policy.', { maxLength: 256 }),
+      databaseRole: str(
+        'Name of the database secrets engine role the identity reads its PostgreSQL logins from (<mount>/creds/<role>). Never a lease id.',
+        { maxLength: 256 },
+      ),
     }),
     secrets: list(
       'Rotation state of each secret in spec.secrets.',

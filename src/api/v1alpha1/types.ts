@@ -72,10 +72,30 @@ export interface VaultPathGrant {
   capabilities: string[];
 }
 
+export const DatabasePrivileges = ['SELECT', 'INSERT', 'UPDATE', 'DELETE'] as const;
+export type DatabasePrivilege = (typeof DatabasePrivileges)[number];
+
+/** Privileges on tables of one schema: the named `tables`, or every table (`allTables`). */
+export interface DatabaseGrant {
+  schema: string;
+  tables?: string[];
+  allTables?: boolean;
+  privileges: DatabasePrivilege[];
+}
+
+/** Short-lived PostgreSQL logins through OpenBao's database secrets engine (the provider's `database` connection). */
+export interface DatabaseAccess {
+  grants: DatabaseGrant[];
+  /** Sessions are read-only (default_transaction_read_only): for retrieval/search. Only SELECT grants. */
+  readOnly?: boolean;
+}
+
+/** `paths` (ACL policy stanzas), `database` (a per-identity database role), or both. */
 export interface VaultScope {
   provider: 'vault';
   providerRef?: string;
-  paths: VaultPathGrant[];
+  paths?: VaultPathGrant[];
+  database?: DatabaseAccess;
 }
 
 export interface PolicyRule {
@@ -181,7 +201,7 @@ export interface AgentIdentityStatus {
   serviceAccount?: string;
   boundPods?: number;
   aws?: { roleArn?: string; roleName?: string; policyHash?: string };
-  vault?: { role?: string; policy?: string };
+  vault?: { role?: string; policy?: string; databaseRole?: string };
   secrets?: SecretStatus[];
   expiresAt?: string;
   lastUsed?: string;
@@ -233,6 +253,8 @@ export interface VaultProviderSpec {
   kvMount?: string;
   audience?: string;
   tokenMaxTTL?: string;
+  /** OpenBao's database secrets engine, configured by the platform: the operator only writes roles. */
+  database?: { mount?: string; connection: string; maxTTL?: string };
   auth: {
     kubernetes?: { role: string; mount?: string; tokenPath?: string };
     tokenFile?: { path: string };
@@ -289,6 +311,8 @@ export interface EnvironmentRules {
   allowedAwsResources?: string[];
   /** Admit AWS resources whose resource part is only a wildcard (arn:aws:s3:::*). Default: not in production. */
   allowWildcardAwsResources?: boolean;
+  /** PostgreSQL schemas identities may reach (`{namespace}`: the namespace with - written _; only a trailing *). */
+  allowedDatabaseSchemas?: string[];
   /** Privileged grants this environment admits (see PrivilegedGrants in defaults.ts). */
   allowedPrivilegedGrants?: string[];
   /** spec.sponsor must be set. */

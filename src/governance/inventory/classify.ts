@@ -12,6 +12,7 @@ import {
   type Finding,
   type InventoryItem,
   InventoryTypes,
+  type RawDatabaseRole,
   type RawIamRole,
   type RawIamUser,
   type RawInventory,
@@ -340,6 +341,16 @@ function vaultRoleItem(role: RawVaultRole, ctx: Context): InventoryItem {
   );
 }
 
+function databaseRoleItem(role: RawDatabaseRole, ctx: Context): InventoryItem {
+  const what = `database role ${role.mount}/roles/${role.name}`;
+  const writes = role.writes.length > 0 ? `, writes ${role.writes.join(', ')}` : ', read only';
+  const state = `${role.quarantined ? 'quarantined' : 'issuing logins'} on ${role.connection || '?'}${writes}`;
+  return item(
+    { type: 'DatabaseRole', name: role.name, provider: 'vault', state },
+    ownership({}, ctx, what, role.ownerUid),
+  );
+}
+
 /** One item per literal credential: where, which rule, the fingerprint, and who owns the object. */
 function secretItem(secret: RawSecretFinding, ctx: Context): InventoryItem {
   const { marks, ...finding } = secret;
@@ -408,6 +419,7 @@ export function classify(raw: RawInventory): InventoryItem[] {
     items.push(...raw.aws.users.filter((u) => u.accessKeys.length > 0).map((user) => iamUserItem(user, ctx)));
   }
   if (raw.vault) items.push(...raw.vault.roles.map((role) => vaultRoleItem(role, ctx)));
+  items.push(...(raw.vault?.databaseRoles ?? []).map((role) => databaseRoleItem(role, ctx)));
   items.push(...(raw.secrets ?? []).map((secret) => secretItem(secret, ctx)));
   return items.sort(
     (a, b) =>

@@ -11,6 +11,7 @@ import {
   InventorySourceError,
   type InventorySources,
   type RawConfigMap,
+  type RawDatabaseRole,
   type RawIamRole,
   type RawIamUser,
   type RawInventory,
@@ -84,6 +85,16 @@ async function vaultRoles(vault: NonNullable<InventorySources['vault']>): Promis
     });
 }
 
+async function databaseRoles(vault: NonNullable<InventorySources['vault']>): Promise<RawDatabaseRole[]> {
+  const { port, databaseMount } = vault;
+  if (!databaseMount || !port.listDatabaseRoles || !port.readDatabaseRole) return [];
+  const read = port.readDatabaseRole.bind(port);
+  const roles = await mapLimited(await port.listDatabaseRoles(databaseMount), (name) =>
+    read(databaseMount, name),
+  );
+  return roles.filter((role): role is RawDatabaseRole => role !== undefined);
+}
+
 const marksOf = (o: { labels?: Record<string, string>; annotations?: Record<string, string> }) => ({
   ...o.labels,
   ...o.annotations,
@@ -144,7 +155,13 @@ export async function gatherInventory(sources: InventorySources): Promise<RawInv
     ]);
     raw.aws = { issuers, roles, users };
   }
-  if (sources.vault) raw.vault = { roles: await vaultRoles(sources.vault) };
+  if (sources.vault) {
+    const [roles, databaseRoleList] = await Promise.all([
+      vaultRoles(sources.vault),
+      databaseRoles(sources.vault),
+    ]);
+    raw.vault = { roles, ...(sources.vault.databaseMount ? { databaseRoles: databaseRoleList } : {}) };
+  }
   return raw;
 }
 

@@ -12,6 +12,8 @@ export const InventoryTypes = [
   'IAMRole',
   'IAMUser',
   'VaultRole',
+  /** A role of OpenBao's database secrets engine: it mints database logins. */
+  'DatabaseRole',
   /** A literal credential in a workload's pod template, a ConfigMap or an annotation. */
   'HardCodedSecret',
   'System',
@@ -166,6 +168,19 @@ export interface RawVaultRole {
   ownerRecord?: Record<string, string>;
 }
 
+/** A role of the database secrets engine, as the inventory reads it (never a statement or a login). */
+export interface RawDatabaseRole {
+  mount: string;
+  name: string;
+  /** The connection its logins are made on. */
+  connection: string;
+  /** The identity uid in the operator's ownership mark of its creation statements, if any. */
+  ownerUid?: string;
+  /** Table privileges beyond SELECT its creation statements grant (INSERT, UPDATE, DELETE). */
+  writes: string[];
+  quarantined: boolean;
+}
+
 export interface RawInventory {
   now: Date;
   identities: AgentIdentity[];
@@ -177,7 +192,7 @@ export interface RawInventory {
   /** Present when the AWS source was enabled: roles trusting one of `issuers`, users with keys. */
   aws?: { issuers: string[]; roles: RawIamRole[]; users: RawIamUser[] };
   /** Present when the Vault source was enabled. */
-  vault?: { roles: RawVaultRole[] };
+  vault?: { roles: RawVaultRole[]; databaseRoles?: RawDatabaseRole[] };
 }
 
 // ---- the read-only ports ----
@@ -211,13 +226,16 @@ export interface VaultInventoryPort {
   readRole(mount: string, name: string): Promise<Omit<RawVaultRole, 'ownerRecord'> | undefined>;
   /** Role name -> custom metadata of the operator's owner records under the KV mount. */
   listOwnerRecords(kvMount: string): Promise<Record<string, Record<string, string>>>;
+  /** Roles of the database secrets engine at `mount`. */
+  listDatabaseRoles?(mount: string): Promise<string[]>;
+  readDatabaseRole?(mount: string, name: string): Promise<RawDatabaseRole | undefined>;
 }
 
 export interface InventorySources {
   kubernetes: KubernetesInventoryPort;
   /** `issuers` overrides discovery (the apiserver's issuer plus ClusterCredentialProvider issuers). */
   aws?: { iam: IamInventoryPort; issuers?: string[] };
-  vault?: { port: VaultInventoryPort; authMount: string; kvMount: string };
+  vault?: { port: VaultInventoryPort; authMount: string; kvMount: string; databaseMount?: string };
   now?: () => Date;
 }
 

@@ -2,8 +2,44 @@
 // the operator's owner records (KV v2 custom metadata under nhi/_owners/). Only LIST and GET; the
 // token goes in a header and never into an error message.
 
+import { databaseRoleOwner, isQuarantinedDatabaseRole } from '../../providers/vault/database.ts';
 import { OWNERS_FOLDER } from '../../providers/vault/names.ts';
-import { InventorySourceError, type RawVaultRole, type VaultInventoryPort } from './types.ts';
+import {
+  InventorySourceError,
+  type RawDatabaseRole,
+  type RawVaultRole,
+  type VaultInventoryPort,
+} from './types.ts';
+
+const WRITE_PRIVILEGES = ['INSERT', 'UPDATE', 'DELETE'];
+
+/** The database role's connection, owner mark, write privileges and state; no statement leaves here. */
+export function rawDatabaseRole(mount: string, name: string, data: Record<string, unknown>): RawDatabaseRole {
+  const creationStatements = strings(data.creation_statements);
+  const role = {
+    dbName: String(data.db_name ?? ''),
+    creationStatements,
+    revocationStatements: [],
+    rollbackStatements: [],
+    defaultTtlSeconds: 0,
+    maxTtlSeconds: 0,
+  };
+  // The privilege lists of the GRANT statements (several may share one string): between GRANT and ON.
+  const grants = creationStatements
+    .flatMap((s) => s.split(';'))
+    .map((s) => /^\s*GRANT\s+(.*?)\s+ON\s/i.exec(s)?.[1]?.toUpperCase() ?? '')
+    .join(', ');
+  const raw: RawDatabaseRole = {
+    mount,
+    name,
+    connection: role.dbName,
+    writes: WRITE_PRIVILEGES.filter((p) => new RegExp(`\\b(${p}|ALL)\\b`).test(grants)),
+    quarantined: isQuarantinedDatabaseRole(role),
+  };
+  const owner = databaseRoleOwner(role);
+  if (owner) raw.ownerUid = owner;
+  return raw;
+}
 
 export interface VaultSourceOptions {
   address: string;
@@ -67,6 +103,13 @@ export function vaultInventoryPort(options: VaultSourceOptions): VaultInventoryP
       const selector = data.bound_service_account_namespace_selector;
       if (typeof selector === 'string' && selector.trim()) role.namespaceSelector = selector;
       return role;
+    },
+
+    listDatabaseRoles: async (mount) => keys(await get(`${mount}/roles`, true)),
+
+    readDatabaseRole: async (mount, name) => {
+      const data = (await get(`${mount}/roles/${encodeURIComponent(name)}`))?.data;
+      return data ? rawDatabaseRole(mount, name, data) : undefined;
     },
 
     listOwnerRecords: async (kvMount) => {

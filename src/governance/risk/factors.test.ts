@@ -395,6 +395,18 @@ describe('impact factors', () => {
       ['impact.environment:3', 'impact.data-classification:0', 'impact.wide-reach:1'],
     ],
     [
+      'database write grants can change rows',
+      subject({
+        scopes: [
+          {
+            provider: 'vault',
+            database: { grants: [{ schema: 'agents', allTables: true, privileges: ['SELECT', 'INSERT'] }] },
+          },
+        ],
+      }),
+      ['impact.environment:3', 'impact.data-classification:0', 'impact.database-writes:1'],
+    ],
+    [
       'escalation reaches beyond its grants',
       subject({ scopes: [aws(['iam:PassRole'], ['arn:aws:iam::1:role/x'])] }),
       ['impact.environment:3', 'impact.data-classification:0', 'impact.can-create-identities:1'],

@@ -346,6 +346,15 @@ export function impactFactors(
       f('impact.wide-reach', 1, `grants reach whole accounts, mounts or API groups: ${list(wide, 3)}`),
     );
   }
+  if (grants.databaseWrites.length > 0) {
+    out.push(
+      f(
+        'impact.database-writes',
+        1,
+        `can change database rows: ${grants.databaseWrites.length} write grant${grants.databaseWrites.length > 1 ? 's' : ''} (${list(grants.databaseWrites, 3)})`,
+      ),
+    );
+  }
   if (grants.escalation.length > 0) {
     out.push(
       f(

@@ -55,6 +55,8 @@ export interface GrantAnalysis {
   wildcardKubernetesRules: string[];
   /** One line per grant that lets the identity create or widen identities. */
   escalation: string[];
+  /** One line per database grant with a write privilege (INSERT, UPDATE, DELETE). */
+  databaseWrites: string[];
 }
 
 /** `iam:Create*` -> a case-insensitive matcher; IAM action names are case-insensitive. */
@@ -115,7 +117,16 @@ function analyzeAws(scope: AwsScope, out: GrantAnalysis): void {
 }
 
 function analyzeVault(scope: VaultScope, out: GrantAnalysis): void {
-  for (const grant of scope.paths) {
+  // Each database grant (schema × privileges) counts as one grant; writes are listed.
+  for (const grant of scope.database?.grants ?? []) {
+    out.grantCount += 1;
+    const writes = grant.privileges.filter((p) => p !== 'SELECT');
+    const on = grant.allTables
+      ? `all tables in ${grant.schema}`
+      : (grant.tables ?? []).map((t) => `${grant.schema}.${t}`).join(', ');
+    if (writes.length > 0) out.databaseWrites.push(`${writes.join(',')} on ${on}`);
+  }
+  for (const grant of scope.paths ?? []) {
     out.grantCount += 1;
     if (isBroadVaultPath(grant.path)) out.wildcardVaultPaths.push(grant.path);
     const writes = grant.capabilities.filter((c) => VAULT_WRITE.includes(c));
@@ -171,6 +182,7 @@ export function analyzeGrants(scopes: readonly Scope[] | undefined): GrantAnalys
     wildcardVaultPaths: [],
     wildcardKubernetesRules: [],
     escalation: [],
+    databaseWrites: [],
   };
   for (const scope of scopes ?? []) {
     out.providers.add(scope.provider);

@@ -10,6 +10,7 @@ import NodeVault from 'node-vault';
 import type { TokenSource } from './auth.ts';
 import { toProviderError, vaultMessage, vaultStatus } from './errors.ts';
 import type {
+  DatabaseRole,
   KubernetesAuthRole,
   KvMetadata,
   KvMetadataWrite,
@@ -270,6 +271,76 @@ export class NodeVaultPort implements VaultPort {
     await this.call(`destroy ${mount}/${path} versions ${versions.join(',')}`, (o) =>
       this.client.write(`${mount}/destroy/${path}`, { versions }, o),
     );
+  }
+
+  async readDatabaseRole(mount: string, name: string): Promise<DatabaseRole | undefined> {
+    const body: Body = await this.optional(`read database role ${mount}/${name}`, (o) =>
+      this.client.read(`${mount}/roles/${name}`, o),
+    );
+    const data = body?.data;
+    if (!data) return undefined;
+    const statements = (value: unknown) => (Array.isArray(value) ? value.map(String) : []);
+    return {
+      dbName: String(data.db_name ?? ''),
+      creationStatements: statements(data.creation_statements),
+      revocationStatements: statements(data.revocation_statements),
+      rollbackStatements: statements(data.rollback_statements),
+      defaultTtlSeconds: Number(data.default_ttl ?? 0),
+      maxTtlSeconds: Number(data.max_ttl ?? 0),
+    };
+  }
+
+  async writeDatabaseRole(mount: string, name: string, role: DatabaseRole): Promise<void> {
+    const body = {
+      db_name: role.dbName,
+      creation_statements: role.creationStatements,
+      revocation_statements: role.revocationStatements,
+      rollback_statements: role.rollbackStatements,
+      default_ttl: role.defaultTtlSeconds,
+      max_ttl: role.maxTtlSeconds,
+    };
+    await this.call(`write database role ${mount}/${name}`, (o) =>
+      this.client.write(`${mount}/roles/${name}`, body, o),
+    );
+  }
+
+  async deleteDatabaseRole(mount: string, name: string): Promise<void> {
+    await this.optional(`delete database role ${mount}/${name}`, (o) =>
+      this.client.delete(`${mount}/roles/${name}`, o),
+    );
+  }
+
+  listDatabaseRoles(mount: string): Promise<string[]> {
+    return this.keys(`list database roles ${mount}`, `${mount}/roles`);
+  }
+
+  async listLeases(folder: string): Promise<string[]> {
+    const keys = await this.keys(`list leases ${folder}`, `sys/leases/lookup/${folder}`);
+    return keys.filter((k) => !k.endsWith('/')).map((k) => `${folder}${k}`);
+  }
+
+  async revokeLease(leaseId: string): Promise<void> {
+    // The message names the role's folder, never the lease id.
+    const folder = leaseId.slice(0, leaseId.lastIndexOf('/') + 1);
+    await this.call(`revoke a lease of ${folder}`, (o) =>
+      this.client.write(`sys/leases/revoke/${leaseId}`, {}, o),
+    );
+  }
+
+  async lookupLease(leaseId: string): Promise<{ issueTime?: string; lastRenewal?: string } | undefined> {
+    const folder = leaseId.slice(0, leaseId.lastIndexOf('/') + 1);
+    const invalid = (e: unknown) => vaultStatus(e) === 400 && /invalid lease/i.test(vaultMessage(e));
+    const body: Body = await this.optional(
+      `look up a lease of ${folder}`,
+      (o) => this.client.write('sys/leases/lookup', { lease_id: leaseId }, o),
+      invalid,
+    );
+    const data = body?.data;
+    if (!data) return undefined;
+    return {
+      ...(data.issue_time ? { issueTime: String(data.issue_time) } : {}),
+      ...(data.last_renewal ? { lastRenewal: String(data.last_renewal) } : {}),
+    };
   }
 
   listTokenAccessors(): Promise<string[]> {

@@ -5,17 +5,20 @@
 import { credentialTtlMs, validCredentialTtlMs } from '../../api/v1alpha1/defaults.ts';
 import type { VaultScope } from '../../api/v1alpha1/types.ts';
 import type { IdentityRef } from '../types.ts';
+import { credsPath, databaseAccessOf, desiredDatabaseRole } from './database.ts';
 import { InvalidScopeError } from './errors.ts';
 import type { VaultProviderOptions } from './factory.ts';
 import { type IdentityNames, roleRecordMarks } from './names.ts';
 import { renderPolicy, renderQuarantinePolicy } from './policy.ts';
-import type { KubernetesAuthRole } from './port.ts';
+import type { DatabaseRole, KubernetesAuthRole } from './port.ts';
 import { desiredRole } from './role.ts';
 
 export interface DesiredState {
   record: Record<string, string>;
   policy: string;
   role: KubernetesAuthRole;
+  /** The identity's database role; absent when it has no database scope (an existing one is deleted). */
+  databaseRole?: DatabaseRole;
 }
 
 /** A scope or secret naming no provider, or this one (by ClusterCredentialProvider name), is ours. */
@@ -43,12 +46,33 @@ export function desiredState(
     if (!quarantined) throw new InvalidScopeError('credentialTTL is not a positive duration');
     ttlMs = credentialTtlMs({});
   }
-  const context = { environment: ref.identity.spec.environment, kvMount: options.kvMount };
+  const scopes = vaultScopesOf(options, ref);
+  const access = databaseAccessOf(scopes);
+  if (access && !options.database && !quarantined) {
+    throw new InvalidScopeError(
+      `a database scope needs vault.database (mount and connection) on ClusterCredentialProvider ${options.name ?? 'vault'}`,
+    );
+  }
+  const databaseRole =
+    access && options.database
+      ? desiredDatabaseRole({
+          names,
+          settings: options.database,
+          access,
+          ttlSeconds: Math.ceil(ttlMs / 1000),
+          quarantined,
+        })
+      : undefined;
+  const context = {
+    environment: ref.identity.spec.environment,
+    kvMount: options.kvMount,
+    ...(options.database ? { databaseMount: options.database.mount } : {}),
+    ...(databaseRole && options.database ? { databaseCredsPath: credsPath(options.database, names) } : {}),
+  };
   return {
+    ...(databaseRole ? { databaseRole } : {}),
     record: roleRecordMarks(ref, names, options.kubernetesAuthMount),
-    policy: quarantined
-      ? renderQuarantinePolicy(names)
-      : renderPolicy(names, vaultScopesOf(options, ref), context),
+    policy: quarantined ? renderQuarantinePolicy(names) : renderPolicy(names, scopes, context),
     role: desiredRole(
       ref.subject,
       names.base,

@@ -14,6 +14,7 @@ import { type Clock, systemClock } from '../../runtime/clock.ts';
 import { InvalidConfigError } from '../types.ts';
 import { createNodeVaultClient, kubernetesLogin, NodeVaultPort } from './adapter.ts';
 import { KubernetesLoginSource, RereadingTokenSource, type TokenSource } from './auth.ts';
+import { type DatabaseSettings, databaseSettings } from './database.ts';
 import type { VaultPort } from './port.ts';
 
 export const DEFAULT_SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -47,6 +48,8 @@ export interface VaultProviderOptions {
   /** Required `aud` of the workload's ServiceAccount token at login; '' for none. */
   audience: string;
   tokenMaxTtlSeconds: number;
+  /** OpenBao's database secrets engine (spec.vault.database), when the platform set one up. */
+  database?: DatabaseSettings;
   /** KV versions kept per secret. */
   maxVersions?: number;
   /** Use auth/token/accessors for last use and for revoking issued tokens (needs sudo on it). */
@@ -124,6 +127,7 @@ export function vaultProviderOptions(
     kubernetesAuthMount: mount(spec.kubernetesAuthMount, 'kubernetes', 'kubernetesAuthMount'),
     audience: spec.audience ?? '',
     tokenMaxTtlSeconds: Math.ceil(maxMs / 1000),
+    ...(spec.database ? { database: databaseSettings(spec.database) } : {}),
     ...(deps.maxVersions === undefined ? {} : { maxVersions: deps.maxVersions }),
     ...(deps.tokenAccessors === undefined ? {} : { tokenAccessors: deps.tokenAccessors }),
     ...(deps.tokenScanCacheMs === undefined ? {} : { tokenScanCacheMs: deps.tokenScanCacheMs }),

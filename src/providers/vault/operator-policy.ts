@@ -9,6 +9,12 @@ export interface OperatorPolicyOptions {
   kubernetesAuthMount: string;
   /** Include the token-accessor grants used for last use and for revoking issued tokens (default true). */
   tokenAccessors?: boolean;
+  /**
+   * The database secrets engine's mount (spec.vault.database.mount), when identities get database
+   * logins: the operator writes the engine's nhi-* roles and revokes their leases. Never its
+   * connections (config/), its admin password (rotate-root) or logins (creds/).
+   */
+  databaseMount?: string;
 }
 
 export function operatorPolicy(options: OperatorPolicyOptions): string {
@@ -38,6 +44,28 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
     '  capabilities = ["update"]',
     '}',
   ];
+  if (options.databaseMount) {
+    const db = options.databaseMount;
+    lines.push(
+      '# Database roles of the identities, and revocation of every lease of one role (quarantine, revoke).',
+      `path "${db}/roles" {`,
+      '  capabilities = ["list"]',
+      '}',
+      `path "${db}/roles/nhi-*" {`,
+      '  capabilities = ["create", "read", "update", "delete"]',
+      '}',
+      `path "sys/leases/lookup/${db}/creds/nhi-*" {`,
+      '  capabilities = ["list", "sudo"]',
+      '}',
+      `path "sys/leases/revoke/${db}/creds/nhi-*" {`,
+      '  capabilities = ["update"]',
+      '}',
+      '# Last use: when the listed leases were issued and renewed (a lookup needs the lease id).',
+      'path "sys/leases/lookup" {',
+      '  capabilities = ["update"]',
+      '}',
+    );
+  }
   if (options.tokenAccessors !== false) {
     lines.push(
       "# Last use (issue and renewal times of the roles' tokens) and revocation of issued tokens.",

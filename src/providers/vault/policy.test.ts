@@ -15,7 +15,7 @@ import { identityRef } from './testing/fixtures.ts';
 const names = identityNames(identityRef('support-bot', inNamespace('agents'), withUid('5a1f-77')));
 const dev = { environment: 'development' as const, kvMount: 'secret' };
 const prod = { environment: 'production' as const, kvMount: 'secret' };
-const scope = (...paths: VaultScope['paths']): VaultScope => ({ provider: 'vault', paths });
+const scope = (...paths: NonNullable<VaultScope['paths']>): VaultScope => ({ provider: 'vault', paths });
 
 describe('renderPolicy', () => {
   it('renders a header, the scopes and read access to the identity’s own KV folder', () => {

@@ -75,6 +75,20 @@ export function canReach(pattern: string, prefix: string[]): boolean {
   return true;
 }
 
+/** Whether the pattern reaches some `<mount>/creds/nhi-…` path: the logins of the operator's roles. */
+function reachesManagedCreds(pattern: string, mount: string): boolean {
+  const base = [...mount.split('/'), 'creds'];
+  if (!canReach(pattern, base)) return false;
+  const glob = pattern.endsWith('*');
+  const segments = (glob ? pattern.slice(0, -1) : pattern).split('/');
+  const role = segments[base.length];
+  if (role === undefined) return glob || segments.length > base.length;
+  if (role === '+') return true;
+  const last = segments.length === base.length + 1;
+  if (glob && last) return 'nhi-'.startsWith(role) || role.startsWith('nhi-');
+  return role.startsWith('nhi-');
+}
+
 /** Whether the Vault path pattern (`+` one segment, a trailing `*` any suffix) matches `path` itself. */
 function matchesPath(pattern: string, path: string): boolean {
   const glob = pattern.endsWith('*');
@@ -96,6 +110,10 @@ export interface ScopeCheckContext {
   environment: Environment;
   /** The KV v2 mount whose nhi/ folder the operator manages (identities get their own path there). */
   kvMount: string;
+  /** <mount>/creds/<role> of the identity's database role, when it has one: granted read. */
+  databaseCredsPath?: string;
+  /** The provider's database secrets engine mount: its config, roles and nhi- logins are refused. */
+  databaseMount?: string;
 }
 
 /** Vault's own configuration, auth methods and identity store: refused in every environment. */
@@ -113,7 +131,7 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
   const violations: string[] = [];
   const production = context.environment === 'production';
   for (const scope of scopes) {
-    for (const grant of scope.paths) {
+    for (const grant of scope.paths ?? []) {
       const where = `vault path "${grant.path.slice(0, 80)}"`;
       const syntax = pathSyntaxProblem(grant.path);
       if (syntax) {
@@ -135,6 +153,18 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
         if (canReach(grant.path, [root]))
           violations.push(`${where}: ${root}/ is refused in every environment`);
       }
+      const db = context.databaseMount;
+      if (
+        db &&
+        ['config', 'roles', 'rotate-root', 'rotate-role'].some((op) =>
+          canReach(grant.path, [...db.split('/'), op]),
+        )
+      ) {
+        violations.push(`${where}: ${db}/ configuration and roles are the platform's and the operator's`);
+      }
+      if (db && reachesManagedCreds(grant.path, db)) {
+        violations.push(`${where}: reaches ${db}/creds/nhi-*, every identity's database logins`);
+      }
       if (matchesPath(grant.path, `${context.kvMount}/config`)) {
         violations.push(`${where}: ${context.kvMount}/config configures the KV mount for every identity`);
       }
@@ -149,16 +179,22 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
 }
 
 /** The grants of the identity: its scopes merged by path, plus read access to its own KV folder. */
-export function desiredGrants(names: IdentityNames, scopes: VaultScope[], kvMount: string): Grant[] {
+export function desiredGrants(
+  names: IdentityNames,
+  scopes: VaultScope[],
+  kvMount: string,
+  databaseCredsPath?: string,
+): Grant[] {
   const byPath = new Map<string, Set<string>>();
   const add = (path: string, capabilities: string[]) => {
     const set = byPath.get(path) ?? new Set<string>();
     for (const capability of capabilities) set.add(capability);
     byPath.set(path, set);
   };
-  for (const scope of scopes) for (const grant of scope.paths) add(grant.path, grant.capabilities);
+  for (const scope of scopes) for (const grant of scope.paths ?? []) add(grant.path, grant.capabilities);
   add(`${kvMount}/data/${names.kvFolder}/*`, ['read']);
   add(`${kvMount}/metadata/${names.kvFolder}/*`, ['read', 'list']);
+  if (databaseCredsPath) add(databaseCredsPath, ['read']);
   return [...byPath.entries()]
     .map(([path, set]) => ({ path, capabilities: CAPABILITIES.filter((c) => set.has(c)) }))
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -176,7 +212,7 @@ function renderGrants(grants: Grant[]): string {
 export function renderPolicy(names: IdentityNames, scopes: VaultScope[], context: ScopeCheckContext): string {
   const violations = vaultScopeViolations(scopes, context);
   if (violations.length > 0) throw new InvalidScopeError(violations.join('; '));
-  return `${header(names, 'active')}\n${renderGrants(desiredGrants(names, scopes, context.kvMount))}`;
+  return `${header(names, 'active')}\n${renderGrants(desiredGrants(names, scopes, context.kvMount, context.databaseCredsPath))}`;
 }
 
 /**

@@ -25,6 +25,17 @@ export interface KubernetesAuthRole {
   audience: string;
 }
 
+/** A role of the database secrets engine, as far as the provider manages it. TTLs in seconds. */
+export interface DatabaseRole {
+  /** The connection (under <mount>/config/) the role's logins are made on. */
+  dbName: string;
+  creationStatements: string[];
+  revocationStatements: string[];
+  rollbackStatements: string[];
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+}
+
 export interface KvVersionInfo {
   createdTime: string;
   deletionTime: string;
@@ -98,6 +109,21 @@ export interface VaultPort {
   /** Writes a new version only if the latest version is still `cas` (0: the key has no version). */
   writeKvData(mount: string, path: string, data: Record<string, string>, cas: number): Promise<number>;
   destroyKvVersions(mount: string, path: string, versions: number[]): Promise<void>;
+
+  readDatabaseRole(mount: string, name: string): Promise<DatabaseRole | undefined>;
+  writeDatabaseRole(mount: string, name: string, role: DatabaseRole): Promise<void>;
+  deleteDatabaseRole(mount: string, name: string): Promise<void>;
+  /** Names of the engine's roles; [] when there are none. */
+  listDatabaseRoles(mount: string): Promise<string[]>;
+  /**
+   * Ids of the leases directly under `folder` (e.g. database/creds/<role>/; sys/leases/lookup needs
+   * sudo). Lease ids are credentials' handles: never log them, never put them in status.
+   */
+  listLeases(folder: string): Promise<string[]>;
+  /** Revokes one lease; an unknown or already revoked lease is success. */
+  revokeLease(leaseId: string): Promise<void>;
+  /** When a lease was issued and last renewed (RFC 3339); undefined when it is gone. */
+  lookupLease(leaseId: string): Promise<{ issueTime?: string; lastRenewal?: string } | undefined>;
 
   listTokenAccessors(): Promise<string[]>;
   /** undefined when the token behind the accessor is gone. */

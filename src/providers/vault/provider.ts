@@ -4,11 +4,13 @@
 //   role    auth/<mount>/role/<same name>   bound to exactly the managed ServiceAccount and namespace
 //   record  <kv>/metadata/nhi/_owners/<name> ownership of the role (roles carry no metadata)
 //   secrets <kv>/data/nhi/<ns>/<name>/<secret>  KV v2, staged rotation (kv.ts)
+//   db role <database mount>/roles/<same name>  PostgreSQL logins from the `database` scopes (database.ts)
 //
 // Every write is preceded by a read, so each call converges from any state a crash left behind:
 // the record is written before the role and deleted after it; the policy's header comment marks it.
 // Quarantine is preserved by provision() and observe(): only restore() lifts it.
 
+import { credentialTtlMs } from '../../api/v1alpha1/defaults.ts';
 import type {
   ClusterCredentialProvider,
   PlannedChange,
@@ -27,12 +29,19 @@ import {
   type RotationResult,
   type SecretMaterial,
 } from '../types.ts';
+import {
+  databaseRoleDifferences,
+  databaseRoleOwner,
+  desiredDatabaseRole,
+  isQuarantinedDatabaseRole,
+  leaseFolder,
+} from './database.ts';
 import { type DesiredState, desiredState, namesThisProvider, vaultScopesOf } from './desired.ts';
 import { type VaultProviderDeps, type VaultProviderOptions, vaultProviderParts } from './factory.ts';
 import { KvSecrets } from './kv.ts';
 import { type IdentityNames, identityNames, isOwnedBy } from './names.ts';
 import { parsePolicyHeader } from './policy.ts';
-import type { KubernetesAuthRole, KvMetadata, VaultHealth, VaultPort } from './port.ts';
+import type { DatabaseRole, KubernetesAuthRole, KvMetadata, VaultHealth, VaultPort } from './port.ts';
 import { isQuarantinedRole, roleDifferences } from './role.ts';
 import { TokenActivity } from './tokens.ts';
 
@@ -41,10 +50,15 @@ interface Live {
   record?: KvMetadata;
   policy?: string;
   role?: KubernetesAuthRole;
+  /** The identity's database role (read only when the provider has a database engine). */
+  databaseRole?: DatabaseRole;
   quarantined: boolean;
 }
 
 type Drift = Observation['drift'];
+
+/** Leases looked up per observe for the last use of an identity's database logins. */
+const MAX_LEASE_LOOKUPS = 20;
 
 export class VaultProvider implements CredentialProvider {
   readonly kind = 'vault' as const;
@@ -70,8 +84,9 @@ export class VaultProvider implements CredentialProvider {
     return this.options.kubernetesAuthMount;
   }
 
-  private resource(kind: 'policy' | 'role' | 'record', names: IdentityNames): string {
+  private resource(kind: 'policy' | 'role' | 'record' | 'database', names: IdentityNames): string {
     if (kind === 'policy') return `vault:policy/${names.base}`;
+    if (kind === 'database') return `vault:${this.options.database?.mount ?? 'database'}/roles/${names.base}`;
     if (kind === 'role') return `vault:auth/${this.mount}/role/${names.base}`;
     return `vault:${this.options.kvMount}/metadata/${names.ownerRecord}`;
   }
@@ -98,12 +113,79 @@ export class VaultProvider implements CredentialProvider {
     if (role && !record) {
       throw new NotOwnedError(`${this.resource('role', names)} exists without an ownership record`);
     }
-    const quarantined = header?.state === 'quarantined' || (role !== undefined && isQuarantinedRole(role));
+    const databaseRole = await this.readDatabaseRole(names);
+    const quarantined =
+      header?.state === 'quarantined' ||
+      (role !== undefined && isQuarantinedRole(role)) ||
+      (databaseRole !== undefined && isQuarantinedDatabaseRole(databaseRole));
     const live: Live = { names, quarantined };
     if (record) live.record = record;
     if (policy !== undefined) live.policy = policy;
     if (role) live.role = role;
+    if (databaseRole) live.databaseRole = databaseRole;
     return live;
+  }
+
+  /** The identity's database role; NotOwnedError when a role at its name lacks this identity's mark. */
+  private async readDatabaseRole(names: IdentityNames): Promise<DatabaseRole | undefined> {
+    const database = this.options.database;
+    if (!database) return undefined;
+    const role = await this.port.readDatabaseRole(database.mount, names.base);
+    if (role && databaseRoleOwner(role) !== names.uid) {
+      throw new NotOwnedError(
+        `${this.resource('database', names)} exists but is not managed for this identity`,
+      );
+    }
+    return role;
+  }
+
+  /** Blocks new logins (the quarantined creation statements), then revokes every lease of the role. */
+  private async cutDatabaseLogins(
+    ref: IdentityRef,
+    names: IdentityNames,
+    live?: DatabaseRole,
+  ): Promise<number> {
+    const database = this.options.database;
+    if (!database || !live) return 0;
+    const blocked = desiredDatabaseRole({
+      names,
+      settings: database,
+      access: { grants: [] },
+      ttlSeconds: live.defaultTtlSeconds || Math.ceil(credentialTtlMs(ref.identity.spec) / 1000),
+      quarantined: true,
+    });
+    if (databaseRoleDifferences(live, blocked).length > 0) {
+      await this.port.writeDatabaseRole(database.mount, names.base, blocked);
+    }
+    return this.revokeDatabaseLeases(names);
+  }
+
+  /**
+   * The latest issue or renewal of the role's database logins: each is a use of the identity. At most
+   * MAX_LEASE_LOOKUPS leases are looked up (the newest ids are not knowable, so the first listed).
+   */
+  private async lastDatabaseLogin(names: IdentityNames): Promise<Date | undefined> {
+    const database = this.options.database;
+    if (!database) return undefined;
+    const leases = (await this.port.listLeases(leaseFolder(database, names))).slice(0, MAX_LEASE_LOOKUPS);
+    let latest: number | undefined;
+    for (const lease of leases) {
+      const info = await this.port.lookupLease(lease);
+      for (const time of [info?.issueTime, info?.lastRenewal]) {
+        const at = time ? Date.parse(time) : Number.NaN;
+        if (!Number.isNaN(at) && (latest === undefined || at > latest)) latest = at;
+      }
+    }
+    return latest === undefined ? undefined : new Date(latest);
+  }
+
+  /** Revokes every lease of the role; the number revoked (lease ids never leave this function). */
+  private async revokeDatabaseLeases(names: IdentityNames): Promise<number> {
+    const database = this.options.database;
+    if (!database) return 0;
+    const leases = await this.port.listLeases(leaseFolder(database, names));
+    for (const lease of leases) await this.port.revokeLease(lease);
+    return leases.length;
   }
 
   private desired(ref: IdentityRef, names: IdentityNames, quarantined: boolean): DesiredState {
@@ -160,6 +242,28 @@ export class VaultProvider implements CredentialProvider {
         });
       }
     }
+    if (desired.databaseRole && !live.databaseRole) {
+      changes.push({
+        action: 'create',
+        resource: this.resource('database', names),
+        reason: 'database role of the database scopes',
+      });
+    } else if (desired.databaseRole && live.databaseRole) {
+      const fields = databaseRoleDifferences(live.databaseRole, desired.databaseRole).map((d) => d.field);
+      if (fields.length > 0) {
+        changes.push({
+          action: 'update',
+          resource: this.resource('database', names),
+          reason: `${fields.join(', ')} differ`,
+        });
+      }
+    } else if (live.databaseRole) {
+      changes.push({
+        action: 'delete',
+        resource: this.resource('database', names),
+        reason: 'no database scope any more',
+      });
+    }
     return changes;
   }
 
@@ -178,6 +282,16 @@ export class VaultProvider implements CredentialProvider {
     if (!live.role || roleDifferences(live.role, desired.role).length > 0) {
       await this.port.writeRole(this.mount, names.base, desired.role);
     }
+    const database = this.options.database;
+    if (database && desired.databaseRole) {
+      if (!live.databaseRole || databaseRoleDifferences(live.databaseRole, desired.databaseRole).length > 0) {
+        await this.port.writeDatabaseRole(database.mount, names.base, desired.databaseRole);
+      }
+    } else if (database && live.databaseRole) {
+      // The scope was removed: its logins go with it, through the role's own revocation statements.
+      await this.revokeDatabaseLeases(names);
+      await this.port.deleteDatabaseRole(database.mount, names.base);
+    }
   }
 
   async plan(ref: IdentityRef): Promise<PlannedChange[]> {
@@ -190,7 +304,9 @@ export class VaultProvider implements CredentialProvider {
     const desired = this.desired(ref, live.names, live.quarantined);
     const changes = this.changes(live, desired);
     if (changes.length > 0) await this.apply(live, desired);
-    return { status: { role: live.names.base, policy: live.names.base }, changes };
+    const status: Record<string, string> = { role: live.names.base, policy: live.names.base };
+    if (desired.databaseRole) status.databaseRole = live.names.base;
+    return { status, changes };
   }
 
   async restore(ref: IdentityRef): Promise<void> {
@@ -207,6 +323,7 @@ export class VaultProvider implements CredentialProvider {
     if (live.role && roleDifferences(live.role, desired.role).length > 0) {
       await this.port.writeRole(this.mount, live.names.base, desired.role);
     }
+    await this.cutDatabaseLogins(ref, live.names, live.databaseRole);
     if (live.record && this.options.tokenAccessors !== false)
       await this.tokens.revokeRole(this.mount, live.names.base);
   }
@@ -216,6 +333,15 @@ export class VaultProvider implements CredentialProvider {
     const names = identityNames(ref);
     const record = await this.port.readKvMetadata(this.options.kvMount, names.ownerRecord);
     const recordIsOurs = record !== undefined && isOwnedBy(record.customMetadata, names.uid);
+    const database = this.options.database;
+    if (database) {
+      // Only a role with this identity's mark: another's is left alone (and revoke goes on without it).
+      const role = await this.port.readDatabaseRole(database.mount, names.base);
+      if (role && databaseRoleOwner(role) === names.uid) {
+        await this.cutDatabaseLogins(ref, names, role);
+        await this.port.deleteDatabaseRole(database.mount, names.base);
+      }
+    }
     if (recordIsOurs) await this.port.deleteRole(this.mount, names.base);
     const policy = await this.port.readPolicy(names.base);
     if (policy !== undefined && parsePolicyHeader(policy)?.uid === names.uid)
@@ -228,10 +354,15 @@ export class VaultProvider implements CredentialProvider {
 
   async observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation> {
     const live = await this.inspect(ref);
-    const lastUsed =
+    const tokenUse =
       this.options.tokenAccessors === false
         ? undefined
         : await this.tokens.lastUsed(this.mount, live.names.base);
+    const loginUse = live.databaseRole ? await this.lastDatabaseLogin(live.names) : undefined;
+    const lastUsed =
+      tokenUse && loginUse
+        ? new Date(Math.max(tokenUse.getTime(), loginUse.getTime()))
+        : (tokenUse ?? loginUse);
     const base: Observation = { drift: [], corrected: false, ...(lastUsed ? { lastUsed } : {}) };
     if (!live.record && live.policy === undefined) return base; // not provisioned (or fully revoked)
     const desired = this.desired(ref, live.names, live.quarantined);
@@ -268,6 +399,14 @@ export class VaultProvider implements CredentialProvider {
       for (const d of roleDifferences(live.role, desired.role))
         drift.push({ resource: this.resource('role', names), ...d });
     }
+    const database = this.resource('database', names);
+    if (desired.databaseRole && !live.databaseRole)
+      drift.push({ resource: database, field: 'role', detail: 'missing' });
+    else if (desired.databaseRole && live.databaseRole) {
+      for (const d of databaseRoleDifferences(live.databaseRole, desired.databaseRole))
+        drift.push({ resource: database, ...d });
+    } else if (live.databaseRole)
+      drift.push({ resource: database, field: 'role', detail: 'no database scope' });
     return drift;
   }
 

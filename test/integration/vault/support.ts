@@ -109,11 +109,16 @@ export async function operatorLogin(
   addr: string,
   rootToken: string,
   authMount: string,
+  database?: NonNullable<VaultProviderSpec['database']>,
 ): Promise<OperatorLogin> {
   const namespace = `nhi-system-${randomUUID().slice(0, 6)}`;
   const name = `nhi_operator_${namespace.slice(-6)}`;
   await createNamespace(namespace, ['nhi-operator']);
-  const policy = operatorPolicy({ kvMount: KV_MOUNT, kubernetesAuthMount: authMount });
+  const policy = operatorPolicy({
+    kvMount: KV_MOUNT,
+    kubernetesAuthMount: authMount,
+    ...(database ? { databaseMount: database.mount ?? 'database' } : {}),
+  });
   const written = await bao(addr, rootToken, 'PUT', `sys/policies/acl/${name}`, { policy });
   if (written.status !== 204) throw new Error(`operator policy: HTTP ${written.status}`);
   const role = await bao(addr, rootToken, 'POST', `auth/${authMount}/role/${name}`, {
@@ -136,6 +141,7 @@ export async function operatorLogin(
       kvMount: KV_MOUNT,
       audience: AUDIENCE,
       tokenMaxTTL: '30m',
+      ...(database ? { database } : {}),
       auth: { kubernetes: { role: name, mount: authMount, tokenPath } },
     },
     cleanup: async () => {

@@ -7,6 +7,7 @@ import { type Clock, systemClock } from '../../../runtime/clock.ts';
 import { UnavailableError } from '../../types.ts';
 import { CasMismatchError, VaultRequestError } from '../errors.ts';
 import type {
+  DatabaseRole,
   KubernetesAuthRole,
   KvMetadata,
   KvMetadataWrite,
@@ -30,6 +31,9 @@ export class FakeVaultPort implements VaultPort {
   readonly roles = new Map<string, KubernetesAuthRole>();
   readonly kv = new Map<string, KvEntry>();
   readonly tokens = new Map<string, TokenInfo>();
+  readonly databaseRoles = new Map<string, DatabaseRole>();
+  /** Lease ids of database logins (test helper `addLease`); revokeLeasePrefix removes them. */
+  readonly leases = new Set<string>();
   readonly calls: string[] = [];
   sealed = false;
 
@@ -184,6 +188,51 @@ export class FakeVaultPort implements VaultPort {
         info.data = {};
       }
     }
+  }
+
+  async readDatabaseRole(mount: string, name: string): Promise<DatabaseRole | undefined> {
+    this.step('readDatabaseRole');
+    const role = this.databaseRoles.get(`${mount}/${name}`);
+    return role && structuredClone(role);
+  }
+  async writeDatabaseRole(mount: string, name: string, role: DatabaseRole): Promise<void> {
+    this.step('writeDatabaseRole');
+    this.databaseRoles.set(`${mount}/${name}`, structuredClone(role));
+  }
+  async deleteDatabaseRole(mount: string, name: string): Promise<void> {
+    this.step('deleteDatabaseRole');
+    this.databaseRoles.delete(`${mount}/${name}`);
+  }
+  async listDatabaseRoles(mount: string): Promise<string[]> {
+    this.step('listDatabaseRoles');
+    return [...this.databaseRoles.keys()]
+      .filter((k) => k.startsWith(`${mount}/`))
+      .map((k) => k.slice(mount.length + 1));
+  }
+  async listLeases(folder: string): Promise<string[]> {
+    this.step('listLeases');
+    return [...this.leases].filter((l) => l.startsWith(folder) && !l.slice(folder.length).includes('/'));
+  }
+  async revokeLease(leaseId: string): Promise<void> {
+    this.step('revokeLease');
+    this.leases.delete(leaseId);
+  }
+
+  async lookupLease(leaseId: string): Promise<{ issueTime?: string } | undefined> {
+    this.step('lookupLease');
+    const issueTime = this.leaseIssued.get(leaseId);
+    return this.leases.has(leaseId) ? (issueTime ? { issueTime } : {}) : undefined;
+  }
+
+  /** Issue times of the leases addLease made. */
+  readonly leaseIssued = new Map<string, string>();
+
+  /** Test helper: a login read from <mount>/creds/<role> (now, or at `issueTime`). */
+  addLease(mount: string, role: string, issueTime = this.now()): string {
+    const id = `${mount}/creds/${role}/lease-${this.leases.size + 1}`;
+    this.leases.add(id);
+    this.leaseIssued.set(id, issueTime);
+    return id;
   }
 
   async listTokenAccessors(): Promise<string[]> {
