@@ -103,7 +103,8 @@ interface Report {
   notes: string[];
 }
 
-describe('nhictl scan', () => {
+// Each case runs nhictl as a child process (and helm for the chart): give it room on a loaded machine.
+describe('nhictl scan', { timeout: 60_000 }, () => {
   it('finds the project helm, so the chart is rendered rather than read as text', () => {
     expect(findHelm(undefined)).toBeDefined();
   });
