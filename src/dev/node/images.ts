@@ -3,6 +3,8 @@
 // `ctr images import` loads into containerd. Three images:
 //   localhost/nhi/pause:1   the pod sandbox: pause.c, linked statically with gcc
 //   localhost/nhi/probe:1   Node.js (the binary running this code, its shared libraries) + probe.ts
+//   localhost/nhi/nhi-operator:dev   the operator, from the Dockerfile's inputs and layout
+//                           (OPERATOR_IMAGE: package.json, production node_modules, dist/ from tsc)
 // Archives are cached by the hash of their inputs under <cache>/images, so a warm start only imports.
 
 import { execFileSync } from 'node:child_process';
@@ -19,11 +21,25 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { cacheRoot, repoRoot } from '../components.ts';
 
 export const PAUSE_IMAGE = 'localhost/nhi/pause:1';
 export const PROBE_IMAGE = 'localhost/nhi/probe:1';
+
+/**
+ * The operator image's layout, the same as the Dockerfile's final stage (a unit test compares them):
+ * what is copied into the working folder, the user, the environment and the entrypoint.
+ */
+export const OPERATOR_IMAGE = {
+  repository: 'localhost/nhi/nhi-operator',
+  tag: 'dev',
+  workdir: '/app',
+  copies: ['package.json', 'node_modules', 'dist'],
+  user: `65532:65532`,
+  env: ['NODE_ENV=production'],
+  entrypoint: ['node', 'dist/main.js'],
+} as const;
 
 /** The non-root user of the images (as in the Dockerfile). */
 export const IMAGE_UID = 65532;
@@ -168,6 +184,71 @@ const probeRecipe: ImageRecipe = {
     };
   },
 };
+
+/** Every file under `dir` (no node_modules, no tests): the operator image's source inputs. */
+function sourceFiles(dir: string): string[] {
+  const out = execFileSync(
+    'find',
+    [dir, '-type', 'f', '-not', '-name', '*.test.ts', '-not', '-path', '*/testing/*'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return out.split('\n').filter(Boolean).sort();
+}
+
+/**
+ * The operator as the Dockerfile builds it, without Docker: `npm ci --omit=dev` from the lock in a
+ * staging folder (production dependencies only, no install scripts), `tsc -p tsconfig.build.json`
+ * into its dist/, then the Dockerfile's final layout on the Node.js runtime, as uid 65532.
+ */
+const operatorRecipe: ImageRecipe = {
+  tag: `${OPERATOR_IMAGE.repository}:${OPERATOR_IMAGE.tag}`,
+  inputs: [
+    process.execPath,
+    join(repoRoot, 'package.json'),
+    join(repoRoot, 'package-lock.json'),
+    join(repoRoot, 'tsconfig.json'),
+    join(repoRoot, 'tsconfig.build.json'),
+    ...sourceFiles(join(repoRoot, 'src')),
+  ],
+  build(rootfs) {
+    baseFiles(rootfs);
+    addNodeRuntime(rootfs);
+    const app = join(rootfs, OPERATOR_IMAGE.workdir);
+    mkdirSync(app, { recursive: true });
+    for (const file of ['package.json', 'package-lock.json'])
+      copyFileSync(join(repoRoot, file), join(app, file));
+    const npm = 'npm';
+    const quiet = ['--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'];
+    try {
+      execFileSync(npm, ['ci', '--omit=dev', ...quiet], { cwd: app, stdio: ['ignore', 'ignore', 'pipe'] });
+    } catch {
+      // As the Dockerfile: a lock npm ci refuses (npm/cli#9846) installs with npm install instead.
+      execFileSync(npm, ['install', '--omit=dev', '--no-save', ...quiet], {
+        cwd: app,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+    }
+    rmSync(join(app, 'package-lock.json'));
+    execFileSync(
+      join(repoRoot, 'node_modules', '.bin', 'tsc'),
+      ['-p', 'tsconfig.build.json', '--outDir', relative(repoRoot, join(app, 'dist')) || '.'],
+      { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    return {
+      entrypoint: [`/usr/local/bin/${OPERATOR_IMAGE.entrypoint[0]}`, ...OPERATOR_IMAGE.entrypoint.slice(1)],
+      env: ['PATH=/usr/local/bin', ...OPERATOR_IMAGE.env],
+      workingDir: OPERATOR_IMAGE.workdir,
+      user: OPERATOR_IMAGE.user,
+    };
+  },
+};
+
+/** Builds (or takes from the cache) the operator image archive; returns its path. */
+export function operatorImageArchive(cacheDir = join(cacheRoot(), 'images')): string {
+  return cachedArchive(operatorRecipe, cacheDir);
+}
 
 /** Builds (or takes from the cache) the pause and probe archives; returns their paths. */
 export function nodeImageArchives(cacheDir = join(cacheRoot(), 'images')): string[] {

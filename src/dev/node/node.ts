@@ -524,3 +524,8 @@ function removeCgroupTree(dir: string): void {
     .sort((a, b) => b.length - a.length);
   for (const child of [...children, dir]) tryRun('rmdir', [child]);
 }
+
+/** Imports a docker-archive (images.ts) into the running node's containerd. */
+export function importImage(node: Pick<DevNode, 'containerdSocket'>, archive: string): void {
+  ctr(node, ['images', 'import', '--local', archive]);
+}
