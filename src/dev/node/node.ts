@@ -240,7 +240,7 @@ async function apiWrite(
 }
 
 interface NodeObject {
-  spec?: { taints?: { key: string }[] };
+  spec?: { taints?: { key: string }[]; unschedulable?: boolean };
   status?: { conditions?: { type: string; status: string }[] };
 }
 
@@ -248,6 +248,17 @@ async function nodeReadyAndUntainted(env: DevEnvironment): Promise<boolean> {
   const { status, json } = await apiGet(env, `/api/v1/nodes/${NODE_NAME}`);
   if (status !== 200) return false;
   const node = json as NodeObject;
+  // A Node object left by an earlier start is still cordoned (stopNode cordons before it drains).
+  if (node.spec?.unschedulable) {
+    await apiWrite(
+      env,
+      'PATCH',
+      `/api/v1/nodes/${NODE_NAME}`,
+      { spec: { unschedulable: false } },
+      'application/merge-patch+json',
+    );
+    return false;
+  }
   const ready = node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
   const tainted = (node.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
   return Boolean(ready) && !tainted;
