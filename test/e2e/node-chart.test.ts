@@ -13,7 +13,7 @@ import { importImage } from '../../src/dev/node/node.ts';
 import { agentIdentity, withScopes } from '../../src/testing/agent-identity.ts';
 import { CHART, helm } from '../integration/chart/support.ts';
 import { createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
-import { kubeConfig } from '../support/env.ts';
+import { kubeConfig, testEnv } from '../support/env.ts';
 import { onTestCluster, readConfigMaps } from '../support/fixtures.ts';
 import { namespaceBody } from '../support/namespaces.ts';
 import { describeOnNode, probe, probeDeployment, query, readyPod, useNode } from '../support/node.ts';
@@ -27,11 +27,11 @@ const release = 'nhi-operator';
 const namespace = uniqueName('nhi-system');
 
 beforeAll(async () => {
-  const node = await useNode();
+  await useNode();
   const built = Date.now();
   const archive = operatorImageArchive();
   const imported = Date.now();
-  importImage(node, archive);
+  importImage(testEnv().dir, archive);
   console.log(
     `[nhi] operator image: built or cached in ${imported - built} ms, imported in ${Date.now() - imported} ms`,
   );

@@ -34,7 +34,14 @@ export async function useNode(): Promise<DevNode> {
 export function probeDeployment(
   name: string,
   serviceAccountName: string,
-  pod: { volumes?: k8s.V1Volume[]; mounts?: k8s.V1VolumeMount[]; env?: k8s.V1EnvVar[] } = {},
+  pod: {
+    volumes?: k8s.V1Volume[];
+    mounts?: k8s.V1VolumeMount[];
+    env?: k8s.V1EnvVar[];
+    /** Another local image and its command, serving /healthz on 8080 like the probe. */
+    image?: string;
+    command?: string[];
+  } = {},
 ): k8s.V1Deployment {
   return {
     metadata: { name, labels: { app: name } },
@@ -58,8 +65,9 @@ export function probeDeployment(
           containers: [
             {
               name: 'probe',
-              image: PROBE_IMAGE,
+              image: pod.image ?? PROBE_IMAGE,
               imagePullPolicy: 'Never',
+              ...(pod.command && { command: pod.command }),
               ...(pod.env && { env: pod.env }),
               ...(pod.mounts && { volumeMounts: pod.mounts }),
               readinessProbe: { httpGet: { path: '/healthz', port: 8080 }, periodSeconds: 1 },

@@ -49,6 +49,8 @@ export interface DevNode {
   podBaoAddr: string;
   podAwsEndpoint: string;
   images: string[];
+  /** Archives imported after start (importImage), by path. */
+  imported?: string[];
   processes: StartedProcess[];
   before: HostSnapshot;
   startedAt: string;
@@ -536,7 +538,16 @@ function removeCgroupTree(dir: string): void {
   for (const child of [...children, dir]) tryRun('rmdir', [child]);
 }
 
-/** Imports a docker-archive (images.ts) into the running node's containerd. */
-export function importImage(node: Pick<DevNode, 'containerdSocket'>, archive: string): void {
+/**
+ * Imports a docker-archive (images.ts) into the node's containerd, unless this archive (its name
+ * carries the hash of its inputs) was imported into this node already. Returns whether it imported.
+ */
+export function importImage(envDir: string, archive: string): boolean {
+  const node = readNode(envDir);
+  if (!node) throw new Error('the dev node is not running: npx nhictl dev up --node');
+  if (node.imported?.includes(archive)) return false;
   ctr(node, ['images', 'import', '--local', archive]);
+  node.imported = [...(node.imported ?? []), archive];
+  writeNode(envDir, node);
+  return true;
 }
