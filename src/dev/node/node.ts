@@ -7,8 +7,8 @@
 // iptables rule, cgroup, sysctl change or fixed host path of the node stays behind.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CNI_BIN_DIR, componentPaths, missingNodeComponents, RUNC, repoRoot } from '../components.ts';
 import type { DevEnvironment, Progress } from '../environment.ts';
@@ -16,6 +16,7 @@ import { clientCertificate, kubeconfigYaml } from '../pki.ts';
 import {
   freePort,
   httpsGet,
+  isAlive,
   type StartedProcess,
   startProcess,
   stopProcesses,
@@ -40,6 +41,8 @@ export const POD_SUBNET = '10.244.0.0/24';
 export const NODE_IP = '10.244.0.1';
 /** The `kubernetes` Service ClusterIP (a SAN of the dev serving certificate), put on the bridge. */
 export const KUBERNETES_SERVICE_IP = '10.0.0.1';
+/** Where containerd sends every image pull: a closed port (the discard service), no registry. */
+export const NO_REGISTRY = 'http://127.0.0.1:9';
 
 export interface DevNode {
   name: string;
@@ -91,7 +94,7 @@ export function nodeUnavailable(): string | undefined {
   const missing = missingNodeComponents(componentPaths());
   if (missing.length > 0) return `missing ${missing.join(', ')}: run bash scripts/build-components.sh node`;
   if (tryRun('ip', ['-o', 'link', 'show', BRIDGE]).trim()) {
-    return `another dev node runs on this machine (link ${BRIDGE} exists): nhictl dev down there first`;
+    return `another dev node runs on this machine (link ${BRIDGE} exists, its environment still running): nhictl dev down there first`;
   }
   return undefined;
 }
@@ -119,6 +122,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   snapshotter = "overlayfs"
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = "localhost/nhi/pause:1"
+  # No registry: every pull of every registry goes to a closed loopback port, so a pod naming an
+  # image that was not imported fails at once and nothing is looked up or fetched off the machine.
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "${state}/certs.d"
 [plugins.'io.containerd.cri.v1.runtime']
   netns_mounts_under_state_dir = true
   enable_unprivileged_ports = true
@@ -273,6 +280,7 @@ function ctr(node: Pick<DevNode, 'containerdSocket'>, args: string[]): string {
 /** Starts the dev node next to the running environment `env`; resolves when it is Ready and untainted. */
 export async function startNode(env: DevEnvironment, progress: Progress = () => {}): Promise<DevNode> {
   const began = Date.now();
+  await sweepOrphanedNodes();
   const why = nodeUnavailable();
   if (why) throw new Error(`cannot start the dev node: ${why}`);
   if (readNode(env.dir)) await stopNode(env.dir, env);
@@ -361,6 +369,8 @@ export async function startNode(env: DevEnvironment, progress: Progress = () => 
     const configFile = join(state, 'containerd.toml');
     writeFileSync(configFile, containerdConfig(state));
     writeFileSync(join(state, 'cni', 'net.d', '10-nhi-dev.conflist'), cniConfig(state));
+    mkdirSync(join(state, 'certs.d', '_default'), { recursive: true });
+    writeFileSync(join(state, 'certs.d', '_default', 'hosts.toml'), `server = "${NO_REGISTRY}"\n`);
     const containerd = record(
       startProcess('containerd', paths.containerd, ['--config', configFile, '--log-level', 'warn'], {
         dir: env.dir,
@@ -509,16 +519,7 @@ export async function stopNode(envDir: string, env?: DevEnvironment): Promise<st
   }
   await stopProcesses(byName('containerd'), 5000);
   await stopProcesses(byName('node-proxy'), 2000);
-  // Shims and pod processes that outlived containerd.
-  for (let round = 0; round < 20; round += 1) {
-    const left = nodeProcesses(node.stateDir);
-    if (left.length === 0) break;
-    killAll(left.map((p) => p.pid));
-    await sleep(100);
-  }
-  for (const mount of mountsUnder(node.stateDir)) tryRun('umount', ['-l', mount]);
-  tryRun('ip', ['link', 'del', BRIDGE]);
-  for (const cgroup of nodeCgroups()) removeCgroupTree(cgroup);
+  await sweep(node.stateDir);
   for (const [key, value] of Object.entries(node.before.sysctls)) writeSysctl(key, value);
   for (const path of FIXED_HOST_PATHS) {
     if (!node.before.hostPaths.includes(path)) rmSync(path, { recursive: true, force: true });
@@ -527,6 +528,61 @@ export async function stopNode(envDir: string, env?: DevEnvironment): Promise<st
   rmSync(nodeFile(envDir), { force: true });
   if (left.length === 0) rmSync(node.stateDir, { recursive: true, force: true });
   return left;
+}
+
+/** Kills what is left of a node's processes, unmounts its state folder, deletes the bridge and cgroups. */
+async function sweep(stateDir: string): Promise<void> {
+  // Shims and pod processes that outlived containerd.
+  for (let round = 0; round < 20; round += 1) {
+    const left = nodeProcesses(stateDir);
+    if (left.length === 0) break;
+    killAll(left.map((p) => p.pid));
+    await sleep(100);
+  }
+  for (const mount of mountsUnder(stateDir)) tryRun('umount', ['-l', mount]);
+  tryRun('ip', ['link', 'del', BRIDGE]);
+  for (const cgroup of nodeCgroups()) removeCgroupTree(cgroup);
+}
+
+/** The state folders of dev nodes whose forwarder runs on this machine (its --state= argument). */
+function runningNodeStates(): string[] {
+  const states = new Set<string>();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      const state = args.find((arg) => arg.startsWith('--state='));
+      if (state && args.some((arg) => arg.endsWith(join('node', 'proxy.ts')))) states.add(state.slice(8));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return [...states];
+}
+
+/**
+ * Stops dev nodes whose environment is gone (a test run killed before its teardown): their
+ * apiserver no longer runs, so nothing else would ever stop them, and the bridge they hold keeps
+ * every later node from starting. Returns the state folders swept.
+ */
+export async function sweepOrphanedNodes(): Promise<string[]> {
+  const swept: string[] = [];
+  for (const state of runningNodeStates()) {
+    const envDir = dirname(state);
+    let apiserverAlive = false;
+    try {
+      const env = JSON.parse(readFileSync(join(envDir, 'state.json'), 'utf8')) as {
+        processes?: StartedProcess[];
+      };
+      apiserverAlive = (env.processes ?? []).some((p) => p.name === 'kube-apiserver' && isAlive(p.pid));
+    } catch {
+      // no environment there any more
+    }
+    if (apiserverAlive) continue;
+    if (readNode(envDir)) await stopNode(envDir);
+    else await sweep(state);
+    swept.push(state);
+  }
+  return swept;
 }
 
 /** rmdir a cgroup folder and its children, deepest first (cgroup folders hold only virtual files). */
