@@ -132,7 +132,7 @@ describeOnNode('a pod on the dev node with a Vault scope', () => {
     );
     const gone = Date.now();
     await eventually(
-      'OpenBao to refuse the deleted pod\'s token',
+      "OpenBao to refuse the deleted pod's token",
       async () => (await bao('POST', 'auth/kubernetes/login', '', { role, jwt: firstToken })).status === 403,
       { timeoutMs: 60_000, intervalMs: 500 },
     );
