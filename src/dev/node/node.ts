@@ -99,7 +99,7 @@ export function nodeUnavailable(): string | undefined {
   return undefined;
 }
 
-function containerdConfig(state: string): string {
+export function containerdConfig(state: string): string {
   return `version = 3
 root = "${state}/containerd/root"
 state = "${state}/containerd/state"
@@ -147,7 +147,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 }
 
 /** Bridge CNI on nhi0: pods get the subnet and a route to 10.0.0.1 only, no default route, no NAT. */
-function cniConfig(state: string): string {
+export function cniConfig(state: string): string {
   return JSON.stringify({
     cniVersion: '1.0.0',
     name: 'nhi-dev',
@@ -169,7 +169,7 @@ function cniConfig(state: string): string {
   });
 }
 
-function kubeletConfig(state: string, caFile: string, port: number, healthzPort: number): string {
+export function kubeletConfig(state: string, caFile: string, port: number, healthzPort: number): string {
   return JSON.stringify({
     apiVersion: 'kubelet.config.k8s.io/v1beta1',
     kind: 'KubeletConfiguration',
