@@ -24,7 +24,12 @@ export default async function setup(project: TestProject): Promise<() => Promise
   console.log(`[nhi] test environment ready in ${((Date.now() - started) / 1000).toFixed(1)} s (${dir})`);
   // NHI_TEST_NODE=1: the dev node from the start, so every suite runs with it (docs/node.md);
   // otherwise the node suites start it on first use (test/support/node.ts).
-  if (process.env.NHI_TEST_NODE === '1') await startNode(env);
+  if (process.env.NHI_TEST_NODE === '1') {
+    await startNode(env).catch(async (error: unknown) => {
+      await stopEnvironment(dir); // a failed setup gets no teardown: leave nothing running
+      throw error;
+    });
+  }
   project.provide('nhiEnv', env);
   return async () => {
     await stopEnvironment(dir);
