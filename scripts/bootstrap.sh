@@ -49,7 +49,7 @@ ensure_dependencies() {
 }
 
 ensure_components() {
-  phase "real components (kube-apiserver, kube-controller-manager, etcd, helm, OpenBao, moto)"
+  phase "real components (kube-apiserver, kube-controller-manager, etcd, helm, OpenBao, moto; kubelet, kube-scheduler, containerd for the dev node)"
   # No pipe: each step line appears as the step starts, indented by the script itself.
   NHI_STEP_INDENT='  ' bash scripts/build-components.sh all
 }

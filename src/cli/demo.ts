@@ -18,6 +18,7 @@ import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { repoRoot } from '../dev/components.ts';
 import type { DevEnvironment } from '../dev/environment.ts';
 import { applyObjects, installOperatorManifests, readManifests } from '../dev/install.ts';
+import { type DevNode, readNode } from '../dev/node/node.ts';
 import { readAuditFile, verifyChain } from '../governance/audit/audit.ts';
 import {
   baoCall,
@@ -40,6 +41,7 @@ import {
   seedTeamSettings,
   workloadLogin,
 } from './demo-backends.ts';
+import { askPod, onDevNode, readyPod } from './demo-pod.ts';
 import { devDir, devUp, startDevOperator } from './dev.ts';
 import { rotate } from './identity.ts';
 
@@ -62,16 +64,30 @@ export interface DemoSetup {
   startOperator(): Promise<{ auditLog: string }>;
   /** A private folder for files the operator reads (the OpenBao token file). */
   stateDir: string;
+  /** The dev node to run crm-sync on as a real pod (docs/node.md); none: its pod stays Pending. */
+  node?(): DevNode | undefined;
 }
+
+/** As root, the demo's crm-sync runs as a real pod on the dev node (docs/node.md); NHI_DEMO_NODE=0 opts out. */
+const demoWantsNode = () => process.getuid?.() === 0 && process.env.NHI_DEMO_NODE !== '0';
 
 export function devDemoSetup(log: Log): DemoSetup {
   return {
-    environment: () => devUp(log),
+    environment: async () => {
+      if (!demoWantsNode()) return devUp(log);
+      try {
+        return await devUp(log, { node: true });
+      } catch (error) {
+        log(`  no dev node, the workloads stay Pending: ${(error as Error).message.split('\n')[0]}`);
+        return devUp(log);
+      }
+    },
     startOperator: async () => {
       await startDevOperator(log);
       return { auditLog: join(repoRoot, '.nhi', 'dev', 'audit.jsonl') };
     },
     stateDir: devDir(),
+    node: () => readNode(devDir()),
   };
 }
 
@@ -95,6 +111,7 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const iam = iamClient(env);
   const identities = new Identities(custom);
+  const node = setup.node?.();
 
   await stage('install the CRDs, the ValidatingAdmissionPolicy and the default IdentityPolicy', async () => {
     await installOperatorManifests(kc);
@@ -134,10 +151,10 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
           : o,
       );
       await cleanupPreviousRun(identities, apps, [SUPPORT_BOT, CRM_SYNC]);
-      await applyObjects(kc, [
-        ...(supportBot as k8s.KubernetesObject[]),
-        ...crmSyncObjects(PERIODS, Boolean(env.database)),
-      ]);
+      const crmObjects = crmSyncObjects(PERIODS, Boolean(env.database)).map((o) =>
+        node && o.kind === 'Deployment' ? onDevNode(o as k8s.V1Deployment) : o,
+      );
+      await applyObjects(kc, [...(supportBot as k8s.KubernetesObject[]), ...crmObjects]);
       log(`  each namespace carries nhi.dev/environment, the environment its identities must declare`);
       log('  demo speed: orphanGracePeriod 5m → 5s, quarantinePeriod 24h → 10s');
     },
@@ -219,6 +236,36 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
       )
     : undefined;
 
+  const pod = node
+    ? await stage(
+        `a real pod: ${CRM_NAME} runs on ${node.name} and logs in to OpenBao with its own mounted token`,
+        async () => {
+          const running = await readyPod(core, CRM_NAMESPACE, { 'app.kubernetes.io/name': CRM_NAME });
+          const tokenFile = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+          const login = await askPod<{ status: number; policies: string[] }>(running.ip, '/vault/login', {
+            addr: node.podBaoAddr,
+            role: vaultRole,
+            file: tokenFile,
+          });
+          log(
+            `  pod ${running.name} Running on ${running.node} (${running.ip}), image localhost/nhi/probe:1`,
+          );
+          log(
+            `  in the pod: auth/kubernetes/login with its mounted token → HTTP ${login.status}, policies ${login.policies.join(', ')}`,
+          );
+          for (const path of [CRM_SETTINGS_PATH, OTHER_TENANT_PATH]) {
+            const read = await askPod<{ status: number }>(running.ip, '/vault/read', {
+              addr: node.podBaoAddr,
+              path,
+            });
+            log(`  in the pod: GET ${path} → HTTP ${read.status}`);
+          }
+          const { token } = await askPod<{ token: string }>(running.ip, '/token', { file: tokenFile });
+          return { ...running, jwt: token };
+        },
+      )
+    : undefined;
+
   await stage(
     'rotate on demand (nhictl rotate): staged, the previous value stays valid for the overlap',
     async () => {
@@ -285,6 +332,15 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
         const fresh = await databaseLogin(env, session.token, dbRole);
         log(
           `    a fresh GET ${env.database?.mount}/creds/${dbRole} → HTTP ${fresh.status}${fresh.status === 200 ? ' (unexpectedly allowed)' : ' (refused)'}`,
+        );
+      }
+      if (pod) {
+        const podLogin = await baoCall(env, '', 'POST', `auth/${env.bao.kubernetesAuthMount}/login`, {
+          role: vaultRole,
+          jwt: pod.jwt,
+        });
+        log(
+          `  the pod's own token (pod ${pod.name} is gone with its Deployment): a new login → HTTP ${podLogin.status}${podLogin.status === 200 ? ' (unexpectedly allowed)' : ' (refused)'}`,
         );
       }
       log('  reversible: bring the Deployments back within the quarantine period and access is restored');

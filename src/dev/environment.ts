@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { componentPaths, missingComponents } from './components.ts';
+import { readNode, stopNode } from './node/node.ts';
 import { generatePki, kubeconfigYaml, randomToken } from './pki.ts';
 import { type DevPostgres, postgresBinDir, startPostgres } from './postgres.ts';
 import {
@@ -59,6 +60,8 @@ const CONTROLLERS = [
   'root-ca-certificate-publisher-controller',
   'clusterrole-aggregation-controller',
   'validatingadmissionpolicy-status-controller',
+  // Removes the not-ready taint TaintNodesByCondition puts on a new Node (the dev node, docs/node.md).
+  'node-lifecycle-controller',
 ];
 
 /**
@@ -111,6 +114,7 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
     throw new Error(`components not built yet (run scripts/build-components.sh): ${missing.join(', ')}`);
   }
   const previous = readEnvironment(dir);
+  if (readNode(dir)) await stopNode(dir, previous);
   if (previous) await stopProcesses(previous.processes);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(join(dir, 'logs'), { recursive: true });
@@ -202,6 +206,10 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
           '--endpoint-reconciler-type=none',
           '--profiling=false',
           `--cert-dir=${join(dir, 'pki')}`,
+          // The dev node (docs/node.md): its kubelet trusts the dev CA and listens on its InternalIP.
+          `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+          `--kubelet-client-key=${pki.kubeletClientKey}`,
+          '--kubelet-preferred-address-types=InternalIP,Hostname',
         ],
         { dir },
       ),
@@ -329,6 +337,10 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
 
 export async function stopEnvironment(dir: string): Promise<StartedProcess[]> {
   const env = readEnvironment(dir);
+  // The dev node first, while the apiserver still answers (its pods are deleted through it).
+  const node = readNode(dir);
+  const nodeLeft = node ? await stopNode(dir, env) : [];
+  if (nodeLeft.length > 0) console.warn(`the dev node left behind:\n  ${nodeLeft.join('\n  ')}`);
   let processes = env?.processes ?? [];
   if (processes.length === 0 && existsSync(join(dir, 'pids.json'))) {
     processes = JSON.parse(readFileSync(join(dir, 'pids.json'), 'utf8')) as StartedProcess[];
@@ -336,7 +348,7 @@ export async function stopEnvironment(dir: string): Promise<StartedProcess[]> {
   await stopProcesses(processes);
   rmSync(stateFile(dir), { force: true });
   rmSync(join(dir, 'pids.json'), { force: true });
-  return processes;
+  return [...(node?.processes ?? []), ...processes];
 }
 
 /** Shell exports for the environment (the file `nhictl dev up` writes to .nhi/dev/env). */

@@ -18,6 +18,52 @@ export interface Pki {
   tokenFile: string;
   adminToken: string;
   controllerManagerToken: string;
+  /** The apiserver's client certificate for the kubelet API (the dev node's kubelet trusts the CA). */
+  kubeletClientCert: string;
+  kubeletClientKey: string;
+}
+
+export interface ClientCertificate {
+  cert: string;
+  key: string;
+}
+
+/**
+ * A client certificate signed by the dev CA in `dir` (ca.crt, ca.key): `CN=<commonName>`, one `O=`
+ * per group, clientAuth only, an EC P-256 key. Files `<name>.crt` and `<name>.key`.
+ */
+export function clientCertificate(
+  dir: string,
+  name: string,
+  commonName: string,
+  groups: string[] = [],
+): ClientCertificate {
+  const subject = `${groups.map((group) => `/O=${group}`).join('')}/CN=${commonName}`;
+  writeFileSync(
+    join(dir, `${name}.ext`),
+    'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n',
+  );
+  openssl(
+    ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', subject].concat([
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.csr`,
+    ]),
+    dir,
+  );
+  openssl(
+    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial'].concat([
+      '-days',
+      '30',
+      '-extfile',
+      `${name}.ext`,
+      '-out',
+      `${name}.crt`,
+    ]),
+    dir,
+  );
+  return { cert: join(dir, `${name}.crt`), key: join(dir, `${name}.key`) };
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -88,7 +134,11 @@ export function generatePki(dir: string): Pki {
     { mode: 0o600 },
   );
 
+  const kubeletClient = clientCertificate(dir, 'apiserver-kubelet-client', 'kube-apiserver-kubelet-client');
+
   return {
+    kubeletClientCert: kubeletClient.cert,
+    kubeletClientKey: kubeletClient.key,
     caCert: file('ca.crt'),
     caKey: file('ca.key'),
     servingCert: file('serving.crt'),
@@ -104,9 +154,14 @@ export function generatePki(dir: string): Pki {
 export function kubeconfigYaml(options: {
   server: string;
   caFile: string;
-  token: string;
+  /** A bearer token, or else `client` (a certificate signed by the dev CA). */
+  token?: string;
+  client?: ClientCertificate;
   user: string;
 }): string {
+  const credentials = options.client
+    ? [`    client-certificate: ${options.client.cert}`, `    client-key: ${options.client.key}`]
+    : [`    token: ${options.token ?? ''}`];
   return [
     'apiVersion: v1',
     'kind: Config',
@@ -118,7 +173,7 @@ export function kubeconfigYaml(options: {
     'users:',
     `- name: ${options.user}`,
     '  user:',
-    `    token: ${options.token}`,
+    ...credentials,
     'contexts:',
     '- name: nhi-dev',
     '  context:',

@@ -50,12 +50,18 @@ export function startProcess(
   return { name, pid: child.pid, log };
 }
 
+/** Alive, and not a zombie: this machine's PID 1 reaps orphans only after a second or two. */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return process.platform !== 'linux';
   }
 }
 
