@@ -15,7 +15,10 @@ import {
   type ActivitySource,
   attribute,
   type BackendSummary,
+  matches,
   type ParseStats,
+  principalsOf,
+  type ReadFilter,
   readActivityFile,
   summarize,
 } from '../governance/activity/index.ts';
@@ -63,11 +66,16 @@ export async function activityReport(
       'no audit source: pass --kube-audit-log, --vault-audit-log or --cloudtrail (or run nhictl dev up)',
     );
   }
+  const principals = principalsOf(identity);
+  const filter: ReadFilter = {
+    needles: [principals.serviceAccount.name, principals.vaultRole ?? '', principals.awsRoleName ?? ''],
+    keep: (event) => Date.parse(event.time) >= since.getTime() && matches(event, principals),
+  };
   const sources: SourceRead[] = [];
   const events = [];
   for (const { source, file } of wanted) {
     const stats = { lines: 0, skipped: 0 };
-    events.push(...(await readActivityFile(source, file, stats)));
+    events.push(...(await readActivityFile(source, file, stats, filter)));
     sources.push({ source, file, ...stats });
   }
   const records = attribute(events, [identity], { since });

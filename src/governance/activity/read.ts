@@ -47,11 +47,19 @@ function parseLine(parse: (value: unknown) => ActivityEvent[], line: string, sta
   }
 }
 
+export interface ReadFilter {
+  /** A line is parsed only if it contains one of these (the principals' names): a cheap pre-filter. */
+  needles?: readonly string[];
+  /** Only events this accepts are kept, so memory holds what is wanted, not the whole file. */
+  keep?: (event: ActivityEvent) => boolean;
+}
+
 /** Every event in `file` (JSON lines, streamed; `.gz` is decompressed; CloudTrail files whole). */
 export async function readActivityFile(
   source: ActivitySource,
   file: string,
   stats: ParseStats = { lines: 0, skipped: 0 },
+  filter: ReadFilter = {},
 ): Promise<ActivityEvent[]> {
   if (!existsSync(file)) throw new Error(`${source} audit log ${file}: no such file`);
   const raw = createReadStream(file);
@@ -59,12 +67,18 @@ export async function readActivityFile(
   if (source === 'cloudtrail') {
     let text = '';
     for await (const chunk of input) text += chunk.toString();
-    return parseText(source, text, stats);
+    return parseText(source, text, stats).filter(filter.keep ?? (() => true));
   }
   const parse = PARSERS[source];
+  const needles = filter.needles?.filter((n) => n.length > 0);
+  const keep = filter.keep ?? (() => true);
   const out: ActivityEvent[] = [];
   for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-    out.push(...parseLine(parse, line, stats));
+    if (needles && line.trim() !== '' && !needles.some((n) => line.includes(n))) {
+      stats.lines += 1;
+      continue;
+    }
+    for (const event of parseLine(parse, line, stats)) if (keep(event)) out.push(event);
   }
   return out;
 }
