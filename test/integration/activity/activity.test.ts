@@ -173,6 +173,14 @@ beforeAll(async () => {
   );
   await vaultCalls(refs.bot, identityNames(refs.other).kvFolder);
   await vaultCalls(refs.other, identityNames(refs.bot).kvFolder);
+  // other's ServiceAccount tries bot's role: refused, and recorded against the role it asked for.
+  const stolen = await workloadLogin(
+    addr,
+    mount,
+    identityNames(refs.bot).base,
+    await serviceAccountToken(ns, 'other'),
+  );
+  expect(stolen.status).toBe(403);
 }, 120_000);
 
 afterAll(async () => {
@@ -182,8 +190,8 @@ afterAll(async () => {
 });
 
 describe('nhictl activity', () => {
-  it("shows exactly the identity's Kubernetes and OpenBao calls, with owner, purpose and outcome", async () => {
-    const bot = await report('bot', 5);
+  it("shows exactly the identity's Kubernetes and OpenBao calls, with owner, purpose and outcome, and a refused login to its role", async () => {
+    const bot = await report('bot', 6);
     const folder = identityNames(refs.bot as IdentityRef).kvFolder;
     const otherFolder = identityNames(refs.other as IdentityRef).kvFolder;
     expect(bot.identity).toEqual({
@@ -198,6 +206,7 @@ describe('nhictl activity', () => {
       ['vault', 'update', `auth/${mount}/login`, 'allowed'],
       ['vault', 'read', `${KV_MOUNT}/data/${folder}/api-key`, 'allowed'],
       ['vault', 'read', `${KV_MOUNT}/data/${otherFolder}/api-key`, 'denied'],
+      ['vault', 'update', `auth/${mount}/login`, 'denied'],
     ]);
     for (const record of bot.records) {
       expect(record.identity.name).toBe('bot');
@@ -206,7 +215,7 @@ describe('nhictl activity', () => {
     }
     expect(bot.summary).toEqual([
       expect.objectContaining({ backend: 'kubernetes', requests: 2, denials: 1, errors: 0 }),
-      expect.objectContaining({ backend: 'vault', requests: 3, denials: 1, errors: 0 }),
+      expect.objectContaining({ backend: 'vault', requests: 4, denials: 2, errors: 0 }),
     ]);
   });
 
