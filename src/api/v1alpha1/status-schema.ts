@@ -119,6 +119,31 @@ export const agentIdentityStatusSchema: Schema = obj(
     orphanedSince: timestamp('When the workload in spec.workloadRef was first seen missing.'),
     quarantineUntil: timestamp('End of the quarantine phase; then the credentials are deleted.'),
     risk: riskSchema,
+    activity: obj(
+      'Real use seen in the audit logs the operator follows (apiserver, OpenBao), attributed to this identity: per backend, requests, denials, errors and the last allowed request in the window. Absent when the operator follows no audit log.',
+      {
+        window: str('The window the counts cover, a duration counted per hour (e.g. 24h).', {
+          maxLength: 32,
+        }),
+        observedAt: timestamp('When the counts were taken.'),
+        backends: list(
+          'One entry per backend with requests in the window.',
+          obj(
+            'Counts of one backend.',
+            {
+              backend: oneOf('The backend.', ['kubernetes', 'vault', 'aws']),
+              requests: int('Requests in the window.', { minimum: 0, format: 'int64' }),
+              denials: int('Requests refused (authorization).', { minimum: 0, format: 'int64' }),
+              errors: int('Requests that failed otherwise.', { minimum: 0, format: 'int64' }),
+              lastUsed: timestamp('The last allowed request.'),
+            },
+            { required: ['backend', 'requests', 'denials', 'errors'] },
+          ),
+          { maxItems: 3, listType: 'map', mapKeys: ['backend'] },
+        ),
+      },
+      { required: ['window', 'observedAt', 'backends'] },
+    ),
     plan: list(
       'What the next reconcile would change, for dry-run and review.',
       obj(

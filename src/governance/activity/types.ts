@@ -2,7 +2,9 @@
 // with which outcome, from where and when. Only these fields are kept: no request or response body,
 // no token (not even HMAC'd), no secret value. Strings pass through maskSecrets on the way in.
 
-export type ActivityBackend = 'kubernetes' | 'vault' | 'aws';
+import type { ActivityBackendSummary } from '../../api/v1alpha1/types.ts';
+
+export type ActivityBackend = ActivityBackendSummary['backend'];
 export type ActivityOutcome = 'allowed' | 'denied' | 'error';
 
 /** A parsed event, not yet attributed to an AgentIdentity. */
@@ -46,14 +48,8 @@ export interface ActivityRecord extends Omit<ActivityEvent, 'match'> {
   identity: IdentityRefLite;
 }
 
-export interface BackendSummary {
-  backend: ActivityBackend;
-  requests: number;
-  denials: number;
-  errors: number;
-  /** The time of the last allowed request: the last real use. */
-  lastUsed?: string;
-}
+/** Per backend: requests, denials, errors and the last allowed request (the API's status type). */
+export type BackendSummary = ActivityBackendSummary;
 
 export interface ParseStats {
   lines: number;
