@@ -125,7 +125,7 @@ export const agentIdentityStatusSchema: Schema = obj(
         window: str('The window the counts cover, a duration counted per hour (e.g. 24h).', {
           maxLength: 32,
         }),
-        observedAt: timestamp('When the counts were taken.'),
+        observedAt: timestamp('When these counts were taken (rewritten only when they change).'),
         backends: list(
           'One entry per backend with requests in the window.',
           obj(

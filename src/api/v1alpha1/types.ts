@@ -218,6 +218,7 @@ export interface ActivityBackendSummary {
 export interface ActivityStatus {
   /** The window the counts cover, a duration (hour-granular). */
   window: string;
+  /** When these counts were taken; rewritten only when they change (no status write otherwise). */
   observedAt: string;
   backends: ActivityBackendSummary[];
 }

@@ -97,9 +97,11 @@ export async function observeProviders(
   const quarantined = conditions.some((c) => c.type === 'Quarantined' && c.status === 'True');
   const driftDue = observer.due(key, now) && !ref.identity.metadata.deletionTimestamp;
   const drifted: Drifted[] = [];
-  if (!driftDue) return { lastUsed, drifted, driftDue };
+  // Once per drift interval, and until a summary is recorded (the first visits may not write it).
+  const activity =
+    driftDue || !ref.identity.status?.activity ? deps.activity?.summaryFor(ref.identity, now) : undefined;
+  if (!driftDue) return { lastUsed, drifted, driftDue, activity };
   observer.mark(key, now);
-  const activity = deps.activity?.summaryFor(ref.identity, now);
   if (!provisioned || quarantined) return { lastUsed, drifted, driftDue, activity };
 
   let entries: ReturnType<typeof deps.providers.forIdentity> = [];

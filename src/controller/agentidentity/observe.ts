@@ -75,8 +75,9 @@ export function observeConditions(
 
   draft.set('expiresAt', deadlines.expiresAt?.toISOString());
   draft.set('lastUsed', lastUsed?.toISOString());
-  // Between two observations the recorded summary stays as it is.
-  if (activity) draft.set('activity', activity);
+  // Between two observations, and while the counts stay the same, the recorded summary is kept:
+  // no status write for a new observedAt alone.
+  if (activity && !sameActivity(identity.status?.activity, activity)) draft.set('activity', activity);
   const expiredReason =
     'reason' in decision && (decision.reason === 'Expired' || decision.reason === 'Inactive')
       ? decision.reason
@@ -96,4 +97,10 @@ export function observeConditions(
       `the identity expires at ${deadlines.expiresAt?.toISOString()}`,
     );
   else observed.set('Expired', 'False', 'Valid', `valid until ${deadlines.expiresAt?.toISOString()}`);
+}
+
+function sameActivity(recorded: ActivityStatus | undefined, taken: ActivityStatus): boolean {
+  return (
+    recorded?.window === taken.window && JSON.stringify(recorded.backends) === JSON.stringify(taken.backends)
+  );
 }
