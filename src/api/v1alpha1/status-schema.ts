@@ -114,7 +114,7 @@ export const agentIdentityStatusSchema: Schema = obj(
     ),
     expiresAt: timestamp('When the identity expires (creation + spec.ttl) unless renewed by a spec change.'),
     lastUsed: timestamp(
-      'Last use seen in real signals: IAM RoleLastUsed, Secrets Manager, Vault, running pods.',
+      'Last use seen in real signals: IAM RoleLastUsed, Secrets Manager, Vault, running pods, and the audit logs the operator follows (status.activity).',
     ),
     orphanedSince: timestamp('When the workload in spec.workloadRef was first seen missing.'),
     quarantineUntil: timestamp('End of the quarantine phase; then the credentials are deleted.'),

@@ -66,6 +66,16 @@ describe('status.activity', () => {
     expect(h.identity.status?.activity?.observedAt).toBe(h.now.toISOString());
   });
 
+  it('counts the last allowed request in the audit logs as real use for inactivity, never a future time', async () => {
+    const h = new WithActivity();
+    h.backends = [
+      kubernetes(1, 0),
+      { ...kubernetes(1, 0), backend: 'vault', lastUsed: '2027-01-01T00:00:00.000Z' },
+    ];
+    await h.settle();
+    expect(h.identity.status?.lastUsed).toBe('2026-01-01T00:30:00.000Z');
+  });
+
   it('is absent when the operator follows no audit log', async () => {
     class Without extends ReconcilerHarness {
       constructor() {

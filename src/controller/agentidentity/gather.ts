@@ -100,6 +100,8 @@ export async function observeProviders(
   // Once per drift interval, and until a summary is recorded (the first visits may not write it).
   const activity =
     driftDue || !ref.identity.status?.activity ? deps.activity?.summaryFor(ref.identity, now) : undefined;
+  // Real use in the audit logs counts as use (inactivity expiry), a time from the future never.
+  for (const b of activity?.backends ?? []) later(recordedPast(b.lastUsed, now));
   if (!driftDue) return { lastUsed, drifted, driftDue, activity };
   observer.mark(key, now);
   if (!provisioned || quarantined) return { lastUsed, drifted, driftDue, activity };
