@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ACTIVITY_WINDOW } from './api/v1alpha1/defaults.ts';
 import { parseDuration } from './api/v1alpha1/duration.ts';
 
 export interface OperatorConfig {
@@ -34,6 +35,8 @@ export interface OperatorConfig {
   allowStaticVaultToken: boolean;
   /** Which optional providers to enable. */
   providers: readonly ('aws' | 'vault')[];
+  /** Audit logs followed for status.activity (none: no summary) and the window it counts. */
+  activity: { kubeAuditLog: string | undefined; vaultAuditLog: string | undefined; windowMs: number };
 }
 
 const FLAGS = {
@@ -54,6 +57,9 @@ const FLAGS = {
   'log-level': { type: 'string', env: 'NHI_LOG_LEVEL', default: 'info' },
   providers: { type: 'string', env: 'NHI_PROVIDERS', default: 'aws,vault' },
   'allow-static-vault-token': { type: 'boolean', env: 'NHI_ALLOW_STATIC_VAULT_TOKEN' },
+  'activity-kube-audit-log': { type: 'string', env: 'NHI_ACTIVITY_KUBE_AUDIT_LOG' },
+  'activity-vault-audit-log': { type: 'string', env: 'NHI_ACTIVITY_VAULT_AUDIT_LOG' },
+  'activity-window': { type: 'string', env: 'NHI_ACTIVITY_WINDOW', default: ACTIVITY_WINDOW },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -131,6 +137,11 @@ export function loadConfig(
     actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:${env.POD_SERVICE_ACCOUNT ?? 'nhi-operator'}`,
     allowStaticVaultToken: bool('allow-static-vault-token'),
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
+    activity: Object.freeze({
+      kubeAuditLog: get('activity-kube-audit-log') || undefined,
+      vaultAuditLog: get('activity-vault-audit-log') || undefined,
+      windowMs: duration('activity-window', get('activity-window') ?? ACTIVITY_WINDOW),
+    }),
   });
 }
 

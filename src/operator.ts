@@ -13,6 +13,7 @@ import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from '.
 import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
 import { workloadPort } from './controller/agentidentity/workload.ts';
+import { AuditActivitySource } from './governance/activity/source.ts';
 import { FileAuditSink } from './governance/audit/audit.ts';
 import { buildProviders } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
@@ -92,6 +93,10 @@ export async function startOperator(
     actor: config.actor,
     dryRun: config.dryRun,
     driftIntervalMs: config.driftIntervalMs,
+    activity: AuditActivitySource.fromConfig({
+      ...config.activity,
+      onError: (file, error) => logger.warn('activity: audit log unreadable', { file, error: String(error) }),
+    }),
   });
 
   // Workload changes wake the identities that refer to them; the resync is the orphan sweep.

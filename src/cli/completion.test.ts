@@ -166,6 +166,7 @@ describe('nhictl completion', () => {
   it('offers every listing command’s --output as table (or text), json and yaml (scan adds sarif)', () => {
     const withOutput = flat(nhictl).filter((c) => c.options.some((o) => o.flags.includes('--output')));
     expect(withOutput.map((c) => c.name).sort()).toEqual([
+      'activity',
       'adopt',
       'inventory',
       'lint',

@@ -2,6 +2,7 @@
 // kubectl runs it as a plugin (bin/kubectl-nhi.js). Each command group registers itself here.
 
 import { Command } from 'commander';
+import { registerActivityCommand } from './activity.ts';
 import { registerAdoptCommand } from './adopt.ts';
 import { registerAuditCommands } from './audit.ts';
 import { registerCompletionCommand } from './completion.ts';
@@ -29,6 +30,7 @@ export function buildProgram(name: ProgramName = 'nhictl'): Command {
   registerLintCommand(program);
   registerInventoryCommand(program);
   registerRiskCommand(program);
+  registerActivityCommand(program);
   registerAdoptCommand(program);
   registerReportCommand(program);
   registerScanCommand(program);

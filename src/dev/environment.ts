@@ -31,6 +31,8 @@ export interface DevEnvironment {
    * policy nhi-identity-controls records who used a protected control. Never request bodies.
    */
   apiserverAuditLog: string;
+  /** OpenBao's file audit device (declared in its config): tokens and response data HMAC'd. */
+  baoAuditLog: string;
   serviceAccountIssuer: string;
   adminToken: string;
   bao: { addr: string; token: string; kubernetesAuthMount: string };
@@ -66,7 +68,8 @@ const CONTROLLERS = [
 
 /**
  * The apiserver's audit policy: metadata (who, what, the admission policies' audit annotations) of
- * writes to AgentIdentities, nothing else. Metadata level carries no request or response body.
+ * writes to AgentIdentities, and of every request made by a ServiceAccount outside kube-system (the
+ * workloads' activity `nhictl activity` attributes). Metadata level carries no request or response body.
  */
 const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -78,7 +81,16 @@ rules:
       - group: nhi.dev
         resources: [agentidentities]
   - level: None
+    userGroups: ['system:serviceaccounts:kube-system']
+  - level: Metadata
+    userGroups: ['system:serviceaccounts']
+  - level: None
 `;
+
+/** OpenBao 2.x refuses audit devices through the API: they are declared in its configuration. */
+function baoAuditConfig(file: string): string {
+  return `audit "file" "nhi-file" {\n  options {\n    file_path = ${JSON.stringify(file)}\n    mode = "0600"\n  }\n}\n`;
+}
 
 export function stateFile(dir: string): string {
   return join(dir, 'state.json');
@@ -156,11 +168,20 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
     );
     const baoToken = randomToken();
     const baoAddr = `http://127.0.0.1:${baoPort}`;
+    const baoAuditLog = join(dir, 'logs', 'openbao-audit.log');
+    const baoConfig = join(dir, 'openbao-audit.hcl');
+    writeFileSync(baoConfig, baoAuditConfig(baoAuditLog));
     const bao = record(
       startProcess(
         'openbao',
         paths.bao,
-        ['server', '-dev', `-dev-root-token-id=${baoToken}`, `-dev-listen-address=127.0.0.1:${baoPort}`],
+        [
+          'server',
+          '-dev',
+          `-dev-root-token-id=${baoToken}`,
+          `-dev-listen-address=127.0.0.1:${baoPort}`,
+          `-config=${baoConfig}`,
+        ],
         { dir, env: { ...process.env, HOME: dir, BAO_ADDR: baoAddr } },
       ),
     );
@@ -307,6 +328,7 @@ export async function startEnvironment(dir: string, progress: Progress = () => {
       apiserverUrl,
       caPem,
       apiserverAuditLog,
+      baoAuditLog,
       serviceAccountIssuer: apiserverUrl,
       adminToken: pki.adminToken,
       bao: { addr: baoAddr, token: baoToken, kubernetesAuthMount: 'kubernetes' },

@@ -294,5 +294,8 @@ export function inactivityWarningLeadMs(spec: Spec): number {
   return expiryWarningLeadMs(inactivityTimeoutMs(spec));
 }
 
+/** The window of status.activity's counts (the operator's --activity-window), counted per hour. */
+export const ACTIVITY_WINDOW = '24h';
+
 /** status.notified keeps the dedupe keys of this many latest notifications. */
 export const NOTIFIED_KEYS_MAX = 32;

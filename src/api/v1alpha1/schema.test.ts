@@ -67,6 +67,7 @@ const agentIdentityStatus: Fields<AgentIdentityStatus> = {
   attestedBy: true,
   attestationRequest: true,
   notified: true,
+  activity: true,
 };
 
 const environmentRules: Fields<EnvironmentRules> = {

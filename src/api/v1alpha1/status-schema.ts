@@ -118,11 +118,36 @@ export const agentIdentityStatusSchema: Schema = obj(
     ),
     expiresAt: timestamp('When the identity expires (creation + spec.ttl) unless renewed by a spec change.'),
     lastUsed: timestamp(
-      'Last use seen in real signals: IAM RoleLastUsed, Secrets Manager, Vault, running pods.',
+      'Last use seen in real signals: IAM RoleLastUsed, Secrets Manager, Vault, running pods, and the audit logs the operator follows (status.activity).',
     ),
     orphanedSince: timestamp('When the workload in spec.workloadRef was first seen missing.'),
     quarantineUntil: timestamp('End of the quarantine phase; then the credentials are deleted.'),
     risk: riskSchema,
+    activity: obj(
+      'Real use seen in the audit logs the operator follows (apiserver, OpenBao), attributed to this identity: per backend, requests, denials, errors and the last allowed request in the window. Absent when the operator follows no audit log.',
+      {
+        window: str('The window the counts cover, a duration counted per hour (e.g. 24h).', {
+          maxLength: 32,
+        }),
+        observedAt: timestamp('When these counts were taken (rewritten only when they change).'),
+        backends: list(
+          'One entry per backend with requests in the window.',
+          obj(
+            'Counts of one backend.',
+            {
+              backend: oneOf('The backend.', ['kubernetes', 'vault', 'aws']),
+              requests: int('Requests in the window.', { minimum: 0, format: 'int64' }),
+              denials: int('Requests refused (authorization).', { minimum: 0, format: 'int64' }),
+              errors: int('Requests that failed otherwise.', { minimum: 0, format: 'int64' }),
+              lastUsed: timestamp('The last allowed request.'),
+            },
+            { required: ['backend', 'requests', 'denials', 'errors'] },
+          ),
+          { maxItems: 3, listType: 'map', mapKeys: ['backend'] },
+        ),
+      },
+      { required: ['window', 'observedAt', 'backends'] },
+    ),
     plan: list(
       'What the next reconcile would change, for dry-run and review.',
       obj(

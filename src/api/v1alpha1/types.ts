@@ -221,6 +221,26 @@ export interface AgentIdentityStatus {
   attestationRequest?: string;
   /** Dedupe keys of the webhook notifications already delivered (the latest ones). */
   notified?: string[];
+  /** Real use seen in the audit logs the operator follows (observe.ts; governance/activity). */
+  activity?: ActivityStatus;
+}
+
+/** One backend's requests in the activity window, from its audit log. */
+export interface ActivityBackendSummary {
+  backend: 'kubernetes' | 'vault' | 'aws';
+  requests: number;
+  denials: number;
+  errors: number;
+  /** The last allowed request: the last real use. */
+  lastUsed?: string;
+}
+
+export interface ActivityStatus {
+  /** The window the counts cover, a duration (hour-granular). */
+  window: string;
+  /** When these counts were taken; rewritten only when they change (no status write otherwise). */
+  observedAt: string;
+  backends: ActivityBackendSummary[];
 }
 
 export interface AgentIdentity {

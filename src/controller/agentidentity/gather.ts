@@ -4,7 +4,7 @@
 // decided to provision (a spec the operator judged non-compliant is never applied by a correction).
 
 import { lastUsedStepMs } from '../../api/v1alpha1/defaults.ts';
-import type { AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
+import type { ActivityStatus, AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
 import type { HardCodedSecret } from '../../governance/risk/factors.ts';
 import { hardCodedSecretOf, scanPodSpec } from '../../governance/secrets/detect.ts';
 import { riskGate } from '../../policies/risk-gate.ts';
@@ -69,6 +69,8 @@ export class Observer {
 
 export interface Observed {
   lastUsed: Date | undefined;
+  /** Taken once per drift interval from the audit logs the operator follows (ports.ts ActivityPort). */
+  activity?: ActivityStatus | undefined;
   drifted: Drifted[];
   /** The drift interval has come round for this identity (quarantine is re-asserted then too). */
   driftDue: boolean;
@@ -95,9 +97,14 @@ export async function observeProviders(
   const quarantined = conditions.some((c) => c.type === 'Quarantined' && c.status === 'True');
   const driftDue = observer.due(key, now) && !ref.identity.metadata.deletionTimestamp;
   const drifted: Drifted[] = [];
-  if (!driftDue) return { lastUsed, drifted, driftDue };
+  // Once per drift interval, and until a summary is recorded (the first visits may not write it).
+  const activity =
+    driftDue || !ref.identity.status?.activity ? deps.activity?.summaryFor(ref.identity, now) : undefined;
+  // Real use in the audit logs counts as use (inactivity expiry), a time from the future never.
+  for (const b of activity?.backends ?? []) later(recordedPast(b.lastUsed, now));
+  if (!driftDue) return { lastUsed, drifted, driftDue, activity };
   observer.mark(key, now);
-  if (!provisioned || quarantined) return { lastUsed, drifted, driftDue };
+  if (!provisioned || quarantined) return { lastUsed, drifted, driftDue, activity };
 
   let entries: ReturnType<typeof deps.providers.forIdentity> = [];
   try {
@@ -115,7 +122,7 @@ export async function observeProviders(
       deps.logger.warn('observe failed', { provider: entry.key, error: maskSecrets(String(error)) });
     }
   }
-  return { lastUsed, drifted, driftDue };
+  return { lastUsed, drifted, driftDue, activity };
 }
 
 export interface Gathered {

@@ -1,8 +1,8 @@
 // The observational conditions (PolicyCompliant, WorkloadBound, Orphaned, Expired) and the status
-// fields that go with them (boundPods, orphanedSince, expiresAt, lastUsed): what gather() found and the
+// fields that go with them (boundPods, orphanedSince, expiresAt, lastUsed, activity): what gather() found and the
 // lifecycle decided, written down. Changes nothing outside status.
 
-import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import type { ActivityStatus, AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { LifecycleResult, WorkloadState } from './decision.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -14,6 +14,7 @@ export function observeConditions(
   lifecycle: LifecycleResult,
   lastUsed: Date | undefined,
   now: Date,
+  activity?: ActivityStatus,
 ): void {
   const { deadlines, decision } = lifecycle;
   const observed = draft.conditionsOf('observe');
@@ -74,6 +75,9 @@ export function observeConditions(
 
   draft.set('expiresAt', deadlines.expiresAt?.toISOString());
   draft.set('lastUsed', lastUsed?.toISOString());
+  // Between two observations, and while the counts stay the same, the recorded summary is kept:
+  // no status write for a new observedAt alone.
+  if (activity && !sameActivity(identity.status?.activity, activity)) draft.set('activity', activity);
   const expiredReason =
     'reason' in decision && (decision.reason === 'Expired' || decision.reason === 'Inactive')
       ? decision.reason
@@ -93,4 +97,10 @@ export function observeConditions(
       `the identity expires at ${deadlines.expiresAt?.toISOString()}`,
     );
   else observed.set('Expired', 'False', 'Valid', `valid until ${deadlines.expiresAt?.toISOString()}`);
+}
+
+function sameActivity(recorded: ActivityStatus | undefined, taken: ActivityStatus): boolean {
+  return (
+    recorded?.window === taken.window && JSON.stringify(recorded.backends) === JSON.stringify(taken.backends)
+  );
 }

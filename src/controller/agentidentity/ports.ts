@@ -1,6 +1,7 @@
 // What the AgentIdentity reconciler needs from the world, as narrow ports injected by main.ts.
 
 import type {
+  ActivityStatus,
   AgentIdentity,
   AgentIdentityStatus,
   IdentityPolicy,
@@ -90,4 +91,11 @@ export interface ReconcilerDeps {
   actor: string;
   dryRun: boolean;
   driftIntervalMs: number;
+  /** The activity summary from the audit logs the operator follows (governance/activity); none: no summary. */
+  activity?: ActivityPort | undefined;
+}
+
+/** Requests, denials and last use per backend in the window, for status.activity. Best effort, never throws. */
+export interface ActivityPort {
+  summaryFor(identity: AgentIdentity, now: Date): ActivityStatus | undefined;
 }

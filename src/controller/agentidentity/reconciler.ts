@@ -91,6 +91,7 @@ export class AgentIdentityReconciler {
       lifecycle,
       gathered.observed.lastUsed,
       now,
+      gathered.observed.activity,
     );
 
     let nextWork: Date | undefined;

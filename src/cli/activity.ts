@@ -1,0 +1,194 @@
+// `nhictl activity NAME`: what one AgentIdentity did, from the real audit logs: the apiserver's
+// audit log (its ServiceAccount's requests), OpenBao's file audit device (its kubernetes auth role's
+// requests) and CloudTrail files (its IAM role's calls). Attribution is governance/activity; this
+// file reads the AgentIdentity and the files and prints. Nothing secret is read or printed: the
+// parsers keep only who, verb, resource, outcome, source address and time.
+
+import * as k8s from '@kubernetes/client-node';
+import type { Command } from 'commander';
+import { parseDuration } from '../api/v1alpha1/duration.ts';
+import type { AgentIdentity } from '../api/v1alpha1/types.ts';
+import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
+import { readEnvironment } from '../dev/environment.ts';
+import {
+  type ActivityRecord,
+  type ActivitySource,
+  attribute,
+  type BackendSummary,
+  matches,
+  type ParseStats,
+  principalsOf,
+  type ReadFilter,
+  readActivityFile,
+  summarize,
+} from '../governance/activity/index.ts';
+import { devDir } from './dev.ts';
+import { currentNamespace, loadKubeConfig } from './kube.ts';
+import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
+
+export interface ActivityFiles {
+  kubeAuditLog?: string;
+  vaultAuditLog?: string;
+  cloudTrail?: string[];
+}
+
+export interface SourceRead extends ParseStats {
+  source: ActivitySource;
+  file: string;
+}
+
+export interface ActivityReport {
+  identity: { namespace: string; name: string; owner: string; purpose: string };
+  since: string;
+  generatedAt: string;
+  sources: SourceRead[];
+  summary: BackendSummary[];
+  records: ActivityRecord[];
+}
+
+function filesToRead(files: ActivityFiles): Array<{ source: ActivitySource; file: string }> {
+  return [
+    ...(files.kubeAuditLog ? [{ source: 'kubernetes' as const, file: files.kubeAuditLog }] : []),
+    ...(files.vaultAuditLog ? [{ source: 'vault' as const, file: files.vaultAuditLog }] : []),
+    ...(files.cloudTrail ?? []).map((file) => ({ source: 'cloudtrail' as const, file })),
+  ];
+}
+
+export async function activityReport(
+  identity: AgentIdentity,
+  files: ActivityFiles,
+  since: Date,
+  now: Date,
+): Promise<ActivityReport> {
+  const wanted = filesToRead(files);
+  if (wanted.length === 0) {
+    throw new Error(
+      'no audit source: pass --kube-audit-log, --vault-audit-log or --cloudtrail (or run nhictl dev up)',
+    );
+  }
+  const principals = principalsOf(identity);
+  const filter: ReadFilter = {
+    needles: [principals.serviceAccount.name, principals.vaultRole ?? '', principals.awsRoleName ?? ''],
+    keep: (event) => Date.parse(event.time) >= since.getTime() && matches(event, principals),
+  };
+  const sources: SourceRead[] = [];
+  const events = [];
+  for (const { source, file } of wanted) {
+    const stats = { lines: 0, skipped: 0 };
+    events.push(...(await readActivityFile(source, file, stats, filter)));
+    sources.push({ source, file, ...stats });
+  }
+  const records = attribute(events, [identity], { since });
+  return {
+    identity: {
+      namespace: identity.metadata.namespace ?? '',
+      name: identity.metadata.name,
+      owner: identity.spec.owner?.team ?? '',
+      purpose: identity.spec.purpose ?? '',
+    },
+    since: since.toISOString(),
+    generatedAt: now.toISOString(),
+    sources,
+    summary: summarize(records),
+    records,
+  };
+}
+
+export function renderActivity(report: ActivityReport): string {
+  const { identity } = report;
+  const lines = [
+    `${identity.namespace}/${identity.name}  owner ${identity.owner}  purpose: ${identity.purpose}`,
+    `since ${report.since}; read ${report.sources.map((s) => `${s.source} ${s.file} (${s.lines} lines)`).join(', ')}`,
+    '',
+  ];
+  if (report.records.length === 0) return [...lines, 'no activity attributed to this identity'].join('\n');
+  lines.push(
+    renderTable(
+      ['BACKEND', 'REQUESTS', 'DENIED', 'ERRORS', 'LAST USED'],
+      report.summary.map((s) => [
+        s.backend,
+        String(s.requests),
+        String(s.denials),
+        String(s.errors),
+        s.lastUsed ?? '-',
+      ]),
+    ),
+    '',
+    renderTable(
+      ['TIME', 'BACKEND', 'VERB', 'RESOURCE', 'OUTCOME', 'CODE', 'SOURCE'],
+      report.records.map((r) => [
+        r.time,
+        r.backend,
+        r.verb,
+        r.resource,
+        r.outcome,
+        r.code ?? '',
+        r.sourceAddress ?? '',
+      ]),
+      64,
+    ),
+  );
+  return lines.join('\n');
+}
+
+async function readIdentity(name: string, namespace: string | undefined): Promise<AgentIdentity> {
+  const kc = loadKubeConfig();
+  const ns = currentNamespace(kc, namespace);
+  try {
+    return (await kc.makeApiClient(k8s.CustomObjectsApi).getNamespacedCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: 'agentidentities',
+      namespace: ns,
+      name,
+    })) as AgentIdentity;
+  } catch (error) {
+    if (error instanceof k8s.ApiException && error.code === 404)
+      throw new Error(`AgentIdentity ${ns}/${name} not found`);
+    throw error;
+  }
+}
+
+interface ActivityOptions {
+  namespace?: string;
+  since: string;
+  kubeAuditLog?: string;
+  vaultAuditLog?: string;
+  cloudtrail?: string[];
+  output: OutputFormat;
+}
+
+/** The files named on the command line; without any, those of a running `nhictl dev up`. */
+function filesOf(options: ActivityOptions): ActivityFiles {
+  if (options.kubeAuditLog || options.vaultAuditLog || options.cloudtrail?.length) {
+    return {
+      ...(options.kubeAuditLog ? { kubeAuditLog: options.kubeAuditLog } : {}),
+      ...(options.vaultAuditLog ? { vaultAuditLog: options.vaultAuditLog } : {}),
+      ...(options.cloudtrail ? { cloudTrail: options.cloudtrail } : {}),
+    };
+  }
+  const dev = readEnvironment(devDir());
+  return dev ? { kubeAuditLog: dev.apiserverAuditLog, vaultAuditLog: dev.baoAuditLog } : {};
+}
+
+export function registerActivityCommand(program: Command): void {
+  program
+    .command('activity <name>')
+    .description(
+      'what an AgentIdentity did: its requests in the apiserver and OpenBao audit logs and CloudTrail files, with outcome',
+    )
+    .option('-n, --namespace <namespace>', 'namespace of the AgentIdentity')
+    .option('--since <duration>', 'how far back (a duration: 90m, 24h, 168h)', '24h')
+    .option('--kube-audit-log <file>', 'the apiserver audit log (audit.k8s.io/v1 Event JSON lines)')
+    .option('--vault-audit-log <file>', "OpenBao's file audit device log (JSON lines)")
+    .option('--cloudtrail <files...>', 'CloudTrail log files (JSON, .json.gz)')
+    .addOption(outputOption())
+    .action(async (name: string, options: ActivityOptions) => {
+      const window = parseDuration(options.since);
+      if (window === undefined) throw new Error(`--since ${options.since}: not a duration (e.g. 24h, 90m)`);
+      const now = new Date();
+      const identity = await readIdentity(name, options.namespace);
+      const report = await activityReport(identity, filesOf(options), new Date(now.getTime() - window), now);
+      printListing(options.output, { data: report, human: () => renderActivity(report) });
+    });
+}

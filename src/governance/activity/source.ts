@@ -1,0 +1,48 @@
+// What the operator asks of activity: for one identity, the counts of the window as status.activity.
+// Follows the configured audit files (tail.ts) into a bounded rolling window (window.ts); a read
+// error is logged by the caller's callback and the identity simply gets the counts so far.
+
+import type { ActivityStatus, AgentIdentity } from '../../api/v1alpha1/types.ts';
+import { AuditFileTail, type TailedFile } from './tail.ts';
+import { ActivityWindow } from './window.ts';
+
+export interface AuditActivityOptions {
+  kubeAuditLog?: string | undefined;
+  vaultAuditLog?: string | undefined;
+  windowMs: number;
+  onError?: (file: string, error: unknown) => void;
+}
+
+function durationText(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 1000)}s`;
+}
+
+export class AuditActivitySource {
+  private readonly window: ActivityWindow;
+  private readonly tail: AuditFileTail;
+
+  constructor(private readonly options: AuditActivityOptions) {
+    const files: TailedFile[] = [
+      ...(options.kubeAuditLog ? [{ source: 'kubernetes' as const, path: options.kubeAuditLog }] : []),
+      ...(options.vaultAuditLog ? [{ source: 'vault' as const, path: options.vaultAuditLog }] : []),
+    ];
+    this.window = new ActivityWindow(options.windowMs);
+    this.tail = new AuditFileTail(files, this.window, options.onError);
+  }
+
+  /** undefined when no audit log is configured. */
+  static fromConfig(options: AuditActivityOptions): AuditActivitySource | undefined {
+    return options.kubeAuditLog || options.vaultAuditLog ? new AuditActivitySource(options) : undefined;
+  }
+
+  summaryFor(identity: AgentIdentity, now: Date): ActivityStatus {
+    this.tail.refresh(now);
+    return {
+      window: durationText(this.options.windowMs),
+      observedAt: now.toISOString(),
+      backends: this.window.summaryFor(identity, now),
+    };
+  }
+}
