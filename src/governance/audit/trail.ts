@@ -145,6 +145,11 @@ export class AuditTrail implements AuditSink {
     });
   }
 
+  /** Stops at once, anchoring nothing more: the lease is lost and the next leader continues. */
+  abandon(): void {
+    this.state = 'closed';
+  }
+
   private serially<T>(work: () => Promise<T>): Promise<T> {
     const next = this.queue.then(work);
     this.queue = next.catch(() => undefined);

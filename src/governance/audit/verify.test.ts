@@ -12,7 +12,7 @@ import { generateSigningKey } from './checkpoint.ts';
 import { fileSink } from './file-sink.ts';
 import { MemoryHeadStore } from './testing/memory-head-store.ts';
 import { AuditTrail } from './trail.ts';
-import { parseTrailText, type TrailLine, verifyTrail } from './verify.ts';
+import { parseTrailText, verifyTrail } from './verify.ts';
 
 const key = generateSigningKey();
 
