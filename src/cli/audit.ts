@@ -7,7 +7,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { readAuditAnchor } from '../adapters/kubernetes/audit-anchor.ts';
 import type { AuditRecord } from '../governance/audit/audit.ts';
 import { type Checkpoint, isCheckpoint } from '../governance/audit/checkpoint.ts';
@@ -125,15 +125,14 @@ export function registerAuditCommands(program: Command): void {
     .option('--public-key <file...>', 'public key PEM file(s) the checkpoints must verify under')
     .option('--head <file>', 'a signed head kept by the auditor (JSON, as `nhictl audit head` prints it)')
     .option('--cluster', "read the public keys and the latest signed head from the operator's ConfigMap")
-    .addOption(
-      new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'),
-    );
+    .addOption(outputOption('text'));
   sourceOptions(verify);
   anchorOptions(verify);
   verify.action(
     async (
       file: string | undefined,
-      options: SourceOptions & AnchorOptions & { publicKey?: string[]; head?: string; output: string },
+      options: SourceOptions &
+        AnchorOptions & { publicKey?: string[]; head?: string; output: 'text' | 'json' | 'yaml' },
     ) => {
       try {
         const publicKeys = (options.publicKey ?? []).map((path) => readFileSync(path, 'utf8'));
@@ -161,19 +160,16 @@ export function registerAuditCommands(program: Command): void {
           return { trail, report };
         });
         let failed = false;
-        if (options.output === 'json') {
-          console.log(
-            JSON.stringify(
-              results.map(({ trail, report }) => ({
-                source: trail.name,
-                ok: !report.problem && trail.tampering.length === 0,
-                ...report,
-                tampering: trail.tampering,
-              })),
-              null,
-              2,
-            ),
-          );
+        if (options.output !== 'text') {
+          printListing(options.output, {
+            data: results.map(({ trail, report }) => ({
+              source: trail.name,
+              ok: !report.problem && trail.tampering.length === 0,
+              ...report,
+              tampering: trail.tampering,
+            })),
+            human: () => '',
+          });
           failed = results.some((r) => r.report.problem || r.trail.tampering.length > 0);
         } else {
           for (const { trail, report } of results) {
