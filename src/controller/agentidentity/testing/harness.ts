@@ -89,6 +89,8 @@ export class ReconcilerHarness {
   readonly audit = new MemoryAuditSink();
   readonly events: Array<{ type: string; reason: string; message: string }> = [];
   readonly metrics = new RecordingMetrics();
+  /** Makes every target-Secret sync of an external backend fail (a rotation whose sync fails). */
+  failTargetSync = false;
   private reconciler: AgentIdentityReconciler | undefined;
 
   constructor(spec: Partial<AgentIdentity['spec']>) {
@@ -122,7 +124,10 @@ export class ReconcilerHarness {
       store: this.store,
       policy: () => undefined,
       checkPolicy: () => [],
-      syncTarget: async () => false,
+      syncTarget: async () => {
+        if (this.failTargetSync) throw new Error('target Secret sync failed');
+        return false;
+      },
       audit: this.audit,
       notifier: {
         event: async (_identity, type, reason, message) => {
@@ -167,6 +172,8 @@ export class ScriptedVault implements CredentialProvider {
   failProvision = false;
   failQuarantine = false;
   failRevoke = false;
+  /** Thrown by provision() when set (e.g. an error carrying the writes completed before it). */
+  provisionError: unknown;
   /** What observe() reports as drifted; it never corrects anything. */
   drift: Observation['drift'] = [];
   readonly calls: string[] = [];
@@ -176,6 +183,7 @@ export class ScriptedVault implements CredentialProvider {
   async provision(_ref: IdentityRef) {
     this.calls.push('provision');
     if (this.failProvision) throw new UnavailableError('vault: connection refused');
+    if (this.provisionError) throw this.provisionError;
     return { status: { role: 'r', policy: 'p' }, changes: [] };
   }
   async rotate(): Promise<never> {
