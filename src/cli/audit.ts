@@ -1,5 +1,5 @@
 // `nhictl audit`: the tamper-evident trail.
-//  - `verify [FILE]` checks a file, or the sealed segments in S3 (--s3-bucket), against the signed
+//  - `verify [FILE...]` checks a file (or one per pod that led), or the sealed segments in S3 (--s3-bucket), against the signed
 //    checkpoints and public key (from the cluster with --cluster, or the auditor's own copies with
 //    --public-key/--head) and names the first bad record and why;
 //  - `pubkey` and `head` print what the cluster publishes, so an auditor can keep copies offline;
@@ -65,7 +65,7 @@ class AuditCliError extends Error {
   }
 }
 
-async function loadTrails(file: string | undefined, options: SourceOptions): Promise<LoadedTrail[]> {
+async function loadTrails(files: readonly string[], options: SourceOptions): Promise<LoadedTrail[]> {
   if (options.s3Bucket) {
     const s3 = auditS3Port({
       bucket: options.s3Bucket,
@@ -83,17 +83,31 @@ async function loadTrails(file: string | undefined, options: SourceOptions): Pro
       })),
     );
   }
-  if (!file) throw new AuditCliError('name an audit FILE or --s3-bucket');
-  if (!existsSync(file))
-    return [{ name: `audit log ${file}`, lines: [], checkpoints: [], tampering: [`${file}: no such file`] }];
+  if (files.length === 0) throw new AuditCliError('name an audit FILE or --s3-bucket');
+  // Several files (one per pod that led) are one chain: in the order of the seq each begins at.
+  const parsed = files.map((file) => {
+    const exists = existsSync(file);
+    const lines = exists
+      ? parseTrailText(readFileSync(file, 'utf8'), files.length > 1 ? `${file} ` : '')
+      : [];
+    return { file, exists, lines, start: startSeq(lines) };
+  });
+  parsed.sort((a, b) => a.start - b.start);
   return [
     {
-      name: `audit log ${file}`,
-      lines: parseTrailText(readFileSync(file, 'utf8')),
+      name: files.length > 1 ? `audit logs ${files.join(', ')}` : `audit log ${files[0]}`,
+      lines: parsed.flatMap((p) => p.lines),
       checkpoints: [],
-      tampering: [],
+      tampering: parsed.filter((p) => !p.exists).map((p) => `${p.file}: no such file`),
     },
   ];
+}
+
+function startSeq(lines: readonly TrailLine[]): number {
+  const first = lines[0];
+  if (first?.kind === 'checkpoint') return first.checkpoint.seq + 1;
+  if (first?.kind === 'record') return first.record.seq;
+  return Number.MAX_SAFE_INTEGER;
 }
 
 function readCheckpointFile(path: string): Checkpoint {
@@ -118,9 +132,9 @@ export function registerAuditCommands(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit trail');
 
   const verify = audit
-    .command('verify [file]')
+    .command('verify [files...]')
     .description(
-      'verify the hash chain of an audit log (a file or the S3 segments) against the signed checkpoints',
+      'verify the hash chain of an audit log (files, one per pod that led, or the S3 segments) against the signed checkpoints',
     )
     .option('--public-key <file...>', 'public key PEM file(s) the checkpoints must verify under')
     .option('--head <file>', 'a signed head kept by the auditor (JSON, as `nhictl audit head` prints it)')
@@ -130,7 +144,7 @@ export function registerAuditCommands(program: Command): void {
   anchorOptions(verify);
   verify.action(
     async (
-      file: string | undefined,
+      files: string[],
       options: SourceOptions &
         AnchorOptions & { publicKey?: string[]; head?: string; output: 'text' | 'json' | 'yaml' },
     ) => {
@@ -147,7 +161,7 @@ export function registerAuditCommands(program: Command): void {
               where: `ConfigMap ${options.anchorNamespace}/${options.anchorConfigmap}`,
             });
         }
-        const trails = await loadTrails(file, options);
+        const trails = await loadTrails(files, options);
         const results = trails.map((trail) => {
           // A head from another chain (the cluster's, when verifying an old chain in S3) does not apply.
           const chain = trail.checkpoints[0]?.checkpoint.chain ?? firstChain(trail.lines);
@@ -184,6 +198,10 @@ export function registerAuditCommands(program: Command): void {
             const signed = report.latest
               ? `, signed up to checkpoint ${report.latest.seq} (${report.checkpoints} checkpoints checked)`
               : ', no signed checkpoint: truncation at the end cannot be detected';
+            for (const o of report.orphaned)
+              console.log(
+                `${trail.name}: records seq ${o.fromSeq}–${o.toSeq} before ${o.where} were appended by a writer that stopped before anchoring them; the chain continues without them`,
+              );
             const tail =
               report.unanchored > 0 && report.latest
                 ? `; ${report.unanchored} records after it are not yet anchored`
@@ -220,7 +238,7 @@ export function registerAuditCommands(program: Command): void {
   });
 
   const show = audit
-    .command('show [file]')
+    .command('show [files...]')
     .description('what the operator did for one identity: when, what, for whom and with what outcome')
     .requiredOption('--identity <name>', 'the AgentIdentity name')
     .option('-n, --namespace <namespace>', 'its namespace (default: any)')
@@ -228,10 +246,10 @@ export function registerAuditCommands(program: Command): void {
   sourceOptions(show);
   show.action(
     async (
-      file: string | undefined,
+      files: string[],
       options: SourceOptions & { identity: string; namespace?: string; output: 'table' | 'json' | 'yaml' },
     ) => {
-      const trails = await loadTrails(file, options);
+      const trails = await loadTrails(files, options);
       const records = trails
         .flatMap((t) => t.lines)
         .flatMap((l) => (l.kind === 'record' ? [l.record] : []))

@@ -114,12 +114,17 @@ export async function readS3Trail(
 ): Promise<S3Trail> {
   const base = `${location.prefix}${chain}/`;
   const versions = await s3.listVersions(base);
-  const byKey = new Map<string, S3ObjectVersion[]>();
-  for (const v of versions) byKey.set(v.key, [...(byKey.get(v.key) ?? []), v]);
+  // S3 lists each key's versions newest first: the listing order breaks ties of LastModified
+  // (one-second resolution), so the oldest, the locked original, is found even when overwritten at once.
+  const byKey = new Map<string, Array<S3ObjectVersion & { order: number }>>();
+  for (const [order, v] of versions.entries())
+    byKey.set(v.key, [...(byKey.get(v.key) ?? []), { ...v, order }]);
   const tampering: string[] = [];
   const originals: Array<{ key: string; versionId: string }> = [];
   for (const [key, list] of [...byKey].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const sorted = [...list].sort((a, b) => a.lastModified.getTime() - b.lastModified.getTime());
+    const sorted = [...list].sort(
+      (a, b) => a.lastModified.getTime() - b.lastModified.getTime() || b.order - a.order,
+    );
     const real = sorted.filter((v) => !v.deleteMarker);
     const original = real[0];
     if (!original) {

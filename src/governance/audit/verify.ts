@@ -10,7 +10,13 @@ import { type Checkpoint, checkpointSignatureValid, isCheckpoint } from './check
 
 export type TrailLine =
   | { kind: 'record'; record: AuditRecord; where: string }
-  | { kind: 'checkpoint'; checkpoint: Checkpoint; where: string }
+  | {
+      kind: 'checkpoint';
+      checkpoint: Checkpoint;
+      where: string;
+      /** The first line of a file: the signed head that file's writer continued from. */
+      opens?: boolean;
+    }
   | { kind: 'unreadable'; where: string; last: boolean };
 
 export type ProblemKind =
@@ -45,15 +51,22 @@ export interface TrailReport {
   latest?: Checkpoint;
   /** Records after the latest signed checkpoint: appended since it, or added by someone. */
   unanchored: number;
+  /**
+   * Records a writer appended but never anchored before another continued from an earlier signed
+   * head (a leader killed between checkpoints): they are in its file and on stdout only, and not
+   * part of the verified chain.
+   */
+  orphaned: Array<{ fromSeq: number; toSeq: number; where: string }>;
   problem?: TrailProblem;
 }
 
 /** One line of a JSON-lines trail: a record, `{"checkpoint": …}`, `{"audit": record}` (stdout form). */
-export function parseTrailLine(text: string, where: string, last: boolean): TrailLine {
+export function parseTrailLine(text: string, where: string, last: boolean, first = false): TrailLine {
   try {
     const value = JSON.parse(text) as Record<string, unknown>;
     if (value && typeof value === 'object') {
-      if (isCheckpoint(value.checkpoint)) return { kind: 'checkpoint', checkpoint: value.checkpoint, where };
+      if (isCheckpoint(value.checkpoint))
+        return { kind: 'checkpoint', checkpoint: value.checkpoint, where, ...(first && { opens: true }) };
       const record = (value.audit ?? value) as AuditRecord;
       if (typeof record.seq === 'number' && typeof record.hash === 'string')
         return { kind: 'record', record, where };
@@ -70,7 +83,8 @@ export function parseTrailText(text: string, prefix = ''): TrailLine[] {
   const lastIndex = text.endsWith('\n') ? raw.length - 2 : raw.length - 1;
   const lines: TrailLine[] = [];
   raw.forEach((line, i) => {
-    if (line.trim()) lines.push(parseTrailLine(line, `${prefix}line ${i + 1}`, i === lastIndex));
+    if (line.trim())
+      lines.push(parseTrailLine(line, `${prefix}line ${i + 1}`, i === lastIndex, lines.length === 0));
   });
   return lines;
 }
@@ -86,9 +100,10 @@ export function verifyTrail(input: {
 }): TrailReport {
   const { lines, skipSignatures } = input;
   const publicKeys = input.publicKeys ?? [];
-  const report: TrailReport = { records: 0, checkpoints: 0, unanchored: 0 };
+  const report: TrailReport = { records: 0, checkpoints: 0, unanchored: 0, orphaned: [] };
   const fail = (problem: TrailProblem): TrailReport => ({ ...report, problem });
   const signed = new Map<number, { checkpoint: Checkpoint; where: string }>();
+  const inline = new Map<number, { checkpoint: Checkpoint; where: string }>();
   let chainId: string | undefined;
 
   const accept = (checkpoint: Checkpoint, where: string, index: number): TrailProblem | undefined => {
@@ -159,12 +174,21 @@ export function verifyTrail(input: {
       const cp = line.checkpoint;
       const problem = accept(cp, line.where, index);
       if (problem) return fail(problem);
+      inline.set(cp.seq, { checkpoint: cp, where: line.where });
       if (!started && !opened) {
         // A fragment (a new pod's file) opens with the signed head it continues from.
         opened = true;
         expectSeq = cp.seq + 1;
         prevHash = cp.hash;
         hashes.set(cp.seq, cp.hash);
+      } else if (line.opens && cp.seq < expectSeq - 1 && hashes.get(cp.seq) === cp.hash) {
+        // The next file continues from an earlier signed head than where the previous one ends.
+        report.orphaned.push({ fromSeq: cp.seq + 1, toSeq: expectSeq - 1, where: line.where });
+        for (const seq of hashes.keys()) if (seq > cp.seq) hashes.delete(seq);
+        for (const seq of inline.keys()) if (seq > cp.seq) inline.delete(seq);
+        report.records -= expectSeq - 1 - cp.seq;
+        expectSeq = cp.seq + 1;
+        prevHash = cp.hash;
       } else if (cp.seq >= expectSeq) {
         return fail({
           ...at,
@@ -225,7 +249,8 @@ export function verifyTrail(input: {
         seq: record.seq,
         message: `record seq ${record.seq} does not link to the record before it (that one was edited and re-hashed, or this one was inserted)`,
       });
-    const anchor = signed.get(record.seq);
+    // Checkpoints from outside are compared at the end: a later file may supersede orphaned records.
+    const anchor = inline.get(record.seq);
     if (anchor && anchor.checkpoint.hash !== hash)
       return fail({
         ...at,
@@ -245,7 +270,7 @@ export function verifyTrail(input: {
   for (const [seq, { checkpoint, where }] of signed) {
     const seen = hashes.get(seq);
     if (seen !== undefined && seen !== checkpoint.hash) {
-      const index = lines.findIndex((l) => l.kind === 'record' && l.record.seq === seq);
+      const index = lines.findLastIndex((l) => l.kind === 'record' && l.record.seq === seq);
       return fail({
         kind: 'rewritten',
         where: lines[index]?.where ?? where,

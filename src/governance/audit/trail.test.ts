@@ -1,0 +1,131 @@
+// The cluster's chain across writers: a new leader (or a replaced pod with a fresh file) continues
+// from the anchored head, a torn last line is set aside and recorded, a fenced writer stops.
+
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { AuditEntry } from './audit.ts';
+import { generateSigningKey } from './checkpoint.ts';
+import { fileSink } from './file-sink.ts';
+import { MemoryHeadStore } from './testing/memory-head-store.ts';
+import { AuditTrail, AuditTrailClosedError, HeadConflictError } from './trail.ts';
+import { parseTrailText, verifyTrail } from './verify.ts';
+
+const key = generateSigningKey();
+const entry = (name: string): AuditEntry => ({
+  action: 'provisioned',
+  identity: { uid: `uid-${name}`, namespace: 'agents', name },
+  actor: 'nhi-operator',
+  resource: `kubernetes:ServiceAccount/agents/${name}`,
+  origin: 'reconcile',
+  outcome: 'success',
+});
+
+function writer(path: string, store: MemoryHeadStore, name: string, onFenced?: () => void) {
+  return new AuditTrail({
+    sinks: [fileSink(path)],
+    anchor: { store, key: async () => key },
+    writer: name,
+    ...(onFenced && { onFenced }),
+  });
+}
+
+const dir = () => mkdtempSync(join(tmpdir(), 'nhi-audit-trail-'));
+
+function verifyFiles(paths: string[], store: MemoryHeadStore) {
+  return verifyTrail({
+    lines: paths.flatMap((p) => parseTrailText(readFileSync(p, 'utf8'), `${p} `)),
+    anchors: store.head ? [{ checkpoint: store.head, where: 'cluster head' }] : [],
+    publicKeys: [key.publicKeyPem],
+  });
+}
+
+describe('one chain per cluster', () => {
+  it('a new leader with a fresh file continues from the anchored head, and both files verify as one chain', async () => {
+    const store = new MemoryHeadStore();
+    const [a, b] = [join(dir(), 'audit.jsonl'), join(dir(), 'audit.jsonl')];
+    const first = writer(a, store, 'pod-a');
+    await first.open();
+    await first.record(entry('one'));
+    const last = await first.record(entry('two'));
+    await first.close();
+
+    const second = writer(b, store, 'pod-b');
+    await second.open();
+    const next = await second.record(entry('three'));
+    await second.close();
+
+    expect(next).toMatchObject({ seq: last.seq + 1, prevHash: last.hash, writer: 'pod-b' });
+    expect(store.head).toMatchObject({ seq: next.seq, hash: next.hash, chain: store.history[0]?.chain });
+    expect(verifyFiles([a, b], store).problem).toBeUndefined();
+    // The second file alone verifies too: it opens with the signed head it continued from.
+    expect(verifyFiles([b], store)).toMatchObject({ records: 1, firstSeq: next.seq });
+    // Without the first, the chain before it is not claimed, and the first alone is truncated.
+    expect(verifyFiles([a], store).problem?.kind).toBe('truncated');
+  });
+
+  it('records a leader appended but never anchored are reported as orphaned, not as tampering', async () => {
+    const store = new MemoryHeadStore();
+    const [a, b] = [join(dir(), 'audit.jsonl'), join(dir(), 'audit.jsonl')];
+    const first = writer(a, store, 'pod-a');
+    await first.open();
+    await first.record(entry('anchored'));
+    await first.flush();
+    await first.record(entry('never anchored'));
+    first.abandon(); // killed before its next checkpoint
+
+    const second = writer(b, store, 'pod-b');
+    await second.open();
+    await second.record(entry('after failover'));
+    await second.close();
+    const report = verifyFiles([a, b], store);
+    expect(report.problem).toBeUndefined();
+    expect(report.orphaned).toEqual([{ fromSeq: 2, toSeq: 2, where: `${b} line 1` }]);
+  });
+
+  it('a writer whose head another writer moved is fenced: it stops appending', async () => {
+    const store = new MemoryHeadStore();
+    let fenced = false;
+    const stale = writer(join(dir(), 'audit.jsonl'), store, 'pod-a', () => {
+      fenced = true;
+    });
+    await stale.open();
+    const other = writer(join(dir(), 'audit.jsonl'), store, 'pod-b');
+    await other.open();
+    await other.record(entry('by the real leader'));
+    await other.flush();
+
+    await stale.record(entry('by the stale one'));
+    await expect(stale.flush()).rejects.toBeInstanceOf(HeadConflictError);
+    expect(fenced).toBe(true);
+    await expect(stale.record(entry('again'))).rejects.toBeInstanceOf(AuditTrailClosedError);
+  });
+});
+
+describe('a torn last line', () => {
+  it('is set aside with a recovered record; the operator starts and the file verifies', async () => {
+    const store = new MemoryHeadStore();
+    const folder = dir();
+    const path = join(folder, 'audit.jsonl');
+    const first = writer(path, store, 'pod-a');
+    await first.open();
+    await first.record(entry('one'));
+    await first.close();
+    appendFileSync(path, '{"action":"rotated","identity":{"uid":"u'); // disk full, node crash
+
+    const again = writer(path, store, 'pod-a');
+    await again.open();
+    await again.close();
+    const records = parseTrailText(readFileSync(path, 'utf8')).flatMap((l) =>
+      l.kind === 'record' ? [l.record] : [],
+    );
+    expect(records.at(-1)).toMatchObject({ action: 'recovered', severity: 'warning' });
+    expect(records.at(-1)?.detail).toMatch(
+      /^file .*: set aside a torn last line \(40 bytes, sha256 [0-9a-f]{64}\) to .*\.torn-/,
+    );
+    const aside = readdirSync(folder).find((f) => f.startsWith('audit.jsonl.torn-'));
+    expect(aside && existsSync(join(folder, aside))).toBe(true);
+    expect(verifyFiles([path], store).problem).toBeUndefined();
+  });
+});
