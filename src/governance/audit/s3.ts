@@ -52,7 +52,7 @@ export function s3Sink(
       sealedUpTo = head.seq;
       // A segment sealed after the head was read but before it moved (a crash between the two) is
       // durable already: adopt it if it continues the head, so it is not written twice.
-      const trail = await readS3Trail(s3, location, head.chain);
+      const trail = await readS3Trail(s3, location, head.chain, head.seq);
       const tail: AuditRecord[] = [];
       let link = { seq: head.seq, hash: head.hash };
       for (const line of trail.lines) {
@@ -111,9 +111,14 @@ export async function readS3Trail(
   s3: AuditS3Port,
   location: AuditS3Location,
   chain: string,
+  /** Read only the segments that begin after this seq (a new leader looking past the head). */
+  afterSeq?: number,
 ): Promise<S3Trail> {
   const base = `${location.prefix}${chain}/`;
-  const versions = await s3.listVersions(base);
+  const firstSeq = (key: string) => Number(/\/segments\/(\d+)-/.exec(key)?.[1] ?? Number.NaN);
+  const versions = (await s3.listVersions(base)).filter(
+    (v) => afterSeq === undefined || (v.key.startsWith(`${base}segments/`) && firstSeq(v.key) > afterSeq),
+  );
   // S3 lists each key's versions newest first: the listing order breaks ties of LastModified
   // (one-second resolution), so the oldest, the locked original, is found even when overwritten at once.
   const byKey = new Map<string, Array<S3ObjectVersion & { order: number }>>();
