@@ -385,7 +385,10 @@ export function kustomizeSecurityRole(): string {
     '    app.kubernetes.io/name: nhi-operator',
     '    app.kubernetes.io/part-of: nhi-operator',
     'rules:',
-    ...indent(rulesYaml(securityRules, (suffix) => JSON.stringify(`nhi-operator${suffix}`)), '  '),
+    ...indent(
+      rulesYaml(securityRules, (suffix) => JSON.stringify(`nhi-operator${suffix}`)),
+      '  ',
+    ),
   ].join('\n')}\n`;
 }
 

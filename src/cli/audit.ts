@@ -12,7 +12,6 @@ import { readAuditAnchor } from '../adapters/kubernetes/audit-anchor.ts';
 import type { AuditRecord } from '../governance/audit/audit.ts';
 import { type Checkpoint, isCheckpoint } from '../governance/audit/checkpoint.ts';
 import { listS3Chains, readS3Trail } from '../governance/audit/s3.ts';
-import { auditS3Port } from '../governance/audit/s3-adapter.ts';
 import { parseTrailText, type TrailLine, type TrailReport, verifyTrail } from '../governance/audit/verify.ts';
 import { loadKubeConfig } from './kube.ts';
 import { outputOption, printListing, renderTable } from './output.ts';
@@ -67,6 +66,8 @@ class AuditCliError extends Error {
 
 async function loadTrails(files: readonly string[], options: SourceOptions): Promise<LoadedTrail[]> {
   if (options.s3Bucket) {
+    // Loaded only when asked for: the S3 SDK costs every other nhictl command start-up time.
+    const { auditS3Port } = await import('../governance/audit/s3-adapter.ts');
     const s3 = auditS3Port({
       bucket: options.s3Bucket,
       ...(options.s3Region && { region: options.s3Region }),
