@@ -163,6 +163,9 @@ export function registerAuditCommands(program: Command): void {
             });
         }
         const trails = await loadTrails(files, options);
+        if (anchors.length === 0 && trails.every((t) => t.lines.length === 0 && t.tampering.length > 0))
+          // Nothing says a trail should be there: a wrong path, not evidence of a deletion.
+          throw new AuditCliError(trails.flatMap((t) => t.tampering).join('; '));
         const results = trails.map((trail) => {
           // A head from another chain (the cluster's, when verifying an old chain in S3) does not apply.
           const chain = trail.checkpoints[0]?.checkpoint.chain ?? firstChain(trail.lines);

@@ -44,6 +44,8 @@ export function s3Sink(
   now: () => Date = () => new Date(),
 ): TrailSink {
   let sealedUpTo = 0;
+  /** Records adopted at open: their writer may have sealed a checkpoint for them already. */
+  let adoptedUpTo = 0;
   const retainUntil = () => new Date(now().getTime() + retentionMs);
   return {
     name: `s3 ${location.bucket}/${location.prefix}`,
@@ -62,6 +64,7 @@ export function s3Sink(
         link = { seq: line.record.seq, hash: line.record.hash };
       }
       sealedUpTo = link.seq;
+      adoptedUpTo = link.seq;
       return { tail, recovered: [] };
     },
     async seal(records, checkpoint) {
@@ -77,11 +80,10 @@ export function s3Sink(
         );
         sealedUpTo = last.seq;
       }
-      await s3.putLocked(
-        checkpointKey(location.prefix, checkpoint.chain, checkpoint.seq),
-        `${JSON.stringify(checkpoint)}\n`,
-        retainUntil(),
-      );
+      const key = checkpointKey(location.prefix, checkpoint.chain, checkpoint.seq);
+      // Never a second version over a checkpoint the previous writer sealed (its own is as good).
+      if (checkpoint.seq <= adoptedUpTo && (await s3.listVersions(key)).length > 0) return;
+      await s3.putLocked(key, `${JSON.stringify(checkpoint)}\n`, retainUntil());
     },
   };
 }

@@ -8,7 +8,9 @@ import { describe, expect, it } from 'vitest';
 import type { AuditEntry } from './audit.ts';
 import { generateSigningKey } from './checkpoint.ts';
 import { fileSink } from './file-sink.ts';
+import { readS3Trail, s3Sink } from './s3.ts';
 import { MemoryHeadStore } from './testing/memory-head-store.ts';
+import { MemoryS3 } from './testing/memory-s3.ts';
 import { AuditTrail, AuditTrailClosedError, HeadConflictError } from './trail.ts';
 import { parseTrailText, verifyTrail } from './verify.ts';
 
@@ -127,5 +129,65 @@ describe('a torn last line', () => {
     const aside = readdirSync(folder).find((f) => f.startsWith('audit.jsonl.torn-'));
     expect(aside && existsSync(join(folder, aside))).toBe(true);
     expect(verifyFiles([path], store).problem).toBeUndefined();
+  });
+});
+
+describe('write-once storage across a failure between a seal and the head', () => {
+  class FlakyHeadStore extends MemoryHeadStore {
+    failWrites = 0;
+    override async write(checkpoint: Parameters<MemoryHeadStore['write']>[0], version: string | undefined) {
+      if (this.failWrites > 0) {
+        this.failWrites--;
+        throw new Error('apiserver unavailable');
+      }
+      return super.write(checkpoint, version);
+    }
+  }
+  const s3Writer = (s3: MemoryS3, store: MemoryHeadStore, name: string) =>
+    new AuditTrail({
+      sinks: [s3Sink(s3, { bucket: 'b', prefix: 'p/' }, 60_000)],
+      anchor: { store, key: async () => key },
+      writer: name,
+    });
+
+  it('a retried head move reuses the sealed checkpoint: nothing is written twice', async () => {
+    const s3 = new MemoryS3();
+    const store = new FlakyHeadStore();
+    const trail = s3Writer(s3, store, 'pod-a');
+    await trail.open();
+    await trail.record(entry('one'));
+    store.failWrites = 1;
+    await expect(trail.flush()).rejects.toThrow('apiserver unavailable');
+    await trail.flush();
+    // One version per key: the retry did not write the checkpoint again.
+    const keys = s3.versions.map((v) => v.key);
+    expect(keys).toHaveLength(new Set(keys).size);
+    expect(store.head?.seq).toBe(1);
+  });
+
+  it('a new leader adopts a segment sealed after the head it reads, and continues after it', async () => {
+    const s3 = new MemoryS3();
+    const store = new FlakyHeadStore();
+    const first = s3Writer(s3, store, 'pod-a');
+    await first.open();
+    await first.record(entry('one'));
+    store.failWrites = 1;
+    await expect(first.flush()).rejects.toThrow('apiserver unavailable');
+    first.abandon(); // the pod dies before it can retry
+
+    const second = s3Writer(s3, store, 'pod-b');
+    await second.open();
+    const next = await second.record(entry('two'));
+    await second.close();
+    expect(next.seq).toBe(2);
+    const trail = await readS3Trail(s3, { bucket: 'b', prefix: 'p/' }, store.head!.chain);
+    expect(trail.tampering).toEqual([]);
+    const report = verifyTrail({
+      lines: trail.lines,
+      anchors: [...trail.checkpoints, { checkpoint: store.head!, where: 'head' }],
+      publicKeys: [key.publicKeyPem],
+    });
+    expect(report).toMatchObject({ records: 2, lastSeq: 2 });
+    expect(report.problem).toBeUndefined();
   });
 });

@@ -62,6 +62,7 @@ export class AuditTrail implements AuditSink {
   private queue: Promise<unknown> = Promise.resolve();
   private state: 'new' | 'open' | 'closed' = 'new';
   private key: AuditSigningKey | undefined;
+  private sealed: Checkpoint | undefined;
   private readonly now: () => Date;
 
   constructor(private readonly options: AuditTrailOptions) {
@@ -173,18 +174,25 @@ export class AuditTrail implements AuditSink {
       this.pending = [];
       return;
     }
-    const checkpoint = signCheckpoint(
-      {
-        chain: this.chainId,
-        seq: this.last?.seq ?? 0,
-        hash: this.last?.hash ?? '0'.repeat(64),
-        time: this.now().toISOString(),
-        writer: this.options.writer,
-      },
-      key,
-    );
-    // Sinks first: the head names only records that are already durable.
-    for (const sink of this.options.sinks) await sink.seal?.(this.pending, checkpoint);
+    const seq = this.last?.seq ?? 0;
+    let checkpoint = this.sealed;
+    if (checkpoint?.seq !== seq) {
+      checkpoint = signCheckpoint(
+        {
+          chain: this.chainId,
+          seq,
+          hash: this.last?.hash ?? '0'.repeat(64),
+          time: this.now().toISOString(),
+          writer: this.options.writer,
+        },
+        key,
+      );
+      // Sinks first: the head names only records that are already durable.
+      for (const sink of this.options.sinks) await sink.seal?.(this.pending, checkpoint);
+      // Sealed: if moving the head fails (the apiserver away), the retry moves it with this same
+      // checkpoint instead of writing a second one over the first in write-once storage.
+      this.sealed = checkpoint;
+    }
     try {
       this.headVersion = await anchor.store.write(checkpoint, this.headVersion);
     } catch (error) {
