@@ -143,9 +143,9 @@ describe('write-once storage across a failure between a seal and the head', () =
       return super.write(checkpoint, version);
     }
   }
-  const s3Writer = (s3: MemoryS3, store: MemoryHeadStore, name: string) =>
+  const s3Writer = (s3: MemoryS3, store: MemoryHeadStore, name: string, file?: string) =>
     new AuditTrail({
-      sinks: [s3Sink(s3, { bucket: 'b', prefix: 'p/' }, 60_000)],
+      sinks: [s3Sink(s3, { bucket: 'b', prefix: 'p/' }, 60_000), ...(file ? [fileSink(file)] : [])],
       anchor: { store, key: async () => key },
       writer: name,
     });
@@ -175,11 +175,14 @@ describe('write-once storage across a failure between a seal and the head', () =
     await expect(first.flush()).rejects.toThrow('apiserver unavailable');
     first.abandon(); // the pod dies before it can retry
 
-    const second = s3Writer(s3, store, 'pod-b');
+    const file = join(dir(), 'audit.jsonl');
+    const second = s3Writer(s3, store, 'pod-b', file);
     await second.open();
     const next = await second.record(entry('two'));
     await second.close();
     expect(next.seq).toBe(2);
+    // Its fresh file got the adopted record too: it verifies on its own, without a gap.
+    expect(verifyFiles([file], store)).toMatchObject({ records: 2, firstSeq: 1, lastSeq: 2 });
     const trail = await readS3Trail(s3, { bucket: 'b', prefix: 'p/' }, store.head!.chain);
     expect(trail.tampering).toEqual([]);
     const report = verifyTrail({

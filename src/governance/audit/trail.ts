@@ -69,11 +69,6 @@ export class AuditTrail implements AuditSink {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** The head the next record will link to. */
-  get head(): (ChainLink & { chain: string }) | undefined {
-    return this.last && { ...this.last, chain: this.chainId };
-  }
-
   /** Reads the anchored head, lets each sink adopt or set aside what it holds, and continues the chain. */
   open(): Promise<void> {
     return this.serially(async () => {
@@ -90,13 +85,19 @@ export class AuditTrail implements AuditSink {
         }
       }
       const recovered: string[] = [];
+      const openings: Array<{ sink: TrailSink; held: number }> = [];
       let tail: AuditRecord[] = [];
       for (const sink of this.options.sinks) {
         const opening = await sink.open?.(head);
         if (!opening) continue;
+        openings.push({ sink, held: opening.tail.length });
         recovered.push(...opening.recovered.map((note) => `${sink.name}: ${note}`));
         if (opening.tail.length > tail.length) tail = opening.tail;
       }
+      // A sink that holds less of the unanchored tail than another (a fresh file beside S3) gets
+      // the rest, so each one stays a gapless piece of the chain.
+      for (const { sink, held } of openings)
+        for (const record of tail.slice(held)) await sink.append?.(record);
       const end = tail.at(-1);
       if (end) {
         this.last = { seq: end.seq, hash: end.hash };
