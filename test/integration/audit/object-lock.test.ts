@@ -36,7 +36,9 @@ const bucket = uniqueName('nhi-audit');
 const prefix = 'cluster-a/';
 const namespace = uniqueName('nhi-audit-s3');
 const names = { namespace, configMap: 'nhi-operator-audit' };
-const RETENTION_MS = 4000;
+// Long enough that nothing in this file outlives it; the last test locks its own object briefly.
+const RETENTION_MS = 3_600_000;
+const SHORT_RETENTION_MS = 3000;
 
 const entry = (name: string): AuditEntry => ({
   action: 'provisioned',
@@ -157,17 +159,25 @@ describe('the audit trail in an S3 bucket with Object Lock', () => {
     expect(verified.stdout).toMatch(/5 records \(seq 1–5\), chain intact/);
   });
 
-  it('lets the locked version go only once its retention has ended', async () => {
-    const listed = await s3.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: segment }));
-    const versions = listed.Versions ?? [];
-    const original = versions.at(-1)?.VersionId; // listed newest first
+  it('lets a locked version go only once its retention has ended', async () => {
+    const { aws } = testEnv();
+    const port = auditS3Port({
+      bucket,
+      region: aws.region,
+      endpoint: aws.endpoint,
+      credentials: { accessKeyId: aws.accessKeyId, secretAccessKey: aws.secretAccessKey },
+    });
+    const key = 'retention-probe/segment.jsonl';
+    await port.putLocked(key, '{}\n', new Date(Date.now() + SHORT_RETENTION_MS));
+    const [version] = await port.listVersions(key);
     await eventually(
       'the retention to end',
       async () => {
-        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: segment, VersionId: original }));
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key, VersionId: version?.versionId }));
         return true;
       },
-      { timeoutMs: RETENTION_MS + 10_000, intervalMs: 500 },
+      { timeoutMs: SHORT_RETENTION_MS + 15_000, intervalMs: 500 },
     );
+    expect(await port.listVersions(key)).toEqual([]);
   });
 });
