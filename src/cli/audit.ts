@@ -137,7 +137,12 @@ export function registerAuditCommands(program: Command): void {
     .description(
       'verify the hash chain of an audit log (files, one per pod that led, or the S3 segments) against the signed checkpoints',
     )
-    .option('--public-key <file...>', 'public key PEM file(s) the checkpoints must verify under')
+    .option(
+      '--public-key <file>',
+      'a public key PEM file the checkpoints may verify under (repeat for several; one file may hold several)',
+      (file: string, files: string[]) => [...files, file],
+      [] as string[],
+    )
     .option('--head <file>', 'a signed head kept by the auditor (JSON, as `nhictl audit head` prints it)')
     .option('--cluster', "read the public keys and the latest signed head from the operator's ConfigMap")
     .addOption(outputOption('text'));
@@ -150,7 +155,7 @@ export function registerAuditCommands(program: Command): void {
         AnchorOptions & { publicKey?: string[]; head?: string; output: 'text' | 'json' | 'yaml' },
     ) => {
       try {
-        const publicKeys = (options.publicKey ?? []).map((path) => readFileSync(path, 'utf8'));
+        const publicKeys = (options.publicKey ?? []).flatMap((path) => pemBlocks(readFileSync(path, 'utf8')));
         const anchors: Array<{ checkpoint: Checkpoint; where: string }> = [];
         if (options.head) anchors.push({ checkpoint: readCheckpointFile(options.head), where: options.head });
         if (options.cluster) {
@@ -292,4 +297,11 @@ function showRow(r: AuditRecord): string[] {
 function firstChain(lines: readonly TrailLine[]): string | undefined {
   for (const line of lines) if (line.kind === 'checkpoint') return line.checkpoint.chain;
   return undefined;
+}
+
+/** Every PEM block in a file (`nhictl audit pubkey --all` writes several into one). */
+function pemBlocks(text: string): string[] {
+  return [...text.matchAll(/-----BEGIN PUBLIC KEY-----[\s\S]+?-----END PUBLIC KEY-----\n?/g)].map(
+    (m) => m[0],
+  );
 }

@@ -4,11 +4,14 @@
 // replaces it and continues again. The three files verify as one chain against the signed head and
 // the published public key, and `nhictl audit show` answers what was done for each agent.
 
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
 import type { AuditRecord } from '../../../src/governance/audit/audit.ts';
+import { generateSigningKey } from '../../../src/governance/audit/checkpoint.ts';
 import { parseTrailText } from '../../../src/governance/audit/verify.ts';
 import { agentIdentity } from '../../../src/testing/agent-identity.ts';
 import { kubeConfig } from '../../support/env.ts';
@@ -30,6 +33,8 @@ const anchor = `${lease}-audit`;
 const agents = uniqueName('audit-agents');
 const operators: OperatorProcess[] = [];
 const names = new Map<OperatorProcess, string>();
+/** The audit files of the pods that led, in the order they led. */
+let files: OperatorProcess[] = [];
 
 function start(name: string): OperatorProcess {
   const operator = startOperatorProcess(
@@ -112,7 +117,7 @@ describe('one audit chain per cluster', () => {
     expect(await replacement.stop()).toBe(0);
 
     // Each later file opens with the signed head it continued from and links to it.
-    const files = [leader, standby, replacement];
+    files = [leader, standby, replacement];
     const records = files.map(recordsIn);
     for (const [i, later] of records.entries()) {
       if (i === 0) continue;
@@ -158,7 +163,7 @@ describe('one audit chain per cluster', () => {
     expect(table.stdout.split('\n')[0]).toMatch(/^SEQ\s+TIME\s+ACTION\s+OUTCOME\s+ACTOR\s+RESOURCE/);
   });
 
-  it('publishes the public key and keeps the signing key in an immutable Secret', async () => {
+  it('publishes the public key and the head, which an auditor verifies the files against offline', async () => {
     const published = await nhictl(
       'audit',
       'pubkey',
@@ -180,5 +185,44 @@ describe('one audit chain per cluster', () => {
       anchor,
     );
     expect(JSON.parse(head.stdout)).toMatchObject({ seq: expect.any(Number), signature: expect.any(String) });
+
+    // An auditor's copies, verified offline (no cluster access), in any order of files.
+    const dir = mkdtempSync(join(tmpdir(), 'nhi-auditor-'));
+    const keys = await nhictl(
+      'audit',
+      'pubkey',
+      '--all',
+      '--anchor-namespace',
+      operatorNs,
+      '--anchor-configmap',
+      anchor,
+    );
+    writeFileSync(join(dir, 'keys.pem'), keys.stdout);
+    writeFileSync(join(dir, 'head.json'), head.stdout);
+    const logs = files.map((f) => f.auditLog).reverse();
+    const verified = await nhictl(
+      'audit',
+      'verify',
+      ...logs,
+      '--public-key',
+      join(dir, 'keys.pem'),
+      '--head',
+      join(dir, 'head.json'),
+    );
+    expect(verified.stderr).toBe('');
+    expect(verified.code).toBe(0);
+    // Under another key, the same trail does not verify: its checkpoints are not that key's.
+    writeFileSync(join(dir, 'other.pem'), generateSigningKey().publicKeyPem);
+    const forged = await nhictl(
+      'audit',
+      'verify',
+      ...logs,
+      '--public-key',
+      join(dir, 'other.pem'),
+      '--head',
+      join(dir, 'head.json'),
+    );
+    expect(forged.code).toBe(1);
+    expect(forged.stderr).toMatch(/signature-invalid: checkpoint \d+: signature invalid/);
   });
 });
