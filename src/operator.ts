@@ -69,6 +69,7 @@ export async function startOperator(
   let fenced: (reason: string) => void = () => undefined;
   const audit = buildAuditTrail(kc, config.audit, config.leaderElection.identity, {
     onFenced: (error) => fenced(error.message),
+    onCheckpointError: (error) => logger.error('audit checkpoint failed; retrying', { err: error }),
   });
   const recorder = new EventRecorder({
     sink: eventSink(kc.makeApiClient(k8s.EventsV1Api)),

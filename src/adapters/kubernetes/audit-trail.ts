@@ -25,7 +25,11 @@ export function buildAuditTrail(
   kc: k8s.KubeConfig,
   config: AuditConfig,
   writer: string,
-  options: { onFenced: (error: HeadConflictError) => void; stdout?: Pick<NodeJS.WritableStream, 'write'> },
+  options: {
+    onFenced: (error: HeadConflictError) => void;
+    onCheckpointError?: (error: unknown) => void;
+    stdout?: Pick<NodeJS.WritableStream, 'write'>;
+  },
 ): AuditTrail {
   const sinks: TrailSink[] = [streamSink(options.stdout)];
   if (config.logPath) sinks.push(fileSink(config.logPath));
@@ -46,6 +50,7 @@ export function buildAuditTrail(
     sinks,
     writer,
     onFenced: options.onFenced,
+    ...(options.onCheckpointError && { onCheckpointError: options.onCheckpointError }),
     ...(config.anchor && {
       anchor: {
         store: configMapHeadStore(core, names),

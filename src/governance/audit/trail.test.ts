@@ -193,4 +193,24 @@ describe('write-once storage across a failure between a seal and the head', () =
     expect(report).toMatchObject({ records: 2, lastSeq: 2 });
     expect(report.problem).toBeUndefined();
   });
+
+  it('a record is returned as written although the checkpoint it forced failed; the next flush anchors it', async () => {
+    const s3 = new MemoryS3();
+    const store = new MemoryHeadStore();
+    const errors: unknown[] = [];
+    const trail = new AuditTrail({
+      sinks: [s3Sink(s3, { bucket: 'b', prefix: 'p/' }, 60_000)],
+      anchor: { store, key: async () => key },
+      writer: 'pod-a',
+      maxPending: 1,
+      onCheckpointError: (error) => errors.push(error),
+    });
+    await trail.open();
+    s3.failPuts = 1;
+    await expect(trail.record(entry('one'))).resolves.toMatchObject({ seq: 1 });
+    expect(errors).toHaveLength(1);
+    expect(store.head?.seq).toBe(0);
+    await trail.flush();
+    expect(store.head?.seq).toBe(1);
+  });
 });

@@ -52,6 +52,8 @@ export interface AuditTrailOptions {
   maxPending?: number;
   /** Told when another writer moved the head: stop leading. */
   onFenced?: (error: HeadConflictError) => void;
+  /** Told when a checkpoint forced by many pending records fails (flush() throws instead). */
+  onCheckpointError?: (error: unknown) => void;
 }
 
 export class AuditTrail implements AuditSink {
@@ -127,7 +129,11 @@ export class AuditTrail implements AuditSink {
   record(entry: AuditEntry): Promise<AuditRecord> {
     return this.serially(async () => {
       const record = await this.appendNow(entry);
-      if (this.pending.length >= (this.options.maxPending ?? 100)) await this.checkpoint();
+      if (this.pending.length >= (this.options.maxPending ?? 100)) {
+        // The record is written: a checkpoint that fails (S3 or the apiserver away) is retried by
+        // the next flush and must not make the caller believe the action went unrecorded.
+        await this.checkpoint().catch((error: unknown) => this.options.onCheckpointError?.(error));
+      }
       return record;
     });
   }
