@@ -80,6 +80,9 @@ export function fileSink(path: string, now: () => Date = () => new Date()): Trai
       if (broken) moveAside('broken');
       else if (at >= 0 && records[at]?.hash === head.hash) return { tail: records.slice(at + 1), recovered };
       else if (records.length > 0) moveAside(at >= 0 ? 'forked' : 'behind-the-head');
+      // Only checkpoint lines (opened, then nothing appended): they are copies of signed heads kept
+      // in the cluster, and an older opening line would make the new one look like a gap.
+      else writeFileSync(path, '');
       // A fresh fragment opens with the signed head it continues from.
       appendDurably(path, `${JSON.stringify({ checkpoint: head })}\n`);
       return { tail: [], recovered };

@@ -105,6 +105,27 @@ describe('one chain per cluster', () => {
   });
 });
 
+describe('a file that holds no record', () => {
+  it('opened by a leader that appended nothing, then continued after another led: still one verifiable piece', async () => {
+    const store = new MemoryHeadStore();
+    const a = join(dir(), 'audit.jsonl');
+    const idle = writer(a, store, 'pod-a');
+    await idle.open();
+    await idle.close();
+    const other = writer(join(dir(), 'audit.jsonl'), store, 'pod-b');
+    await other.open();
+    await other.record(entry('while pod-a was away'));
+    await other.close();
+
+    const back = writer(a, store, 'pod-a');
+    await back.open();
+    await back.record(entry('back'));
+    await back.close();
+    expect(verifyFiles([a], store)).toMatchObject({ records: 1, firstSeq: 2 });
+    expect(verifyFiles([a], store).problem).toBeUndefined();
+  });
+});
+
 describe('a torn last line', () => {
   it('is set aside with a recovered record; the operator starts and the file verifies', async () => {
     const store = new MemoryHeadStore();
