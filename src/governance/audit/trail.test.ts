@@ -234,4 +234,26 @@ describe('write-once storage across a failure between a seal and the head', () =
     await trail.flush();
     expect(store.head?.seq).toBe(1);
   });
+
+  it('opens again after a failed first attempt: the torn line is still recorded, once', async () => {
+    const store = new FlakyHeadStore();
+    const path = join(dir(), 'audit.jsonl');
+    const first = writer(path, store, 'pod-a');
+    await first.open();
+    await first.record(entry('one'));
+    await first.close();
+    appendFileSync(path, '{"torn');
+
+    const again = writer(path, store, 'pod-a');
+    store.failWrites = 1;
+    await expect(again.open()).rejects.toThrow('apiserver unavailable');
+    await again.open();
+    await again.close();
+    const recovered = parseTrailText(readFileSync(path, 'utf8')).filter(
+      (l) => l.kind === 'record' && l.record.action === 'recovered',
+    );
+    expect(recovered).toHaveLength(1);
+    expect(verifyFiles([path], store).problem).toBeUndefined();
+    expect(store.head?.seq).toBe(2);
+  });
 });

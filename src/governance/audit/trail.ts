@@ -65,16 +65,23 @@ export class AuditTrail implements AuditSink {
   private state: 'new' | 'open' | 'closed' = 'new';
   private key: AuditSigningKey | undefined;
   private sealed: Checkpoint | undefined;
+  /** What sinks set aside when opening, until recorded (kept across a failed attempt to open). */
+  private readonly recovered: string[] = [];
   private readonly now: () => Date;
 
   constructor(private readonly options: AuditTrailOptions) {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Reads the anchored head, lets each sink adopt or set aside what it holds, and continues the chain. */
+  /**
+   * Reads the anchored head, lets each sink adopt or set aside what it holds, and continues the
+   * chain. May be called again after it failed (the apiserver or S3 away): nothing is lost or doubled.
+   */
   open(): Promise<void> {
     return this.serially(async () => {
       if (this.state !== 'new') return;
+      this.pending = [];
+      this.last = undefined;
       let head: Checkpoint | undefined;
       if (this.options.anchor) {
         this.key = await this.options.anchor.key();
@@ -86,14 +93,13 @@ export class AuditTrail implements AuditSink {
           this.last = { seq: head.seq, hash: head.hash };
         }
       }
-      const recovered: string[] = [];
       const openings: Array<{ sink: TrailSink; held: number }> = [];
       let tail: AuditRecord[] = [];
       for (const sink of this.options.sinks) {
         const opening = await sink.open?.(head);
         if (!opening) continue;
         openings.push({ sink, held: opening.tail.length });
-        recovered.push(...opening.recovered.map((note) => `${sink.name}: ${note}`));
+        this.recovered.push(...opening.recovered.map((note) => `${sink.name}: ${note}`));
         if (opening.tail.length > tail.length) tail = opening.tail;
       }
       // A sink that holds less of the unanchored tail than another (a fresh file beside S3) gets
@@ -106,23 +112,27 @@ export class AuditTrail implements AuditSink {
         if (this.options.anchor) this.pending.push(...tail);
       }
       this.state = 'open';
-      if (this.options.anchor && !head) {
+      try {
         // Genesis: anchor the empty chain, so a later deletion of the whole trail shows.
-        await this.checkpoint();
+        if (this.options.anchor && !head) await this.checkpoint();
+        for (const note of this.recovered.splice(0)) {
+          await this.appendNow({
+            action: 'recovered',
+            identity: { uid: '', namespace: '', name: '' },
+            actor: this.options.writer,
+            resource: 'audit:trail',
+            origin: 'audit trail opened',
+            outcome: 'success',
+            severity: 'warning',
+            detail: note,
+          });
+        }
+        if (this.pending.length > 0) await this.checkpoint();
+      } catch (error) {
+        // Not open after all: the next attempt reads the head and the sinks again.
+        if (this.state === 'open') this.state = 'new';
+        throw error;
       }
-      for (const note of recovered) {
-        await this.appendNow({
-          action: 'recovered',
-          identity: { uid: '', namespace: '', name: '' },
-          actor: this.options.writer,
-          resource: 'audit:trail',
-          origin: 'audit trail opened',
-          outcome: 'success',
-          severity: 'warning',
-          detail: note,
-        });
-      }
-      if (this.pending.length > 0) await this.checkpoint();
     });
   }
 
