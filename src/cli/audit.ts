@@ -19,6 +19,7 @@ import { outputOption, printListing, renderTable } from './output.ts';
 const DEFAULT_ANCHOR = { namespace: 'nhi-system', configMap: 'nhi-operator-audit' };
 
 interface SourceOptions {
+  log?: boolean;
   s3Bucket?: string;
   s3Prefix: string;
   s3Region?: string;
@@ -38,7 +39,11 @@ function sourceOptions(command: Command): Command {
     .option('--s3-prefix <prefix>', 'key prefix of the trail in the bucket', '')
     .option('--s3-region <region>', 'the bucket region (default: the AWS SDK chain)')
     .option('--s3-endpoint <url>', 'an S3-compatible endpoint (path-style)')
-    .option('--chain <id>', 'the chain to read when the prefix holds several');
+    .option('--chain <id>', 'the chain to read when the prefix holds several')
+    .option(
+      '--log',
+      "the files are the operator's output (kubectl logs; - for stdin): only its audit lines count",
+    );
 }
 
 function anchorOptions(command: Command): Command {
@@ -87,9 +92,12 @@ async function loadTrails(files: readonly string[], options: SourceOptions): Pro
   if (files.length === 0) throw new AuditCliError('name an audit FILE or --s3-bucket');
   // Several files (one per pod that led) are one chain: in the order of the seq each begins at.
   const parsed = files.map((file) => {
-    const exists = existsSync(file);
+    const stdin = file === '-';
+    const exists = stdin || existsSync(file);
     const lines = exists
-      ? parseTrailText(readFileSync(file, 'utf8'), files.length > 1 ? `${file} ` : '')
+      ? parseTrailText(readFileSync(stdin ? 0 : file, 'utf8'), files.length > 1 ? `${file} ` : '', {
+          log: options.log === true,
+        })
       : [];
     return { file, exists, lines, start: startSeq(lines) };
   });

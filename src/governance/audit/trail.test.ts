@@ -11,7 +11,7 @@ import { fileSink } from './file-sink.ts';
 import { readS3Trail, s3Sink } from './s3.ts';
 import { MemoryHeadStore } from './testing/memory-head-store.ts';
 import { MemoryS3 } from './testing/memory-s3.ts';
-import { AuditTrail, AuditTrailClosedError, HeadConflictError } from './trail.ts';
+import { AuditTrail, AuditTrailClosedError, HeadConflictError, streamSink } from './trail.ts';
 import { parseTrailText, verifyTrail } from './verify.ts';
 
 const key = generateSigningKey();
@@ -102,6 +102,46 @@ describe('one chain per cluster', () => {
     await expect(stale.flush()).rejects.toBeInstanceOf(HeadConflictError);
     expect(fenced).toBe(true);
     await expect(stale.record(entry('again'))).rejects.toBeInstanceOf(AuditTrailClosedError);
+  });
+});
+
+describe('the stdout copy a SIEM keeps', () => {
+  it('verifies from the operator logs, each pod’s output on its own too, with log lines in between', async () => {
+    const store = new MemoryHeadStore();
+    const logs = ['', ''];
+    const out = (i: number) => ({
+      write: (text: string) => {
+        logs[i] += `{"level":"info","message":"reconciled"}\n${text}`;
+        return true;
+      },
+    });
+    for (const [i, name] of ['pod-a', 'pod-b'].entries()) {
+      const trail = new AuditTrail({
+        sinks: [streamSink(out(i))],
+        anchor: { store, key: async () => key },
+        writer: name,
+      });
+      await trail.open();
+      await trail.record(entry(`${name}-1`));
+      await trail.record(entry(`${name}-2`));
+      await trail.close();
+    }
+    const check = (...texts: string[]) =>
+      verifyTrail({
+        lines: texts.flatMap((t, i) => parseTrailText(t, `log ${i} `, { log: true })),
+        anchors: [{ checkpoint: store.head!, where: 'head' }],
+        publicKeys: [key.publicKeyPem],
+      });
+    expect(check(logs[0]!, logs[1]!)).toMatchObject({ records: 4, firstSeq: 1, lastSeq: 4 });
+    expect(check(logs[0]!, logs[1]!).problem).toBeUndefined();
+    expect(check(logs[1]!)).toMatchObject({ records: 2, firstSeq: 3 });
+    expect(check(logs[1]!).problem).toBeUndefined();
+    // A record taken out of the SIEM's copy is missed.
+    const cut = logs[0]!
+      .split('\n')
+      .filter((l) => !l.includes('pod-a-2'))
+      .join('\n');
+    expect(check(cut, logs[1]!).problem).toMatchObject({ kind: 'missing', seq: 2 });
   });
 });
 

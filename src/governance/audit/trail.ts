@@ -227,6 +227,11 @@ export class AuditTrail implements AuditSink {
 export function streamSink(out: Pick<NodeJS.WritableStream, 'write'> = process.stdout): TrailSink {
   return {
     name: 'stdout',
+    async open(head) {
+      // Like a fresh file, a new pod's output opens with the signed head it continues from.
+      if (head) out.write(`${JSON.stringify({ checkpoint: head })}\n`);
+      return { tail: [], recovered: [] };
+    },
     async append(record) {
       out.write(`${JSON.stringify({ audit: record })}\n`);
     },

@@ -78,13 +78,20 @@ export function parseTrailLine(text: string, where: string, last: boolean, first
 }
 
 /** The lines of a JSON-lines file; `prefix` names the source (`segment x`), empty for a plain file. */
-export function parseTrailText(text: string, prefix = ''): TrailLine[] {
+/**
+ * `log`: the text is the operator's output (`kubectl logs`), where the trail's lines are mixed with
+ * log lines: only lines that carry `"audit"` or `"checkpoint"` count (one of them edited until it no
+ * longer parses shows as the record missing from the chain).
+ */
+export function parseTrailText(text: string, prefix = '', options: { log?: boolean } = {}): TrailLine[] {
   const raw = text.split('\n');
   const lastIndex = text.endsWith('\n') ? raw.length - 2 : raw.length - 1;
   const lines: TrailLine[] = [];
   raw.forEach((line, i) => {
-    if (line.trim())
-      lines.push(parseTrailLine(line, `${prefix}line ${i + 1}`, i === lastIndex, lines.length === 0));
+    if (!line.trim()) return;
+    const parsed = parseTrailLine(line, `${prefix}line ${i + 1}`, i === lastIndex, lines.length === 0);
+    if (options.log && (parsed.kind === 'unreadable' || !/^\{"(audit|checkpoint)":/.test(line))) return;
+    lines.push(parsed);
   });
   return lines;
 }

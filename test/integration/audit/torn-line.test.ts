@@ -2,8 +2,8 @@
 // real operator process starts, sets the partial line aside, records that with a `recovered`
 // record, and the trail still verifies against the signed head in the cluster.
 
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
@@ -101,5 +101,24 @@ describe('a torn last line in the audit file', () => {
     );
     expect(verified.stderr).toBe('');
     expect(verified.code).toBe(0);
+
+    // The copy on stdout (what a SIEM collects with `kubectl logs`) verifies the same way.
+    const dir = dirname(path);
+    writeFileSync(join(dir, 'first.log'), first.logs());
+    writeFileSync(join(dir, 'again.log'), again.logs());
+    const fromLogs = await nhictl(
+      'audit',
+      'verify',
+      '--log',
+      join(dir, 'first.log'),
+      join(dir, 'again.log'),
+      '--cluster',
+      '--anchor-namespace',
+      operatorNs,
+      '--anchor-configmap',
+      configMap,
+    );
+    expect(fromLogs.stderr).toBe('');
+    expect(fromLogs.code).toBe(0);
   });
 });
