@@ -28,6 +28,7 @@ export interface OperatorConfig {
   /** How often providers compare live state with the desired state. */
   driftIntervalMs: number;
   auditLogPath: string;
+  audit: AuditConfig;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Name of the operator in audit records and Events. */
   actor: string;
@@ -37,6 +38,22 @@ export interface OperatorConfig {
   providers: readonly ('aws' | 'vault')[];
   /** Audit logs followed for status.activity (none: no summary) and the window it counts. */
   activity: { kubeAuditLog: string | undefined; vaultAuditLog: string | undefined; windowMs: number };
+}
+
+export interface AuditConfig {
+  /** The file sink ('' = none). */
+  logPath: string;
+  /**
+   * One signed chain per cluster, anchored in a ConfigMap of the lease namespace (key in a Secret).
+   * On by default with leader election; a single unelected process (development) keeps a local chain.
+   */
+  anchor: boolean;
+  /** The ConfigMap holding the signed head and public keys; the Secret is `<name>-signing-key`. */
+  configMap: string;
+  namespace: string;
+  checkpointIntervalMs: number;
+  /** Write-once storage of sealed segments and checkpoints (S3 Object Lock, compliance mode). */
+  s3?: { bucket: string; prefix: string; region?: string; endpoint?: string; retentionMs: number };
 }
 
 const FLAGS = {
@@ -54,6 +71,14 @@ const FLAGS = {
   'resync-period': { type: 'string', env: 'NHI_RESYNC_PERIOD', default: '60s' },
   'drift-interval': { type: 'string', env: 'NHI_DRIFT_INTERVAL', default: '10m' },
   'audit-log': { type: 'string', env: 'NHI_AUDIT_LOG', default: '/var/lib/nhi-operator/audit.jsonl' },
+  'audit-anchor': { type: 'string', env: 'NHI_AUDIT_ANCHOR' },
+  'audit-configmap': { type: 'string', env: 'NHI_AUDIT_CONFIGMAP' },
+  'audit-checkpoint-interval': { type: 'string', env: 'NHI_AUDIT_CHECKPOINT_INTERVAL', default: '30s' },
+  'audit-s3-bucket': { type: 'string', env: 'NHI_AUDIT_S3_BUCKET' },
+  'audit-s3-prefix': { type: 'string', env: 'NHI_AUDIT_S3_PREFIX', default: '' },
+  'audit-s3-region': { type: 'string', env: 'NHI_AUDIT_S3_REGION' },
+  'audit-s3-endpoint': { type: 'string', env: 'NHI_AUDIT_S3_ENDPOINT' },
+  'audit-s3-retention': { type: 'string', env: 'NHI_AUDIT_S3_RETENTION', default: '8760h' },
   'log-level': { type: 'string', env: 'NHI_LOG_LEVEL', default: 'info' },
   providers: { type: 'string', env: 'NHI_PROVIDERS', default: 'aws,vault' },
   'allow-static-vault-token': { type: 'boolean', env: 'NHI_ALLOW_STATIC_VAULT_TOKEN' },
@@ -115,13 +140,38 @@ export function loadConfig(
       throw new ConfigError(`--providers: unknown provider "${p}" (aws, vault)`);
   }
   const identity = env.POD_NAME ?? `${hostname()}-${process.pid}`;
+  const leaseName = get('lease-name') ?? 'nhi-operator';
+  const anchorFlag = get('audit-anchor');
+  const bucket = get('audit-s3-bucket');
+  const region = get('audit-s3-region');
+  const endpoint = get('audit-s3-endpoint');
+  const audit: AuditConfig = Object.freeze({
+    logPath: get('audit-log') ?? '',
+    anchor: anchorFlag === undefined ? bool('leader-elect') : bool('audit-anchor'),
+    configMap: get('audit-configmap') || `${leaseName}-audit`,
+    namespace: get('lease-namespace') ?? 'nhi-system',
+    checkpointIntervalMs: duration('audit-checkpoint-interval', get('audit-checkpoint-interval') ?? '30s'),
+    ...(bucket && {
+      s3: Object.freeze({
+        bucket,
+        prefix: get('audit-s3-prefix') ?? '',
+        ...(region && { region }),
+        ...(endpoint && { endpoint }),
+        retentionMs: duration('audit-s3-retention', get('audit-s3-retention') ?? '8760h'),
+      }),
+    }),
+  });
+  if (audit.s3 && !audit.anchor)
+    throw new ConfigError(
+      '--audit-s3-bucket needs the anchored chain (--audit-anchor, on with leader election)',
+    );
   return Object.freeze({
     watchNamespace: get('watch-namespace') || undefined,
     workers: integer('workers', get('workers') ?? '2', 1),
     dryRun: bool('dry-run'),
     leaderElection: Object.freeze({
       enabled: bool('leader-elect'),
-      leaseName: get('lease-name') ?? 'nhi-operator',
+      leaseName,
       leaseNamespace: get('lease-namespace') ?? 'nhi-system',
       identity,
       leaseDurationMs: duration('lease-duration', get('lease-duration') ?? '15s'),
@@ -133,6 +183,7 @@ export function loadConfig(
     resyncPeriodMs: duration('resync-period', get('resync-period') ?? '60s'),
     driftIntervalMs: duration('drift-interval', get('drift-interval') ?? '10m'),
     auditLogPath: get('audit-log') ?? '/var/lib/nhi-operator/audit.jsonl',
+    audit,
     logLevel: logLevel(get('log-level') ?? 'info'),
     actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:${env.POD_SERVICE_ACCOUNT ?? 'nhi-operator'}`,
     allowStaticVaultToken: bool('allow-static-vault-token'),

@@ -4,6 +4,7 @@
 // benchmarks may run it in-process.
 
 import * as k8s from '@kubernetes/client-node';
+import { buildAuditTrail } from './adapters/kubernetes/audit-trail.ts';
 import { agentIdentityStore, fromKube, toKube } from './adapters/kubernetes/identity-store.ts';
 import { eventNotifier } from './adapters/kubernetes/notifier.ts';
 import { compliancePolicyCheck } from './adapters/kubernetes/policy-check.ts';
@@ -14,7 +15,6 @@ import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
 import { workloadPort } from './controller/agentidentity/workload.ts';
 import { AuditActivitySource } from './governance/activity/source.ts';
-import { FileAuditSink } from './governance/audit/audit.ts';
 import { buildProviders } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
 import { EventRecorder, eventSink } from './runtime/events.ts';
@@ -67,6 +67,12 @@ export async function startOperator(
     enabled: config.providers,
     allowStaticVaultToken: config.allowStaticVaultToken,
   });
+  // Set once the controller exists: a fenced trail (another writer moved the head) stops leading.
+  let fenced: (reason: string) => void = () => undefined;
+  const audit = buildAuditTrail(kc, config.audit, config.leaderElection.identity, {
+    onFenced: (error) => fenced(error.message),
+    onCheckpointError: (error) => logger.error('audit checkpoint failed; retrying', { err: error }),
+  });
   const recorder = new EventRecorder({
     sink: eventSink(kc.makeApiClient(k8s.EventsV1Api)),
     controller: 'nhi.dev/nhi-operator',
@@ -84,7 +90,7 @@ export async function startOperator(
       return namespace ? { ...namespace.metadata?.labels } : undefined;
     }),
     syncTarget,
-    audit: new FileAuditSink(config.auditLogPath),
+    audit,
     notifier: eventNotifier(recorder),
     webhook,
     metrics,
@@ -130,6 +136,28 @@ export async function startOperator(
   const done = new Promise<OperatorOutcome>((resolve) => {
     ended = resolve;
   });
+  fenced = (reason) => {
+    logger.error('audit trail fenced: another writer moved its anchored head; stopping', { reason });
+    void controller.stop(0).finally(() => ended('lease-lost'));
+  };
+  let stopping = false;
+  /** Only the leader appends: open the trail (continuing the anchored chain) before reconciling. */
+  const lead = async () => {
+    for (let delay = 1000; !stopping; delay = Math.min(delay * 2, 30_000)) {
+      try {
+        await audit.open();
+        break;
+      } catch (error) {
+        logger.error('cannot open the audit trail; retrying', { err: error, retryInMs: delay });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (!stopping) await controller.start();
+  };
+  const checkpoints = setInterval(() => {
+    audit.flush().catch((error: unknown) => logger.error('audit checkpoint failed', { err: error }));
+  }, config.audit.checkpointIntervalMs);
+  checkpoints.unref();
   const health = new HealthServer({ port: config.httpPort, host: config.httpHost, metrics });
   let leader: LeaderElector | undefined;
   if (config.leaderElection.enabled) {
@@ -141,10 +169,13 @@ export async function startOperator(
       leaseDurationMs: le.leaseDurationMs,
       renewDeadlineMs: le.renewDeadlineMs,
       retryPeriodMs: le.retryPeriodMs,
-      onStartedLeading: () => void controller.start(),
+      onStartedLeading: () => void lead(),
       onStoppedLeading: (reason) => {
         if (reason === 'lost') {
           logger.error('lost the lease: stopping at once so no key is reconciled twice');
+          // The next leader continues from the anchored head: append and anchor nothing more.
+          clearInterval(checkpoints);
+          audit.abandon();
           void controller.stop(0).finally(() => ended('lease-lost'));
         }
       },
@@ -155,7 +186,10 @@ export async function startOperator(
   health.addReadinessCheck('operator', operatorReadiness([controller], leader));
   const port = await health.start();
   if (leader) void leader.run();
-  else void controller.start();
+  else {
+    await audit.open();
+    void controller.start();
+  }
   logger.info('nhi-operator started', {
     port,
     dryRun: config.dryRun,
@@ -169,7 +203,11 @@ export async function startOperator(
     done,
     async stop() {
       try {
+        stopping = true;
+        clearInterval(checkpoints);
         await controller.stop();
+        // Still holding the lease: seal and anchor what was appended, then release it.
+        await audit.close().catch((error: unknown) => logger.error('audit close failed', { err: error }));
         await leader?.stop();
         for (const source of [identities, credentialProviders, policies, namespaces, ...workloads])
           await source.stop();

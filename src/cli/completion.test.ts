@@ -173,7 +173,9 @@ describe('nhictl completion', () => {
       'list',
       'risk',
       'scan',
+      'show',
       'status',
+      'verify',
     ]);
     for (const command of withOutput) {
       const output = command.options.find((o) => o.flags.includes('--output'));

@@ -95,6 +95,26 @@ export interface CredentialProvider {
   observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation>;
 }
 
+// ---- writes completed before a failure ----
+
+const COMPLETED = Symbol.for('nhi.dev/completed-changes');
+
+/**
+ * Marks `error` with writes the provider completed before it failed (a role created, then its policy
+ * write failed), so the caller can audit them: nothing the operator did goes unrecorded. Returns it.
+ */
+export function withCompletedChanges(error: unknown, changes: readonly PlannedChange[]): unknown {
+  if (changes.length === 0 || typeof error !== 'object' || error === null) return error;
+  const all = [...completedChanges(error), ...changes];
+  Object.defineProperty(error, COMPLETED, { value: all, configurable: true, enumerable: false });
+  return error;
+}
+
+export function completedChanges(error: unknown): PlannedChange[] {
+  if (typeof error !== 'object' || error === null) return [];
+  return ((error as Record<symbol, unknown>)[COMPLETED] as PlannedChange[] | undefined) ?? [];
+}
+
 // ---- typed errors: each carries a `reason` that maps to a condition reason ----
 
 export class ProviderError extends Error {

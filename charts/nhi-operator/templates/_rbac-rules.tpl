@@ -93,6 +93,23 @@
   resources: ["leases"]
   verbs: ["get", "update"]
   resourceNames: [{{ .Values.leaderElection.leaseName | quote }}]
+# The first leader creates the audit anchor ConfigMap and its signing-key Secret
+# (adapters/kubernetes/audit-anchor.ts); create cannot be limited to one name.
+- apiGroups: [""]
+  resources: ["configmaps", "secrets"]
+  verbs: ["create"]
+# The audit anchor: the latest signed head, replaced with compare-and-swap on resourceVersion,
+# and the public keys auditors verify with (adapters/kubernetes/audit-anchor.ts).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get", "update"]
+  resourceNames: [{{ printf "%s-audit" .Values.leaderElection.leaseName | quote }}]
+# The ed25519 key that signs audit checkpoints: read only (it is immutable once created).
+# Grant nobody else get on it: whoever reads it can sign a forged head.
+- apiGroups: [""]
+  resources: ["secrets"]
+  verbs: ["get"]
+  resourceNames: [{{ printf "%s-audit-signing-key" .Values.leaderElection.leaseName | quote }}]
 {{- end }}
 {{- define "nhi-operator.rules.security" -}}
 # lock: set or lift the kill switch (nhi.dev/locked, spec.locked; nhictl lock/unlock).

@@ -14,7 +14,7 @@ import { Controls, parseAbandonValue } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { AuditAction } from '../../governance/audit/audit.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
-import { auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 
 export type Phase = 'quarantine' | 'restore' | 'revoke';
@@ -149,6 +149,18 @@ export async function applyPhase(
     } catch (error) {
       failures.push({ key, error });
       if (phase === 'revoke') deps.metrics.revocationBlocked(key);
+      if (options.audit) {
+        await deps.audit.record({
+          action: auditAction[phase],
+          identity: auditIdentity(ref.identity),
+          actor: deps.actor,
+          resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
+          origin,
+          outcome: 'failure',
+          severity: 'warning',
+          ...auditFailure(error),
+        });
+      }
       continue;
     }
     done.push(key);

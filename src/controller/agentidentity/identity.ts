@@ -3,6 +3,7 @@
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import { pinProviderRefs } from '../../providers/resolution.ts';
 import type { IdentityRef } from '../../providers/types.ts';
+import { maskSecrets } from '../../runtime/redact.ts';
 import { managedServiceAccountName } from './workload.ts';
 
 /**
@@ -37,4 +38,19 @@ export function auditIdentity(identity: AgentIdentity) {
 
 export function identityResource(identity: AgentIdentity): string {
   return `AgentIdentity/${identity.metadata.namespace}/${identity.metadata.name}`;
+}
+
+/**
+ * How a failed backend call reads in an audit record: the error's reason and message (secret values
+ * masked) and the backend's request ID when the error or its cause carries one (AWS SDK `$metadata`).
+ */
+export function auditFailure(error: unknown): { detail: string; requestId?: string } {
+  const reason = (error as { reason?: unknown })?.reason;
+  const message = error instanceof Error ? error.message : String(error);
+  const detail = maskSecrets(typeof reason === 'string' ? `${reason}: ${message}` : message);
+  for (let e: unknown = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const requestId = (e as { $metadata?: { requestId?: unknown } }).$metadata?.requestId;
+    if (typeof requestId === 'string') return { detail, requestId };
+  }
+  return { detail };
 }

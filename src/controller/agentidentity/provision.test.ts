@@ -2,6 +2,7 @@
 // never applied, and one drift is recorded once.
 
 import { describe, expect, it } from 'vitest';
+import { UnavailableError, withCompletedChanges } from '../../providers/types.ts';
 import { FakeVaultPort } from '../../providers/vault/testing/fake-port.ts';
 import {
   HARNESS_DRIFT_MS,
@@ -54,5 +55,35 @@ describe('drift records', () => {
     // The steady provision records the restore; correctDrift must not record the same drift again.
     expect(drift).toHaveLength(1);
     expect(h.events.filter((e) => e.reason === 'DriftCorrected')).toHaveLength(1);
+  });
+});
+
+describe('nothing provisioned goes unrecorded', () => {
+  it('a write that landed before a later one failed is recorded, with the intent and the failure', async () => {
+    const h = new ScriptedVaultHarness(true);
+    h.vault.provisionError = withCompletedChanges(new UnavailableError('vault: policy write refused'), [
+      { action: 'create-role', resource: 'role/bot', reason: 'not present' },
+    ]);
+    await h.settle();
+    const vault = h.audit.records.filter((r) => r.resource.startsWith('vault/'));
+    expect(vault.slice(0, 3)).toEqual([
+      expect.objectContaining({
+        action: 'provisioned',
+        outcome: 'intent',
+        resource: 'vault/vault:identity/agents/bot',
+      }),
+      expect.objectContaining({
+        action: 'provisioned',
+        outcome: 'success',
+        resource: 'vault/vault:role/bot',
+        detail: 'create-role: not present (before a later write failed)',
+      }),
+      expect.objectContaining({
+        action: 'provisioned',
+        outcome: 'failure',
+        resource: 'vault/vault:identity/agents/bot',
+        detail: 'ProviderUnavailable: vault: policy write refused',
+      }),
+    ]);
   });
 });

@@ -13,11 +13,17 @@
 import { Controls } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentityStatus, PlannedChange, ProviderKind } from '../../api/v1alpha1/types.ts';
 import type { ProviderEntry } from '../../providers/registry.ts';
-import type { CredentialProvider, IdentityRef, Observation } from '../../providers/types.ts';
+import {
+  type CredentialProvider,
+  completedChanges,
+  type IdentityRef,
+  type Observation,
+  type ProvisionResult,
+} from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
 import { abandonment, applyPhase, reportAbandonment } from './backends.ts';
 import type { Decision } from './decision.ts';
-import { auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -160,7 +166,9 @@ export async function provisionAll(
   const status: ProvisionOutcome['status'] = {};
   const changes: PlannedChange[] = [];
   for (const { kind, key, provider } of ordered(entries)) {
-    const result = await provider.provision({ ...ref, serviceAccountAnnotations: annotations });
+    const result = await provisionAudited(deps, ref, key, steady, () =>
+      provider.provision({ ...ref, serviceAccountAnnotations: annotations }),
+    );
     Object.assign(annotations, result.serviceAccountAnnotations ?? {});
     if (kind === 'aws') status.aws = result.status;
     if (kind === 'vault') status.vault = result.status;
@@ -193,6 +201,44 @@ export async function provisionAll(
     stranded: stale.stranded,
     abandoned: stale.abandoned,
   };
+}
+
+/**
+ * One backend's provision with nothing left unrecorded: an intent record before a provision that
+ * may write (not in the steady state, whose writes are drift and recorded as such), and on failure
+ * a record of each write the provider completed before it failed (a role created before its policy
+ * write failed) and the failure itself, with the backend's request ID when there is one.
+ */
+async function provisionAudited(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  key: string,
+  steady: boolean,
+  run: () => Promise<ProvisionResult>,
+): Promise<ProvisionResult> {
+  const base = {
+    action: 'provisioned' as const,
+    identity: auditIdentity(ref.identity),
+    actor: deps.actor,
+    origin: steady ? 'drift: restored the desired state' : 'reconcile',
+  };
+  const whole = `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`;
+  if (!steady) await deps.audit.record({ ...base, resource: whole, outcome: 'intent' });
+  try {
+    return await run();
+  } catch (error) {
+    for (const change of completedChanges(error)) {
+      await deps.audit.record({
+        ...base,
+        ...(steady && { action: 'drift-corrected' as const, severity: 'high' as const }),
+        resource: `${key}:${change.resource}`,
+        outcome: 'success',
+        detail: `${change.action}: ${change.reason} (before a later write failed)`,
+      });
+    }
+    await deps.audit.record({ ...base, resource: whole, outcome: 'failure', ...auditFailure(error) });
+    throw error;
+  }
 }
 
 /**

@@ -181,3 +181,47 @@ describe('on-demand rotation (nhi.dev/rotate-requested-at)', () => {
     expect(h.secretStatus()?.currentVersion).toBe(2);
   });
 });
+
+describe('a rotation is never unrecorded', () => {
+  it('a rotation whose target sync fails is recorded when it lands, and its later adoption too', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness(
+      { vault },
+      {
+        scopes: [vaultScope()],
+        secrets: [
+          {
+            name: 'api-key',
+            backend: 'vault-kv',
+            generator: { type: 'random', length: 32 },
+            rotationInterval: '1h',
+          },
+        ],
+      },
+    );
+    await h.settle();
+    const before = h.identity.status?.secrets?.[0]?.currentVersion ?? 0;
+    const mark = h.audit.records.length;
+    const rotated = () => h.audit.records.slice(mark).filter((r) => r.action === 'rotated');
+
+    h.later(61 * MIN);
+    h.failTargetSync = true;
+    await h.reconcile();
+    expect(h.identity.status?.secrets?.[0]?.currentVersion).toBe(before);
+    // Intent before the write, outcome right after it: the sync failure came later.
+    expect(rotated().map((r) => [r.outcome, r.detail])).toEqual([
+      ['intent', undefined],
+      ['success', `version ${before + 1}`],
+    ]);
+
+    h.failTargetSync = false;
+    h.later(10 * MIN);
+    await h.settle();
+    expect(h.identity.status?.secrets?.[0]?.currentVersion).toBe(before + 1);
+    expect(rotated().at(-1)).toMatchObject({
+      outcome: 'success',
+      origin: 'reconcile: adopted',
+      detail: `version ${before + 1} found in the backend (status had ${before})`,
+    });
+  });
+});

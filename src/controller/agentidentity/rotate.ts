@@ -13,10 +13,11 @@ import {
   rotationRequestKey,
 } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, PlannedChange, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
+import type { AuditEntry } from '../../governance/audit/audit.ts';
 import { secretProviderKind } from '../../providers/registry.ts';
 import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
 import { registerSecretValue } from '../../runtime/logger.ts';
-import { auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -114,32 +115,54 @@ export async function rotateDueSecrets(
     let state = previous.get(secret.name);
     const due = rotationDue(identity, state, now);
     if (due) {
-      const live = await provider.readSecret(ref, secret);
-      if (live && live.current.version !== state?.currentVersion) {
-        // The backend moved on without status knowing (a crash after the write, or a value created
-        // with the secret itself): adopt it, don't rotate again.
-        registerSecretValue(live.current.value);
-        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
-        state = materialStatus(secret, live, now);
-      } else {
-        const result = await provider.rotate(
-          ref,
-          secret,
-          state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
-        );
-        registerSecretValue(result.material.current.value);
-        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);
-        state = materialStatus(secret, result.material, now);
-        rotated.push(`${secret.name} (${due})`);
-        await deps.audit.record({
+      const audited = (
+        outcome: AuditEntry['outcome'],
+        origin: string,
+        more: { detail?: string; requestId?: string } = {},
+      ) =>
+        deps.audit.record({
           action: 'rotated',
           identity: auditIdentity(identity),
           actor: deps.actor,
           resource: `${kind}:secret/${secret.name}`,
-          origin: `reconcile: ${due}`,
-          outcome: 'success',
+          origin,
+          outcome,
+          ...more,
+        });
+      const live = await provider.readSecret(ref, secret);
+      if (live && live.current.version !== state?.currentVersion) {
+        // The backend moved on without status knowing (a crash after the write, a target sync that
+        // failed, or a value created with the secret itself): adopt it, don't rotate again — and
+        // record it, since no rotation record may have been written for it.
+        registerSecretValue(live.current.value);
+        if (state?.currentVersion !== undefined)
+          await audited('success', 'reconcile: adopted', {
+            detail: `version ${live.current.version} found in the backend (status had ${state.currentVersion})`,
+          });
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
+        state = materialStatus(secret, live, now);
+      } else {
+        // Intent before the backend write, outcome right after it (before the target sync, which
+        // may fail on its own): a rotation is never without a record.
+        await audited('intent', `reconcile: ${due}`);
+        let result: Awaited<ReturnType<typeof provider.rotate>>;
+        try {
+          result = await provider.rotate(
+            ref,
+            secret,
+            state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+          );
+        } catch (error) {
+          await audited('failure', `reconcile: ${due}`, auditFailure(error));
+          throw error;
+        }
+        registerSecretValue(result.material.current.value);
+        await audited('success', `reconcile: ${due}`, {
           detail: `version ${result.material.current.version}`,
         });
+        if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);
+        state = materialStatus(secret, result.material, now);
+        rotated.push(`${secret.name} (${due})`);
       }
     } else if (restored) {
       const live = await provider.readSecret(ref, secret);

@@ -26,6 +26,8 @@ export const AuditActions = [
   'attested',
   /** A notification was delivered to the IdentityPolicy's webhook. */
   'notified',
+  /** The trail itself: a torn last line set aside, or a sink's unanchored tail adopted or moved aside. */
+  'recovered',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 
@@ -38,9 +40,12 @@ export interface AuditEntry {
   resource: string;
   /** Why: the reconcile trigger or the CLI command. */
   origin: string;
-  outcome: 'success' | 'failure' | 'denied';
+  /** `intent`: written before a backend write, so a crash or failure after it still leaves a trace. */
+  outcome: 'success' | 'failure' | 'denied' | 'intent';
   severity?: 'info' | 'warning' | 'high';
   detail?: string;
+  /** The backend's request ID (AWS x-amzn-RequestId, OpenBao request_id), to match CloudTrail or Bao's audit log. */
+  requestId?: string;
 }
 
 export interface AuditRecord extends AuditEntry {
@@ -48,6 +53,8 @@ export interface AuditRecord extends AuditEntry {
   timestamp: string;
   prevHash: string;
   hash: string;
+  /** The operator process (pod) that appended it; a new leader continues the same chain. */
+  writer?: string;
 }
 
 export interface AuditSink {
@@ -72,12 +79,24 @@ export function hashRecord(prevHash: string, record: Omit<AuditRecord, 'hash'>):
   return createHash('sha256').update(prevHash).update(canonicalJson(record)).digest('hex');
 }
 
-export function chain(previous: AuditRecord | undefined, entry: AuditEntry, now: Date): AuditRecord {
+/** The end of a chain a record links to: the last record, or a signed checkpoint naming it. */
+export interface ChainLink {
+  seq: number;
+  hash: string;
+}
+
+export function chain(
+  previous: ChainLink | undefined,
+  entry: AuditEntry,
+  now: Date,
+  writer?: string,
+): AuditRecord {
   const unsigned = {
     ...entry,
     seq: (previous?.seq ?? 0) + 1,
     timestamp: now.toISOString(),
     prevHash: previous?.hash ?? GENESIS_HASH,
+    ...(writer !== undefined && { writer }),
   };
   return { ...unsigned, hash: hashRecord(unsigned.prevHash, unsigned) };
 }
@@ -135,6 +154,7 @@ export class FileAuditSink implements AuditSink {
   }
 }
 
+/** The records of an audit file (signed checkpoint lines left out; `nhictl audit verify` reads those). */
 export function readAuditFile(path: string): AuditRecord[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
@@ -143,9 +163,10 @@ export function readAuditFile(path: string): AuditRecord[] {
     .filter(({ line }) => line.trim())
     .map(({ line, index }) => {
       try {
-        return JSON.parse(line) as AuditRecord;
+        return JSON.parse(line) as AuditRecord | { checkpoint: unknown };
       } catch {
         throw new Error(`line ${index + 1} is not a JSON record (the file was edited or truncated)`);
       }
-    });
+    })
+    .filter((line): line is AuditRecord => !('checkpoint' in line));
 }

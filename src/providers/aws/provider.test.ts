@@ -6,7 +6,7 @@ import {
   withCredentialTTL,
   withSmSecrets,
 } from '../../testing/agent-identity.ts';
-import { InvalidConfigError, NotOwnedError } from '../types.ts';
+import { completedChanges, InvalidConfigError, NotOwnedError } from '../types.ts';
 import { roleName, SCOPES_POLICY } from './names.ts';
 import { irsaTrustPolicy, policyHash, renderPolicy, scopesPolicy } from './policies.ts';
 import { iamWrites, secretsManagerWrites } from './port.ts';
@@ -243,4 +243,20 @@ describe('crash between any two calls', () => {
       expect(Object.keys(sm.stageMap('nhi/agents/support-bot/crm-api-key'))).toHaveLength(1);
     },
   );
+});
+
+describe('writes completed before a failure', () => {
+  it('a role created before its policy write failed travels on the error, so the caller can audit it', async () => {
+    const iam = new FakeIam();
+    const sm = new FakeSecretsManager();
+    const ref = bot();
+    // The first IAM write (CreateRole) lands; the second (the inline policy) fails.
+    const crashing = AwsProvider.fromSpec(
+      { aws: irsaSpec() },
+      { iam: crashAfterWrites(iam, iamWrites, 2), secretsManager: sm },
+    );
+    const error = await crashing.provision(ref).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SimulatedCrash);
+    expect(completedChanges(error).map((c) => c.action)).toEqual(['create-role']);
+  });
 });

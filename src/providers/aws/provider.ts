@@ -21,6 +21,7 @@ import {
   type RotateOptions,
   type RotationResult,
   type SecretMaterial,
+  withCompletedChanges,
 } from '../types.ts';
 import { type AwsProviderConfig, awsConfigFromSpec } from './config.ts';
 import { assertSmSecret, associationTarget, desiredRole, secretTarget, smSecretsOf } from './desired.ts';
@@ -127,6 +128,20 @@ export class AwsProvider implements CredentialProvider {
     const desired = desiredRole(this.config, ref);
     const { arn, applied } = await this.convergeRole(ref, desired, () => true);
     const changes = applied.map(toPlannedChange);
+    try {
+      return await this.provisionAfterRole(ref, desired, arn, changes);
+    } catch (err) {
+      // The role's writes happened: the caller audits them although a later write failed.
+      throw withCompletedChanges(err, changes);
+    }
+  }
+
+  private async provisionAfterRole(
+    ref: IdentityRef,
+    desired: DesiredRole,
+    arn: string,
+    changes: PlannedChange[],
+  ): Promise<ProvisionResult> {
     if (this.eks) {
       changes.push(...(await ensureAssociation(this.eks, associationTarget(this.config, ref, arn))));
     }
@@ -283,7 +298,8 @@ export class AwsProvider implements CredentialProvider {
         }
         return { arn, applied };
       } catch (err) {
-        if (!(err instanceof AlreadyExistsError) || attempt > 0) throw err;
+        if (!(err instanceof AlreadyExistsError) || attempt > 0)
+          throw withCompletedChanges(err, applied.map(toPlannedChange));
       }
     }
   }

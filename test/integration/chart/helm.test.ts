@@ -163,7 +163,8 @@ describe('the nhi-operator Helm chart', () => {
       POD_NAME: 'metadata.name',
       POD_NAMESPACE: 'metadata.namespace',
       NHI_LEADER_ELECT: 'true',
-      NHI_AUDIT_LOG: '/var/lib/nhi-operator/audit-$(POD_NAME).jsonl',
+      NHI_AUDIT_LOG: '/var/lib/nhi-operator/audit.jsonl',
+      NHI_AUDIT_ANCHOR: 'true',
     });
     expect(pod?.securityContext).toMatchObject({
       runAsNonRoot: true,

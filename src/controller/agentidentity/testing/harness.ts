@@ -113,6 +113,8 @@ export class ReconcilerHarness {
   readonly webhook = new RecordingWebhook();
   /** The IdentityPolicy in force (none by default). */
   policy: IdentityPolicy | undefined;
+  /** Makes every target-Secret sync of an external backend fail (a rotation whose sync fails). */
+  failTargetSync = false;
   private reconciler: AgentIdentityReconciler | undefined;
   private deps: ReconcilerDeps | undefined;
 
@@ -148,7 +150,10 @@ export class ReconcilerHarness {
       policy: () => this.policy,
       webhook: this.webhook,
       checkPolicy: () => [],
-      syncTarget: async () => false,
+      syncTarget: async () => {
+        if (this.failTargetSync) throw new Error('target Secret sync failed');
+        return false;
+      },
       audit: this.audit,
       notifier: {
         event: async (_identity, type, reason, message) => {
@@ -200,6 +205,8 @@ export class ScriptedVault implements CredentialProvider {
   failProvision = false;
   failQuarantine = false;
   failRevoke = false;
+  /** Thrown by provision() when set (e.g. an error carrying the writes completed before it). */
+  provisionError: unknown;
   /** What observe() reports as drifted; it never corrects anything. */
   drift: Observation['drift'] = [];
   readonly calls: string[] = [];
@@ -209,6 +216,7 @@ export class ScriptedVault implements CredentialProvider {
   async provision(_ref: IdentityRef) {
     this.calls.push('provision');
     if (this.failProvision) throw new UnavailableError('vault: connection refused');
+    if (this.provisionError) throw this.provisionError;
     return { status: { role: 'r', policy: 'p' }, changes: [] };
   }
   async rotate(): Promise<never> {
