@@ -3,6 +3,7 @@
 
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
+import { TerminatingNamespaceOffboarding } from './api/v1alpha1/defaults.ts';
 import { parseDuration } from './api/v1alpha1/duration.ts';
 
 export interface OperatorConfig {
@@ -34,6 +35,8 @@ export interface OperatorConfig {
   allowStaticVaultToken: boolean;
   /** Which optional providers to enable. */
   providers: readonly ('aws' | 'vault')[];
+  /** Offboarding in a namespace being deleted gives up after this long (defaults.ts TerminatingNamespaceOffboarding). */
+  offboardingReleaseAfterMs: number;
 }
 
 const FLAGS = {
@@ -54,6 +57,11 @@ const FLAGS = {
   'log-level': { type: 'string', env: 'NHI_LOG_LEVEL', default: 'info' },
   providers: { type: 'string', env: 'NHI_PROVIDERS', default: 'aws,vault' },
   'allow-static-vault-token': { type: 'boolean', env: 'NHI_ALLOW_STATIC_VAULT_TOKEN' },
+  'offboarding-release-after': {
+    type: 'string',
+    env: 'NHI_OFFBOARDING_RELEASE_AFTER',
+    default: `${TerminatingNamespaceOffboarding.releaseAfterMs / 1000}s`,
+  },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -131,6 +139,10 @@ export function loadConfig(
     actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:${env.POD_SERVICE_ACCOUNT ?? 'nhi-operator'}`,
     allowStaticVaultToken: bool('allow-static-vault-token'),
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
+    offboardingReleaseAfterMs: duration(
+      'offboarding-release-after',
+      get('offboarding-release-after') ?? `${TerminatingNamespaceOffboarding.releaseAfterMs / 1000}s`,
+    ),
   });
 }
 

@@ -22,7 +22,14 @@ import {
   str,
 } from './openapi.ts';
 import { agentIdentityStatusSchema } from './status-schema.ts';
-import { DataClassifications, Environments, GeneratorTypes, ProviderKinds, SecretBackends } from './types.ts';
+import {
+  DataClassifications,
+  DeletionPolicies,
+  Environments,
+  GeneratorTypes,
+  ProviderKinds,
+  SecretBackends,
+} from './types.ts';
 
 export { ClusterCredentialProviderSchema, IdentityPolicySchema };
 
@@ -369,6 +376,11 @@ const agentIdentitySpec = obj(
       internetExposed: bool('Whether the workload accepts traffic from the internet.', false),
     }),
     locked: bool('Set by nhictl lock: quarantine now, whatever the workload does (kill switch).'),
+    deletionPolicy: oneOf(
+      'What deleting this AgentIdentity does to its credentials. Delete: revoke them everywhere (offboarding). Retain: leave the ServiceAccount, Secrets and cloud and Vault credentials in place, marked nhi.dev/retained, for a human to remove.',
+      DeletionPolicies,
+      SpecDefaults.deletionPolicy,
+    ),
   },
   {
     required: ['owner', 'purpose', 'environment'],

@@ -38,7 +38,11 @@ import { StatusDraft } from './status-draft.ts';
 /** Far deadlines (a 90-day ttl) are re-planned anyway by the periodic resync: wake at least daily. */
 const MAX_REQUEUE_MS = 24 * 3_600_000;
 
-type StepOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done'; nextAt?: Date | undefined };
+type StepOutcome =
+  | { kind: 'finalized' }
+  | { kind: 'requeue' }
+  | { kind: 'retry'; afterMs: number }
+  | { kind: 'done'; nextAt?: Date | undefined };
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
@@ -93,6 +97,7 @@ export class AgentIdentityReconciler {
         const outcome = await this.runStep(ref, decision, draft, now, gathered.observed);
         if (outcome.kind === 'finalized') return;
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
+        if (outcome.kind === 'retry') return { requeueAfterMs: outcome.afterMs };
         nextWork = outcome.nextAt;
         clearFailures(draft);
       } catch (error) {
@@ -118,9 +123,10 @@ export class AgentIdentityReconciler {
   ): Promise<StepOutcome> {
     const { deps } = this;
     switch (decision.action) {
-      case 'offboard':
-        await offboard(deps, ref, draft);
-        return { kind: 'finalized' };
+      case 'offboard': {
+        const retryAfterMs = await offboard(deps, ref, draft, now);
+        return retryAfterMs === undefined ? { kind: 'finalized' } : { kind: 'retry', afterMs: retryAfterMs };
+      }
       case 'hold':
         holdProvisioning(draft, decision);
         return { kind: 'done' };

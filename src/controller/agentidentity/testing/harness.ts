@@ -6,6 +6,7 @@
 
 import type * as k8s from '@kubernetes/client-node';
 import { Controls } from '../../../api/v1alpha1/annotations.ts';
+import { TerminatingNamespaceOffboarding } from '../../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, ClusterCredentialProvider, PolicyRule } from '../../../api/v1alpha1/types.ts';
 import { MemoryAuditSink } from '../../../governance/audit/audit.ts';
 import { KubernetesProvider } from '../../../providers/kubernetes/provider.ts';
@@ -70,6 +71,9 @@ export class RecordingMetrics implements IdentityMetrics {
   revocationBlocked(key: string): void {
     this.reported.push(`revocationBlocked ${key}`);
   }
+  offboardingReleased(key: string): void {
+    this.reported.push(`offboardingReleased ${key}`);
+  }
 }
 
 export const HARNESS_NAMESPACE = 'agents';
@@ -89,6 +93,9 @@ export class ReconcilerHarness {
   readonly audit = new MemoryAuditSink();
   readonly events: Array<{ type: string; reason: string; message: string }> = [];
   readonly metrics = new RecordingMetrics();
+  /** What DeletionFacts report: the AgentIdentity CRD being deleted, the namespace terminating since. */
+  apiBeingRemoved: boolean | Error = false;
+  namespaceDeletedAt: Date | undefined;
   private reconciler: AgentIdentityReconciler | undefined;
 
   constructor(spec: Partial<AgentIdentity['spec']>) {
@@ -130,6 +137,14 @@ export class ReconcilerHarness {
         },
       },
       metrics: this.metrics,
+      deletion: {
+        apiBeingRemoved: async () => {
+          if (this.apiBeingRemoved instanceof Error) throw this.apiBeingRemoved;
+          return this.apiBeingRemoved;
+        },
+        namespaceDeletedAt: () => this.namespaceDeletedAt,
+        releaseAfterMs: TerminatingNamespaceOffboarding.releaseAfterMs,
+      },
       logger: silentLogger(),
       now: () => this.now,
       actor: 'test',
