@@ -35,6 +35,26 @@ describe('deleting an AgentIdentity', () => {
     expect(h.audit.records.map((r) => r.action)).toContain('offboarded');
   });
 
+  it.each([
+    ['revoked', {}],
+    ['retained', { retain: true }],
+  ])(
+    'offboards once (%s): a stale cache still showing the finalizer records nothing more',
+    async (_, options) => {
+      const h = await provisioned(options);
+      deleteIdentity(h);
+      await h.reconcile();
+      expect(finalizers(h)).toEqual([]);
+      const records = h.audit.records.length;
+      const events = h.events.length;
+      // The informer has not delivered the deletion yet: the cache shows the object as it was.
+      h.identity.metadata.finalizers = [Marks.finalizer];
+      await h.reconcile();
+      expect(h.audit.records.length).toBe(records);
+      expect(h.events.length).toBe(events);
+    },
+  );
+
   it('with deletionPolicy Retain keeps every credential, marks them retained, and says so', async () => {
     const h = await provisioned({ retain: true });
     const before = serviceAccount(h)?.metadata?.uid;

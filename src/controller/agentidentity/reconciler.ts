@@ -46,6 +46,12 @@ type StepOutcome =
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
+  /**
+   * Key -> UID of the identities whose finalizer this process released. Until the informer delivers
+   * the deletion, the cache still shows the object with the finalizer; a reconcile then must not
+   * offboard (revoke, audit, Event) a second time. An entry goes when the cache no longer has the key.
+   */
+  private readonly finalized = new Map<string, string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.observer = new Observer(deps);
@@ -56,10 +62,13 @@ export class AgentIdentityReconciler {
     let identity = this.deps.store.get(namespace ?? 'default', name);
     if (!identity) {
       this.observer.forget(key);
+      this.finalized.delete(key);
       return;
     }
     const now = this.deps.now();
     const deleting = Boolean(identity.metadata.deletionTimestamp);
+    const uid = identity.metadata.uid ?? '';
+    if (deleting && this.finalized.get(key) === uid) return;
     if (!deleting && !identity.metadata.finalizers?.includes(Marks.finalizer) && !this.deps.dryRun) {
       identity = await this.deps.store.addFinalizer(identity, Marks.finalizer);
     }
@@ -95,7 +104,10 @@ export class AgentIdentityReconciler {
         return { requeueAfterMs: backoffUntil.getTime() - now.getTime() };
       try {
         const outcome = await this.runStep(ref, decision, draft, now, gathered.observed);
-        if (outcome.kind === 'finalized') return;
+        if (outcome.kind === 'finalized') {
+          this.finalized.set(key, uid);
+          return;
+        }
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
         if (outcome.kind === 'retry') return { requeueAfterMs: outcome.afterMs };
         nextWork = outcome.nextAt;
