@@ -94,6 +94,24 @@ describe('deleting an AgentIdentity', () => {
     });
   });
 
+  it('reports a retention once while releasing the finalizer is refused and retried', async () => {
+    const h = await provisioned();
+    deleteIdentity(h);
+    h.apiBeingRemoved = true;
+    const release = h.store.removeFinalizer.bind(h.store);
+    let refusals = 2;
+    h.store.removeFinalizer = async (identity, finalizer) => {
+      if (refusals-- > 0) throw new Error('denied: no params found for policy binding');
+      await release(identity, finalizer);
+    };
+    for (let i = 0; i < 2; i++) await expect(h.reconcile()).rejects.toThrow(/no params found/);
+    await h.reconcile();
+    expect(finalizers(h)).toEqual([]);
+    expect(h.audit.records.filter((r) => r.action === 'retained')).toHaveLength(1);
+    expect(h.events.filter((e) => e.reason === 'SteppedAside')).toHaveLength(1);
+    expect(h.vault.calls).not.toContain('revoke');
+  });
+
   it('revokes nothing and keeps the finalizer while it cannot tell whether the CRD is being deleted', async () => {
     const h = await provisioned();
     deleteIdentity(h);

@@ -44,12 +44,29 @@ export async function retentionOf(deps: ReconcilerDeps, ref: IdentityRef): Promi
   return undefined;
 }
 
-/** Leaves every credential in place, marks what can be marked, says so, and releases the finalizer. */
+/**
+ * Leaves every credential in place, marks what can be marked, says so, and releases the finalizer.
+ * `reported` holds the UIDs this process already reported: when releasing the finalizer fails (an
+ * admission policy whose IdentityPolicy was deleted with the CRDs refuses the update) the retry
+ * releases it again without a second audit record or Event.
+ */
 export async function retainCredentials(
   deps: ReconcilerDeps,
   ref: IdentityRef,
   retention: Retention,
+  reported: Set<string>,
 ): Promise<void> {
+  const { identity } = ref;
+  const uid = identity.metadata.uid ?? '';
+  if (!reported.has(uid)) {
+    await reportRetention(deps, ref, retention);
+    reported.add(uid);
+  }
+  await deps.store.removeFinalizer(identity, Marks.finalizer);
+  reported.delete(uid);
+}
+
+async function reportRetention(deps: ReconcilerDeps, ref: IdentityRef, retention: Retention): Promise<void> {
   const { identity } = ref;
   const keys = credentialKeys(deps, identity);
   const unmarked: string[] = [];
@@ -91,7 +108,6 @@ export async function retainCredentials(
     severity: retention.apiRemoved ? 'warning' : 'info',
     detail: message,
   });
-  await deps.store.removeFinalizer(identity, Marks.finalizer);
 }
 
 /**

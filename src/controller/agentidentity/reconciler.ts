@@ -52,6 +52,8 @@ export class AgentIdentityReconciler {
    * offboard (revoke, audit, Event) a second time. An entry goes when the cache no longer has the key.
    */
   private readonly finalized = new Map<string, string>();
+  /** UIDs whose retained credentials were reported while releasing the finalizer is retried (deletion.ts). */
+  private readonly retentionsReported = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.observer = new Observer(deps);
@@ -136,7 +138,7 @@ export class AgentIdentityReconciler {
     const { deps } = this;
     switch (decision.action) {
       case 'offboard': {
-        const retryAfterMs = await offboard(deps, ref, draft, now);
+        const retryAfterMs = await offboard(deps, ref, draft, now, this.retentionsReported);
         return retryAfterMs === undefined ? { kind: 'finalized' } : { kind: 'retry', afterMs: retryAfterMs };
       }
       case 'hold':

@@ -62,25 +62,35 @@ export function revokeFailed(draft: StatusDraft, reason: string, message: string
  * The AgentIdentity is being deleted: revoke everywhere, record it, release the finalizer; or keep
  * every credential when deletion.ts says so. Returns undefined once the finalizer is released, or how
  * long to wait before retrying a failure in a namespace being deleted; other failures throw (the queue
- * retries with backoff).
+ * retries with backoff). `retentionsReported`: see deletion.ts retainCredentials.
  */
 export async function offboard(
   deps: ReconcilerDeps,
   ref: IdentityRef,
   draft: StatusDraft,
   now: Date,
+  retentionsReported: Set<string>,
 ): Promise<number | undefined> {
   const { identity } = ref;
-  try {
-    const retention = await retentionOf(deps, ref);
-    if (retention) return void (await retainCredentials(deps, ref, retention));
-    await applyPhaseEverywhere(deps, ref, 'revoke', 'AgentIdentity deleted (offboarding)');
-  } catch (error) {
+  const blocked = async (error: unknown) => {
     await reportBlockedOffboarding(deps, ref, draft, error);
     const release = await releaseIfOverdue(deps, ref, error, now);
     if (release === 'released') return undefined;
     if (release !== undefined) return release;
     throw error;
+  };
+  let retention: Awaited<ReturnType<typeof retentionOf>>;
+  try {
+    retention = await retentionOf(deps, ref);
+  } catch (error) {
+    return blocked(error);
+  }
+  // Nothing is revoked; a failure to release the finalizer goes back to the queue.
+  if (retention) return void (await retainCredentials(deps, ref, retention, retentionsReported));
+  try {
+    await applyPhaseEverywhere(deps, ref, 'revoke', 'AgentIdentity deleted (offboarding)');
+  } catch (error) {
+    return blocked(error);
   }
   await reportAbandonment(deps, ref, droppedByAbandonment(deps, identity), 'offboarding');
   await deps.audit.record({

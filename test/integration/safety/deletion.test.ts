@@ -23,6 +23,7 @@ import {
 } from '@aws-sdk/client-iam';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMISSION_BINDING_NAME } from '../../../src/api/v1alpha1/admission-policy.ts';
 import { ObjectMarks } from '../../../src/api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import { applyObjects, installOperatorManifests } from '../../../src/dev/install.ts';
@@ -51,8 +52,10 @@ const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
 const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 const extensions = kc.makeApiClient(k8s.ApiextensionsV1Api);
 const events = kc.makeApiClient(k8s.EventsV1Api);
+const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
 const iam = new IAMClient(awsClientConfig());
 const identities = { group: 'nhi.dev', version: 'v1alpha1', plural: 'agentidentities' };
+const CRDS = ['agentidentities.nhi.dev', 'clustercredentialproviders.nhi.dev', 'identitypolicies.nhi.dev'];
 
 /** Offboarding in a deleted namespace gives up after this long here (default 5 minutes). */
 const RELEASE_AFTER = '20s';
@@ -135,7 +138,10 @@ async function kubernetesObjects(ns: string, name: string) {
     roleBinding: () => rbac.readNamespacedRoleBinding({ namespace: ns, name: `nhi-${name}` }),
     secret: () => core.readNamespacedSecret({ namespace: ns, name: `${name}-api-key` }),
   };
-  const out: Record<string, { uid?: string; owners: number; retained?: string; data?: unknown }> = {};
+  const out: Record<
+    string,
+    { uid?: string; owners: number; retained?: string; data?: unknown; roleArn?: string }
+  > = {};
   for (const [what, read] of Object.entries(reads)) {
     const object = (await read()) as { metadata?: k8s.V1ObjectMeta; data?: unknown };
     out[what] = {
@@ -145,6 +151,10 @@ async function kubernetesObjects(ns: string, name: string) {
         ? { retained: object.metadata.annotations[ObjectMarks.retained] }
         : {}),
       ...(what === 'secret' ? { data: object.data } : {}),
+      // The IRSA annotation pods use to assume the IAM role.
+      ...(what === 'serviceAccount'
+        ? { roleArn: object.metadata?.annotations?.['eks.amazonaws.com/role-arn'] ?? 'missing' }
+        : {}),
     };
   }
   return out;
@@ -328,7 +338,7 @@ describe("deleting the operator's namespace", () => {
   });
 });
 
-describe('deleting the AgentIdentity CRD (an uninstall accident, a GitOps prune)', () => {
+describe('deleting the CRDs (an uninstall accident, a GitOps prune)', () => {
   it('leaves every ServiceAccount, Secret, Vault and IAM role in place and usable; the operator steps aside', async () => {
     const ns = await newNamespace('crddel');
     const ready = await provisioned(everywhere('survivor', ns));
@@ -336,15 +346,24 @@ describe('deleting the AgentIdentity CRD (an uninstall accident, a GitOps prune)
     const roleName = ready.status?.aws?.roleName ?? '';
     const before = await kubernetesObjects(ns, 'survivor');
     for (const object of Object.values(before)) expect(object.owners).toBe(0);
+    expect(before.serviceAccount?.roleArn).toBe(ready.status?.aws?.roleArn);
 
-    await extensions.deleteCustomResourceDefinition({ name: 'agentidentities.nhi.dev' });
-    // The apiserver deletes every AgentIdentity first; the CRD goes once their finalizers are released.
-    await eventually(
-      'the AgentIdentity CRD deleted',
-      async () =>
-        !(await exists(() => extensions.readCustomResourceDefinition({ name: 'agentidentities.nhi.dev' }))),
-      { timeoutMs: 120_000, intervalMs: 500 },
-    );
+    // All three at once, as `kubectl delete -f crds/` would: the ClusterCredentialProviders go too.
+    for (const name of CRDS) await extensions.deleteCustomResourceDefinition({ name });
+    // The apiserver deletes every AgentIdentity; the operator steps aside for each.
+    await eventually('the operator stepped aside', async () => auditOf('retained', 'survivor').length > 0, {
+      timeoutMs: 60_000,
+    });
+    // The identity policy's binding denies every AgentIdentity update once its IdentityPolicy is gone
+    // (parameterNotFoundAction Deny), the operator's finalizer release included; helm uninstall or
+    // `kubectl delete -f config/admission` removes it (docs/reliability-safety.md).
+    await admission.deleteValidatingAdmissionPolicyBinding({ name: ADMISSION_BINDING_NAME });
+    for (const name of CRDS)
+      await eventually(
+        `the CRD ${name} deleted`,
+        async () => !(await exists(() => extensions.readCustomResourceDefinition({ name }))),
+        { timeoutMs: 60_000, intervalMs: 500 },
+      );
     const after = await kubernetesObjects(ns, 'survivor');
     expect(withoutRetainedMarks(after)).toEqual(withoutRetainedMarks(before));
     for (const object of Object.values(after))
