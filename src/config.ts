@@ -35,6 +35,8 @@ export interface OperatorConfig {
   allowStaticVaultToken: boolean;
   /** Which optional providers to enable. */
   providers: readonly ('aws' | 'vault')[];
+  /** Every apiserver request (not watches) gives up after this long (adapters/kubernetes/kube-config.ts). */
+  apiRequestTimeoutMs: number;
   /** Offboarding in a namespace being deleted gives up after this long (defaults.ts TerminatingNamespaceOffboarding). */
   offboardingReleaseAfterMs: number;
 }
@@ -57,6 +59,7 @@ const FLAGS = {
   'log-level': { type: 'string', env: 'NHI_LOG_LEVEL', default: 'info' },
   providers: { type: 'string', env: 'NHI_PROVIDERS', default: 'aws,vault' },
   'allow-static-vault-token': { type: 'boolean', env: 'NHI_ALLOW_STATIC_VAULT_TOKEN' },
+  'api-request-timeout': { type: 'string', env: 'NHI_API_REQUEST_TIMEOUT', default: '30s' },
   'offboarding-release-after': {
     type: 'string',
     env: 'NHI_OFFBOARDING_RELEASE_AFTER',
@@ -139,6 +142,7 @@ export function loadConfig(
     actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:${env.POD_SERVICE_ACCOUNT ?? 'nhi-operator'}`,
     allowStaticVaultToken: bool('allow-static-vault-token'),
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
+    apiRequestTimeoutMs: duration('api-request-timeout', get('api-request-timeout') ?? '30s'),
     offboardingReleaseAfterMs: duration(
       'offboarding-release-after',
       get('offboarding-release-after') ?? `${TerminatingNamespaceOffboarding.releaseAfterMs / 1000}s`,
