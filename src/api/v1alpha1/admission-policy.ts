@@ -75,6 +75,18 @@ const AUTHORIZER =
   "authorizer.group(g).resource(x.split('/')[0]).subresource(x.contains('/') ? x.split('/')[1] : '').namespace(object.metadata.namespace)";
 const HOLDS = `(has(r.resourceNames) && r.resourceNames.size() > 0 ? r.resourceNames.all(n, ${AUTHORIZER}.name(n).check(v).allowed()) : ${AUTHORIZER}.check(v).allowed())`;
 
+/**
+ * The most requester checks (authorizer calls) one AgentIdentity may need: one per apiGroup x
+ * resource x verb x resourceName of its `kubernetes` rules. Each call costs a large, fixed share of the
+ * apiserver's CEL runtime budget for the whole policy; past about 18 the apiserver refused valid
+ * identities with "actual cost limit exceeded" (found by test/integration/safety/fuzz.test.ts).
+ * Beyond this the requester is not asked and the identity is refused, naming the field.
+ */
+export const MAX_REQUESTER_CHECKS = 12;
+
+/** How many requester checks the identity's kubernetes rules need, counted as the length of a string. */
+const REQUESTER_CHECKS = `variables.kubernetesScopes.map(s, s.rules.map(r, r.apiGroups.map(g, r.resources.map(x, r.verbs.map(v, has(r.resourceNames) && r.resourceNames.size() > 0 ? r.resourceNames.map(n, 'x').join('') : 'x').join('')).join('')).join('')).join('')).join('').size()`;
+
 export const variables: PolicyVariable[] = [
   // The environment is the namespace's, set by the platform with a label; the requester cannot pick
   // the rulebook. A namespace without the label gets the IdentityPolicy's defaultEnvironment.
@@ -98,11 +110,13 @@ export const variables: PolicyVariable[] = [
     name: 'forbiddenResources',
     expression: 'has(variables.rules.forbiddenResources) ? variables.rules.forbiddenResources : []',
   },
+  { name: 'requesterChecks', expression: REQUESTER_CHECKS },
   {
     // `verb group/resource` for every grant the requesting user does not hold themselves. Only the
     // apiserver can evaluate it (authorizer); messageExpression may not call the authorizer itself.
+    // Not evaluated past MAX_REQUESTER_CHECKS (the identity is refused by requester-checks-bounded).
     name: 'unheldGrants',
-    expression: `${joined(`variables.kubernetesScopes.map(s, ${joined(`s.rules.map(r, ${joined(`r.apiGroups.map(g, ${joined(`r.resources.map(x, r.verbs.filter(v, !${HOLDS}).map(v, v + ' ' + (g == '' ? '' : g + '/') + x).join(', '))`)})`)})`)})`)}.split(', ').filter(x, x != '')`,
+    expression: `variables.requesterChecks > ${MAX_REQUESTER_CHECKS} ? [] : ${joined(`variables.kubernetesScopes.map(s, ${joined(`s.rules.map(r, ${joined(`r.apiGroups.map(g, ${joined(`r.resources.map(x, r.verbs.filter(v, !${HOLDS}).map(v, v + ' ' + (g == '' ? '' : g + '/') + x).join(', '))`)})`)})`)})`)}.split(', ').filter(x, x != '')`,
   },
   {
     name: 'privileged',
@@ -248,6 +262,13 @@ export const validations: PolicyValidation[] = [
     messageExpression:
       "'spec.scopes[].rules grant what the requester ' + request.userInfo.username + ' may not do in namespace ' + object.metadata.namespace + ': ' + variables.unheldGrants.join(', ') + ' (the operator grants nothing its requester could not grant: RBAC escalation prevention)'",
     message: 'spec.scopes[].rules grant what the requester may not do in the namespace',
+  },
+  {
+    id: 'requester-checks-bounded',
+    field: 'spec.scopes[].rules',
+    expression: `variables.requesterChecks <= ${MAX_REQUESTER_CHECKS}`,
+    messageExpression: `'spec.scopes[].rules need ' + string(variables.requesterChecks) + ' requester checks (apiGroups x resources x verbs x resourceNames, over all rules); at most ${MAX_REQUESTER_CHECKS} fit the apiserver CEL cost budget: grant fewer combinations, or split the identity'`,
+    message: `spec.scopes[].rules need more than ${MAX_REQUESTER_CHECKS} requester checks (apiGroups x resources x verbs x resourceNames)`,
   },
   {
     id: 'vault-paths-within-reach',
