@@ -171,10 +171,12 @@ async function admit(c: Case): Promise<string | null> {
   }
 }
 
-/** The cases sent to the apiserver: every n-th. */
+/** The cases sent to the apiserver: ADMISSION_COUNT of them, spread evenly over every kind. */
 function admissionCases(): Case[] {
-  const stride = Math.max(1, Math.floor(cases.length / ADMISSION_COUNT));
-  return cases.filter((_, i) => i % stride === 0).slice(0, ADMISSION_COUNT);
+  const picked = new Set(
+    Array.from({ length: ADMISSION_COUNT }, (_, i) => Math.floor((i * cases.length) / ADMISSION_COUNT)),
+  );
+  return cases.filter((_, i) => picked.has(i));
 }
 
 async function admitAll(): Promise<void> {
@@ -261,7 +263,7 @@ describe(`fuzzed input (${COUNT} objects)`, () => {
     const judged = cases.filter((c) => c.online !== undefined);
     const admitted = judged.filter((c) => c.online === null);
     console.log(
-      `[fuzz] admission: ${judged.length} dry-run creates in ${(performance.now() - started).toFixed(0)} ms; ` +
+      `[fuzz] admission: ${judged.length} dry-run creates (${['AgentIdentity', 'IdentityPolicy', 'ClusterCredentialProvider'].map((k) => judged.filter((c) => c.kind === k).length).join('/')}) in ${(performance.now() - started).toFixed(0)} ms; ` +
         `${admitted.length} admitted (${['AgentIdentity', 'IdentityPolicy', 'ClusterCredentialProvider']
           .map((k) => `${k} ${admitted.filter((c) => c.kind === k).length}`)
           .join(', ')})`,
