@@ -77,6 +77,17 @@ export const clusterRules: Rule[] = [
       '(runtime/leader.ts). Read only: the operator never changes a namespace.',
     ],
   },
+  {
+    apiGroups: ['apiextensions.k8s.io'],
+    resources: ['customresourcedefinitions'],
+    verbs: ['get'],
+    resourceNames: ['agentidentities.nhi.dev'],
+    why: [
+      'When an AgentIdentity is being deleted, whether its CRD is being deleted too (an uninstall, a',
+      'GitOps prune): then the operator steps aside and revokes nothing (adapters/kubernetes/',
+      'api-removal.ts, controller/agentidentity/deletion.ts). One object, read only.',
+    ],
+  },
 ];
 
 /**

@@ -3,7 +3,7 @@
 
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ACTIVITY_WINDOW } from './api/v1alpha1/defaults.ts';
+import { ACTIVITY_WINDOW, TerminatingNamespaceOffboarding } from './api/v1alpha1/defaults.ts';
 import { parseDuration } from './api/v1alpha1/duration.ts';
 
 export interface OperatorConfig {
@@ -36,6 +36,10 @@ export interface OperatorConfig {
   allowStaticVaultToken: boolean;
   /** Which optional providers to enable. */
   providers: readonly ('aws' | 'vault')[];
+  /** Every apiserver request (not watches) gives up after this long (adapters/kubernetes/kube-config.ts). */
+  apiRequestTimeoutMs: number;
+  /** Offboarding in a namespace being deleted gives up after this long (defaults.ts TerminatingNamespaceOffboarding). */
+  offboardingReleaseAfterMs: number;
   /** Audit logs followed for status.activity (none: no summary) and the window it counts. */
   activity: { kubeAuditLog: string | undefined; vaultAuditLog: string | undefined; windowMs: number };
 }
@@ -85,6 +89,12 @@ const FLAGS = {
   'activity-kube-audit-log': { type: 'string', env: 'NHI_ACTIVITY_KUBE_AUDIT_LOG' },
   'activity-vault-audit-log': { type: 'string', env: 'NHI_ACTIVITY_VAULT_AUDIT_LOG' },
   'activity-window': { type: 'string', env: 'NHI_ACTIVITY_WINDOW', default: ACTIVITY_WINDOW },
+  'api-request-timeout': { type: 'string', env: 'NHI_API_REQUEST_TIMEOUT', default: '30s' },
+  'offboarding-release-after': {
+    type: 'string',
+    env: 'NHI_OFFBOARDING_RELEASE_AFTER',
+    default: `${TerminatingNamespaceOffboarding.releaseAfterMs / 1000}s`,
+  },
 } as const;
 
 type FlagName = keyof typeof FLAGS;
@@ -193,6 +203,11 @@ export function loadConfig(
       vaultAuditLog: get('activity-vault-audit-log') || undefined,
       windowMs: duration('activity-window', get('activity-window') ?? ACTIVITY_WINDOW),
     }),
+    apiRequestTimeoutMs: duration('api-request-timeout', get('api-request-timeout') ?? '30s'),
+    offboardingReleaseAfterMs: duration(
+      'offboarding-release-after',
+      get('offboarding-release-after') ?? `${TerminatingNamespaceOffboarding.releaseAfterMs / 1000}s`,
+    ),
   });
 }
 

@@ -4,7 +4,7 @@
 // place that decides the exit code: 0 after a clean stop, 1 when it cannot start, after a lost
 // lease or a failed shutdown, 2 for invalid configuration.
 
-import * as k8s from '@kubernetes/client-node';
+import { BoundedKubeConfig } from './adapters/kubernetes/kube-config.ts';
 import { ConfigError, loadConfig, usage } from './config.ts';
 import { type RunningOperator, startOperator } from './operator.ts';
 import { createLogger } from './runtime/logger.ts';
@@ -24,7 +24,7 @@ try {
   process.exit(2);
 }
 const logger = createLogger({ level: config.logLevel, defaultMeta: { component: 'nhi-operator' } });
-const kc = new k8s.KubeConfig();
+const kc = new BoundedKubeConfig(config.apiRequestTimeoutMs);
 kc.loadFromDefault();
 
 let operator: RunningOperator;

@@ -4,6 +4,7 @@
 // benchmarks may run it in-process.
 
 import * as k8s from '@kubernetes/client-node';
+import { apiserverDeletionFacts } from './adapters/kubernetes/api-removal.ts';
 import { buildAuditTrail } from './adapters/kubernetes/audit-trail.ts';
 import { agentIdentityStore, fromKube, toKube } from './adapters/kubernetes/identity-store.ts';
 import { eventNotifier } from './adapters/kubernetes/notifier.ts';
@@ -94,6 +95,13 @@ export async function startOperator(
     notifier: eventNotifier(recorder),
     webhook,
     metrics,
+    deletion: apiserverDeletionFacts(kc, {
+      namespaceDeletionTimestamp: (name) => {
+        const at = namespaces.get(name)?.metadata?.deletionTimestamp;
+        return at === undefined ? undefined : String(at instanceof Date ? at.toISOString() : at);
+      },
+      releaseAfterMs: config.offboardingReleaseAfterMs,
+    }),
     logger,
     now: () => new Date(),
     actor: config.actor,

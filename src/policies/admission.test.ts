@@ -173,3 +173,33 @@ describe('objects that are not nhi.dev kinds', () => {
     ]);
   });
 });
+
+describe('requester checks are bounded (the apiserver CEL cost budget)', () => {
+  const withRules = (verbs: string[], resourceNames?: string[]) =>
+    agentIdentity(
+      'many-grants',
+      inEnvironment('development'),
+      withScopes({
+        provider: 'kubernetes',
+        rules: [
+          {
+            apiGroups: ['', 'apps'],
+            resources: ['configmaps', 'pods'],
+            verbs,
+            ...(resourceNames ? { resourceNames } : {}),
+          },
+        ],
+      }),
+    );
+
+  it.each([
+    ['12 checks (2 groups x 2 resources x 3 verbs)', withRules(['get', 'list', 'watch']), false],
+    ['24 checks (2 x 2 x 3 verbs x 2 names)', withRules(['get', 'list', 'watch'], ['one', 'two']), true],
+    ['16 checks (2 x 2 x 2 verbs x 2 names)', withRules(['get', 'list'], ['one', 'two']), false],
+    ['4 checks with names', withRules(['get'], ['one']), false],
+  ])('%s', (_case, identity, refused) => {
+    const violations = validateObject(identity, defaultPolicy, inItsEnvironment(identity));
+    expect(violations.some((v) => v.rule === 'policy:requester-checks-bounded')).toBe(refused);
+    if (refused) expect(names(violations, 'spec.scopes[].rules')).toBe(true);
+  });
+});

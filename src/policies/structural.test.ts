@@ -34,6 +34,14 @@ describe('validateStructure', () => {
     });
   });
 
+  it('drops a null field that is not nullable before defaulting, as the apiserver does', () => {
+    const identity = agentIdentity('bot', withSpec({ ttl: null, impact: null } as never));
+    const { defaulted, violations } = validateStructure('AgentIdentity', asRecord(identity));
+    expect(violations).toEqual([]);
+    expect(defaulted.spec).toMatchObject({ ttl: '2160h' });
+    expect((defaulted.spec as Record<string, unknown>).impact).not.toBeNull();
+  });
+
   it('drops status, which only the status subresource writes', () => {
     const identity = { ...agentIdentity('bot'), status: { phase: 42 } };
     expect(validateStructure('AgentIdentity', asRecord(identity)).violations).toEqual([]);

@@ -158,6 +158,25 @@ function fromAjv(error: ErrorObject): Violation {
   }
 }
 
+/**
+ * As the apiserver does before defaulting: a field whose value is null and whose schema is not
+ * `nullable` is dropped (so `allowedNamespaces: null` means unset, and a default applies).
+ */
+function dropNulls(schema: Schema, value: unknown): void {
+  if (typeof value !== 'object' || value === null) return;
+  if (Array.isArray(value)) {
+    if (schema.items) for (const item of value) dropNulls(schema.items, item);
+    return;
+  }
+  const record = value as Record<string, unknown>;
+  for (const [name, child] of Object.entries(record)) {
+    const childSchema = schema.properties?.[name] ?? schema.additionalProperties;
+    if (!childSchema || typeof childSchema !== 'object') continue;
+    if (child === null && !(childSchema as { nullable?: boolean }).nullable) delete record[name];
+    else dropNulls(childSchema, child);
+  }
+}
+
 type Visit = (schema: Schema, value: unknown, path: string) => void;
 
 /** Walks a value alongside its schema: properties, list items, map values. */
@@ -242,6 +261,7 @@ export function validateStructure(kind: Kind, object: Record<string, unknown>): 
   const schema = schemas[kind];
   const defaulted = structuredClone(object);
   if (schema.properties?.status) delete defaulted.status; // create never sets status: the subresource does
+  dropNulls(schema, defaulted);
   const validate = validatorFor(kind);
   const violations: Violation[] = validate(defaulted) ? [] : (validate.errors ?? []).map(fromAjv);
   walk(schema, defaulted, '', (node, value, path) => listUniqueness(node, value, path, violations));

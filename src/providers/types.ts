@@ -93,6 +93,12 @@ export interface CredentialProvider {
   revoke(ref: IdentityRef): Promise<void>;
   /** Last use and drift; may correct drift when asked. */
   observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation>;
+  /**
+   * Optional: the AgentIdentity goes and its credentials stay (deletionPolicy Retain, or the
+   * AgentIdentity API being removed): mark what this backend holds for it as retained, changing
+   * nothing a workload uses. A backend without it leaves its objects as they are (ownership tags kept).
+   */
+  retain?(ref: IdentityRef, why: string): Promise<void>;
 }
 
 // ---- writes completed before a failure ----

@@ -34,6 +34,7 @@ describe('RuntimeMetrics', () => {
     'nhi_drift_corrections_total{provider="vault",result="failed"} 0',
     'nhi_credentials_stranded_total{provider="kubernetes"} 0',
     'nhi_revocation_blocked_total{provider="vault"} 0',
+    'nhi_offboarding_released_total{provider="aws"} 0',
   ])('exports %s before anything happened', async (line) => {
     const metrics = new RuntimeMetrics();
     metrics.registerController('agentidentity');
@@ -60,6 +61,12 @@ describe('RuntimeMetrics', () => {
       (m: RuntimeMetrics) => m.revocationBlocked('kubernetes'),
       'nhi_revocation_blocked_total',
       { provider: 'kubernetes' },
+    ],
+    [
+      'offboardingReleased',
+      (m: RuntimeMetrics) => m.offboardingReleased('vault/prod'),
+      'nhi_offboarding_released_total',
+      { provider: 'vault' },
     ],
   ] as const)(
     '%s counts under the provider kind, never the provider name',

@@ -61,6 +61,7 @@ export class RuntimeMetrics {
   private readonly driftCorrections: Counter<'provider' | 'result'>;
   private readonly stranded: Counter<'provider'>;
   private readonly revocationsBlocked: Counter<'provider'>;
+  private readonly offboardingsReleased: Counter<'provider'>;
   private identities: () => readonly IdentitySnapshot[] = () => [];
 
   constructor(options: RuntimeMetricsOptions = {}) {
@@ -155,10 +156,17 @@ export class RuntimeMetrics {
       labelNames: ['provider'],
       registers,
     });
+    this.offboardingsReleased = new Counter({
+      name: 'nhi_offboarding_released_total',
+      help: 'Backends whose credentials were left unrevoked because offboarding in a namespace being deleted kept failing past its bound (the namespace was released), per provider kind.',
+      labelNames: ['provider'],
+      registers,
+    });
     for (const provider of ProviderKinds) {
       for (const result of driftResults) this.driftCorrections.inc({ provider, result }, 0);
       this.stranded.inc({ provider }, 0);
       this.revocationsBlocked.inc({ provider }, 0);
+      this.offboardingsReleased.inc({ provider }, 0);
     }
   }
 
@@ -307,6 +315,10 @@ export class RuntimeMetrics {
 
   revocationBlocked(key: string): void {
     this.revocationsBlocked.inc({ provider: providerKindOf(key) });
+  }
+
+  offboardingReleased(key: string): void {
+    this.offboardingsReleased.inc({ provider: providerKindOf(key) });
   }
 
   /** The current value of one series, for tests and health checks. */

@@ -88,7 +88,9 @@ describe('identity lifecycle on the kubernetes provider', () => {
     expect(ready.status?.risk?.level).toMatch(/^(Low|Moderate|High|Critical)$/);
     expect(ready.status?.risk?.factors.length).toBeGreaterThan(0);
     const sa = await core.readNamespacedServiceAccount({ namespace: ns, name: 'support-bot' });
-    expect(sa.metadata?.ownerReferences?.[0]?.kind).toBe('AgentIdentity');
+    // Marked as ours, but no ownerReference: nothing can cascade-delete it (docs/reliability-safety.md).
+    expect(sa.metadata?.labels?.['nhi.dev/identity-uid']).toBe(ready.metadata.uid);
+    expect(sa.metadata?.ownerReferences).toBeUndefined();
     const secret = await core.readNamespacedSecret({ namespace: ns, name: 'support-bot-crm-api-key' });
     expect(Object.keys(secret.data ?? {})).toContain('crm-api-key');
     expect(JSON.stringify(ready.status)).not.toContain(

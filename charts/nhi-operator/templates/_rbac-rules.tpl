@@ -19,6 +19,13 @@
 - apiGroups: [""]
   resources: ["namespaces"]
   verbs: ["get", "list", "watch"]
+# When an AgentIdentity is being deleted, whether its CRD is being deleted too (an uninstall, a
+# GitOps prune): then the operator steps aside and revokes nothing (adapters/kubernetes/
+# api-removal.ts, controller/agentidentity/deletion.ts). One object, read only.
+- apiGroups: ["apiextensions.k8s.io"]
+  resources: ["customresourcedefinitions"]
+  verbs: ["get"]
+  resourceNames: ["agentidentities.nhi.dev"]
 {{- end }}
 {{- define "nhi-operator.rules.identities" -}}
 # The informer on AgentIdentities; patch is the JSON merge patch that adds and removes the

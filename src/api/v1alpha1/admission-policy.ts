@@ -71,10 +71,24 @@ const placeholders = (expr: string) =>
 /** Joins the non-empty strings of a CEL list expression. */
 const joined = (expr: string) => `${expr}.filter(x, x != '').join(', ')`;
 
-/** The requester may do verb `v` on group `g`, resource `x` (`resource/subresource`), each name if any. */
-const AUTHORIZER =
-  "authorizer.group(g).resource(x.split('/')[0]).subresource(x.contains('/') ? x.split('/')[1] : '').namespace(object.metadata.namespace)";
-const HOLDS = `(has(r.resourceNames) && r.resourceNames.size() > 0 ? r.resourceNames.all(n, ${AUTHORIZER}.name(n).check(v).allowed()) : ${AUTHORIZER}.check(v).allowed())`;
+/**
+ * The most requester checks (authorizer calls) one AgentIdentity may need: one per apiGroup x
+ * resource x verb x resourceName of its `kubernetes` rules. The apiserver limits the cost of each CEL
+ * evaluation (1,000,000) and an authorizer call costs 350,000: when every check ran in one variable,
+ * an identity asking for 3 combinations (`get, list, watch` on configmaps) was refused with "actual
+ * cost limit exceeded" (found by test/integration/safety/fuzz.test.ts). Each check now runs in a
+ * variable of its own (requesterCheck0..); beyond this many the identity is refused, naming the field.
+ */
+export const MAX_REQUESTER_CHECKS = 16;
+
+/** `group|resource|verb|name` for every requester check the identity's kubernetes rules need. */
+const REQUESTER_TUPLES = `variables.kubernetesScopes.map(s, s.rules.map(r, r.apiGroups.map(g, r.resources.map(x, r.verbs.map(v, has(r.resourceNames) && r.resourceNames.size() > 0 ? r.resourceNames.map(n, g + '|' + x + '|' + v + '|' + n).join(';') : g + '|' + x + '|' + v + '|').join(';')).join(';')).join(';')).join(';')).join(';').split(';').filter(t, t != '')`;
+
+/** Check `i`: '' when the requester holds it (or there is no such check), else `verb group/resource`. */
+const requesterCheck = (i: number): PolicyVariable => ({
+  name: `requesterCheck${i}`,
+  expression: `variables.requesterTuples.size() <= ${i} ? '' : [variables.requesterTuples[${i}].split('|')].map(t, authorizer.group(t[0]).resource(t[1].split('/')[0]).subresource(t[1].contains('/') ? t[1].split('/')[1] : '').namespace(object.metadata.namespace).name(t[3]).check(t[2]).allowed() ? '' : t[2] + ' ' + (t[0] == '' ? '' : t[0] + '/') + t[1])[0]`,
+});
 
 export const variables: PolicyVariable[] = [
   // The environment is the namespace's, set by the platform with a label; the requester cannot pick
@@ -103,11 +117,18 @@ export const variables: PolicyVariable[] = [
     name: 'forbiddenResources',
     expression: 'has(variables.rules.forbiddenResources) ? variables.rules.forbiddenResources : []',
   },
+  { name: 'requesterTuples', expression: REQUESTER_TUPLES },
+  { name: 'requesterChecks', expression: 'variables.requesterTuples.size()' },
+  ...Array.from({ length: MAX_REQUESTER_CHECKS }, (_, i) => requesterCheck(i)),
   {
     // `verb group/resource` for every grant the requesting user does not hold themselves. Only the
     // apiserver can evaluate it (authorizer); messageExpression may not call the authorizer itself.
+    // Past MAX_REQUESTER_CHECKS nothing is asked (the identity is refused by requester-checks-bounded).
     name: 'unheldGrants',
-    expression: `${joined(`variables.kubernetesScopes.map(s, ${joined(`s.rules.map(r, ${joined(`r.apiGroups.map(g, ${joined(`r.resources.map(x, r.verbs.filter(v, !${HOLDS}).map(v, v + ' ' + (g == '' ? '' : g + '/') + x).join(', '))`)})`)})`)})`)}.split(', ').filter(x, x != '')`,
+    expression: `variables.requesterChecks > ${MAX_REQUESTER_CHECKS} ? [] : [${Array.from(
+      { length: MAX_REQUESTER_CHECKS },
+      (_, i) => `variables.requesterCheck${i}`,
+    ).join(', ')}].filter(x, x != '')`,
   },
   {
     name: 'privileged',
@@ -261,6 +282,13 @@ export const validations: PolicyValidation[] = [
     messageExpression:
       "'spec.scopes[].rules grant what the requester ' + request.userInfo.username + ' may not do in namespace ' + object.metadata.namespace + ': ' + variables.unheldGrants.join(', ') + ' (the operator grants nothing its requester could not grant: RBAC escalation prevention)'",
     message: 'spec.scopes[].rules grant what the requester may not do in the namespace',
+  },
+  {
+    id: 'requester-checks-bounded',
+    field: 'spec.scopes[].rules',
+    expression: `variables.requesterChecks <= ${MAX_REQUESTER_CHECKS}`,
+    messageExpression: `'spec.scopes[].rules need ' + string(variables.requesterChecks) + ' requester checks (apiGroups x resources x verbs x resourceNames, over all rules); at most ${MAX_REQUESTER_CHECKS} fit the apiserver CEL cost budget: grant fewer combinations, or split the identity'`,
+    message: `spec.scopes[].rules need more than ${MAX_REQUESTER_CHECKS} requester checks (apiGroups x resources x verbs x resourceNames)`,
   },
   {
     id: 'vault-paths-within-reach',

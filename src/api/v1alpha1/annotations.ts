@@ -132,6 +132,12 @@ export const ObjectMarks = {
   previousVersion: 'nhi.dev/previous-version',
   rotatedAt: 'nhi.dev/rotated-at',
   previousRetireAt: 'nhi.dev/previous-retire-at',
+  /**
+   * `<why> at <time>`: the AgentIdentity went away and the operator left this object in place on
+   * purpose (spec.deletionPolicy Retain, or the AgentIdentity API itself being removed). Nothing
+   * deletes it any more; a human does, when no workload needs it.
+   */
+  retained: 'nhi.dev/retained',
 } as const;
 
 /** Custom metadata the Vault provider keeps on the KV records that prove ownership of a role. */

@@ -5,7 +5,13 @@
 
 import { parseDuration } from './duration.ts';
 import { VAULT_KV_ROOT } from './managed-secrets.ts';
-import type { AgentIdentitySpec, AttestationAction, EnvironmentRules, SecretSpec } from './types.ts';
+import type {
+  AgentIdentitySpec,
+  AttestationAction,
+  DeletionPolicy,
+  EnvironmentRules,
+  SecretSpec,
+} from './types.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -19,6 +25,7 @@ export const SpecDefaults = {
   orphanGracePeriod: '5m',
   quarantinePeriod: '24h',
   rotationInterval: '168h',
+  deletionPolicy: 'Delete',
 } as const;
 
 /** The default overlap: half the rotation interval, at most this long. */
@@ -46,6 +53,21 @@ type Spec = Pick<
   'ttl' | 'credentialTTL' | 'inactivityTimeout' | 'orphanGracePeriod' | 'quarantinePeriod'
 >;
 type Rotated = Pick<SecretSpec, 'rotationInterval' | 'overlap'>;
+
+/** What deleting the AgentIdentity does to its credentials (spec.deletionPolicy). */
+export function deletionPolicyOf(spec: Pick<AgentIdentitySpec, 'deletionPolicy'>): DeletionPolicy {
+  return spec.deletionPolicy ?? SpecDefaults.deletionPolicy;
+}
+
+/**
+ * Offboarding in a namespace being deleted (Terminating) must not hold the namespace forever when
+ * revocation keeps failing (a backend that cannot authenticate, an unreachable Vault). It retries every
+ * `retryEveryMs`; once the namespace has been terminating for `releaseAfterMs` it releases the
+ * finalizer with the credentials it could not revoke left in place, a high-severity audit record and
+ * the metric nhi_offboarding_released_total. So a namespace waits on the operator at most
+ * releaseAfterMs + retryEveryMs. The operator's --offboarding-release-after flag overrides releaseAfterMs.
+ */
+export const TerminatingNamespaceOffboarding = { releaseAfterMs: 5 * MINUTE, retryEveryMs: 15_000 } as const;
 
 /** Lifetime of the identity itself (spec.ttl). */
 export function ttlMs(spec: Spec): number {

@@ -32,6 +32,7 @@ const agentIdentitySpec: Fields<AgentIdentitySpec> = {
   secrets: true,
   impact: true,
   locked: true,
+  deletionPolicy: true,
 };
 
 const secretSpec: Fields<SecretSpec> = {

@@ -25,6 +25,7 @@ import { agentIdentityStatusSchema } from './status-schema.ts';
 import {
   DatabasePrivileges,
   DataClassifications,
+  DeletionPolicies,
   Environments,
   GeneratorTypes,
   ProviderKinds,
@@ -462,6 +463,11 @@ const agentIdentitySpec = obj(
       internetExposed: bool('Whether the workload accepts traffic from the internet.', false),
     }),
     locked: bool('Set by nhictl lock: quarantine now, whatever the workload does (kill switch).'),
+    deletionPolicy: oneOf(
+      'What deleting this AgentIdentity does to its credentials. Delete: revoke them everywhere (offboarding). Retain: leave the ServiceAccount, Secrets and cloud and Vault credentials in place, marked nhi.dev/retained, for a human to remove.',
+      DeletionPolicies,
+      SpecDefaults.deletionPolicy,
+    ),
   },
   {
     required: ['owner', 'purpose', 'environment'],

@@ -21,6 +21,10 @@ export type GeneratorType = (typeof GeneratorTypes)[number];
 export const DataClassifications = ['public', 'internal', 'confidential', 'restricted'] as const;
 export type DataClassification = (typeof DataClassifications)[number];
 
+/** What deleting the AgentIdentity does to its credentials: revoke them (Delete) or leave them (Retain). */
+export const DeletionPolicies = ['Delete', 'Retain'] as const;
+export type DeletionPolicy = (typeof DeletionPolicies)[number];
+
 export interface ObjectMeta {
   name: string;
   namespace?: string;
@@ -150,6 +154,8 @@ export interface AgentIdentitySpec {
   impact?: { dataClassification?: DataClassification; internetExposed?: boolean };
   /** Set by `nhictl lock`: quarantine now, whatever the workload does. */
   locked?: boolean;
+  /** Delete (default): deleting the AgentIdentity revokes its credentials. Retain: they stay, marked retained. */
+  deletionPolicy?: DeletionPolicy;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';

@@ -70,6 +70,25 @@ export interface IdentityMetrics {
    * quarantine period, offboarding, a scope removed from the spec).
    */
   revocationBlocked(key: string): void;
+  /**
+   * deletion.ts: offboarding in a namespace being deleted kept failing past its bound, and the
+   * finalizer was released with this backend's credentials left in place.
+   */
+  offboardingReleased(key: string): void;
+}
+
+/** Why an AgentIdentity is being deleted, read only when one is (deletion.ts decides what follows). */
+export interface DeletionFacts {
+  /**
+   * Whether the AgentIdentity CustomResourceDefinition itself is being deleted (an uninstall, a
+   * GitOps prune): then every AgentIdentity goes and no credential may. Throws when it cannot be
+   * read: then nothing is revoked and offboarding is retried.
+   */
+  apiBeingRemoved(): Promise<boolean>;
+  /** When the namespace began terminating (from the informer cache); undefined when it is not. */
+  namespaceDeletedAt(namespace: string): Date | undefined;
+  /** How long offboarding in a terminating namespace may fail before release (defaults.ts). */
+  releaseAfterMs: number;
 }
 
 export interface ReconcilerDeps {
@@ -86,6 +105,7 @@ export interface ReconcilerDeps {
   /** Owner notifications by webhook, when the IdentityPolicy configures one (notifications.ts). */
   webhook?: WebhookPort | undefined;
   metrics: IdentityMetrics;
+  deletion: DeletionFacts;
   logger: Logger;
   now: () => Date;
   actor: string;

@@ -43,11 +43,23 @@ import { StatusDraft } from './status-draft.ts';
 /** Far deadlines (a 90-day ttl) are re-planned anyway by the periodic resync: wake at least daily. */
 const MAX_REQUEUE_MS = 24 * 3_600_000;
 
-type StepOutcome = { kind: 'finalized' } | { kind: 'requeue' } | { kind: 'done'; nextAt?: Date | undefined };
+type StepOutcome =
+  | { kind: 'finalized' }
+  | { kind: 'requeue' }
+  | { kind: 'retry'; afterMs: number }
+  | { kind: 'done'; nextAt?: Date | undefined };
 
 export class AgentIdentityReconciler {
   private readonly observer: Observer;
   private readonly delivered = new DeliveredNotifications();
+  /**
+   * Key -> UID of the identities whose finalizer this process released. Until the informer delivers
+   * the deletion, the cache still shows the object with the finalizer; a reconcile then must not
+   * offboard (revoke, audit, Event) a second time. An entry goes when the cache no longer has the key.
+   */
+  private readonly finalized = new Map<string, string>();
+  /** UIDs whose retained credentials were reported while releasing the finalizer is retried (deletion.ts). */
+  private readonly retentionsReported = new Set<string>();
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.observer = new Observer(deps);
@@ -59,10 +71,13 @@ export class AgentIdentityReconciler {
     if (!identity) {
       this.observer.forget(key);
       this.delivered.forget(key);
+      this.finalized.delete(key);
       return;
     }
     const now = this.deps.now();
     const deleting = Boolean(identity.metadata.deletionTimestamp);
+    const uid = identity.metadata.uid ?? '';
+    if (deleting && this.finalized.get(key) === uid) return;
     if (!deleting && !identity.metadata.finalizers?.includes(Marks.finalizer) && !this.deps.dryRun) {
       identity = await this.deps.store.addFinalizer(identity, Marks.finalizer);
     }
@@ -103,8 +118,12 @@ export class AgentIdentityReconciler {
         return { requeueAfterMs: backoffUntil.getTime() - now.getTime() };
       try {
         const outcome = await this.runStep(ref, decision, draft, now, gathered.observed);
-        if (outcome.kind === 'finalized') return;
+        if (outcome.kind === 'finalized') {
+          this.finalized.set(key, uid);
+          return;
+        }
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
+        if (outcome.kind === 'retry') return { requeueAfterMs: outcome.afterMs };
         nextWork = outcome.nextAt;
         clearFailures(draft);
       } catch (error) {
@@ -144,9 +163,10 @@ export class AgentIdentityReconciler {
   ): Promise<StepOutcome> {
     const { deps } = this;
     switch (decision.action) {
-      case 'offboard':
-        await offboard(deps, ref, draft);
-        return { kind: 'finalized' };
+      case 'offboard': {
+        const retryAfterMs = await offboard(deps, ref, draft, now, this.retentionsReported);
+        return retryAfterMs === undefined ? { kind: 'finalized' } : { kind: 'retry', afterMs: retryAfterMs };
+      }
       case 'hold':
         holdProvisioning(draft, decision);
         return { kind: 'done' };

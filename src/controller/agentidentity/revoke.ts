@@ -2,6 +2,8 @@
 // operator owns, and offboarding when the AgentIdentity is deleted (revoke everywhere, then release
 // the finalizer). A revocation is marked on the object before it starts, so once begun it is finished
 // and never undone by a restore. Offboarding that cannot finish says where and what to do, and retries.
+// Whether offboarding revokes at all (deletionPolicy Retain, the CRD being deleted) and how long it
+// may hold a namespace being deleted is deletion.ts's answer.
 
 import { Controls, Marks, OperatorAnnotations } from '../../api/v1alpha1/annotations.ts';
 import type { IdentityRef } from '../../providers/types.ts';
@@ -13,6 +15,7 @@ import {
   reportAbandonment,
 } from './backends.ts';
 import type { Decision } from './decision.ts';
+import { releaseIfOverdue, retainCredentials, retentionOf } from './deletion.ts';
 import { auditIdentity, identityResource } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import { endQuarantinePeriod } from './quarantine.ts';
@@ -55,14 +58,39 @@ export function revokeFailed(draft: StatusDraft, reason: string, message: string
   if (!draft.is('Revoked')) draft.conditionsOf('revoke').set('Revoked', 'False', reason, message);
 }
 
-/** The AgentIdentity is being deleted: revoke everywhere, record it, release the finalizer. */
-export async function offboard(deps: ReconcilerDeps, ref: IdentityRef, draft: StatusDraft): Promise<void> {
+/**
+ * The AgentIdentity is being deleted: revoke everywhere, record it, release the finalizer; or keep
+ * every credential when deletion.ts says so. Returns undefined once the finalizer is released, or how
+ * long to wait before retrying a failure in a namespace being deleted; other failures throw (the queue
+ * retries with backoff). `retentionsReported`: see deletion.ts retainCredentials.
+ */
+export async function offboard(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  draft: StatusDraft,
+  now: Date,
+  retentionsReported: Set<string>,
+): Promise<number | undefined> {
   const { identity } = ref;
+  const blocked = async (error: unknown) => {
+    await reportBlockedOffboarding(deps, ref, draft, error);
+    const release = await releaseIfOverdue(deps, ref, error, now);
+    if (release === 'released') return undefined;
+    if (release !== undefined) return release;
+    throw error;
+  };
+  let retention: Awaited<ReturnType<typeof retentionOf>>;
+  try {
+    retention = await retentionOf(deps, ref);
+  } catch (error) {
+    return blocked(error);
+  }
+  // Nothing is revoked; a failure to release the finalizer goes back to the queue.
+  if (retention) return void (await retainCredentials(deps, ref, retention, retentionsReported));
   try {
     await applyPhaseEverywhere(deps, ref, 'revoke', 'AgentIdentity deleted (offboarding)');
   } catch (error) {
-    await reportBlockedOffboarding(deps, ref, draft, error);
-    throw error;
+    return blocked(error);
   }
   await reportAbandonment(deps, ref, droppedByAbandonment(deps, identity), 'offboarding');
   await deps.audit.record({

@@ -28,6 +28,16 @@ export const AuditActions = [
   'notified',
   /** The trail itself: a torn last line set aside, or a sink's unanchored tail adopted or moved aside. */
   'recovered',
+  /**
+   * An AgentIdentity went and its credentials were left in place on purpose: spec.deletionPolicy
+   * Retain, or the AgentIdentity CRD being deleted (the operator steps aside).
+   */
+  'retained',
+  /**
+   * Offboarding in a namespace being deleted kept failing past its bound: the finalizer was released
+   * and the backends named were not revoked (severity high).
+   */
+  'released',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 

@@ -98,15 +98,26 @@ describe('marks', () => {
       'kubectl.kubernetes.io/note': 'y',
       [Marks.purpose]: ref.identity.spec.purpose,
     });
-    expect(metadata.ownerReferences).toEqual([
-      expect.objectContaining({
-        kind: 'AgentIdentity',
-        uid: 'uid-of-support-bot',
-        controller: true,
-        blockOwnerDeletion: false,
-      }),
-    ]);
-    expect(reasons).toEqual(['labels', 'annotations', 'ownerReference']);
+    expect(metadata.ownerReferences).toBeUndefined();
+    expect(reasons).toEqual(['managed-by', 'labels', 'annotations']);
     expect(withMarks(metadata, ref).reasons).toEqual([]);
+  });
+
+  it("removes the ownerReference to the identity that earlier versions wrote, keeping others'", () => {
+    const theirs = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'x', uid: 'uid-x' };
+    const earlier = {
+      apiVersion: 'nhi.dev/v1alpha1',
+      kind: 'AgentIdentity',
+      name: 'support-bot',
+      uid: 'uid-of-support-bot',
+      controller: true,
+      blockOwnerDeletion: false,
+    };
+    const marked = withMarks({ name: 'support-bot' }, ref).metadata;
+    const { metadata, reasons } = withMarks({ ...marked, ownerReferences: [earlier, theirs] }, ref);
+    expect(metadata.ownerReferences).toEqual([theirs]);
+    expect(reasons).toEqual(['ownerReference']);
+    const alone = withMarks({ ...marked, ownerReferences: [earlier] }, ref).metadata;
+    expect(alone.ownerReferences).toBeUndefined();
   });
 });

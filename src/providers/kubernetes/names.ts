@@ -3,6 +3,12 @@
 // Ownership rule: an object is ours for an identity when its `nhi.dev/identity-uid` label equals
 // that identity's UID. We adopt such objects (restoring the rest of our marks) and never modify or
 // delete an object without it, whatever its name.
+//
+// Lifetime rule: nothing we write carries an ownerReference to the AgentIdentity, so the garbage
+// collector never deletes a credential because an AgentIdentity vanished (a CRD deleted by an
+// uninstall or a GitOps prune would otherwise cascade to every ServiceAccount and Secret workloads
+// use). Our objects go only when revocation deletes them explicitly, by these marks. Objects written
+// by earlier versions lose that ownerReference on their next reconcile.
 
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
@@ -83,16 +89,12 @@ export function markAnnotations(ref: IdentityRef): Record<string, string> {
   };
 }
 
-/** The AgentIdentity as controller owner; blockOwnerDeletion false so it never waits on our objects. */
-export function ownerReferenceOf(ref: IdentityRef): k8s.V1OwnerReference {
-  return {
-    apiVersion: API_VERSION,
-    kind: 'AgentIdentity',
-    name: ref.identity.metadata.name,
-    uid: identityUidOf(ref),
-    controller: true,
-    blockOwnerDeletion: false,
-  };
+/**
+ * Whether `owner` is an ownerReference to the AgentIdentity `identityUid` (what versions before the
+ * lifetime rule above wrote): withMarks removes it.
+ */
+export function isIdentityOwnerReference(owner: k8s.V1OwnerReference, identityUid: string): boolean {
+  return owner.kind === 'AgentIdentity' && owner.apiVersion === API_VERSION && owner.uid === identityUid;
 }
 
 export function isOurs(metadata: k8s.V1ObjectMeta | undefined, identityUid: string): boolean {
@@ -141,7 +143,7 @@ export interface MarkOptions {
   removeAnnotations?: readonly string[];
 }
 
-/** Metadata of a new object: name, namespace, our labels, annotations and owner reference. */
+/** Metadata of a new object: name, namespace, our labels and annotations (no owner reference: see the top). */
 export function markedMetadata(ref: IdentityRef, name: string, options: MarkOptions = {}): k8s.V1ObjectMeta {
   const annotations: Record<string, string> = { ...markAnnotations(ref), ...options.annotations };
   for (const key of options.removeAnnotations ?? []) delete annotations[key];
@@ -150,13 +152,13 @@ export function markedMetadata(ref: IdentityRef, name: string, options: MarkOpti
     namespace: ref.subject.namespace,
     labels: { ...markLabels(ref), ...options.labels },
     annotations,
-    ownerReferences: [ownerReferenceOf(ref)],
   };
 }
 
 /**
- * Our marks merged into `live` metadata (labels and annotations others added are kept), the owner
- * reference added when missing. Returns the merged metadata and what differed from `live`.
+ * Our marks merged into `live` metadata (labels and annotations others added are kept), an
+ * ownerReference to the identity removed (others' kept). Returns the merged metadata and what
+ * differed from `live`: `managed-by` when the object was not marked managed yet (an adoption).
  */
 export function withMarks(
   live: k8s.V1ObjectMeta,
@@ -164,6 +166,7 @@ export function withMarks(
   options: MarkOptions = {},
 ): { metadata: k8s.V1ObjectMeta; reasons: string[] } {
   const reasons: string[] = [];
+  if (live.labels?.[Marks.managedBy] !== Marks.managedByValue) reasons.push('managed-by');
   const labels = { ...live.labels, ...markLabels(ref), ...options.labels };
   if (!sameRecord(labels, live.labels ?? {})) reasons.push('labels');
   const annotations: Record<string, string> = {
@@ -175,13 +178,12 @@ export function withMarks(
   if (!sameRecord(annotations, live.annotations ?? {})) reasons.push('annotations');
   const uid = identityUidOf(ref);
   const refs = live.ownerReferences ?? [];
-  let ownerReferences = refs;
-  if (!refs.some((owner) => owner.uid === uid)) {
-    const otherController = refs.some((owner) => owner.controller);
-    ownerReferences = [...refs, { ...ownerReferenceOf(ref), controller: !otherController }];
-    reasons.push('ownerReference');
-  }
-  return { metadata: { ...live, labels, annotations, ownerReferences }, reasons };
+  const ownerReferences = refs.filter((owner) => !isIdentityOwnerReference(owner, uid));
+  if (ownerReferences.length !== refs.length) reasons.push('ownerReference');
+  const metadata: k8s.V1ObjectMeta = { ...live, labels, annotations };
+  if (ownerReferences.length > 0) metadata.ownerReferences = ownerReferences;
+  else delete metadata.ownerReferences;
+  return { metadata, reasons };
 }
 
 export function sameRecord(a: Record<string, string>, b: Record<string, string>): boolean {

@@ -90,7 +90,7 @@ function create<K extends ManagedKind>(
 
 function converge<K extends ManagedKind>(kind: K, name: string, c: Convergence<ManagedObjects[K]>): Action[] {
   if (c.metadata.length === 0 && c.spec.length === 0) return [];
-  const verb: Verb = c.metadata.includes('ownerReference') ? 'adopt' : 'update';
+  const verb: Verb = c.metadata.includes('managed-by') ? 'adopt' : 'update';
   const reason = `${[...c.spec, ...c.metadata].join(', ')} differ`;
   const run = (port: KubernetesPort) => port.replace(kind, c.object).then(() => {});
   const action: Action = { kind, name, verb, reason, run };

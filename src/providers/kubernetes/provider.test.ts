@@ -34,7 +34,7 @@ const decode = (s: k8s.V1Secret | undefined, key: string) =>
   s?.data?.[key] === undefined ? undefined : Buffer.from(s.data[key] as string, 'base64').toString();
 
 describe('provision', () => {
-  it('creates the ServiceAccount, Role, RoleBinding and first Secret value, all marked and owned', async () => {
+  it('creates the ServiceAccount, Role, RoleBinding and first Secret value, all marked, none owned through an ownerReference', async () => {
     const result = await provider.provision(bot());
     expect(result.status).toEqual({ serviceAccount: 'bot' });
     expect(result.changes.map((c) => `${c.action} ${c.resource}`)).toEqual([
@@ -51,12 +51,10 @@ describe('provision', () => {
         [Marks.identityUid]: 'uid-of-bot',
       });
       expect(object?.metadata?.annotations?.[Marks.purpose]).toBe(bot().identity.spec.purpose);
-      expect(object?.metadata?.ownerReferences?.[0]).toMatchObject({
-        uid: 'uid-of-bot',
-        controller: true,
-        blockOwnerDeletion: false,
-      });
+      // No ownerReference: the garbage collector must never cascade from the AgentIdentity.
+      expect(object?.metadata?.ownerReferences).toBeUndefined();
     }
+    expect(port.peek('Secret', NS, 'bot-api-key')?.metadata?.ownerReferences).toBeUndefined();
     expect(port.peek('Role', NS, 'nhi-bot')?.rules).toEqual([readConfigMaps]);
     expect(port.peek('RoleBinding', NS, 'nhi-bot')?.subjects).toEqual([
       { kind: 'ServiceAccount', name: 'bot', namespace: NS },
@@ -340,6 +338,62 @@ describe('quarantine, restore, revoke', () => {
     untouched();
     expect(port.peek('RoleBinding', NS, 'nhi-other')).toBeDefined();
     expect(await provider.revokeWithChanges(bot())).toEqual([]);
+  });
+});
+
+describe('lifetimes: no ownerReference, explicit deletion only', () => {
+  it('drops the ownerReference an earlier version wrote, changing nothing else', async () => {
+    await provider.provision(bot());
+    const owner = {
+      apiVersion: 'nhi.dev/v1alpha1',
+      kind: 'AgentIdentity',
+      name: 'bot',
+      uid: 'uid-of-bot',
+      controller: true,
+      blockOwnerDeletion: false,
+    };
+    for (const kind of ['ServiceAccount', 'Secret'] as const) {
+      const name = kind === 'Secret' ? 'bot-api-key' : 'bot';
+      const live = port.peek(kind, NS, name);
+      port.seed(kind, { ...live, metadata: { ...live?.metadata, ownerReferences: [owner] } } as never);
+    }
+    const before = port.peek('Secret', NS, 'bot-api-key');
+    const { changes } = await provider.provision(bot());
+    expect(changes.map((c) => `${c.action} ${c.resource}`).sort()).toEqual([
+      'update Secret/agents/bot-api-key',
+      'update ServiceAccount/agents/bot',
+    ]);
+    expect(port.peek('ServiceAccount', NS, 'bot')?.metadata?.ownerReferences).toBeUndefined();
+    const after = port.peek('Secret', NS, 'bot-api-key');
+    expect(after?.metadata?.ownerReferences).toBeUndefined();
+    expect(after?.data).toEqual(before?.data);
+    expect(after?.metadata?.uid).toBe(before?.metadata?.uid);
+  });
+
+  it('retain marks every object it owns for the identity, keeps their data, and marks each once', async () => {
+    await provider.provision(bot());
+    port.seed('ServiceAccount', unmarked('bot-legacy') as never);
+    const data = port.peek('Secret', NS, 'bot-api-key')?.data;
+    const marked = await provider.retainWithChanges(bot(), 'spec.deletionPolicy Retain');
+    expect(marked.map((c) => `${c.action} ${c.resource}`).sort()).toEqual([
+      'retain Role/agents/nhi-bot',
+      'retain RoleBinding/agents/nhi-bot',
+      'retain Secret/agents/bot-api-key',
+      'retain ServiceAccount/agents/bot',
+    ]);
+    for (const [kind, name] of [
+      ['ServiceAccount', 'bot'],
+      ['Role', 'nhi-bot'],
+      ['RoleBinding', 'nhi-bot'],
+      ['Secret', 'bot-api-key'],
+    ] as const) {
+      expect(port.peek(kind, NS, name)?.metadata?.annotations?.[ObjectMarks.retained]).toMatch(
+        /^spec\.deletionPolicy Retain at \d{4}-/,
+      );
+    }
+    expect(port.peek('Secret', NS, 'bot-api-key')?.data).toEqual(data);
+    expect(port.writesOf('ServiceAccount', 'bot-legacy')).toEqual([]);
+    expect(await provider.retainWithChanges(bot(), 'again')).toEqual([]);
   });
 });
 

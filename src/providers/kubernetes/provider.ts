@@ -1,8 +1,8 @@
 // The Kubernetes backend of the CredentialProvider port, the embedded default: the managed
 // ServiceAccount, a Role and RoleBinding from the `kubernetes` scopes, and target Secrets with
-// staged rotation. Everything it writes carries our marks (see names.ts) and an ownerReference to
-// the AgentIdentity; it adopts objects with our identity-uid label and refuses (NotOwnedError) any
-// other object holding one of its names.
+// staged rotation. Everything it writes carries our marks (see names.ts) and no ownerReference, so
+// only revoke() deletes it; it adopts objects with our identity-uid label and refuses (NotOwnedError)
+// any other object holding one of its names.
 
 import type * as k8s from '@kubernetes/client-node';
 import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
@@ -227,6 +227,32 @@ export class KubernetesProvider implements CredentialProvider {
         if (await this.deleteOurs(ref, kind, object)) {
           changes.push(this.change(ref, kind, object.metadata?.name, 'delete', 'revoked'));
         }
+      }
+    }
+    return changes;
+  }
+
+  /**
+   * The AgentIdentity is going and its credentials stay (deletionPolicy Retain, or the AgentIdentity
+   * API being removed): marks every object we own for it `nhi.dev/retained: <why> at <time>`, changing
+   * nothing else, so workloads keep using them and a human can tell why they outlived their identity.
+   * Objects already marked are left as they are.
+   */
+  async retain(ref: IdentityRef, why: string): Promise<void> {
+    await this.retainWithChanges(ref, why);
+  }
+
+  /** retain(), returning what it marked (for the audit record). */
+  async retainWithChanges(ref: IdentityRef, why: string): Promise<PlannedChange[]> {
+    const value = `${why} at ${new Date(this.clock.now()).toISOString()}`;
+    const changes: PlannedChange[] = [];
+    for (const kind of MANAGED_KINDS) {
+      for (const object of await this.ours(ref, kind)) {
+        if (object.metadata?.annotations?.[ObjectMarks.retained] !== undefined) continue;
+        const annotations = { ...object.metadata?.annotations, [ObjectMarks.retained]: value };
+        // A 409 (changed meanwhile) goes back to the caller, whose retry marks it.
+        await this.port.replace(kind, { ...object, metadata: { ...object.metadata, annotations } });
+        changes.push(this.change(ref, kind, object.metadata?.name, 'retain', why));
       }
     }
     return changes;

@@ -75,6 +75,16 @@ function operatorCalls(): Array<[string, Attributes]> {
     // src/operator.ts namespaceSource: Namespace labels for providers' allowedNamespaces.selector.
     calls.push([`${verb} namespaces`, { resource: 'namespaces', verb }]);
   }
+  // adapters/kubernetes/api-removal.ts: whether the AgentIdentity CRD is being deleted (steps aside).
+  calls.push([
+    'get the AgentIdentity CRD',
+    {
+      group: 'apiextensions.k8s.io',
+      resource: 'customresourcedefinitions',
+      verb: 'get',
+      name: 'agentidentities.nhi.dev',
+    },
+  ]);
   // runtime/leader.ts requireLeaseNamespace: the Lease's namespace exists.
   calls.push(['get the release namespace', { resource: 'namespaces', verb: 'get', name: releaseNs }]);
   // runtime/finalizers.ts customObjectMergePatcher: the finalizer.
@@ -182,6 +192,19 @@ function forbiddenCalls(): Array<[string, Attributes]> {
     [
       'create leases elsewhere',
       { group: 'coordination.k8s.io', resource: 'leases', verb: 'create', namespace: ns },
+    ],
+    [
+      'read another CRD',
+      {
+        group: 'apiextensions.k8s.io',
+        resource: 'customresourcedefinitions',
+        verb: 'get',
+        name: 'identitypolicies.nhi.dev',
+      },
+    ],
+    [
+      'delete customresourcedefinitions',
+      { group: 'apiextensions.k8s.io', resource: 'customresourcedefinitions', verb: 'delete' },
     ],
     [
       'create customresourcedefinitions',
@@ -406,22 +429,13 @@ describe('helm install', () => {
     // operator would delete the hand-made objects below: marked as its own, but not desired.)
     await operator?.stop();
     operator = undefined;
-    // A managed ServiceAccount and Secret made by hand, marked and owned like the operator's.
+    // A managed ServiceAccount and Secret made by hand, marked like the operator's (which carry no
+    // ownerReference: docs/reliability-safety.md).
     const marks = {
       labels: {
         'app.kubernetes.io/managed-by': 'nhi-operator',
         'nhi.dev/identity-uid': identity.metadata.uid ?? '',
       },
-      ownerReferences: [
-        {
-          apiVersion: 'nhi.dev/v1alpha1',
-          kind: 'AgentIdentity',
-          name: 'bot',
-          uid: identity.metadata.uid ?? '',
-          controller: false,
-          blockOwnerDeletion: false,
-        },
-      ],
     };
     await core.createNamespacedServiceAccount({
       namespace: workloadNs,
@@ -444,13 +458,10 @@ describe('helm install', () => {
 
     for (const name of CRDS) await extensions.readCustomResourceDefinition({ name });
     expect((await getIdentity(workloadNs, 'bot')).metadata.uid).toBe(identity.metadata.uid);
-    // Same objects, same uids; and nothing that was uninstalled owns any of them, so the garbage
-    // collector has nothing to cascade: their only owner is the AgentIdentity.
+    // Same objects, same uids; and nothing owns any of them through an ownerReference (not the
+    // release, not the AgentIdentity), so the garbage collector has nothing to cascade from.
     expect(await uids(reads)).toEqual(uidsBefore);
-    for (const read of Object.values(reads)) {
-      const owners = (await read()).metadata?.ownerReferences ?? [];
-      expect(owners.map((o) => `${o.kind}/${o.uid}`)).toEqual([`AgentIdentity/${identity.metadata.uid}`]);
-    }
+    for (const read of Object.values(reads)) expect((await read()).metadata?.ownerReferences).toBeUndefined();
     const secret = await core.readNamespacedSecret({ namespace: workloadNs, name: 'bot-api-key' });
     expect(Object.keys(secret.data ?? {})).toContain('api-key');
   });

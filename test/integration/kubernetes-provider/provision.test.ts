@@ -61,12 +61,8 @@ describe('KubernetesProvider.provision against the apiserver', () => {
         [Marks.identityUid]: ref.identity.metadata.uid,
         [Marks.environment]: 'development',
       });
-      expect(object.metadata?.ownerReferences?.[0]).toMatchObject({
-        kind: 'AgentIdentity',
-        uid: ref.identity.metadata.uid,
-        controller: true,
-        blockOwnerDeletion: false,
-      });
+      // No ownerReference: the garbage collector must never delete a credential with its identity.
+      expect(object.metadata?.ownerReferences).toBeUndefined();
     }
     expect(sa.automountServiceAccountToken).toBe(false);
     expect(role.rules).toEqual([readConfigMaps]);

@@ -6,6 +6,7 @@
 
 import type * as k8s from '@kubernetes/client-node';
 import { Controls } from '../../../api/v1alpha1/annotations.ts';
+import { TerminatingNamespaceOffboarding } from '../../../api/v1alpha1/defaults.ts';
 import type {
   AgentIdentity,
   ClusterCredentialProvider,
@@ -91,6 +92,9 @@ export class RecordingMetrics implements IdentityMetrics {
   revocationBlocked(key: string): void {
     this.reported.push(`revocationBlocked ${key}`);
   }
+  offboardingReleased(key: string): void {
+    this.reported.push(`offboardingReleased ${key}`);
+  }
 }
 
 export const HARNESS_NAMESPACE = 'agents';
@@ -115,6 +119,9 @@ export class ReconcilerHarness {
   policy: IdentityPolicy | undefined;
   /** Makes every target-Secret sync of an external backend fail (a rotation whose sync fails). */
   failTargetSync = false;
+  /** What DeletionFacts report: the AgentIdentity CRD being deleted, the namespace terminating since. */
+  apiBeingRemoved: boolean | Error = false;
+  namespaceDeletedAt: Date | undefined;
   private reconciler: AgentIdentityReconciler | undefined;
   private deps: ReconcilerDeps | undefined;
 
@@ -161,6 +168,14 @@ export class ReconcilerHarness {
         },
       },
       metrics: this.metrics,
+      deletion: {
+        apiBeingRemoved: async () => {
+          if (this.apiBeingRemoved instanceof Error) throw this.apiBeingRemoved;
+          return this.apiBeingRemoved;
+        },
+        namespaceDeletedAt: () => this.namespaceDeletedAt,
+        releaseAfterMs: TerminatingNamespaceOffboarding.releaseAfterMs,
+      },
       logger: silentLogger(),
       now: () => this.now,
       actor: 'test',

@@ -1,0 +1,34 @@
+import * as k8s from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { BoundedKubeConfig } from './kube-config.ts';
+
+function config(timeoutMs: number): BoundedKubeConfig {
+  const kc = new BoundedKubeConfig(timeoutMs);
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: false }],
+    users: [{ name: 'u', token: 'not-a-real-token' }],
+    contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+    currentContext: 'x',
+  });
+  return kc;
+}
+
+describe('BoundedKubeConfig', () => {
+  it('gives every API request a signal that aborts after the timeout', async () => {
+    const context = new k8s.RequestContext('https://127.0.0.1:1/api/v1/namespaces', k8s.HttpMethod.GET);
+    await config(20).applySecurityAuthentication(context);
+    const signal = context.getSignal();
+    expect(signal?.aborted).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(signal?.aborted).toBe(true);
+    expect(signal?.reason).toBeInstanceOf(DOMException);
+  });
+
+  it("leaves a request's own signal (a watch's inactivity timeout) alone", async () => {
+    const context = new k8s.RequestContext('https://127.0.0.1:1/api/v1/pods?watch=1', k8s.HttpMethod.GET);
+    const own = new AbortController().signal;
+    context.setSignal(own);
+    await config(20).applySecurityAuthentication(context);
+    expect(context.getSignal()).toBe(own);
+  });
+});
