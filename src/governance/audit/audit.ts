@@ -26,6 +26,8 @@ export const AuditActions = [
   'attested',
   /** A notification was delivered to the IdentityPolicy's webhook. */
   'notified',
+  /** The identity's workload was rolled after a rotation (spec.secrets[].restartWorkload). */
+  'workload-restarted',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 
