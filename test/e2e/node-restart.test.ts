@@ -1,8 +1,9 @@
 // Restarting consumers after rotation (spec.secrets[].restartWorkload) with real pods on the dev
 // node: a Deployment whose container reads its Secret once, at start, through an env var
 // (secretKeyRef). Each rotation rolls the Deployment exactly once (one new ReplicaSet, the pod
-// template's nhi.dev/restarted-for names the rotation) and the new pod sees the new value; a
-// quarantine rolls nothing. Values never leave the pod: the probe answers with their SHA-256.
+// template's nhi.dev/restarted-for names the rotation) and the new pod sees the new value, while
+// through the rollout some pod is always Ready with the old value (still valid for the overlap) or
+// the new one; a quarantine rolls nothing. Values never leave the pod: the probe answers with their SHA-256.
 
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -80,9 +81,48 @@ describeOnNode('restarting a consumer after rotation on the dev node', () => {
         { timeoutMs: 90_000, intervalMs: 200 },
       );
 
+    /**
+     * Until stopped, every 100 ms: how many pods are Ready and not terminating, and how many of them
+     * serve a value outside `allowed` (a pod that starts terminating while asked is left out).
+     */
+    const sampleRollout = (allowed: string[]) => {
+      const samples: { ready: number; foreign: number }[] = [];
+      let stopped = false;
+      const loop = (async () => {
+        while (!stopped) {
+          const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=consumer' })).items;
+          const serving = pods.filter(
+            (p) =>
+              !p.metadata?.deletionTimestamp &&
+              p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          );
+          let foreign = 0;
+          let ready = 0;
+          for (const p of serving) {
+            const env = await probe<{ sha256?: string }>(p, `/env${query({ name: 'API_KEY' })}`).catch(
+              () => undefined,
+            );
+            if (!env) continue; // terminating between the list and the call
+            ready++;
+            if (!allowed.includes(env.sha256 ?? '')) foreign++;
+          }
+          samples.push({ ready, foreign });
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      })();
+      return {
+        stop: async () => {
+          stopped = true;
+          await loop;
+          return samples;
+        },
+      };
+    };
+
     let pod = await onlyPodWith(sha256(await current()));
     expect(await replicaSets()).toBe(1); // the first value rolls nothing
     const started = Date.now();
+    let sampled = 0;
 
     for (const version of [2, 3]) {
       const before = await current();
@@ -104,12 +144,24 @@ describeOnNode('restarting a consumer after rotation on the dev node', () => {
         },
         { timeoutMs: 30_000, intervalMs: 50 },
       );
+      const overlap = sampleRollout([sha256(before), sha256(value)]);
       pod = await onlyPodWith(sha256(value));
+      const samples = await overlap.stop();
+      // Through the rollout some pod was always Ready, and each served the old or the new value;
+      // the old one is still valid (the Secret's previous value) for the overlap.
+      expect(samples.length).toBeGreaterThan(0);
+      sampled += samples.length;
+      expect(samples.filter((n) => n.ready === 0)).toEqual([]);
+      expect(samples.filter((n) => n.foreign > 0)).toEqual([]);
+      const held = (await core.readNamespacedSecret({ namespace: ns, name: secretName })).data ?? {};
+      expect(held['api-key.previous'] === before).toBe(true);
       expect(pod.metadata?.name).not.toBe(oldPod);
       expect((await template())[RestartAnnotations.restartedFor]).toBe(`api-key=v${version}`);
       expect(await replicaSets()).toBe(version); // one new ReplicaSet per rotation
     }
-    console.log(`[nhi] two rotations, each rolled and served by a new pod, in ${Date.now() - started} ms`);
+    console.log(
+      `[nhi] two rotations, each rolled and served by a new pod, in ${Date.now() - started} ms; a Ready pod with a valid value in all ${sampled} samples during the rollouts`,
+    );
     const identity = (await custom.getNamespacedCustomObject({
       ...AGENT_IDENTITIES,
       namespace: ns,
