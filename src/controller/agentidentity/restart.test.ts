@@ -161,6 +161,20 @@ describe('restarting the workload after a rotation', () => {
     expect(h.condition('Quarantined')?.status).toBe('True');
     expect(h.patches).toHaveLength(0);
   });
+
+  it('rolls once when a restore gives the Secret a fresh value after quarantine', async () => {
+    const h = new DeploymentHarness([secret('api-key', true)]);
+    await h.settle();
+    h.identity.spec.locked = true;
+    await h.reconcile();
+    expect(h.condition('Quarantined')?.status).toBe('True');
+    h.identity.spec.locked = false;
+    await h.settle(3);
+    expect(h.condition('Quarantined')?.status).toBe('False');
+    const version = h.identity.status?.secrets?.[0]?.currentVersion;
+    expect(version).toBeGreaterThan(1);
+    expect(h.patches.map((p) => p[RestartAnnotations.restartedFor])).toEqual([`api-key=v${version}`]);
+  });
 });
 
 describe('which secrets are due a restart', () => {
