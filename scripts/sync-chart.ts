@@ -116,6 +116,17 @@ export const identityRules: Rule[] = [
     ],
   },
   {
+    apiGroups: ['apps'],
+    resources: ['deployments', 'statefulsets', 'daemonsets'],
+    verbs: ['patch'],
+    why: [
+      'spec.secrets[].restartWorkload (controller/agentidentity/restart.ts): after a rotation the',
+      "operator rolls the identity's own workloadRef, in the identity's namespace, with a merge patch of",
+      'two pod template annotations, as kubectl rollout restart does. A tenant who can create an',
+      'AgentIdentity can already patch their own workload, so this grants them nothing new.',
+    ],
+  },
+  {
     apiGroups: ['nhi.dev'],
     resources: ['agentidentities/status'],
     verbs: ['update'],
@@ -283,7 +294,8 @@ export const notGranted = [
   'Not granted, on purpose: serviceaccounts/token (the operator never mints tokens; its own Vault',
   'login reads the kubelet-projected token of its pod), tokenreviews (Vault reviews tokens with its',
   'own reviewer JWT; see rbac.tokenReview), clusterroles/clusterrolebindings, namespace writes, nodes,',
-  'pods/exec, patch on the kinds it manages, deletecollection anywhere, core/v1 events.',
+  'pods/exec, patch on the kinds it manages (ServiceAccounts, Secrets, Roles, RoleBindings),',
+  'deletecollection anywhere, core/v1 events.',
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -66,6 +66,8 @@ export interface AdoptOptions {
   length?: number;
   apply?: boolean;
   rotateNow?: boolean;
+  /** Set spec.secrets[].restartWorkload: the operator rolls the workload after each rotation. */
+  restartWorkload?: boolean;
   /** How long to wait for the operator to adopt the value (0: do not wait). */
   waitMs?: number;
   auditLog?: string;
@@ -361,6 +363,7 @@ export async function adopt(
     targetSecret: options.secret,
     key: options.key ?? options.env,
     rotationInterval: options.rotationInterval ?? SpecDefaults.rotationInterval,
+    ...(options.restartWorkload && { restartWorkload: true }),
   };
   const entry = adoptedSecretSpec(target, options.length);
   const patch = workloadPatch(workload, at, target);
@@ -524,6 +527,11 @@ export function registerAdoptCommand(program: Command): void {
     .option('--length <n>', 'length of the values later rotations generate', (v) => Number(v), 32)
     .option('--apply', 'patch the workload now (default: print the patch for review / GitOps)', false)
     .option('--rotate-now', 'rotate right after adoption instead of at the next interval', false)
+    .option(
+      '--restart-workload',
+      'roll the workload after each rotation of the secret (spec.secrets[].restartWorkload)',
+      false,
+    )
     .option('--wait <seconds>', 'how long to wait for the operator to adopt the value', '60')
     .option('--audit-log <file>', 'also append a hash-chained audit record to this file')
     .addOption(outputOption('text'))

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { type Command, Option } from 'commander';
 import { LineCounter, parseAllDocuments } from 'yaml';
-import { DEFAULT_IDENTITY_POLICY_NAME } from '../api/v1alpha1/admission-policy.ts';
+import { DEFAULT_IDENTITY_POLICY_NAME, RESTART_RESOURCES } from '../api/v1alpha1/admission-policy.ts';
 import { Marks } from '../api/v1alpha1/annotations.ts';
 import type {
   AgentIdentity,
@@ -362,6 +362,16 @@ export function requestedGrants(identity: AgentIdentity): RequestedGrant[] {
 const grantText = (g: RequestedGrant) =>
   `${g.verb} ${g.group ? `${g.group}/` : ''}${g.resource}${g.subresource ? `/${g.subresource}` : ''}${g.name ? ` ${g.name}` : ''}`;
 
+/** The workload spec.secrets[].restartWorkload would roll, as the admission rule sees it. */
+function restartedWorkload(
+  identity: AgentIdentity,
+): { kind: string; name: string; resource: string } | undefined {
+  const ref = identity.spec.workloadRef;
+  if (!ref || !(identity.spec.secrets ?? []).some((s) => s.restartWorkload)) return undefined;
+  const resource = RESTART_RESOURCES[ref.kind as keyof typeof RESTART_RESOURCES];
+  return resource ? { kind: ref.kind, name: ref.name, resource } : undefined;
+}
+
 /**
  * The admission rule only the apiserver can evaluate offline, asked of the cluster instead: does the
  * current user hold every Kubernetes grant the identity requests, in its namespace? One
@@ -388,8 +398,32 @@ export async function requesterViolations(identity: AgentIdentity, kc: k8s.KubeC
     });
     if (!review.status?.allowed) unheld.push(grantText(grant));
   }
-  if (unheld.length === 0) return [];
+  const violations: Violation[] = [];
+  const restarted = restartedWorkload(identity);
+  if (restarted) {
+    const review = await api.createSelfSubjectAccessReview({
+      body: {
+        spec: {
+          resourceAttributes: {
+            namespace,
+            group: 'apps',
+            resource: restarted.resource,
+            verb: 'patch',
+            name: restarted.name,
+          },
+        },
+      },
+    });
+    if (!review.status?.allowed)
+      violations.push({
+        field: 'spec.secrets[].restartWorkload',
+        message: `spec.secrets[].restartWorkload rolls ${restarted.kind} ${restarted.name}, which the requester may not patch in namespace ${namespace}`,
+        rule: 'policy:requester-may-restart-workload',
+      });
+  }
+  if (unheld.length === 0) return violations;
   return [
+    ...violations,
     {
       field: 'spec.scopes[].rules',
       message: `spec.scopes[].rules grant what the requester may not do in namespace ${namespace}: ${unheld.join(', ')} (the operator grants nothing its requester could not grant: RBAC escalation prevention)`,

@@ -37,6 +37,13 @@
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities"]
   verbs: ["get", "list", "watch", "patch", "revoke", "attest"]
+# spec.secrets[].restartWorkload (controller/agentidentity/restart.ts): after a rotation the
+# operator rolls the identity's own workloadRef, in the identity's namespace, with a merge patch of
+# two pod template annotations, as kubectl rollout restart does. A tenant who can create an
+# AgentIdentity can already patch their own workload, so this grants them nothing new.
+- apiGroups: ["apps"]
+  resources: ["deployments", "statefulsets", "daemonsets"]
+  verbs: ["patch"]
 # Status is written through the status subresource only (runtime/status.ts).
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities/status"]
@@ -88,7 +95,8 @@
 # Not granted, on purpose: serviceaccounts/token (the operator never mints tokens; its own Vault
 # login reads the kubelet-projected token of its pod), tokenreviews (Vault reviews tokens with its
 # own reviewer JWT; see rbac.tokenReview), clusterroles/clusterrolebindings, namespace writes, nodes,
-# pods/exec, patch on the kinds it manages, deletecollection anywhere, core/v1 events.
+# pods/exec, patch on the kinds it manages (ServiceAccounts, Secrets, Roles, RoleBindings),
+# deletecollection anywhere, core/v1 events.
 {{- end }}
 {{- define "nhi-operator.rules.lease" -}}
 # The first leader creates the Lease (runtime/leader.ts); create cannot be limited to one name.

@@ -15,6 +15,7 @@ import {
   DEFAULT_ENVIRONMENT,
   FORBIDDEN_VAULT_CAPABILITIES,
   FORBIDDEN_VAULT_PATHS,
+  type RestartableWorkloadKinds,
 } from './defaults.ts';
 import { globsMayOverlapCel } from './glob.ts';
 import { GRANTS_SECRETS_MANAGER, REACHES_OTHER_MANAGED_SECRETS } from './managed-secrets.ts';
@@ -63,6 +64,13 @@ export const matchConditions: PolicyVariable[] = [
 ];
 
 const cel = (values: readonly string[]) => `[${values.map((v) => `'${v}'`).join(', ')}]`;
+
+/** The apps/v1 resource of each kind spec.secrets[].restartWorkload can roll. */
+export const RESTART_RESOURCES: Record<(typeof RestartableWorkloadKinds)[number], string> = {
+  Deployment: 'deployments',
+  StatefulSet: 'statefulsets',
+  DaemonSet: 'daemonsets',
+};
 
 /** `{namespace}` and `{name}` in a platform-written pattern stand for the identity's. */
 const placeholders = (expr: string) =>
@@ -289,6 +297,22 @@ export const validations: PolicyValidation[] = [
     expression: `variables.requesterChecks <= ${MAX_REQUESTER_CHECKS}`,
     messageExpression: `'spec.scopes[].rules need ' + string(variables.requesterChecks) + ' requester checks (apiGroups x resources x verbs x resourceNames, over all rules); at most ${MAX_REQUESTER_CHECKS} fit the apiserver CEL cost budget: grant fewer combinations, or split the identity'`,
     message: `spec.scopes[].rules need more than ${MAX_REQUESTER_CHECKS} requester checks (apiGroups x resources x verbs x resourceNames)`,
+  },
+  {
+    // restartWorkload rolls spec.workloadRef: only for a requester who may patch that workload.
+    id: 'requester-may-restart-workload',
+    requester: true,
+    field: 'spec.secrets[].restartWorkload',
+    expression: `!has(object.spec.secrets) || !object.spec.secrets.exists(s, has(s.restartWorkload) && s.restartWorkload) || !has(object.spec.workloadRef) || !(object.spec.workloadRef.kind in ${cel(Object.keys(RESTART_RESOURCES))}) || authorizer.group('apps').resource({${Object.entries(
+      RESTART_RESOURCES,
+    )
+      .map(([k, v]) => `'${k}': '${v}'`)
+      .join(
+        ', ',
+      )}}[object.spec.workloadRef.kind]).namespace(object.metadata.namespace).name(object.spec.workloadRef.name).check('patch').allowed()`,
+    messageExpression:
+      "'spec.secrets[].restartWorkload rolls ' + object.spec.workloadRef.kind + ' ' + object.spec.workloadRef.name + ', which the requester ' + request.userInfo.username + ' may not patch in namespace ' + object.metadata.namespace",
+    message: 'spec.secrets[].restartWorkload rolls a workload the requester may not patch',
   },
   {
     id: 'vault-paths-within-reach',

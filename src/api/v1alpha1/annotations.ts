@@ -51,6 +51,17 @@ export const Controls = {
   attestRequest: 'nhi.dev/attest-requested',
 } as const;
 
+/**
+ * Pod template annotations the operator sets on an identity's workload to roll its pods after a
+ * rotation (spec.secrets[].restartWorkload). `restartedAt` is the one `kubectl rollout restart`
+ * writes, so both tools roll the same way; `restartedFor` names the rotation (restart.ts), so a
+ * re-reconcile after a crash sees the rollout already done and does not roll twice.
+ */
+export const RestartAnnotations = {
+  restartedAt: 'kubectl.kubernetes.io/restartedAt',
+  restartedFor: 'nhi.dev/restarted-for',
+} as const;
+
 /** Annotations the operator sets on an AgentIdentity for itself. */
 export const OperatorAnnotations = {
   /**

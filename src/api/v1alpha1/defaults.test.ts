@@ -85,10 +85,19 @@ describe('the schema', () => {
   const spec = (
     AgentIdentitySchema.properties as Record<string, { properties: Record<string, Record<string, unknown>> }>
   ).spec;
-  it.each(Object.entries(SpecDefaults).filter(([k]) => k !== 'rotationInterval'))(
+  const perSecret = ['rotationInterval', 'restartWorkload'];
+  it.each(Object.entries(SpecDefaults).filter(([k]) => !perSecret.includes(k)))(
     'states the default of %s from the one table',
     (field, value) => {
       expect(spec?.properties[field]?.default).toBe(value);
     },
   );
+  it.each(perSecret)('states the default of secrets[].%s from the one table', (field) => {
+    const secrets = spec?.properties.secrets as {
+      items?: { properties?: Record<string, { default?: unknown }> };
+    };
+    expect(secrets.items?.properties?.[field]?.default).toBe(
+      SpecDefaults[field as keyof typeof SpecDefaults],
+    );
+  });
 });

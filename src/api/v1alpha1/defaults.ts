@@ -26,7 +26,12 @@ export const SpecDefaults = {
   quarantinePeriod: '24h',
   rotationInterval: '168h',
   deletionPolicy: 'Delete',
+  /** spec.secrets[].restartWorkload: pods are not rolled after a rotation unless asked. */
+  restartWorkload: false,
 } as const;
+
+/** The workload kinds spec.secrets[].restartWorkload can roll (apps/v1, through their pod template). */
+export const RestartableWorkloadKinds = ['Deployment', 'StatefulSet', 'DaemonSet'] as const;
 
 /** The default overlap: half the rotation interval, at most this long. */
 export const MAX_DEFAULT_OVERLAP = '1h';

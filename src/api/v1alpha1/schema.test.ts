@@ -43,6 +43,7 @@ const secretSpec: Fields<SecretSpec> = {
   rotationInterval: true,
   overlap: true,
   target: true,
+  restartWorkload: true,
 };
 
 const agentIdentityStatus: Fields<AgentIdentityStatus> = {

@@ -4,7 +4,12 @@
 // Every list has maxItems and every string in a rule has maxLength, so CEL cost estimates pass.
 
 import { ClusterCredentialProviderSchema, IdentityPolicySchema } from './cluster-schema.ts';
-import { DATABASE_IDENTIFIER_PATTERN, MAX_DEFAULT_OVERLAP, SpecDefaults } from './defaults.ts';
+import {
+  DATABASE_IDENTIFIER_PATTERN,
+  MAX_DEFAULT_OVERLAP,
+  RestartableWorkloadKinds,
+  SpecDefaults,
+} from './defaults.ts';
 import {
   bool,
   DNS_LABEL_PATTERN,
@@ -320,6 +325,10 @@ const secretSchema = obj(
       },
       { required: ['secretName'] },
     ),
+    restartWorkload: bool(
+      `Roll the pods of spec.workloadRef (a Deployment, StatefulSet or DaemonSet) after this secret rotates, as kubectl rollout restart does; once per rotation, never while quarantined.`,
+      SpecDefaults.restartWorkload,
+    ),
   },
   {
     required: ['name', 'generator'],
@@ -478,6 +487,13 @@ const agentIdentitySpec = obj(
         messageExpression:
           "'ttl ' + self.ttl + ' must be at least credentialTTL ' + self.credentialTTL + ': a credential cannot outlive its identity'",
         fieldPath: '.ttl',
+      },
+      {
+        id: 'restart-needs-rollable-workload',
+        rule: `!has(self.secrets) || !self.secrets.exists(s, has(s.restartWorkload) && s.restartWorkload) || (has(self.workloadRef) && self.workloadRef.apiVersion == 'apps/v1' && self.workloadRef.kind in [${RestartableWorkloadKinds.map((k) => `'${k}'`).join(', ')}])`,
+        message: `secrets[].restartWorkload needs spec.workloadRef naming an apps/v1 ${RestartableWorkloadKinds.join(', ')}`,
+        fieldPath: '.workloadRef',
+        reason: 'FieldValueInvalid',
       },
       {
         id: 'production-no-wildcard-actions',

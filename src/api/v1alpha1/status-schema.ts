@@ -107,6 +107,10 @@ export const agentIdentityStatusSchema: Schema = obj(
           }),
           lastRotated: timestamp('When the current version was promoted.'),
           nextRotation: timestamp('When the next rotation is due.'),
+          restartedVersion: int(
+            'The currentVersion whose rotation the workload was last restarted for (spec.secrets[].restartWorkload): a workload is rolled once per rotation.',
+            { minimum: 0, format: 'int64' },
+          ),
           rotationRequest: str(
             'The nhi.dev/rotate-requested-at value already handled for this secret (its first 64 characters): a request is handled once, so a time in the future cannot rotate on every reconcile.',
             { maxLength: ROTATION_REQUEST_MAX },

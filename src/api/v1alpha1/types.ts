@@ -132,6 +132,11 @@ export interface SecretSpec {
   overlap?: string;
   /** `key`: the data key holding the current value (the kubernetes provider defaults it to the secret name). */
   target?: { secretName: string; key?: string };
+  /**
+   * Roll the pods of spec.workloadRef (a Deployment, StatefulSet or DaemonSet) after this secret
+   * rotates, as `kubectl rollout restart` does. Default false (SpecDefaults.restartWorkload).
+   */
+  restartWorkload?: boolean;
 }
 
 export interface AgentIdentitySpec {
@@ -177,6 +182,8 @@ export interface SecretStatus {
   nextRotation?: string;
   /** The nhi.dev/rotate-requested-at value already handled for this secret (its first 64 characters). */
   rotationRequest?: string;
+  /** The currentVersion whose rotation the workload was last restarted for (restartWorkload only). */
+  restartedVersion?: number;
 }
 
 export interface RiskFactor {

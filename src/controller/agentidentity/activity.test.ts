@@ -22,6 +22,7 @@ class WithActivity extends ReconcilerHarness {
         resolveKind: async () => ({ namespaced: true }),
         get: async () => undefined,
         podsUsingServiceAccount: async () => [],
+        annotatePodTemplate: async () => false,
       },
       activity: {
         summaryFor: (identity: AgentIdentity, now: Date): ActivityStatus => {
@@ -86,6 +87,7 @@ describe('status.activity', () => {
             resolveKind: async () => ({ namespaced: true }),
             get: async () => undefined,
             podsUsingServiceAccount: async () => [],
+            annotatePodTemplate: async () => false,
           },
         });
       }

@@ -36,6 +36,7 @@ import {
 import { markActive, quarantine, quarantineEndsAt, quarantineFailed, restore } from './quarantine.ts';
 import { markReady } from './ready.ts';
 import { scheduledPlan, transitionsToEvents } from './report.ts';
+import { restartConsumers } from './restart.ts';
 import { offboard, revoke, revokeFailed } from './revoke.ts';
 import { rotate } from './rotate.ts';
 import { StatusDraft } from './status-draft.ts';
@@ -183,6 +184,7 @@ export class AgentIdentityReconciler {
         else markActive(draft);
         const { driftRestored } = await provision(deps, ref, draft, decision.restore);
         const nextAt = await rotate(deps, ref, draft, now, decision.restore);
+        await restartConsumers(deps, ref, draft, now);
         // A steady provision already restored (and recorded) what drifted; correct the rest only.
         if (!driftRestored) await correctDrift(deps, ref, observed.drifted);
         return { kind: 'done', nextAt };

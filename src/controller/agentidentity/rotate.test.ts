@@ -25,6 +25,7 @@ class KubernetesOnly extends ReconcilerHarness {
         resolveKind: async () => ({ namespaced: true }),
         get: async () => undefined,
         podsUsingServiceAccount: async () => [],
+        annotatePodTemplate: async () => false,
       },
     });
   }

@@ -18,6 +18,17 @@ export interface WorkloadPort {
     name: string,
   ): Promise<k8s.KubernetesObject | undefined>;
   podsUsingServiceAccount(namespace: string, serviceAccountName: string): Promise<k8s.V1Pod[]>;
+  /**
+   * Sets annotations on the workload's pod template (a JSON merge patch of spec.template.metadata),
+   * which rolls its pods as `kubectl rollout restart` does. False when the workload is gone.
+   */
+  annotatePodTemplate(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    name: string,
+    annotations: Record<string, string>,
+  ): Promise<boolean>;
 }
 
 export function managedServiceAccountName(identity: AgentIdentity): string {
@@ -114,6 +125,27 @@ export function workloadPort(kc: k8s.KubeConfig): WorkloadPort {
         fieldSelector: `spec.serviceAccountName=${serviceAccountName}`,
       });
       return pods.items;
+    },
+    async annotatePodTemplate(apiVersion, kind, namespace, name, annotations) {
+      try {
+        await objects.patch(
+          {
+            apiVersion,
+            kind,
+            metadata: { name, namespace },
+            spec: { template: { metadata: { annotations } } },
+          },
+          undefined,
+          undefined,
+          'nhi-operator',
+          undefined,
+          k8s.PatchStrategy.MergePatch,
+        );
+        return true;
+      } catch (error) {
+        if (httpStatus(error) === 404) return false;
+        throw error;
+      }
     },
   };
 }

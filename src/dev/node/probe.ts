@@ -8,6 +8,7 @@
 //   GET /token?file=                     the token in a mounted file, and its claims
 //   GET /vault/login?addr=&mount=&role=&file=   kubernetes-auth login with a (projected) token file
 //   GET /vault/read?addr=&path=          a read with the token of the last login: {status, sha256}
+//   GET /env?name=                       an environment variable: {set, sha256}
 //   GET /watch/start?file=&pattern=      read the file every few ms; /watch/report: every read that
 //                                        failed or did not match, and each change with its time
 // Secret values never leave the pod: reads answer with a SHA-256 of the value.
@@ -187,6 +188,11 @@ async function handle(url: URL): Promise<unknown> {
       const answer = await vault(q('addr'), 'GET', q('path'), vaultTokens.get(q('addr')) ?? '');
       const data = (answer.json.data as { data?: unknown } | undefined)?.data;
       return { status: answer.status, ...(data !== undefined && { sha256: sha256(JSON.stringify(data)) }) };
+    }
+    case '/env': {
+      // An environment variable's SHA-256, never its value (a Secret through secretKeyRef, say).
+      const value = process.env[q('name')];
+      return value === undefined ? { set: false } : { set: true, sha256: sha256(value) };
     }
     case '/watch/start':
       startWatch(q('file'), new RegExp(q('pattern') || '.'));

@@ -135,6 +135,11 @@ describe('the managed secret entry', () => {
     });
   });
 
+  it('asks for the workload to be rolled after each rotation only with --restart-workload', () => {
+    expect(adoptedSecretSpec({ ...target, restartWorkload: true }).restartWorkload).toBe(true);
+    expect('restartWorkload' in adoptedSecretSpec(target)).toBe(false);
+  });
+
   it('is added to spec.secrets, replacing an entry of the same name', () => {
     const other: SecretSpec = { name: 'other', generator: { type: 'random' } };
     const entry = adoptedSecretSpec(target);

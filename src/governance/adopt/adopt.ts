@@ -44,6 +44,8 @@ export interface AdoptTarget {
   targetSecret: string;
   key: string;
   rotationInterval: string;
+  /** spec.secrets[].restartWorkload: roll the workload after each rotation (`--restart-workload`). */
+  restartWorkload?: boolean;
 }
 
 export function adoptableKind(kind: string): AdoptableKind {
@@ -139,6 +141,7 @@ export function adoptedSecretSpec(target: AdoptTarget, length = 32): SecretSpec 
     generator: { type: 'random', length },
     rotationInterval: target.rotationInterval,
     target: { secretName: target.targetSecret, key: target.key },
+    ...(target.restartWorkload && { restartWorkload: true }),
   };
 }
 

@@ -38,6 +38,8 @@ export const AuditActions = [
    * and the backends named were not revoked (severity high).
    */
   'released',
+  /** The identity's workload was rolled after a rotation (spec.secrets[].restartWorkload). */
+  'workload-restarted',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 

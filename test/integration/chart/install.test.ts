@@ -110,6 +110,12 @@ function operatorCalls(): Array<[string, Attributes]> {
     ['', 'pods'],
   ] as const)
     calls.push([`get ${resource} (workloadRef)`, { group, resource, verb: 'get', namespace: ns }]);
+  // controller/agentidentity/restart.ts: rolling the workloadRef after a rotation (restartWorkload).
+  for (const resource of ['deployments', 'statefulsets', 'daemonsets'])
+    calls.push([
+      `patch ${resource} (restartWorkload)`,
+      { group: 'apps', resource, verb: 'patch', namespace: ns },
+    ]);
   // workload.ts podsUsingServiceAccount, providers/kubernetes/observe.ts observeUse.
   calls.push(['list pods', { resource: 'pods', verb: 'list', namespace: ns }]);
   // providers/kubernetes/port.ts: get, create, replace, delete, list of the four managed kinds;

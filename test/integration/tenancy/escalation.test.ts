@@ -18,7 +18,10 @@ import {
   inEnvironment,
   inNamespace,
   withScopes,
+  withSecrets,
+  withWorkload,
 } from '../../../src/testing/agent-identity.ts';
+import { randomSecret } from '../../fixtures/scopes-and-secrets.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { namespaceBody } from '../../support/namespaces.ts';
 import { tokenUser } from '../../support/token-users.ts';
@@ -383,6 +386,31 @@ describe('a namespace tenant asking for more than their tenancy', () => {
     const refusal = await asTenant(identity);
     expect(refusal).toContain(`differs from the environment of namespace ${unlabelled}, production`);
     expect(await asTenant(agentIdentity(uniqueName('nolabel'), inNamespace(unlabelled)))).toBeUndefined();
+  });
+});
+
+describe('restartWorkload: rolling only what the tenant may patch', () => {
+  const restarting = (kind: 'Deployment' | 'StatefulSet') =>
+    agentIdentity(
+      uniqueName('restart'),
+      inNamespace(ns.staging),
+      inEnvironment('staging'),
+      withWorkload({ kind, name: 'api' }),
+      withSecrets(randomSecret('api-key', { restartWorkload: true, target: { secretName: 'api-key' } })),
+    );
+
+  it('refuses it for a StatefulSet the tenant may not patch, at admission and by nhictl lint', async () => {
+    const identity = restarting('StatefulSet');
+    const refusal = await asTenant(identity);
+    expect(refusal).toContain('ValidatingAdmissionPolicy');
+    expect(refusal).toContain('spec.secrets[].restartWorkload rolls StatefulSet api');
+    expect((await lintAsTenant(identity, 'staging')).join('\n')).toContain('spec.secrets[].restartWorkload');
+  });
+
+  it('admits it for a Deployment the tenant may patch themselves', async () => {
+    const identity = restarting('Deployment');
+    expect(await asTenant(identity)).toBeUndefined();
+    expect(await lintAsTenant(identity, 'staging')).toEqual([]);
   });
 });
 

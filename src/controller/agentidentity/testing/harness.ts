@@ -300,6 +300,7 @@ export class ScriptedVaultHarness extends ReconcilerHarness {
                 spec: { template: { spec: { serviceAccountName: 'bot' } } },
               },
         podsUsingServiceAccount: async () => this.pods,
+        annotatePodTemplate: async () => !this.workloadGone,
       },
       checkPolicy: (identity) => this.violation(identity),
     });
@@ -367,6 +368,7 @@ export class VaultServersHarness extends ReconcilerHarness {
         resolveKind: async () => ({ namespaced: true }),
         get: async () => undefined,
         podsUsingServiceAccount: async () => [],
+        annotatePodTemplate: async () => false,
       },
     });
   }
