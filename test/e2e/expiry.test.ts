@@ -76,8 +76,22 @@ describe('expiry', () => {
   });
 
   it('expires an identity that nothing uses, and keeps one whose workload runs', async () => {
-    const idle = await setup('idle-agent', false, withSpec({ inactivityTimeout: '5s' }), withSecret('key'));
     const busy = await setup('busy-agent', true, withSpec({ inactivityTimeout: '5s' }), withSecret('key'));
+    // The busy workload's pods wait for the ServiceAccount the operator makes (the ReplicaSet retries
+    // with backoff): count from when the operator first saw them in use.
+    await eventually(
+      'the busy identity seen in use',
+      async () =>
+        (
+          (await custom.getNamespacedCustomObject({
+            ...ref,
+            namespace: busy,
+            name: 'busy-agent',
+          })) as AgentIdentity
+        ).status?.lastUsed,
+      { timeoutMs: 60_000 },
+    );
+    const idle = await setup('idle-agent', false, withSpec({ inactivityTimeout: '5s' }), withSecret('key'));
     const expired = await eventually(
       'the idle identity to expire',
       async () => {
