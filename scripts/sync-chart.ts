@@ -21,7 +21,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Controls, ControlVerbs, OperatorAnnotations } from '../src/api/v1alpha1/annotations.ts';
+import { Controls, ControlVerbs, OperatorAnnotations, RETAIN_VERB } from '../src/api/v1alpha1/annotations.ts';
 import { argocdOutputs } from './argocd-health.ts';
 import { observabilityOutputs } from './observability.ts';
 
@@ -257,12 +257,14 @@ export const securityRules: Rule[] = [
       ControlVerbs[Controls.abandonBackends],
       ControlVerbs[Controls.rotateRequestedAt],
       ControlVerbs[Controls.attestRequest],
+      RETAIN_VERB,
     ],
     why: [
       `${ControlVerbs[Controls.lock]}: set or lift the kill switch (${Controls.lock}, spec.locked; nhictl lock/unlock).`,
       `${ControlVerbs[Controls.abandonBackends]}: give up revocation in backends whose ClusterCredentialProvider is gone (${Controls.abandonBackends}).`,
       `${ControlVerbs[Controls.rotateRequestedAt]}: request a rotation (${Controls.rotateRequestedAt}; nhictl rotate).`,
       `${ControlVerbs[Controls.attestRequest]}: attest that an identity is still needed (${Controls.attestRequest}; nhictl attest).`,
+      `${RETAIN_VERB}: set spec.deletionPolicy Retain (credentials kept, unmanaged, past the identity).`,
       'get, list, watch, patch and update: to read AgentIdentities and write those annotations.',
       `Not ${ControlVerbs[OperatorAnnotations.revocationStarted]}: only the operator marks a revocation.`,
     ],

@@ -131,9 +131,10 @@
 # abandon: give up revocation in backends whose ClusterCredentialProvider is gone (nhi.dev/abandon-backends).
 # rotate: request a rotation (nhi.dev/rotate-requested-at; nhictl rotate).
 # attest: attest that an identity is still needed (nhi.dev/attest-requested; nhictl attest).
+# retain: set spec.deletionPolicy Retain (credentials kept, unmanaged, past the identity).
 # get, list, watch, patch and update: to read AgentIdentities and write those annotations.
 # Not revoke: only the operator marks a revocation.
 - apiGroups: ["nhi.dev"]
   resources: ["agentidentities"]
-  verbs: ["get", "list", "watch", "patch", "update", "lock", "abandon", "rotate", "attest"]
+  verbs: ["get", "list", "watch", "patch", "update", "lock", "abandon", "rotate", "attest", "retain"]
 {{- end }}

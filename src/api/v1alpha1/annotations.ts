@@ -85,6 +85,13 @@ export const ControlVerbs = {
   [OperatorAnnotations.revocationStarted]: 'revoke',
 } as const;
 
+/**
+ * The verb a requester needs to set `spec.deletionPolicy: Retain` (on create, or changing to it): kept
+ * credentials outlive every rotation, expiry and revocation, and cloud ones (an IAM role, a Vault role)
+ * are nothing a tenant could make themselves. The nhi-security ClusterRole grants it.
+ */
+export const RETAIN_VERB = 'retain';
+
 /** The value of the lock annotation: the Kubernetes user first, as admission requires. */
 export function lockValue(user: string, at: Date, reason = ''): string {
   return `${user} at ${at.toISOString()}${reason ? `: ${reason}` : ''}`;

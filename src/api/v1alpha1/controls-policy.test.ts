@@ -121,6 +121,7 @@ describe('nhi-identity-controls', () => {
     ],
     ['set spec.locked', base({}, { locked: true }), 'spec.locked'],
     ['attest', annotated({ [Controls.attestRequest]: attestValue(EDITOR, at) }), Controls.attestRequest],
+    ['keep credentials past the identity', base({}, { deletionPolicy: 'Retain' }), 'spec.deletionPolicy'],
   ])(
     'refuses a requester without the verb who tries to %s, on CREATE and on UPDATE',
     (_what, object, field) => {
@@ -133,6 +134,21 @@ describe('nhi-identity-controls', () => {
       }
     },
   );
+
+  it('admits going back from Retain to Delete, and keeping Retain, without the retain verb', () => {
+    const old = base({}, { deletionPolicy: 'Retain' });
+    expect(
+      admit({ user: EDITOR, verbs: [], old, object: base({}, { deletionPolicy: 'Delete' }) }).refusals,
+    ).toEqual([]);
+    expect(
+      admit({
+        user: EDITOR,
+        verbs: [],
+        old,
+        object: base({ annotations: { 'example.com/ticket': 'OPS-2' } }, { deletionPolicy: 'Retain' }),
+      }).refusals,
+    ).toEqual([]);
+  });
 
   it('refuses removing or changing a lock without the lock verb', () => {
     const old = annotated({ [Controls.lock]: lockValue(SECURITY, at) });

@@ -14,7 +14,14 @@
 // also recorded with auditAnnotations, which the apiserver writes to its audit log.
 
 import { AGENT_IDENTITY_WRITES, PART_OF } from './admission-policy.ts';
-import { ABANDONED_BY, Controls, ControlVerbs, Marks, OperatorAnnotations } from './annotations.ts';
+import {
+  ABANDONED_BY,
+  Controls,
+  ControlVerbs,
+  Marks,
+  OperatorAnnotations,
+  RETAIN_VERB,
+} from './annotations.ts';
 import { GROUP } from './types.ts';
 
 export const CONTROLS_POLICY_NAME = 'nhi-identity-controls';
@@ -81,6 +88,11 @@ export const controlVariables = [
   { name: 'rotateChanged', expression: changed(Controls.rotateRequestedAt) },
   { name: 'revocationChanged', expression: changed(OperatorAnnotations.revocationStarted) },
   { name: 'attestChanged', expression: changed(Controls.attestRequest) },
+  {
+    // Retain keeps credentials past their identity: setting it (create, or a change to it) is protected.
+    name: 'retainSet',
+    expression: `!(${deleting}) && has(object.spec.deletionPolicy) && object.spec.deletionPolicy == 'Retain' && !(request.operation == 'UPDATE' && has(oldObject.spec.deletionPolicy) && oldObject.spec.deletionPolicy == 'Retain')`,
+  },
 ];
 
 function verbRequired(
@@ -156,6 +168,13 @@ export const controlValidations: ControlValidation[] = [
     messageExpression: `${q(`annotation ${Controls.attestRequest} must begin with the requesting user's name: `)} + ${user} + ${q(" at <time>[: note] (nhictl attest writes it); no one attests in another's name")}`,
     message: `annotation ${Controls.attestRequest} must begin with the requesting user's name (nhictl attest writes it)`,
   },
+  verbRequired(
+    'retain-verb',
+    'spec.deletionPolicy',
+    'retainSet',
+    RETAIN_VERB,
+    'Retain keeps every credential past the identity, unmanaged: the nhi-security ClusterRole grants it',
+  ),
   verbRequired(
     'finalizer-verb',
     `finalizer ${Marks.finalizer}`,

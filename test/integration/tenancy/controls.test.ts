@@ -193,6 +193,24 @@ describe('a namespace editor', () => {
     await expect(created).rejects.toMatchObject({ code: 403 });
   });
 
+  it('cannot keep credentials past the identity (deletionPolicy Retain); the security user can', async () => {
+    const name = await identity('editor-retain');
+    expect(await patchAs(editor, name, { spec: { deletionPolicy: 'Retain' } })).toMatch(
+      /403: .*spec\.deletionPolicy.*retain verb/,
+    );
+    const retained = agentIdentity(
+      'editor-born-retained',
+      onTestCluster(ns),
+      withSpec({ deletionPolicy: 'Retain' }),
+    );
+    const created = editor.kc
+      .makeApiClient(k8s.CustomObjectsApi)
+      .createNamespacedCustomObject({ ...AGENT_IDENTITIES, namespace: ns, body: retained, dryRun: 'All' });
+    await expect(created).rejects.toMatchObject({ code: 403 });
+    expect(await patchAs(security, name, { spec: { deletionPolicy: 'Retain' } })).toBeUndefined();
+    expect(await patchAs(editor, name, { spec: { deletionPolicy: 'Delete' } })).toBeUndefined();
+  });
+
   it('cannot remove or change a lock the security team set', async () => {
     const name = await identity('editor-unlock');
     expect(
