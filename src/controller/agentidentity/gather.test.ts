@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { OPERATOR_SCAN_MAX_VALUES } from '../../governance/secrets/detect.ts';
 import { awsAccessKeyId } from '../../governance/secrets/testing/generated.ts';
 import { Observer } from './gather.ts';
 import type { ReconcilerDeps } from './ports.ts';
@@ -31,5 +32,22 @@ describe('the workload secret scan behind status.risk', () => {
     expect(await scan(first.object, first.podSpec)).toBe(found);
     const cleaned = workload(2, [{ name: 'LOG_LEVEL', value: 'info' }]);
     expect(await scan(cleaned.object, cleaned.podSpec)).toEqual([]);
+  });
+});
+
+describe('what a tenant can make the scan cost', () => {
+  it('keeps no profiling marks behind (secretlint profiles every rule by default)', async () => {
+    const w = workload(1, [{ name: 'AWS_ACCESS_KEY_ID', value: awsAccessKeyId() }]);
+    await observer().scanner('agents/bot')(w.object, w.podSpec);
+    expect(performance.getEntriesByType('mark')).toEqual([]);
+  });
+
+  it('scans at most OPERATOR_SCAN_MAX_VALUES values of one pod spec', async () => {
+    const many = Array.from({ length: OPERATOR_SCAN_MAX_VALUES }, (_, i) => ({
+      name: `V${i}`,
+      value: 'info',
+    }));
+    const w = workload(1, [...many, { name: 'AWS_ACCESS_KEY_ID', value: awsAccessKeyId() }]);
+    expect(await observer().scanner('agents/bot')(w.object, w.podSpec)).toEqual([]);
   });
 });

@@ -6,7 +6,7 @@
 import { lastUsedStepMs } from '../../api/v1alpha1/defaults.ts';
 import type { ActivityStatus, AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
 import type { HardCodedSecret } from '../../governance/risk/factors.ts';
-import { hardCodedSecretOf, scanPodSpec } from '../../governance/secrets/detect.ts';
+import { hardCodedSecretOf, OPERATOR_SCAN_MAX_VALUES, scanPodSpec } from '../../governance/secrets/detect.ts';
 import { riskGate } from '../../policies/risk-gate.ts';
 import type { IdentityRef } from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
@@ -40,7 +40,7 @@ export class Observer {
           name: meta.name ?? '',
           namespace: meta.namespace ?? '',
         };
-        const secrets = (await scanPodSpec(podSpec, ref)).map(hardCodedSecretOf);
+        const secrets = (await scanPodSpec(podSpec, ref, OPERATOR_SCAN_MAX_VALUES)).map(hardCodedSecretOf);
         this.scans.set(key, { version, secrets });
         return secrets;
       } catch (error) {

@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import { extname } from 'node:path';
 import { lintSource } from '@secretlint/core';
+import { secretLintProfiler } from '@secretlint/profiler';
 import { creator as recommendedPreset } from '@secretlint/secretlint-rule-preset-recommend';
 import type { HardCodedSecret } from '../risk/factors.ts';
 
@@ -129,6 +130,11 @@ function lineOf(text: string, offset: number): number {
 function overlaps(matches: Match[], start: number, end: number): boolean {
   return matches.some((m) => start < m.end && m.start < end);
 }
+
+// secretlint profiles every rule on every text by default and keeps each performance mark for the
+// life of the process (about 1 MB per 50-value pod spec): the operator scans on every workload change,
+// so the profiler is off (secretlint's own switch, which also drops what it collected).
+secretLintProfiler.setEnabled(false);
 
 async function presetMatches(text: string, source: string): Promise<Match[]> {
   const result = await lintSource({
@@ -263,10 +269,27 @@ function at(ref: ObjectRef, field: string, container?: string): Omit<SecretLocat
   };
 }
 
-/** Literal `env[].value`, `args` and `command` of every container; `valueFrom` is never a finding. */
-export async function scanPodSpec(spec: PodSpecLike, ref: ObjectRef): Promise<SecretFinding[]> {
+/**
+ * How many literal values (env values, arguments, commands) of one pod spec the operator scans per
+ * workload change: a tenant's pod template is the tenant's to make as large as the apiserver allows,
+ * and each value costs every rule. Real pod specs hold far fewer; the rest is left to the inventory.
+ */
+export const OPERATOR_SCAN_MAX_VALUES = 512;
+
+/**
+ * Literal `env[].value`, `args` and `command` of every container; `valueFrom` is never a finding.
+ * `maxValues` stops after that many values (in container order), for scans a tenant can trigger.
+ */
+export async function scanPodSpec(
+  spec: PodSpecLike,
+  ref: ObjectRef,
+  maxValues = Number.POSITIVE_INFINITY,
+): Promise<SecretFinding[]> {
   const out: SecretFinding[] = [];
   const source = `${ref.kind}/${ref.name}`;
+  let budget = maxValues;
+  const detect = (text: string, context: DetectContext) =>
+    budget-- > 0 ? detectSecrets(text, context) : Promise.resolve([]);
   for (const c of [
     ...(spec.initContainers ?? []),
     ...(spec.containers ?? []),
@@ -275,7 +298,7 @@ export async function scanPodSpec(spec: PodSpecLike, ref: ObjectRef): Promise<Se
     for (const env of c.env ?? []) {
       if (env.value === undefined) continue;
       out.push(
-        ...(await detectSecrets(env.value, {
+        ...(await detect(env.value, {
           source,
           key: env.name,
           location: at(ref, `env[${env.name}]`, c.name),
@@ -290,7 +313,7 @@ export async function scanPodSpec(spec: PodSpecLike, ref: ObjectRef): Promise<Se
         const key =
           previous?.startsWith('-') && !previous.includes('=') ? previous.replace(/^-+/, '') : undefined;
         out.push(
-          ...(await detectSecrets(arg, {
+          ...(await detect(arg, {
             source,
             ...(key !== undefined ? { key } : {}),
             location: at(ref, `${field}[${i}]`, c.name),
