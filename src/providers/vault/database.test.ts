@@ -54,7 +54,7 @@ describe('desiredDatabaseRole', () => {
     expect(isQuarantinedDatabaseRole(role)).toBe(false);
   });
 
-  it('makes read-only sessions for readOnly, and a max_ttl never below the default_ttl', () => {
+  it("makes read-only sessions for readOnly; the provider's maxTTL bounds a longer credentialTTL", () => {
     const role = desiredDatabaseRole({
       names,
       settings,
@@ -65,7 +65,8 @@ describe('desiredDatabaseRole', () => {
     expect(role.creationStatements).toContain(
       'ALTER ROLE "{{name}}" SET default_transaction_read_only = on;',
     );
-    expect(role.maxTtlSeconds).toBe(7200);
+    expect(role.maxTtlSeconds).toBe(3600);
+    expect(role.defaultTtlSeconds).toBe(3600);
   });
 
   it('quarantined: creation raises an error, the mark stays, revocation is unchanged, bad grants do not matter', () => {

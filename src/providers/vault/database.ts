@@ -218,8 +218,9 @@ export function desiredDatabaseRole(input: DatabaseRoleInput): DatabaseRole {
     creationStatements: creation,
     revocationStatements: REVOCATION_STATEMENTS,
     rollbackStatements: [DROP_USER],
-    defaultTtlSeconds: ttlSeconds,
-    maxTtlSeconds: Math.max(settings.maxTtlSeconds, ttlSeconds),
+    // The platform's maxTTL bounds every login, the identity's credentialTTL included.
+    defaultTtlSeconds: Math.min(ttlSeconds, settings.maxTtlSeconds),
+    maxTtlSeconds: settings.maxTtlSeconds,
   };
 }
 
