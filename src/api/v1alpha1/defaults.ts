@@ -202,6 +202,22 @@ export const DEFAULT_ALLOWED_VAULT_PATHS: readonly string[] = [
 ];
 
 /**
+ * The paths of a database secrets engine mount that are the platform's and the operator's, never a
+ * tenant's: its connections, dynamic and static roles (a static role takes over an existing database
+ * user and reads its rotated password), root and role rotation, and connection reset and reload.
+ */
+export const DATABASE_ENGINE_OPERATIONS: readonly string[] = [
+  'config',
+  'roles',
+  'static-roles',
+  'static-creds',
+  'rotate-root',
+  'rotate-role',
+  'reset',
+  'reload',
+];
+
+/**
  * Vault paths no identity may reach in any environment (matched as globs, so `*` and `secret/*` are
  * refused too): Vault's own configuration, its auth methods and identity store, and the configuration
  * of the default KV mount (`delete_version_after` there applies to every identity's values), and the
@@ -217,9 +233,7 @@ export const FORBIDDEN_VAULT_PATHS: readonly string[] = [
   'secret/config',
   `secret/data/${VAULT_KV_ROOT}/*`,
   `secret/metadata/${VAULT_KV_ROOT}/*`,
-  'database/config/*',
-  'database/roles/*',
-  'database/rotate-root/*',
+  ...DATABASE_ENGINE_OPERATIONS.map((op) => `database/${op}/*`),
   'database/creds/nhi-*',
 ];
 

@@ -9,7 +9,7 @@
 // Also the pure scope check (`vaultScopeViolations`) the controller can call before provisioning.
 // Paths are validated against a strict character set before rendering, so no scope can inject HCL.
 
-import { FORBIDDEN_VAULT_CAPABILITIES } from '../../api/v1alpha1/defaults.ts';
+import { DATABASE_ENGINE_OPERATIONS, FORBIDDEN_VAULT_CAPABILITIES } from '../../api/v1alpha1/defaults.ts';
 import type { Environment, VaultScope } from '../../api/v1alpha1/types.ts';
 import { InvalidScopeError } from './errors.ts';
 import type { IdentityNames } from './names.ts';
@@ -156,7 +156,7 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
       const db = context.databaseMount;
       if (
         db &&
-        ['config', 'roles', 'rotate-root', 'rotate-role'].some((op) =>
+        DATABASE_ENGINE_OPERATIONS.some((op) =>
           canReach(grant.path, [...db.split('/'), op]),
         )
       ) {
