@@ -232,6 +232,19 @@ describe('nhi-identity-controls', () => {
         `annotation ${Controls.attestRequest} must begin with the requesting user's name`,
       ),
     ]);
+    // The name is the user's, exactly: no words added before ' at ' (the audit names whoever that parses to).
+    for (const [annotation, verb] of [
+      [Controls.attestRequest, 'attest'],
+      [Controls.lock, 'lock'],
+    ] as const) {
+      const padded = admit({
+        user: SECURITY,
+        verbs: [verb],
+        old: base(),
+        object: annotated({ [annotation]: `${SECURITY} (for the CISO) at ${at.toISOString()}` }),
+      });
+      expect(padded.refusals, annotation).toHaveLength(1);
+    }
     // The operator removes a recorded request: removal needs the verb, not a name.
     const cleared = admit({
       user: 'system:serviceaccount:nhi-system:nhi-operator',

@@ -129,8 +129,8 @@ export const controlValidations: ControlValidation[] = [
   {
     id: 'lock-names-requester',
     field: `annotation ${Controls.lock}`,
-    expression: `!variables.lockChanged || !(${inNew(Controls.lock)}) || ${newValue(Controls.lock)} == ${user} || ${newValue(Controls.lock)}.startsWith(${user} + ' ')`,
-    messageExpression: `${q(`annotation ${Controls.lock} must begin with the requesting user's name: `)} + ${user} + ${q(' at <time>[: reason] (nhictl lock writes it)')}`,
+    expression: `!variables.lockChanged || !(${inNew(Controls.lock)}) || ${newValue(Controls.lock)} == ${user} || ${newValue(Controls.lock)}.startsWith(${user} + ' at ')`,
+    messageExpression: `${q(`annotation ${Controls.lock} must begin with the requesting user's name and ' at ': `)} + ${user} + ${q(' at <time>[: reason] (nhictl lock writes it)')}`,
     message: `annotation ${Controls.lock} must begin with the requesting user's name (nhictl lock writes it)`,
   },
   verbRequired(
@@ -164,7 +164,7 @@ export const controlValidations: ControlValidation[] = [
   {
     id: 'attest-names-requester',
     field: `annotation ${Controls.attestRequest}`,
-    expression: `!variables.attestChanged || !(${inNew(Controls.attestRequest)}) || ${newValue(Controls.attestRequest)} == ${user} || ${newValue(Controls.attestRequest)}.startsWith(${user} + ' ')`,
+    expression: `!variables.attestChanged || !(${inNew(Controls.attestRequest)}) || ${newValue(Controls.attestRequest)} == ${user} || ${newValue(Controls.attestRequest)}.startsWith(${user} + ' at ')`,
     messageExpression: `${q(`annotation ${Controls.attestRequest} must begin with the requesting user's name: `)} + ${user} + ${q(" at <time>[: note] (nhictl attest writes it); no one attests in another's name")}`,
     message: `annotation ${Controls.attestRequest} must begin with the requesting user's name (nhictl attest writes it)`,
   },

@@ -154,12 +154,7 @@ export function vaultScopeViolations(scopes: VaultScope[], context: ScopeCheckCo
           violations.push(`${where}: ${root}/ is refused in every environment`);
       }
       const db = context.databaseMount;
-      if (
-        db &&
-        DATABASE_ENGINE_OPERATIONS.some((op) =>
-          canReach(grant.path, [...db.split('/'), op]),
-        )
-      ) {
+      if (db && DATABASE_ENGINE_OPERATIONS.some((op) => canReach(grant.path, [...db.split('/'), op]))) {
         violations.push(`${where}: ${db}/ configuration and roles are the platform's and the operator's`);
       }
       if (db && reachesManagedCreds(grant.path, db)) {
