@@ -255,8 +255,12 @@ export function databaseSchemaOfNamespace(namespace: string): string {
  */
 export const DATABASE_IDENTIFIER_PATTERN = '^[a-z_][a-z0-9_]{0,62}$';
 
-/** Schemas no identity may reach in any environment: PostgreSQL's own catalogs. */
-export const FORBIDDEN_DATABASE_SCHEMAS: readonly string[] = ['pg_*', 'information_schema'];
+/**
+ * Schemas no identity may reach in any environment: PostgreSQL's own catalogs, and `public`, which every
+ * database has and every tenant of it shares (a namespace named `public` must not get it by the
+ * `{namespace}` rule).
+ */
+export const FORBIDDEN_DATABASE_SCHEMAS: readonly string[] = ['pg_*', 'information_schema', 'public'];
 
 /** max_ttl of an identity's database role when the provider sets no database.maxTTL. */
 export const DEFAULT_DATABASE_MAX_TTL = '1h';

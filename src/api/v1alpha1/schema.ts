@@ -6,6 +6,7 @@
 import { ClusterCredentialProviderSchema, IdentityPolicySchema } from './cluster-schema.ts';
 import {
   DATABASE_IDENTIFIER_PATTERN,
+  FORBIDDEN_DATABASE_SCHEMAS,
   MAX_DEFAULT_OVERLAP,
   RestartableWorkloadKinds,
   SpecDefaults,
@@ -132,9 +133,10 @@ const databaseAccess = obj(
             },
             {
               id: 'database-schema-not-catalog',
-              rule: "!self.schema.startsWith('pg_') && self.schema != 'information_schema'",
-              message:
-                "schema: PostgreSQL's catalogs (pg_*, information_schema) are refused in every environment",
+              rule: FORBIDDEN_DATABASE_SCHEMAS.map((f) =>
+                f.endsWith('*') ? `!self.schema.startsWith('${f.slice(0, -1)}')` : `self.schema != '${f}'`,
+              ).join(' && '),
+              message: `schema: ${FORBIDDEN_DATABASE_SCHEMAS.join(', ')} (PostgreSQL's catalogs, and the schema every tenant shares) are refused in every environment`,
               fieldPath: '.schema',
               reason: 'FieldValueForbidden',
             },

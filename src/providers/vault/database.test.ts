@@ -87,7 +87,7 @@ describe('desiredDatabaseRole', () => {
     ['SQL in a schema', { schema: 'agents"; DROP TABLE users; --' }, 'schema: not a plain identifier'],
     ['an uppercase table', { tables: ['Documents'] }, 'tables: "Documents" is not a plain identifier'],
     ['a quote in a table', { tables: ["docs'"] }, 'is not a plain identifier'],
-    ['a catalog', { schema: 'pg_catalog' }, 'is a PostgreSQL catalog'],
+    ['a catalog', { schema: 'pg_catalog' }, 'is refused in every environment'],
     ['an unknown privilege', { privileges: ['TRUNCATE'] }, 'unknown privilege "TRUNCATE"'],
     ['both tables and allTables', { allTables: true }, 'name the tables, or set allTables'],
   ])('refuses %s before rendering anything', (_case, change, message) => {

@@ -126,7 +126,9 @@ export function databaseGrantViolations(
         f.endsWith('*') ? schema.startsWith(f.slice(0, -1)) : schema === f,
       )
     ) {
-      violations.push(`${where}.schema: ${schema} is a PostgreSQL catalog`);
+      violations.push(
+        `${where}.schema: ${schema} is refused in every environment (${FORBIDDEN_DATABASE_SCHEMAS.join(', ')})`,
+      );
     }
     if (context.allowedSchemas && !schemaAllowed(schema, context.allowedSchemas, context.namespace)) {
       violations.push(`${where}.schema: ${schema} is outside ${context.allowedSchemas.join(', ')}`);
