@@ -7,7 +7,7 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { readAuditAnchor } from '../adapters/kubernetes/audit-anchor.ts';
 import type { AuditRecord } from '../governance/audit/audit.ts';
 import { type Checkpoint, isCheckpoint } from '../governance/audit/checkpoint.ts';
@@ -153,6 +153,16 @@ export function registerAuditCommands(program: Command): void {
     )
     .option('--head <file>', 'a signed head kept by the auditor (JSON, as `nhictl audit head` prints it)')
     .option('--cluster', "read the public keys and the latest signed head from the operator's ConfigMap")
+    .option(
+      '--from-seq <n>',
+      'the trail given starts at this sequence on purpose (a later part); otherwise it must start at 1',
+      (value: string) => {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 1)
+          throw new InvalidArgumentError('--from-seq: a sequence number, 1 or more');
+        return n;
+      },
+    )
     .addOption(outputOption('text'));
   sourceOptions(verify);
   anchorOptions(verify);
@@ -160,7 +170,12 @@ export function registerAuditCommands(program: Command): void {
     async (
       files: string[],
       options: SourceOptions &
-        AnchorOptions & { publicKey?: string[]; head?: string; output: 'text' | 'json' | 'yaml' },
+        AnchorOptions & {
+          publicKey?: string[];
+          head?: string;
+          fromSeq?: number;
+          output: 'text' | 'json' | 'yaml';
+        },
     ) => {
       try {
         const publicKeys = (options.publicKey ?? []).flatMap((path) => pemBlocks(readFileSync(path, 'utf8')));
@@ -188,6 +203,18 @@ export function registerAuditCommands(program: Command): void {
             anchors: [...trail.checkpoints, ...own],
             publicKeys,
           });
+          // A trail that opens at a signed checkpoint continues earlier records: unless the auditor
+          // asked for a later part, their absence is a cut start, not a fragment.
+          const start = options.fromSeq ?? 1;
+          if (
+            !report.problem &&
+            report.records > 0 &&
+            report.firstSeq !== undefined &&
+            report.firstSeq > start
+          )
+            trail.tampering.push(
+              `records before seq ${report.firstSeq} are absent: the start of the trail was cut, or these files continue earlier ones (give those too, or --from-seq ${report.firstSeq} to check a later part on purpose)`,
+            );
           return { trail, report };
         });
         let failed = false;
