@@ -32,6 +32,7 @@ declare -A COLD_ESTIMATE=(
   [kube-apiserver]="about 4 min"
   [kube-controller-manager]="about 1.5 min, sharing most of kube-apiserver's packages"
   [kubectl]="about 0.5 min"
+  [toxiproxy]="about 1 min"
 )
 CORES="$(nproc 2>/dev/null || echo '?')"
 estimate() { printf '(%s on 2 cores%s; this machine has %s)' "${COLD_ESTIMATE[$1]}" "${2- with an empty Go cache}" "$CORES"; }
@@ -108,6 +109,20 @@ build_helm() {
   mv "$WORK_DIR/helm-$HELM_VERSION/helm" "$BIN_DIR/helm"
 }
 
+# Toxiproxy (server and CLI) for the fault storms of test/integration/reliability, in its own
+# versioned folder so that a new pin never mixes with the control plane's binaries.
+TOXIPROXY_DIR="$CACHE_ROOT/components/toxiproxy-$TOXIPROXY_VERSION/bin"
+build_toxiproxy() {
+  if [[ -x "$TOXIPROXY_DIR/toxiproxy-server" && -x "$TOXIPROXY_DIR/toxiproxy-cli" ]]; then step "toxiproxy $TOXIPROXY_VERSION: cached"; return; fi
+  step "toxiproxy $TOXIPROXY_VERSION: building toxiproxy-server and toxiproxy-cli $(estimate toxiproxy)"
+  local gobin="$WORK_DIR/toxiproxy-$TOXIPROXY_VERSION"
+  GOBIN="$gobin" go install -trimpath -ldflags "-s -w" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+  mkdir -p "$TOXIPROXY_DIR"
+  mv "$gobin/server" "$TOXIPROXY_DIR/toxiproxy-server"
+  mv "$gobin/cli" "$TOXIPROXY_DIR/toxiproxy-cli"
+}
+
 # Debian packages the tests run, as package:command. The step checks for the command only, so it is
 # instant once installed; it installs with apt-get as root (CI) or through passwordless sudo, and
 # otherwise names what to install and goes on (the demo needs none of them; the tests that do fail
@@ -151,15 +166,17 @@ install_python_tools() {
 
 what="${1:-all}"
 case "$what" in
-  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_kubernetes ;;
+  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_toxiproxy; build_kubernetes ;;
   system) install_system_tools ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
+  toxiproxy) build_toxiproxy ;;
   python) install_python_tools ;;
   paths) ;;
-  *) echo "usage: $0 [all|kubernetes|etcd|helm|python|system|paths]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|kubernetes|etcd|helm|toxiproxy|python|system|paths]" >&2; exit 2 ;;
 esac
 step "done"
 echo "${INDENT}BIN_DIR=$BIN_DIR"
 echo "${INDENT}VENV_DIR=$VENV_DIR"
+echo "${INDENT}TOXIPROXY_DIR=$TOXIPROXY_DIR"
