@@ -120,6 +120,19 @@ export async function rotateDueSecrets(
         // with the secret itself): adopt it, don't rotate again.
         registerSecretValue(live.current.value);
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
+        if (state?.currentVersion !== undefined) {
+          // A rotation that status never recorded: its record may have been lost with the process
+          // (records follow the write). Record it now, naming the version, so none goes missing.
+          await deps.audit.record({
+            action: 'rotated',
+            identity: auditIdentity(identity),
+            actor: deps.actor,
+            resource: `${kind}:secret/${secret.name}`,
+            origin: `reconcile: ${due}`,
+            outcome: 'success',
+            detail: `version ${live.current.version} (found written by an interrupted reconcile)`,
+          });
+        }
         state = materialStatus(secret, live, now);
       } else {
         const result = await provider.rotate(
