@@ -45,6 +45,12 @@ export interface StormOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Bounds that no backoff-respecting operator comes near and a hot loop passes at once: requests one
+ * identity sends to one backend, averaged over the storm and in its busiest second.
+ */
+export const RETRY_BOUNDS = { meanPerIdentityPerSecond: 5, maxPerIdentityInOneSecond: 40 };
+
 export interface Rate {
   requests: number;
   /** Requests per identity per second, averaged over the storm. */

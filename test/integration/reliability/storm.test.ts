@@ -10,13 +10,7 @@ import { installOperatorManifests } from '../../../src/dev/install.ts';
 import { newNamespace, removeProvider } from '../../support/cluster.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { auditProblems, holdingProblems } from './crash-checks.ts';
-import { stormRun } from './storm-run.ts';
-
-/**
- * Bounds that no backoff-respecting operator comes near and a hot loop passes at once: requests one
- * identity sends to one backend, averaged over the storm and in its busiest second.
- */
-export const RETRY_BOUNDS = { meanPerIdentityPerSecond: 5, maxPerIdentityInOneSecond: 40 };
+import { RETRY_BOUNDS, stormRun } from './storm-run.ts';
 
 beforeAll(async () => {
   await installOperatorManifests(kubeConfig());
