@@ -150,7 +150,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
           await sleep(randomInt(0, 15));
         }
       } else {
-        await sleep(randomInt(100, 2500));
+        await sleep(randomInt(50, 1800));
       }
       if (operator.child.exitCode !== null) {
         selfExits.push(operator.logs().split('\n').slice(-20).join('\n'));
