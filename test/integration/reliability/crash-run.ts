@@ -171,7 +171,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
       await eventually(
         'every identity Ready once, and its fate applied',
         async () => {
-          await driveIdentities(planned, Number.POSITIVE_INFINITY);
+          await driveIdentities(planned, Number.POSITIVE_INFINITY, false);
           return planned.every((p) => p.fate === 'active' || p.fateApplied);
         },
         { timeoutMs: 120_000, intervalMs: 250 },

@@ -76,9 +76,10 @@ export async function applyFate(p: Planned): Promise<void> {
 /**
  * Moves the scenario on between kills: the fate of every identity of waves up to `fatesUpTo` once it
  * was seen Ready, and for active identities a new rotation request as soon as every secret handled
- * the previous one (so each request must give exactly one new version of each secret).
+ * the previous one (so each request must give exactly one new version of each secret), unless
+ * `rotate` is false (while waiting for convergence).
  */
-export async function driveIdentities(planned: Planned[], fatesUpTo: number): Promise<void> {
+export async function driveIdentities(planned: Planned[], fatesUpTo: number, rotate = true): Promise<void> {
   const live = await listIdentities(planned);
   for (const p of planned) {
     if (p.fateApplied) continue;
@@ -93,7 +94,7 @@ export async function driveIdentities(planned: Planned[], fatesUpTo: number): Pr
       }
       continue;
     }
-    if (p.lastRequest && !secrets.every((s) => s.rotationRequest === p.lastRequest)) continue;
+    if (!rotate || (p.lastRequest && !secrets.every((s) => s.rotationRequest === p.lastRequest))) continue;
     p.lastRequest = new Date().toISOString();
     await patchMetadata(p, { [Controls.rotateRequestedAt]: p.lastRequest });
     p.rotations++;

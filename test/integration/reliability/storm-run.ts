@@ -303,7 +303,7 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
     await eventually(
       'every identity in the state its fate says after the storm',
       async () => {
-        await driveIdentities(planned, 0);
+        await driveIdentities(planned, 0, false);
         const live = await listIdentities(planned);
         return planned.every(
           (p) => (p.fate === 'active' || p.fateApplied) && reachedFate(p, live.get(p.name)),
