@@ -97,7 +97,8 @@ ${fixed(f.storm.operator.statusWritesPerIdentityPerSecond, 2)} status writes per
   action, so a kill between the two is made good by the next reconcile: a record can repeat (counted
   above), never go missing.
 - **Storm**: between phases, nothing an active or locked identity should hold is missing or emptied;
-  request rates stay under 5 per identity per second on average and 40 in any one second.
+  request rates stay under 5 per identity per second on average and 100 in any one second
+  (one reconcile of such an identity makes about 20 AWS calls; a hot loop makes thousands).
 - **Failover**: takeover times are measured, not asserted; the invariant is the rotation count.
 
 ## What this does not cover

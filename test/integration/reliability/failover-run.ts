@@ -150,7 +150,15 @@ export async function failoverRun(options: FailoverOptions): Promise<FailoverRes
       takeoverMs.push(Date.now() - killedAt);
       log(`[failover] ${n + 1}: ${before} -> ${next} in ${takeoverMs.at(-1)} ms`);
       start();
-      await driveIdentities(planned, -1);
+      // The new leader finishes every request (the one the old leader was cut in, too) before the next.
+      await eventually(
+        'every rotation request handled by the new leader',
+        async () => {
+          const live = await listIdentities(planned);
+          return planned.every((p) => reachedFate(p, live.get(p.name)));
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
     }
 
     const convergeStart = Date.now();
