@@ -33,7 +33,7 @@ afterAll(async () => {
 describe('SIGKILL at random points and right after writes', () => {
   it(`${KILLS} kills while provisioning, rotating, quarantining and revoking leak, duplicate and lose nothing`, async () => {
     const namespace = await newNamespace('crash');
-    const run = await crashRun({ kills: KILLS, waves: 8, namespace, log: console.log });
+    const run = await crashRun({ kills: KILLS, waves: 6, namespace, log: console.log });
     const report = checkCrashRun(run);
     console.log(
       `[crash] ${run.kills} kills (${run.killsAfterWrite} right after a write) in ${(run.stormMs / 1000).toFixed(0)} s, ` +
