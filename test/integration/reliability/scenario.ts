@@ -24,6 +24,8 @@ export interface Planned {
   /** The operator reported it Ready once: only then is its fate applied, so it acts on real credentials. */
   seenReady?: boolean;
   fateApplied?: boolean;
+  /** ClusterCredentialProviders other than the default `aws` and `vault` (the storm's go through Toxiproxy). */
+  providers?: { aws: string; vault: string };
   /** Rotation requests issued (each after the previous one was handled). */
   rotations: number;
   lastRequest?: string;
@@ -39,6 +41,8 @@ export function randomInt(min: number, max: number): number {
 }
 
 export function identityFor(p: Planned): AgentIdentity {
+  const aws = p.providers?.aws ? { providerRef: p.providers.aws } : {};
+  const vault = p.providers?.vault ? { providerRef: p.providers.vault } : {};
   return agentIdentity(
     p.name,
     onTestCluster(p.namespace),
@@ -49,12 +53,17 @@ export function identityFor(p: Planned): AgentIdentity {
         provider: 'aws',
         actions: ['secretsmanager:GetSecretValue'],
         resources: ['arn:aws:secretsmanager:us-east-1:123456789012:secret:crm/*'],
+        ...aws,
       },
-      { provider: 'vault', paths: [{ path: `secret/data/${p.namespace}/docs/*`, capabilities: ['read'] }] },
+      {
+        provider: 'vault',
+        paths: [{ path: `secret/data/${p.namespace}/docs/*`, capabilities: ['read'] }],
+        ...vault,
+      },
     ),
     withSecret('k'),
-    withSecret('a', { backend: 'aws-secrets-manager' }),
-    withSecret('v', { backend: 'vault-kv' }),
+    withSecret('a', { backend: 'aws-secrets-manager', ...aws }),
+    withSecret('v', { backend: 'vault-kv', ...vault }),
   );
 }
 

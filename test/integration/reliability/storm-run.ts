@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import YAML from 'yaml';
 import { type AuditRecord, readAuditFile } from '../../../src/governance/audit/audit.ts';
-import { bao, installAwsProvider, installVaultProvider } from '../../support/cluster.ts';
+import { bao, installAwsProvider, installVaultProvider, removeProvider } from '../../support/cluster.ts';
 import { testEnv } from '../../support/env.ts';
 import { type OperatorProcess, startOperatorProcess } from '../../support/operator.ts';
 import { eventually } from '../../support/wait.ts';
@@ -80,6 +80,7 @@ export interface StormResult {
 }
 
 const TARGETS = ['moto', 'openbao', 'apiserver'] as const;
+const PROVIDERS = { aws: 'aws-through-toxiproxy', vault: 'vault-through-toxiproxy' };
 type Target = (typeof TARGETS)[number];
 
 interface FaultChoice {
@@ -176,6 +177,18 @@ function losses(planned: Planned[], held: Map<string, Held>): string[] {
   return out;
 }
 
+const QUOTAS = [
+  ['nhi-storm-kv', 'secret/'],
+  ['nhi-storm-auth', 'auth/kubernetes/'],
+] as const;
+
+async function removeQuotas(): Promise<void> {
+  for (const [name] of QUOTAS) {
+    const answer = await bao('DELETE', `sys/quotas/rate-limit/${name}`, testEnv().bao.token);
+    if (answer.status >= 300) throw new Error(`removing quota ${name}: ${answer.status}`);
+  }
+}
+
 export async function stormRun(options: StormOptions): Promise<StormResult> {
   const log = options.log ?? (() => undefined);
   const env = testEnv();
@@ -195,8 +208,10 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
         hostPort(YAML.parse(readFileSync(env.kubeconfigPath, 'utf8')).clusters[0].cluster.server),
       ),
     };
-    await installAwsProvider({ spec: { endpoint: `http://${listen.moto}` } });
-    await installVaultProvider({ spec: { address: `http://${listen.openbao}` } });
+    // Providers of their own (a provider's endpoint is immutable, and the default ones point straight
+    // at moto and OpenBao).
+    await installAwsProvider({ name: PROVIDERS.aws, spec: { endpoint: `http://${listen.moto}` } });
+    await installVaultProvider({ name: PROVIDERS.vault, spec: { address: `http://${listen.openbao}` } });
     operator = startOperatorProcess(
       [`--audit-log=${auditLog}`, '--log-level=info'],
       {
@@ -215,7 +230,7 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
       'orphaned',
     ];
     for (const [i, fate] of fates.entries()) {
-      const p: Planned = { namespace, name: `s${i}`, fate, wave: 0, rotations: 0 };
+      const p: Planned = { namespace, name: `s${i}`, fate, wave: 0, rotations: 0, providers: PROVIDERS };
       await createPlanned(p);
       planned.push(p);
     }
@@ -260,18 +275,27 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
       {
         name: 'openbao 429 (rate-limit quota)',
         apply: async () => {
-          await bao('POST', 'sys/quotas/rate-limit/nhi-storm', env.bao.token, {
-            path: '',
-            rate: 2,
-            interval: '1s',
-          });
+          // On the paths the operator writes (KV and kubernetes auth roles), not on sys/ (where the
+          // quota itself is removed again).
+          for (const [name, path] of QUOTAS)
+            await bao('POST', `sys/quotas/rate-limit/${name}`, env.bao.token, {
+              path,
+              rate: 2,
+              interval: '1s',
+            });
         },
       },
     ];
     const clear = async () => {
       await toxiproxy.reset();
       moto.schedule = () => undefined;
-      await bao('DELETE', 'sys/quotas/rate-limit/nhi-storm', env.bao.token);
+      await removeQuotas();
+      // A limiter may still hold this second's tokens: wait until OpenBao answers freely again.
+      await eventually(
+        'OpenBao without 429s',
+        async () => (await bao('LIST', 'auth/kubernetes/role', env.bao.token)).status !== 429,
+        { timeoutMs: 10_000, intervalMs: 250 },
+      );
     };
 
     const faults: Record<string, number> = {};
@@ -352,7 +376,9 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
     };
   } finally {
     await operator?.stop();
-    await bao('DELETE', 'sys/quotas/rate-limit/nhi-storm', env.bao.token).catch(() => undefined);
+    await removeProvider(PROVIDERS.aws);
+    await removeProvider(PROVIDERS.vault);
+    await removeQuotas().catch(() => undefined);
     await toxiproxy.stop();
     await moto.close();
     await openbao.close();

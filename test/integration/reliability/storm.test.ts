@@ -5,20 +5,15 @@
 // point, everything converges after the storm, and no identity drives a hot loop of requests. The
 // soak (test/soak) runs minutes of it.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
-import { newNamespace, removeProvider } from '../../support/cluster.ts';
+import { newNamespace } from '../../support/cluster.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { auditProblems, holdingProblems } from './crash-checks.ts';
 import { RETRY_BOUNDS, stormRun } from './storm-run.ts';
 
 beforeAll(async () => {
   await installOperatorManifests(kubeConfig());
-});
-
-afterAll(async () => {
-  await removeProvider('aws');
-  await removeProvider('vault');
 });
 
 describe('a storm of network and HTTP faults', () => {
