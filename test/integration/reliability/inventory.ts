@@ -25,6 +25,7 @@ import { identityNames } from '../../../src/providers/vault/names.ts';
 import { parsePolicyHeader } from '../../../src/providers/vault/policy.ts';
 import { bao } from '../../support/cluster.ts';
 import { awsClientConfig, kubeConfig, testEnv } from '../../support/env.ts';
+import { withRetries } from './toxiproxy.ts';
 
 /** One identity the run created, as the backends know it (uid, namespace, name). */
 export interface Known {
@@ -69,6 +70,11 @@ export interface Held {
 }
 
 const kc = kubeConfig();
+
+/** A read of the test OpenBao, again if the connection failed (its keep-alive closed under us). */
+function baoRetried(...args: Parameters<typeof bao>): ReturnType<typeof bao> {
+  return withRetries(() => bao(...args));
+}
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
 
@@ -82,14 +88,14 @@ function empty(): Held {
 }
 
 async function listBao(path: string): Promise<string[]> {
-  const answer = await bao('LIST', path, testEnv().bao.token);
+  const answer = await baoRetried('LIST', path, testEnv().bao.token);
   if (answer.status === 404) return [];
   if (answer.status !== 200) throw new Error(`LIST ${path}: ${answer.status}`);
   return (answer.json.data?.keys ?? []) as string[];
 }
 
 async function kvCustom(path: string): Promise<{ custom: Record<string, string>; current: number }> {
-  const answer = await bao('GET', `secret/metadata/${path}`, testEnv().bao.token);
+  const answer = await baoRetried('GET', `secret/metadata/${path}`, testEnv().bao.token);
   if (answer.status !== 200) throw new Error(`GET secret/metadata/${path}: ${answer.status}`);
   return {
     custom: (answer.json.data?.custom_metadata ?? {}) as Record<string, string>,
@@ -159,7 +165,7 @@ export async function inventory(known: readonly Known[]): Promise<Map<string, He
   );
   for (const name of await listBao('sys/policies/acl')) {
     if (!name.startsWith('nhi-')) continue;
-    const answer = await bao('GET', `sys/policies/acl/${name}`, testEnv().bao.token);
+    const answer = await baoRetried('GET', `sys/policies/acl/${name}`, testEnv().bao.token);
     const entry = of(parsePolicyHeader(String(answer.json.data?.policy ?? ''))?.uid);
     if (entry) entry.counts['vault-policy']++;
   }

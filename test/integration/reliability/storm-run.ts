@@ -34,7 +34,7 @@ import {
   randomInt,
   reachedFate,
 } from './scenario.ts';
-import { type ToxicType, Toxiproxy } from './toxiproxy.ts';
+import { type ToxicType, Toxiproxy, withRetries } from './toxiproxy.ts';
 
 export interface StormOptions {
   stormMs: number;
@@ -177,6 +177,11 @@ function losses(planned: Planned[], held: Map<string, Held>): string[] {
   return out;
 }
 
+/** One call to the test OpenBao, again if the connection failed (not if OpenBao answered). */
+function retried(...args: Parameters<typeof bao>): ReturnType<typeof bao> {
+  return withRetries(() => bao(...args));
+}
+
 const QUOTAS = [
   ['nhi-storm-kv', 'secret/'],
   ['nhi-storm-auth', 'auth/kubernetes/'],
@@ -184,7 +189,7 @@ const QUOTAS = [
 
 async function removeQuotas(): Promise<void> {
   for (const [name] of QUOTAS) {
-    const answer = await bao('DELETE', `sys/quotas/rate-limit/${name}`, testEnv().bao.token);
+    const answer = await retried('DELETE', `sys/quotas/rate-limit/${name}`, testEnv().bao.token);
     if (answer.status >= 300) throw new Error(`removing quota ${name}: ${answer.status}`);
   }
 }
@@ -278,7 +283,7 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
           // On the paths the operator writes (KV and kubernetes auth roles), not on sys/ (where the
           // quota itself is removed again).
           for (const [name, path] of QUOTAS)
-            await bao('POST', `sys/quotas/rate-limit/${name}`, env.bao.token, {
+            await retried('POST', `sys/quotas/rate-limit/${name}`, env.bao.token, {
               path,
               rate: 2,
               interval: '1s',
@@ -293,7 +298,7 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
       // A limiter may still hold this second's tokens: wait until OpenBao answers freely again.
       await eventually(
         'OpenBao without 429s',
-        async () => (await bao('LIST', 'auth/kubernetes/role', env.bao.token)).status !== 429,
+        async () => (await retried('LIST', 'auth/kubernetes/role', env.bao.token)).status !== 429,
         { timeoutMs: 10_000, intervalMs: 250 },
       );
     };

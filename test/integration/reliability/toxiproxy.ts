@@ -28,6 +28,21 @@ export interface Toxic {
   attributes: Record<string, number>;
 }
 
+/**
+ * `call` again when the connection failed (fetch's TypeError): a Go server may close an idle
+ * keep-alive connection just as the next request goes out on it ("other side closed").
+ */
+export async function withRetries<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof TypeError) || i >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * i));
+    }
+  }
+}
+
 export function toxiproxyBinary(): string {
   const { TOXIPROXY_VERSION } = readVersions() as unknown as { TOXIPROXY_VERSION: string };
   return join(cacheRoot(), 'components', `toxiproxy-${TOXIPROXY_VERSION}`, 'bin', 'toxiproxy-server');
@@ -65,11 +80,13 @@ export class Toxiproxy {
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {
-    const response = await fetch(`${this.api}${path}`, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
+    const response = await withRetries(() =>
+      fetch(`${this.api}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    );
     const text = await response.text();
     if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${text}`);
     return text ? JSON.parse(text) : undefined;
