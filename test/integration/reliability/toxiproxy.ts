@@ -79,7 +79,7 @@ export class Toxiproxy {
     return proxy;
   }
 
-  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+  private async call(method: string, path: string, body?: unknown, attempt = 1): Promise<unknown> {
     const response = await withRetries(() =>
       fetch(`${this.api}${path}`, {
         method,
@@ -88,6 +88,11 @@ export class Toxiproxy {
       }),
     );
     const text = await response.text();
+    // Removing toxics waits for the connections they hold; the API may answer 503 Timeout meanwhile.
+    if (response.status === 503 && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      return this.call(method, path, body, attempt + 1);
+    }
     if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${text}`);
     return text ? JSON.parse(text) : undefined;
   }
