@@ -25,6 +25,23 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // `npm run soak` only (NHI_SOAK=1): the reliability suites at full size, which rewrite
+      // docs/reliability.md. Without the variable the project does not exist, so `npm test` never runs it.
+      ...(process.env.NHI_SOAK
+        ? [
+            {
+              test: {
+                name: 'soak',
+                include: ['test/soak/**/*.test.ts'],
+                environment: 'node',
+                globalSetup: ['test/support/global-setup.ts'],
+                testTimeout: 4 * 3_600_000,
+                hookTimeout: 180_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -37,6 +37,7 @@ declare -A COLD_ESTIMATE=(
   [kubelet]="about 1 min, sharing kube-apiserver's packages"
   [kube-scheduler]="about 10 s after kubelet"
   [containerd]="about 1.5 min"
+  [toxiproxy]="about 1 min"
 )
 CORES="$(nproc 2>/dev/null || echo '?')"
 estimate() { printf '(%s on 2 cores%s; this machine has %s)' "${COLD_ESTIMATE[$1]}" "${2- with an empty Go cache}" "$CORES"; }
@@ -130,6 +131,20 @@ build_containerd() {
   done
 }
 
+# Toxiproxy (server and CLI) for the fault storms of test/integration/reliability, in its own
+# versioned folder so that a new pin never mixes with the control plane's binaries.
+TOXIPROXY_DIR="$CACHE_ROOT/components/toxiproxy-$TOXIPROXY_VERSION/bin"
+build_toxiproxy() {
+  if [[ -x "$TOXIPROXY_DIR/toxiproxy-server" && -x "$TOXIPROXY_DIR/toxiproxy-cli" ]]; then step "toxiproxy $TOXIPROXY_VERSION: cached"; return; fi
+  step "toxiproxy $TOXIPROXY_VERSION: building toxiproxy-server and toxiproxy-cli $(estimate toxiproxy)"
+  local gobin="$WORK_DIR/toxiproxy-$TOXIPROXY_VERSION"
+  GOBIN="$gobin" go install -trimpath -ldflags "-s -w" \
+    "github.com/Shopify/toxiproxy/v2/cmd/server@$TOXIPROXY_VERSION" "github.com/Shopify/toxiproxy/v2/cmd/cli@$TOXIPROXY_VERSION"
+  mkdir -p "$TOXIPROXY_DIR"
+  mv "$gobin/server" "$TOXIPROXY_DIR/toxiproxy-server"
+  mv "$gobin/cli" "$TOXIPROXY_DIR/toxiproxy-cli"
+}
+
 # Debian packages the tests run, as package:command. The step checks for the command only, so it is
 # instant once installed; it installs with apt-get as root (CI) or through passwordless sudo, and
 # otherwise names what to install and goes on (the demo needs none of them; the tests that do fail
@@ -192,18 +207,20 @@ install_python_tools() {
 
 what="${1:-all}"
 case "$what" in
-  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_kubernetes; build_containerd ;;
+  all) announce_first_build; install_system_tools; install_python_tools; build_etcd; build_helm; build_toxiproxy; build_kubernetes; build_containerd ;;
   node) install_system_tools; build_kubernetes; build_containerd ;;
   containerd) build_containerd ;;
   system) install_system_tools ;;
   kubernetes) build_kubernetes ;;
   etcd) build_etcd ;;
   helm) build_helm ;;
+  toxiproxy) build_toxiproxy ;;
   python) install_python_tools ;;
   paths) ;;
-  *) echo "usage: $0 [all|node|kubernetes|containerd|etcd|helm|python|system|paths]" >&2; exit 2 ;;
+  *) echo "usage: $0 [all|node|kubernetes|containerd|etcd|helm|toxiproxy|python|system|paths]" >&2; exit 2 ;;
 esac
 step "done"
 echo "${INDENT}BIN_DIR=$BIN_DIR"
 echo "${INDENT}VENV_DIR=$VENV_DIR"
 echo "${INDENT}CONTAINERD_DIR=$CONTAINERD_DIR"
+echo "${INDENT}TOXIPROXY_DIR=$TOXIPROXY_DIR"

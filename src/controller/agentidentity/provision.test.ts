@@ -87,3 +87,36 @@ describe('nothing provisioned goes unrecorded', () => {
     ]);
   });
 });
+
+describe('provision records after an interrupted reconcile', () => {
+  it('records every backend provisioned even when the process died between the writes and their records', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ vault }, { scopes: [vaultScope()] });
+    await h.reconcile(); // records the intent (status.providers)
+    // The process dies right after the backends were written, before any 'provisioned' record.
+    const record = h.audit.record.bind(h.audit);
+    let killed = false;
+    h.audit.record = async (entry) => {
+      if (!killed && entry.action === 'provisioned' && entry.outcome !== 'intent') {
+        killed = true;
+        throw new Error('SIGKILL');
+      }
+      return record(entry);
+    };
+    await h.reconcile().catch(() => undefined);
+    expect(vault.roles.size).toBe(1);
+    expect(h.audit.records.filter((r) => r.action === 'provisioned' && r.outcome !== 'intent')).toHaveLength(
+      0,
+    );
+
+    h.later(600_000);
+    await h.settle();
+    const provisioned = h.audit.records.filter((r) => r.action === 'provisioned' && r.outcome === 'success');
+    for (const backend of ['vault', 'kubernetes'])
+      expect(provisioned.some((r) => r.resource.startsWith(backend))).toBe(true);
+    // Once status records the backends, a steady reconcile writes no further record.
+    const count = h.audit.records.length;
+    await h.reconcile();
+    expect(h.audit.records.length).toBe(count);
+  });
+});

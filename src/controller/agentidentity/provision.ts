@@ -188,6 +188,21 @@ export async function provisionAll(
         detail: `${change.action}: ${change.reason}`,
       });
     }
+    if (!steady && result.changes.length === 0 && !statusRecords(kind, ref.identity.status)) {
+      // Everything is in place but status never recorded it: an earlier reconcile created it and was
+      // cut (a crash, a failed status write) before it could say so. Its records may have been lost
+      // with it, as they are written after the calls: record the backend once more (at least once).
+      await deps.audit.record({
+        action: 'provisioned',
+        identity: auditIdentity(ref.identity),
+        actor: deps.actor,
+        resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
+        origin: 'reconcile',
+        outcome: 'success',
+        detail:
+          'found in place: an earlier reconcile created it and was cut short (crash or failure) before status recorded it',
+      });
+    }
   }
 
   const wanted = entries.map((e) => e.key);
@@ -201,6 +216,13 @@ export async function provisionAll(
     stranded: stale.stranded,
     abandoned: stale.abandoned,
   };
+}
+
+/** Whether status already records a successful provision of a backend of `kind`. */
+function statusRecords(kind: ProviderKind, status: AgentIdentityStatus | undefined): boolean {
+  if (kind === 'aws') return Boolean(status?.aws?.roleArn);
+  if (kind === 'vault') return Boolean(status?.vault?.role);
+  return Boolean(status?.serviceAccount);
 }
 
 /**

@@ -121,3 +121,30 @@ describe('unlocking while another quarantine reason holds', () => {
     expect(h.condition('Revoked')?.status).toBe('True');
   });
 });
+
+describe('transition records and a crash right after the status write', () => {
+  it.each([['locked', async (h: ScriptedVaultHarness) => h.lock()]] as const)(
+    'the %s record is not lost when the process dies after writing status',
+    async (action, cause) => {
+      const h = new ScriptedVaultHarness(true);
+      await h.settle();
+      cause(h);
+      h.later(10 * 60_000);
+      // The process dies right after the status write lands, before anything after it runs.
+      const write = h.store.writeStatus.bind(h.store);
+      let killed = false;
+      h.store.writeStatus = async (identity, status) => {
+        await write(identity, status);
+        if (!killed && status.conditions?.some((c) => c.type === 'Quarantined' && c.status === 'True')) {
+          killed = true;
+          throw new Error('SIGKILL');
+        }
+      };
+      await h.reconcile().catch(() => undefined);
+      expect(killed).toBe(true);
+      h.later(1000);
+      await h.settle();
+      expect(h.audit.records.filter((r) => r.action === action).length).toBeGreaterThanOrEqual(1);
+    },
+  );
+});

@@ -149,8 +149,11 @@ export class AgentIdentityReconciler {
       now,
       this.delivered,
     );
-    await this.deps.store.writeStatus(identity, status);
+    // Events and audit records of the transitions go first: a crash right after the status write
+    // would otherwise lose them for good (the next reconcile sees no transition). A crash between the
+    // two repeats them instead (at least once).
     await transitionsToEvents(this.deps, identity, draft.transitions);
+    await this.deps.store.writeStatus(identity, status);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
   };
 

@@ -226,3 +226,28 @@ describe('a rotation is never unrecorded', () => {
     });
   });
 });
+
+describe('a rotation cut short by a crash', () => {
+  it('is recorded once the next reconcile finds the version it wrote, and never written twice', async () => {
+    const h = new KubernetesOnly({ name: 'api-key', generator: { type: 'random', length: 24 } });
+    await h.settle();
+    h.later(MIN);
+    h.identity.metadata.annotations = { [Controls.rotateRequestedAt]: h.now.toISOString() };
+    // The process dies right after the new version was written, before its 'rotated' record.
+    const record = h.audit.record.bind(h.audit);
+    let killed = false;
+    h.audit.record = async (entry) => {
+      if (!killed && entry.action === 'rotated') {
+        killed = true;
+        throw new Error('SIGKILL');
+      }
+      return record(entry);
+    };
+    await h.reconcile().catch(() => undefined);
+    h.later(600_000);
+    await h.settle();
+    expect(h.secretStatus()?.currentVersion).toBe(2);
+    const rotated = h.audit.records.filter((r) => r.action === 'rotated' && r.outcome !== 'intent');
+    expect(rotated.map((r) => r.detail)).toEqual([expect.stringContaining('version 2')]);
+  });
+});

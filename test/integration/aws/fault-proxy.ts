@@ -1,7 +1,9 @@
 // A fault-injecting HTTP proxy in front of moto_server: on a fixed schedule it answers with AWS
 // throttling errors (in the request's protocol), 503s, or connection resets, either before the
 // request reaches moto or after moto has applied it (the call landed, its answer is lost). It logs
-// every request that reached moto, so tests can check what was written and that nothing was deleted.
+// every request that reached moto, so tests can check what was written and that nothing was deleted,
+// and every request that arrived, named by a caller-given function, so tests can count retry rates
+// (the reliability storms put it behind Toxiproxy, which works on TCP and forges no HTTP status).
 
 import { createServer, type IncomingMessage, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +15,17 @@ export interface ForwardedCall {
   status: number;
 }
 
+/** One request as it arrived (before any fault), named by `subjectOf` (e.g. the identity it concerns). */
+export interface SeenRequest {
+  action: string;
+  subject: string | undefined;
+  at: number;
+}
+
 export interface FaultProxy {
   endpoint: string;
+  /** Every request that arrived, faulted or not: what the client sent, for retry-rate counts. */
+  requests: SeenRequest[];
   /** Calls that reached moto, with moto's status (also those whose answer was then dropped). */
   forwarded: ForwardedCall[];
   faults: Array<{ action: string; fault: Fault }>;
@@ -83,13 +94,15 @@ function forward(
 export async function startFaultProxy(
   targetEndpoint: string,
   schedule: FaultProxy['schedule'],
+  subjectOf: (path: string, body: string) => string | undefined = () => undefined,
 ): Promise<FaultProxy> {
   const target = new URL(targetEndpoint);
   let n = 0;
-  const proxy: Omit<FaultProxy, 'endpoint' | 'close'> = { forwarded: [], faults: [], schedule };
+  const proxy: Omit<FaultProxy, 'endpoint' | 'close'> = { requests: [], forwarded: [], faults: [], schedule };
   const server: Server = createServer(async (req, res) => {
     const body = await readBody(req);
     const action = actionOf(req, body);
+    proxy.requests.push({ action, subject: subjectOf(req.url ?? '', body.toString()), at: Date.now() });
     const fault = proxy.schedule(++n);
     if (fault) proxy.faults.push({ action, fault });
     if (fault === 'reset-before') return void req.socket.destroy();

@@ -1,0 +1,131 @@
+// The real Toxiproxy server (built from github.com/Shopify/toxiproxy/v2 by scripts/build-components.sh,
+// pinned in scripts/components.env), driven through its HTTP API: one TCP proxy per upstream, toxics
+// added and removed while the operator runs. Toxiproxy works on TCP: it delays, throttles, stalls,
+// cuts and resets connections, but never forges an HTTP status (see storm.test.ts for how 5xx and
+// throttling answers are produced).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { cacheRoot, readVersions } from '../../../src/dev/components.ts';
+import { eventually } from '../../support/wait.ts';
+
+export type ToxicType =
+  | 'latency'
+  | 'bandwidth'
+  | 'timeout'
+  | 'reset_peer'
+  | 'limit_data'
+  | 'slicer'
+  | 'slow_close';
+
+export interface Toxic {
+  name: string;
+  type: ToxicType;
+  stream: 'upstream' | 'downstream';
+  toxicity?: number;
+  attributes: Record<string, number>;
+}
+
+/**
+ * `call` again when the connection failed (fetch's TypeError): a Go server may close an idle
+ * keep-alive connection just as the next request goes out on it ("other side closed").
+ */
+export async function withRetries<T>(call: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof TypeError) || i >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 * i));
+    }
+  }
+}
+
+export function toxiproxyBinary(): string {
+  const { TOXIPROXY_VERSION } = readVersions() as unknown as { TOXIPROXY_VERSION: string };
+  return join(cacheRoot(), 'components', `toxiproxy-${TOXIPROXY_VERSION}`, 'bin', 'toxiproxy-server');
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export class Toxiproxy {
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly api: string,
+  ) {}
+
+  static async start(): Promise<Toxiproxy> {
+    const binary = toxiproxyBinary();
+    if (!existsSync(binary))
+      throw new Error(`${binary} is missing: run bash scripts/build-components.sh toxiproxy`);
+    const port = await freePort();
+    const child = spawn(binary, ['-host', '127.0.0.1', '-port', String(port)], { stdio: 'ignore' });
+    const proxy = new Toxiproxy(child, `http://127.0.0.1:${port}`);
+    await eventually('toxiproxy to answer', async () => (await fetch(`${proxy.api}/version`)).ok, {
+      timeoutMs: 10_000,
+    });
+    return proxy;
+  }
+
+  private async call(method: string, path: string, body?: unknown, attempt = 1): Promise<unknown> {
+    const response = await withRetries(() =>
+      fetch(`${this.api}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }),
+    );
+    const text = await response.text();
+    // Removing toxics waits for the connections they hold; the API may answer 503 Timeout meanwhile.
+    if (response.status === 503 && attempt < 5) {
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      return this.call(method, path, body, attempt + 1);
+    }
+    if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  }
+
+  /** A proxy on a free loopback port in front of `upstream` (`host:port`); returns its `host:port`. */
+  async proxy(name: string, upstream: string): Promise<string> {
+    const created = (await this.call('POST', '/proxies', {
+      name,
+      listen: '127.0.0.1:0',
+      upstream,
+      enabled: true,
+    })) as { listen: string };
+    return created.listen;
+  }
+
+  addToxic(proxy: string, toxic: Toxic): Promise<unknown> {
+    return this.call('POST', `/proxies/${proxy}/toxics`, { toxicity: 1, ...toxic });
+  }
+
+  removeToxic(proxy: string, name: string): Promise<unknown> {
+    return this.call('DELETE', `/proxies/${proxy}/toxics/${name}`);
+  }
+
+  /** Every toxic removed, every proxy enabled. */
+  reset(): Promise<unknown> {
+    return this.call('POST', '/reset');
+  }
+
+  stop(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve();
+      this.child.once('exit', () => resolve());
+      this.child.kill('SIGTERM');
+    });
+  }
+}

@@ -1,0 +1,144 @@
+// The soak: the reliability suites at full size — 1,000 SIGKILLs, minutes of fault storm, repeated
+// leader failovers — against the real components, then docs/reliability.md regenerated from the
+// figures. Run with `npm run soak` (not part of `npm test`). Shorter runs for a busy machine:
+// NHI_SOAK_KILLS, NHI_SOAK_STORM_MIN, NHI_SOAK_FAILOVERS (the page then says it was shortened).
+
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../../src/dev/components.ts';
+import { installOperatorManifests } from '../../src/dev/install.ts';
+import { auditProblems, checkCrashRun, holdingProblems } from '../integration/reliability/crash-checks.ts';
+import { crashRun } from '../integration/reliability/crash-run.ts';
+import { failoverRun, LEASE } from '../integration/reliability/failover-run.ts';
+import { RETRY_BOUNDS, stormRun } from '../integration/reliability/storm-run.ts';
+import {
+  installAwsProvider,
+  installVaultProvider,
+  newNamespace,
+  removeProvider,
+} from '../support/cluster.ts';
+import { kubeConfig } from '../support/env.ts';
+import { reliabilityPage, type SoakFigures } from './report.ts';
+
+const FULL = { kills: 1000, stormMin: 5, failovers: 20 };
+const asked = {
+  kills: Number(process.env.NHI_SOAK_KILLS ?? FULL.kills),
+  stormMin: Number(process.env.NHI_SOAK_STORM_MIN ?? FULL.stormMin),
+  failovers: Number(process.env.NHI_SOAK_FAILOVERS ?? FULL.failovers),
+};
+const figures: Partial<SoakFigures> = {};
+const started = Date.now();
+
+beforeAll(async () => {
+  await installOperatorManifests(kubeConfig());
+});
+
+afterAll(async () => {
+  await removeProvider('aws');
+  await removeProvider('vault');
+});
+
+describe('soak', () => {
+  it(`crash injection: ${asked.kills} kills`, async () => {
+    await installAwsProvider();
+    await installVaultProvider();
+    const run = await crashRun({
+      kills: asked.kills,
+      waves: Math.max(1, Math.round(asked.kills / 25)),
+      namespace: await newNamespace('soak-crash'),
+      log: console.log,
+    });
+    const report = checkCrashRun(run);
+    console.log(report.problems.join('\n'));
+    figures.crash = {
+      kills: run.kills,
+      killsAfterWrite: run.killsAfterWrite,
+      identities: run.identities.length,
+      rotations: run.identities.reduce((n, p) => n + p.rotations, 0),
+      stormS: run.stormMs / 1000,
+      convergeS: run.convergeMs / 1000,
+      auditRecords: report.records,
+      repeatedRecords: report.repeated,
+      problems: report.problems.length,
+    };
+    expect(report.problems).toEqual([]);
+  });
+
+  it(`fault storm: ${asked.stormMin} min`, async () => {
+    const run = await stormRun({
+      stormMs: asked.stormMin * 60_000,
+      phaseMs: 5_000,
+      namespace: await newNamespace('soak-storm'),
+      active: 6,
+      log: console.log,
+    });
+    const problems = run.identities.flatMap((p) => [
+      ...holdingProblems(p, p.uid ? run.held.get(p.uid) : undefined),
+      ...auditProblems(p, run.audit),
+    ]);
+    console.log([...run.lostDuringStorm, ...problems].join('\n'));
+    figures.storm = {
+      stormS: run.stormMs / 1000,
+      phases: run.phases,
+      faults: run.faults,
+      convergeS: run.convergeMs / 1000,
+      samples: run.samples,
+      lost: run.lostDuringStorm.length,
+      problems: problems.length,
+      rates: run.rates,
+      operator: run.operator,
+    };
+    expect(run.lostDuringStorm).toEqual([]);
+    expect(problems).toEqual([]);
+    for (const rate of Object.values(run.rates)) {
+      expect(rate.meanPerIdentityPerSecond).toBeLessThan(RETRY_BOUNDS.meanPerIdentityPerSecond);
+      expect(rate.maxPerIdentityInOneSecond).toBeLessThan(RETRY_BOUNDS.maxPerIdentityInOneSecond);
+    }
+  });
+
+  it(`leader failover: ${asked.failovers} failovers`, async () => {
+    await installAwsProvider();
+    await installVaultProvider();
+    const run = await failoverRun({
+      namespace: await newNamespace('soak-failover'),
+      identities: 6,
+      failovers: asked.failovers,
+      log: console.log,
+    });
+    const problems = [
+      ...run.brokenChains.map((r) => `audit chain of ${r} broken`),
+      ...run.identities.flatMap((p) => [
+        ...holdingProblems(p, p.uid ? run.held.get(p.uid) : undefined),
+        ...auditProblems(p, run.audit),
+      ]),
+    ];
+    console.log(problems.join('\n'));
+    figures.failover = {
+      lease: LEASE,
+      failovers: run.failovers,
+      takeoverMs: run.takeoverMs,
+      rotations: run.rotations,
+      convergeS: run.convergeMs / 1000,
+      problems: problems.length,
+    };
+    expect(problems).toEqual([]);
+  });
+
+  it('writes docs/reliability.md from this run', () => {
+    expect(figures.crash && figures.storm && figures.failover).toBeTruthy();
+    const cpu = cpus();
+    const short = Object.entries(asked)
+      .filter(([k, v]) => v < FULL[k as keyof typeof FULL])
+      .map(([k, v]) => `${k} ${v} instead of ${FULL[k as keyof typeof FULL]}`);
+    const page = reliabilityPage({
+      ...(figures as SoakFigures),
+      date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`,
+      durationMin: (Date.now() - started) / 60_000,
+      ...(short.length > 0 && { shortened: `${short.join(', ')} (NHI_SOAK_* settings)` }),
+    });
+    writeFileSync(join(repoRoot, 'docs', 'reliability.md'), page);
+  });
+});
