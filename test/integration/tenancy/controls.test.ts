@@ -268,7 +268,7 @@ describe('a user bound to nhi-security', () => {
     expect(
       await annotate(security, name, { [Controls.lock]: lockValue('alice', now(), 'incident') }),
     ).toMatch(
-      /403: .*annotation nhi\.dev\/locked must begin with the requesting user's name: system:serviceaccount:/,
+      /403: .*annotation nhi\.dev\/locked must begin with the requesting user's name and ' at ': system:serviceaccount:/,
     );
     expect(
       await annotate(security, name, { [Controls.lock]: lockValue(security.username, now(), 'incident') }),
