@@ -12,7 +12,7 @@
 
 import { Controls, parseAbandonValue } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
-import type { AuditAction } from '../../governance/audit/audit.ts';
+import type { AuditAction, AuditEntry } from '../../governance/audit/audit.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import { auditFailure, auditIdentity } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
@@ -143,38 +143,29 @@ export async function applyPhase(
   const ordered = [...keys.filter((k) => k !== 'kubernetes'), ...keys.filter((k) => k === 'kubernetes')];
   const failures: Array<{ key: string; error: unknown }> = [];
   const done: string[] = [];
+  const record = (key: string, outcome: 'success' | 'failure', more: Partial<AuditEntry>) =>
+    options.audit
+      ? deps.audit.record({
+          action: auditAction[phase],
+          identity: auditIdentity(ref.identity),
+          actor: deps.actor,
+          resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
+          origin,
+          outcome,
+          ...more,
+        })
+      : undefined;
   for (const key of ordered) {
     try {
       await deps.providers.resolveKey(key).provider[phase](ref);
     } catch (error) {
       failures.push({ key, error });
       if (phase === 'revoke') deps.metrics.revocationBlocked(key);
-      if (options.audit) {
-        await deps.audit.record({
-          action: auditAction[phase],
-          identity: auditIdentity(ref.identity),
-          actor: deps.actor,
-          resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
-          origin,
-          outcome: 'failure',
-          severity: 'warning',
-          ...auditFailure(error),
-        });
-      }
+      await record(key, 'failure', { severity: 'warning', ...auditFailure(error) });
       continue;
     }
     done.push(key);
-    if (options.audit) {
-      await deps.audit.record({
-        action: auditAction[phase],
-        identity: auditIdentity(ref.identity),
-        actor: deps.actor,
-        resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
-        origin,
-        outcome: 'success',
-        severity: phase === 'restore' ? 'info' : 'warning',
-      });
-    }
+    await record(key, 'success', { severity: phase === 'restore' ? 'info' : 'warning' });
   }
   if (failures.length > 0) throw new PartialFailureError(failures, phase);
   return done;
