@@ -46,6 +46,7 @@ export const RUNBOOK_ANCHORS: Readonly<Record<string, string>> = {
   NHIRevocationBlocked: 'revocation-blocked',
   NHICredentialsStranded: 'stranded-credentials',
   NHIHardCodedCredentials: 'hard-coded-credentials',
+  NHIAuditCheckpointFailing: 'audit-checkpoint-failing',
   NHIDriftCorrected: 'drift-corrected',
   NHIDriftNotCorrected: 'drift-not-corrected',
 };

@@ -72,7 +72,10 @@ export async function startOperator(
   let fenced: (reason: string) => void = () => undefined;
   const audit = buildAuditTrail(kc, config.audit, config.leaderElection.identity, {
     onFenced: (error) => fenced(error.message),
-    onCheckpointError: (error) => logger.error('audit checkpoint failed; retrying', { err: error }),
+    onCheckpointError: (error) => {
+      metrics.auditCheckpointFailed();
+      logger.error('audit checkpoint failed; retrying', { err: error });
+    },
   });
   const recorder = new EventRecorder({
     sink: eventSink(kc.makeApiClient(k8s.EventsV1Api)),
@@ -163,7 +166,10 @@ export async function startOperator(
     if (!stopping) await controller.start();
   };
   const checkpoints = setInterval(() => {
-    audit.flush().catch((error: unknown) => logger.error('audit checkpoint failed', { err: error }));
+    audit.flush().catch((error: unknown) => {
+      metrics.auditCheckpointFailed();
+      logger.error('audit checkpoint failed', { err: error });
+    });
   }, config.audit.checkpointIntervalMs);
   checkpoints.unref();
   const health = new HealthServer({ port: config.httpPort, host: config.httpHost, metrics });

@@ -150,4 +150,10 @@ describe('RuntimeMetrics', () => {
       }),
     ).toBe(1);
   });
+  it('counts failed audit checkpoints, from zero', async () => {
+    const metrics = new RuntimeMetrics();
+    expect(await metrics.value('nhi_audit_checkpoint_failures_total')).toBe(0);
+    metrics.auditCheckpointFailed();
+    expect(await metrics.value('nhi_audit_checkpoint_failures_total')).toBe(1);
+  });
 });

@@ -61,6 +61,7 @@ export class RuntimeMetrics {
   private readonly driftCorrections: Counter<'provider' | 'result'>;
   private readonly stranded: Counter<'provider'>;
   private readonly revocationsBlocked: Counter<'provider'>;
+  private readonly auditCheckpointFailures: Counter;
   private readonly offboardingsReleased: Counter<'provider'>;
   private identities: () => readonly IdentitySnapshot[] = () => [];
 
@@ -160,6 +161,11 @@ export class RuntimeMetrics {
       name: 'nhi_offboarding_released_total',
       help: 'Backends whose credentials were left unrevoked because offboarding in a namespace being deleted kept failing past its bound (the namespace was released), per provider kind.',
       labelNames: ['provider'],
+      registers,
+    });
+    this.auditCheckpointFailures = new Counter({
+      name: 'nhi_audit_checkpoint_failures_total',
+      help: 'Audit checkpoints (seal to the sinks, sign, move the anchored head) that failed and will be retried: records since the last checkpoint are not anchored meanwhile.',
       registers,
     });
     for (const provider of ProviderKinds) {
@@ -315,6 +321,10 @@ export class RuntimeMetrics {
 
   revocationBlocked(key: string): void {
     this.revocationsBlocked.inc({ provider: providerKindOf(key) });
+  }
+
+  auditCheckpointFailed(): void {
+    this.auditCheckpointFailures.inc();
   }
 
   offboardingReleased(key: string): void {
