@@ -140,6 +140,11 @@ describeOnNode('the Helm chart on the dev node', () => {
       { timeoutMs: 60_000, intervalMs: 200 },
     );
     console.log(`[nhi] leader pod deleted -> ${next} holds the Lease after ${Date.now() - deleting} ms`);
-    expect(names).toContain(next);
+    // The standby, or the pod the Deployment started in the deleted one's place: whichever asks first
+    // once the lease is free. Either way a live pod of the release, not the deleted leader.
+    const live = (await core.listNamespacedPod({ namespace })).items
+      .filter((p) => !p.metadata?.deletionTimestamp)
+      .map((p) => p.metadata?.name);
+    expect(live).toContain(next);
   });
 });

@@ -89,8 +89,8 @@ export class Toxiproxy {
     );
     const text = await response.text();
     // Removing toxics waits for the connections they hold; the API may answer 503 Timeout meanwhile.
-    if (response.status === 503 && attempt < 5) {
-      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    if (response.status === 503 && attempt < 20) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500 * attempt, 2000)));
       return this.call(method, path, body, attempt + 1);
     }
     if (!response.ok) throw new Error(`toxiproxy ${method} ${path}: ${response.status} ${text}`);
