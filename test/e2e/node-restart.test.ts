@@ -14,7 +14,7 @@ import { agentIdentity } from '../../src/testing/agent-identity.ts';
 import { AGENT_IDENTITIES, createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
 import { kubeConfig } from '../support/env.ts';
 import { onTestCluster, withSecret } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, useNode } from '../support/node.ts';
+import { describeOnNode, probe, probeDeployment, query, rotateAndWait, useNode } from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -125,25 +125,8 @@ describeOnNode('restarting a consumer after rotation on the dev node', () => {
     let sampled = 0;
 
     for (const version of [2, 3]) {
-      const before = await current();
       const oldPod = pod.metadata?.name;
-      await custom.patchNamespacedCustomObject(
-        {
-          ...AGENT_IDENTITIES,
-          namespace: ns,
-          name: 'consumer',
-          body: { metadata: { annotations: { [Controls.rotateRequestedAt]: new Date().toISOString() } } },
-        },
-        mergePatch,
-      );
-      const value = await eventually(
-        'the Secret to rotate',
-        async () => {
-          const now = await current();
-          return now !== before ? now : undefined;
-        },
-        { timeoutMs: 30_000, intervalMs: 50 },
-      );
+      const { before, value } = await rotateAndWait(ns, 'consumer', current, 50);
       const overlap = sampleRollout([sha256(before), sha256(value)]);
       pod = await onlyPodWith(sha256(value));
       const samples = await overlap.stop();

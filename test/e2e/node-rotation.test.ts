@@ -6,20 +6,26 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Controls } from '../../src/api/v1alpha1/annotations.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity } from '../../src/testing/agent-identity.ts';
-import { AGENT_IDENTITIES, createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
+import { createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
 import { kubeConfig } from '../support/env.ts';
 import { onTestCluster, withSecret } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, readyPod, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  readyPod,
+  rotateAndWait,
+  useNode,
+} from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
 const kc = kubeConfig();
 const core = kc.makeApiClient(k8s.CoreV1Api);
 const apps = kc.makeApiClient(k8s.AppsV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 let operator: OperatorProcess;
 
@@ -63,24 +69,7 @@ describeOnNode('a consumer of a rotated Secret on the dev node', () => {
     const latencies: { nudged: boolean; ms: number }[] = [];
 
     for (const nudged of [false, false, false, true, true]) {
-      const before = await current();
-      await custom.patchNamespacedCustomObject(
-        {
-          ...AGENT_IDENTITIES,
-          namespace: ns,
-          name: 'consumer',
-          body: { metadata: { annotations: { [Controls.rotateRequestedAt]: new Date().toISOString() } } },
-        },
-        mergePatch,
-      );
-      const value = await eventually(
-        'the Secret to rotate',
-        async () => {
-          const now = await current();
-          return now !== before ? now : undefined;
-        },
-        { timeoutMs: 30_000, intervalMs: 20 },
-      );
+      const { value } = await rotateAndWait(ns, 'consumer', current, 20);
       const updated = Date.now();
       held.push(sha256(value));
       if (nudged) {

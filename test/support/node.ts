@@ -6,6 +6,7 @@
 
 import * as k8s from '@kubernetes/client-node';
 import { describe } from 'vitest';
+import { Controls } from '../../src/api/v1alpha1/annotations.ts';
 import { PROBE_IMAGE } from '../../src/dev/node/images.ts';
 import { type DevNode, readNode, startNode } from '../../src/dev/node/node.ts';
 import { kubeConfig, testEnv } from './env.ts';
@@ -114,4 +115,39 @@ export async function probe<T = Record<string, unknown>>(pod: k8s.V1Pod, path: s
 /** The probe's query string. */
 export function query(params: Record<string, string>): string {
   return `?${new URLSearchParams(params).toString()}`;
+}
+
+/**
+ * Requests a rotation of identity `namespace/name` (nhi.dev/rotate-requested-at) and waits until
+ * `current()` (the value a test watches) changes; the value before and after.
+ */
+export async function rotateAndWait(
+  namespace: string,
+  name: string,
+  current: () => Promise<string>,
+  intervalMs = 50,
+): Promise<{ before: string; value: string }> {
+  const before = await current();
+  await kubeConfig()
+    .makeApiClient(k8s.CustomObjectsApi)
+    .patchNamespacedCustomObject(
+      {
+        group: 'nhi.dev',
+        version: 'v1alpha1',
+        plural: 'agentidentities',
+        namespace,
+        name,
+        body: { metadata: { annotations: { [Controls.rotateRequestedAt]: new Date().toISOString() } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  const value = await eventually(
+    'the Secret to rotate',
+    async () => {
+      const now = await current();
+      return now !== before ? now : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs },
+  );
+  return { before, value };
 }
