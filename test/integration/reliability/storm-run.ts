@@ -120,7 +120,15 @@ function rate(
 }
 
 async function metric(operator: OperatorProcess, name: string): Promise<number> {
-  const port = /"port":(\d+)/.exec(operator.logs())?.[1];
+  if (operator.child.exitCode !== null || operator.child.signalCode !== null)
+    throw new Error(
+      `the operator exited (${operator.child.exitCode ?? operator.child.signalCode}):\n${operator.logs().split('\n').slice(-60).join('\n')}`,
+    );
+  const started = operator
+    .logs()
+    .split('\n')
+    .find((line) => line.includes('"nhi-operator started"'));
+  const port = started ? (JSON.parse(started) as { port?: number }).port : undefined;
   if (!port) return 0;
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return text
