@@ -2,7 +2,7 @@
 // the in-cluster ServiceAccount, and runs until SIGTERM/SIGINT, finishing in-flight work and
 // releasing its lease on the way out. Stopping the operator never revokes anything. This is the one
 // place that decides the exit code: 0 after a clean stop, 1 when it cannot start, after a lost
-// lease or a failed shutdown, 2 for invalid configuration.
+// lease, an uncaught exception or a failed shutdown, 2 for invalid configuration.
 
 import { BoundedKubeConfig } from './adapters/kubernetes/kube-config.ts';
 import { ConfigError, loadConfig, usage } from './config.ts';
@@ -55,3 +55,10 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { err: reason }));
+// Node's own report of an uncaught exception prints the error unmasked: log it through the masking
+// logger instead, then end non-zero (the state is unknown; Kubernetes restarts the process).
+process.on('uncaughtException', (error) => {
+  logger.error('uncaught exception; exiting', { err: error });
+  process.exitCode = 1;
+  setImmediate(() => process.exit(1));
+});
