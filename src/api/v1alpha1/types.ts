@@ -254,6 +254,30 @@ export interface ActivityStatus {
   /** When these counts were taken; rewritten only when they change (no status write otherwise). */
   observedAt: string;
   backends: ActivityBackendSummary[];
+  /** Granted against used over the window (governance/activity/rightsize.ts); absent when not judged. */
+  rightSizing?: RightSizingStatus;
+}
+
+/** One grant of spec.scopes with a part never used in the window. */
+export interface UnusedGrant {
+  /** Where the grant is: `spec.scopes[0].rules[1]`, `spec.scopes[1].paths[0]`. */
+  field: string;
+  /** The grant as written, in short: `get,list,watch on configmaps (core)`. */
+  grant: string;
+  /** What of it was never used: `never used`, or `watch on configmaps`. */
+  unused: string;
+}
+
+export interface RightSizingStatus {
+  /** Start of the evidence: the window's start, or the first audit event read when the logs begin later. */
+  since: string;
+  /** The audit logs cover the whole window and the identity existed throughout it: unused grants count in risk. */
+  complete: boolean;
+  /** The backends whose grants were judged (those with an audit source); other grants are kept as they are. */
+  backends: Array<ActivityBackendSummary['backend']>;
+  unused: UnusedGrant[];
+  /** spec.scopes narrowed to what was used; applied, the workload can still do all it did. Present when something is unused. */
+  suggestedScopes?: Scope[];
 }
 
 export interface AgentIdentity {

@@ -5,6 +5,7 @@
 
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import { principalsOf } from './attribute.ts';
+import { type Use, useKey, useOf } from './rightsize.ts';
 import type { ActivityBackend, ActivityEvent, BackendSummary } from './types.ts';
 
 const HOUR_MS = 3_600_000;
@@ -20,7 +21,13 @@ interface Bucket {
 interface PrincipalCounts {
   backend: ActivityBackend;
   buckets: Bucket[];
+  /** Distinct allowed requests (rightsize.ts), at most `MAX_USES`; past it, `overflow` is set. */
+  uses: Map<string, Use>;
+  overflow: boolean;
 }
+
+/** Distinct uses kept per principal for right-sizing: more, and no grant is called unused. */
+export const MAX_USES = 512;
 
 /** The keys an event is counted under; attribution's rules (attribute.ts `matches`) in key form. */
 export function eventKey(event: ActivityEvent): string | undefined {
@@ -58,17 +65,36 @@ export class ActivityWindow {
     private readonly maxPrincipals = 10_000,
   ) {}
 
+  /** The time of the earliest event ever added, in or before the window: where the evidence starts. */
+  private earliest: number | undefined;
+
   get size(): number {
     return this.counts.size;
+  }
+
+  /** Where the evidence starts: the window's start, or the first event seen when that is later. */
+  evidenceSince(now: Date): Date | undefined {
+    if (this.earliest === undefined) return undefined;
+    return new Date(Math.max(this.earliest, now.getTime() - this.windowMs));
   }
 
   add(event: ActivityEvent, now: Date): void {
     const key = eventKey(event);
     const time = Date.parse(event.time);
+    if (Number.isFinite(time) && (this.earliest === undefined || time < this.earliest)) this.earliest = time;
     if (!key || !Number.isFinite(time) || time < now.getTime() - this.windowMs) return;
     let entry = this.counts.get(key);
     if (entry) this.counts.delete(key);
-    else entry = { backend: event.backend, buckets: [] };
+    else entry = { backend: event.backend, buckets: [], uses: new Map(), overflow: false };
+    const use = useOf(event);
+    if (use) {
+      const k = useKey(use);
+      const seen = entry.uses.get(k);
+      if (seen) {
+        if (seen.lastSeen < use.lastSeen) seen.lastSeen = use.lastSeen;
+      } else if (entry.uses.size < MAX_USES) entry.uses.set(k, use);
+      else entry.overflow = true;
+    }
     // Re-inserted last: Map order is then least recently seen first.
     this.counts.set(key, entry);
     const hour = Math.floor(time / HOUR_MS) * HOUR_MS;
@@ -91,10 +117,25 @@ export class ActivityWindow {
   /** Drops buckets that fell out of the window, and principals left with none. */
   prune(now: Date): void {
     const first = Math.floor((now.getTime() - this.windowMs) / HOUR_MS) * HOUR_MS;
+    const start = new Date(now.getTime() - this.windowMs).toISOString();
     for (const [key, entry] of this.counts) {
       entry.buckets = entry.buckets.filter((b) => b.hour >= first);
+      for (const [k, use] of entry.uses) if (use.lastSeen < start) entry.uses.delete(k);
       if (entry.buckets.length === 0) this.counts.delete(key);
     }
+  }
+
+  /** The distinct uses of the identity in the window; undefined when more were seen than are kept. */
+  usesFor(identity: AgentIdentity, now: Date): Use[] | undefined {
+    this.prune(now);
+    const out: Use[] = [];
+    for (const key of identityKeys(identity)) {
+      const entry = this.counts.get(key);
+      if (!entry) continue;
+      if (entry.overflow) return undefined;
+      out.push(...entry.uses.values());
+    }
+    return out;
   }
 
   /** Per backend: requests, denials, errors and the last allowed use in the window (hour-granular). */
