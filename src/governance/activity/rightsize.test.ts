@@ -62,7 +62,7 @@ describe('right-sizing Kubernetes rules', () => {
     expect(result.unused[0]?.unused).toBe(
       'verbs * used only as get,list; resources * used only as configmaps,secrets; apiGroups * used only as core',
     );
-    expect((result.suggestedScopes?.[0] as KubernetesScope).rules).toEqual([
+    expect((result.suggestedScopes?.[0] as KubernetesScope | undefined)?.rules).toEqual([
       { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
       { apiGroups: [''], resources: ['secrets'], verbs: ['get'] },
     ]);
@@ -87,7 +87,9 @@ describe('right-sizing Kubernetes rules', () => {
     const rule = { apiGroups: [''], resources: ['configmaps'], verbs: ['get'], resourceNames: ['a', 'b'] };
     const result = judge([{ provider: 'kubernetes', rules: [rule] }], kube('get', 'configmaps', 'a'));
     expect(result.unused[0]?.unused).toBe('names b');
-    expect((result.suggestedScopes?.[0] as KubernetesScope).rules[0]?.resourceNames).toEqual(['a']);
+    expect((result.suggestedScopes?.[0] as KubernetesScope | undefined)?.rules[0]?.resourceNames).toEqual([
+      'a',
+    ]);
   });
 
   it.each<[string, Partial<Use>, boolean]>([

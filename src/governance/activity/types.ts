@@ -66,4 +66,6 @@ export interface ParseStats {
   lines: number;
   /** Lines that were not JSON or not an event of the source's shape (skipped, never fatal). */
   skipped: number;
+  /** The time of the earliest event in the source: where its evidence starts. */
+  firstEvent?: string;
 }

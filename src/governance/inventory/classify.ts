@@ -152,6 +152,7 @@ function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
     identity: ref(identity),
     boundTo: [key(namespace, identity.spec.serviceAccountName ?? identity.metadata.name)],
     risk,
+    ...(identity.status?.activity?.rightSizing ? { rightSizing: identity.status.activity.rightSizing } : {}),
     findings,
   };
 }

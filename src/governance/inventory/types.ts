@@ -2,7 +2,7 @@
 // never Secret data, tokens or key ids), the narrow read-only ports that return them, and the
 // classified InventoryItem that nhictl and the report show.
 
-import type { AgentIdentity, RiskStatus } from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, RightSizingStatus, RiskStatus } from '../../api/v1alpha1/types.ts';
 import type { PodSpecLike, SecretFinding } from '../secrets/detect.ts';
 
 export const InventoryTypes = [
@@ -68,6 +68,8 @@ export interface InventoryItem {
   boundTo?: string[];
   /** AgentIdentity only: the assessed risk. */
   risk?: RiskStatus;
+  /** AgentIdentity only: its grants against real use (status.activity.rightSizing), when the operator judged them. */
+  rightSizing?: RightSizingStatus;
   /** HardCodedSecret only: where, which rule, the fingerprint. */
   secret?: SecretFinding;
   findings: Finding[];
