@@ -1,9 +1,15 @@
 // Status schemas. Status is written only by the operator, through the status subresource; the
 // descriptions are there so `kubectl explain agentidentity.status` tells readers what they see.
 
-import { NOTIFIED_KEYS_MAX, ROTATION_REQUEST_MAX } from './defaults.ts';
+import {
+  ANOMALIES_KEPT,
+  BASELINE_ACTIONS_MAX,
+  BASELINE_SOURCES_MAX,
+  NOTIFIED_KEYS_MAX,
+  ROTATION_REQUEST_MAX,
+} from './defaults.ts';
 import { bool, dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
-import { Phases } from './types.ts';
+import { AnomalyKinds, Phases } from './types.ts';
 
 export const conditionsSchema: Schema = list(
   'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked. Each carries the generation it was computed from.',
@@ -193,6 +199,34 @@ export const agentIdentityStatusSchema: Schema = obj(
           { maxItems: 3, listType: 'map', mapKeys: ['backend'] },
         ),
         rightSizing: rightSizingSchema,
+        baseline: obj(
+          "What the identity is known to do: the actions and source addresses learnt since the baseline began. After the IdentityPolicy's anomalies.baselinePeriod, one not in it is an anomaly (and is then added).",
+          {
+            since: timestamp('When learning began.'),
+            actions: list(
+              'Actions seen: backend, verb and resource (kubernetes get configmaps; vault read secret/data/...).',
+              str('An action.', { maxLength: 1024 }),
+              { maxItems: BASELINE_ACTIONS_MAX },
+            ),
+            sources: list('Source addresses seen.', str('An address.', { maxLength: 64 }), {
+              maxItems: BASELINE_SOURCES_MAX,
+            }),
+          },
+          { required: ['since', 'actions', 'sources'] },
+        ),
+        anomalies: list(
+          'The latest anomalies found in the audit logs, each also an Event and an audit record.',
+          obj(
+            'One anomaly.',
+            {
+              kind: oneOf('What was seen.', AnomalyKinds),
+              time: timestamp('When the request behind it was made.'),
+              message: str('What was seen, in words.', { maxLength: 2048 }),
+            },
+            { required: ['kind', 'time', 'message'] },
+          ),
+          { maxItems: ANOMALIES_KEPT },
+        ),
       },
       { required: ['window', 'observedAt', 'backends'] },
     ),

@@ -256,6 +256,30 @@ export interface ActivityStatus {
   backends: ActivityBackendSummary[];
   /** Granted against used over the window (governance/activity/rightsize.ts); absent when not judged. */
   rightSizing?: RightSizingStatus;
+  /** What the identity is known to do (governance/activity/anomalies.ts): new actions are compared with it. */
+  baseline?: ActivityBaseline;
+  /** The latest anomalies found (at most ANOMALIES_KEPT), each also an Event and an audit record. */
+  anomalies?: ActivityAnomaly[];
+}
+
+export interface ActivityBaseline {
+  /** When learning began; until the policy's baselinePeriod has passed, new actions are learnt silently. */
+  since: string;
+  /** Actions seen: `kubernetes get configmaps`, `vault read secret/data/agents/crm`, `aws secretsmanager:GetSecretValue`. */
+  actions: string[];
+  /** Source addresses seen. */
+  sources: string[];
+}
+
+export const AnomalyKinds = ['first-use', 'denial-burst', 'unexpected-source', 'after-quarantine'] as const;
+export type AnomalyKind = (typeof AnomalyKinds)[number];
+
+export interface ActivityAnomaly {
+  kind: AnomalyKind;
+  /** When the request behind it was made (the last one, for a burst). */
+  time: string;
+  /** What was seen, in words; never a secret value (paths and names only). */
+  message: string;
 }
 
 /** One grant of spec.scopes with a part never used in the window. */
@@ -380,6 +404,16 @@ export interface EnvironmentRules {
   attestationGracePeriod?: string;
   /** What happens past interval and grace: notify only, or quarantine until attested. */
   attestationAction?: AttestationAction;
+  /** Thresholds of the activity anomalies (defaults: AnomalyDefaults in defaults.ts). */
+  anomalies?: AnomalyThresholds;
+}
+
+export interface AnomalyThresholds {
+  /** How long an identity's actions and sources are learnt before a new one is an anomaly. */
+  baselinePeriod?: string;
+  /** This many denied requests within denialBurstWindow are a burst. */
+  denialBurst?: number;
+  denialBurstWindow?: string;
 }
 
 export const AttestationActions = ['notify', 'quarantine'] as const;

@@ -103,7 +103,9 @@ function sameActivity(recorded: ActivityStatus | undefined, taken: ActivityStatu
   return (
     recorded?.window === taken.window &&
     JSON.stringify(recorded.backends) === JSON.stringify(taken.backends) &&
-    JSON.stringify(judged(recorded.rightSizing)) === JSON.stringify(judged(taken.rightSizing))
+    JSON.stringify(judged(recorded.rightSizing)) === JSON.stringify(judged(taken.rightSizing)) &&
+    JSON.stringify(recorded.baseline) === JSON.stringify(taken.baseline) &&
+    JSON.stringify(recorded.anomalies) === JSON.stringify(taken.anomalies)
   );
 }
 

@@ -3,7 +3,9 @@
 // error is logged by the caller's callback and the identity simply gets the counts so far. With the
 // counts goes the right-sizing of the identity's grants against the uses of the window (rightsize.ts).
 
+import type { AnomalyLimits } from '../../api/v1alpha1/defaults.ts';
 import type { ActivityStatus, AgentIdentity, RightSizingStatus } from '../../api/v1alpha1/types.ts';
+import { detectAnomalies } from './anomalies.ts';
 import { rightSize } from './rightsize.ts';
 import { AuditFileTail, type TailedFile } from './tail.ts';
 import { ActivityWindow } from './window.ts';
@@ -39,15 +41,37 @@ export class AuditActivitySource {
     return options.kubeAuditLog || options.vaultAuditLog ? new AuditActivitySource(options) : undefined;
   }
 
-  summaryFor(identity: AgentIdentity, now: Date): ActivityStatus {
+  /** The identity's summary; with `limits`, also its baseline and anomalies (against status.activity's). */
+  summaryFor(identity: AgentIdentity, now: Date, limits?: AnomalyLimits): ActivityStatus {
     this.tail.refresh(now);
     const rightSizing = this.rightSizingFor(identity, now);
+    const anomalies = limits && this.tail.caughtUp ? this.anomaliesFor(identity, now, limits) : undefined;
     return {
       window: durationText(this.options.windowMs),
       observedAt: now.toISOString(),
       backends: this.window.summaryFor(identity, now),
       ...(rightSizing ? { rightSizing } : {}),
+      ...(anomalies
+        ? {
+            baseline: anomalies.baseline,
+            ...(anomalies.anomalies.length > 0 ? { anomalies: anomalies.anomalies } : {}),
+          }
+        : {}),
     };
+  }
+
+  private anomaliesFor(identity: AgentIdentity, now: Date, limits: AnomalyLimits) {
+    const observed = this.window.observationsFor(identity, now);
+    const quarantined = identity.status?.conditions?.find(
+      (c) => c.type === 'Quarantined' && c.status === 'True',
+    );
+    return detectAnomalies({
+      now,
+      limits,
+      recorded: identity.status?.activity ?? {},
+      ...observed,
+      quarantinedSince: quarantined?.lastTransitionTime,
+    });
   }
 
   /**

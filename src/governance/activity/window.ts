@@ -24,6 +24,30 @@ interface PrincipalCounts {
   /** Distinct allowed requests (rightsize.ts), at most `MAX_USES`; past it, `overflow` is set. */
   uses: Map<string, Use>;
   overflow: boolean;
+  /** Source addresses and when each was last seen (at most MAX_SOURCES). */
+  sources: Map<string, string>;
+  /** Times of the latest requests, and of the latest denials (each at most MAX_RECENT), ascending. */
+  requests: string[];
+  denials: string[];
+}
+
+const MAX_SOURCES = 64;
+/** Request and denial times kept per principal, for bursts and use after quarantine. */
+export const MAX_RECENT = 256;
+
+function keepRecent(times: string[], time: string): void {
+  const last = times.at(-1);
+  times.push(time);
+  if (last !== undefined && last > time) times.sort();
+  if (times.length > MAX_RECENT) times.splice(0, times.length - MAX_RECENT);
+}
+
+/** What the anomaly detection reads of an identity in the window. */
+export interface Observations {
+  uses: Use[];
+  sources: Map<string, string>;
+  requests: string[];
+  denials: string[];
 }
 
 /** Distinct uses kept per principal for right-sizing: more, and no grant is called unused. */
@@ -85,7 +109,22 @@ export class ActivityWindow {
     if (!key || !Number.isFinite(time) || time < now.getTime() - this.windowMs) return;
     let entry = this.counts.get(key);
     if (entry) this.counts.delete(key);
-    else entry = { backend: event.backend, buckets: [], uses: new Map(), overflow: false };
+    else
+      entry = {
+        backend: event.backend,
+        buckets: [],
+        uses: new Map(),
+        overflow: false,
+        sources: new Map(),
+        requests: [],
+        denials: [],
+      };
+    keepRecent(entry.requests, event.time);
+    if (event.outcome === 'denied') keepRecent(entry.denials, event.time);
+    if (event.sourceAddress && (entry.sources.has(event.sourceAddress) || entry.sources.size < MAX_SOURCES)) {
+      const seen = entry.sources.get(event.sourceAddress);
+      if (!seen || seen < event.time) entry.sources.set(event.sourceAddress, event.time);
+    }
     const use = useOf(event);
     if (use) {
       const k = useKey(use);
@@ -121,6 +160,9 @@ export class ActivityWindow {
     for (const [key, entry] of this.counts) {
       entry.buckets = entry.buckets.filter((b) => b.hour >= first);
       for (const [k, use] of entry.uses) if (use.lastSeen < start) entry.uses.delete(k);
+      for (const [k, seen] of entry.sources) if (seen < start) entry.sources.delete(k);
+      entry.requests = entry.requests.filter((t) => t >= start);
+      entry.denials = entry.denials.filter((t) => t >= start);
       if (entry.buckets.length === 0) this.counts.delete(key);
     }
   }
@@ -135,6 +177,26 @@ export class ActivityWindow {
       if (entry.overflow) return undefined;
       out.push(...entry.uses.values());
     }
+    return out;
+  }
+
+  /** Uses, sources, request and denial times of the identity in the window, for anomaly detection. */
+  observationsFor(identity: AgentIdentity, now: Date): Observations {
+    this.prune(now);
+    const out: Observations = { uses: [], sources: new Map(), requests: [], denials: [] };
+    for (const key of identityKeys(identity)) {
+      const entry = this.counts.get(key);
+      if (!entry) continue;
+      out.uses.push(...entry.uses.values());
+      for (const [address, seen] of entry.sources) {
+        const before = out.sources.get(address);
+        if (!before || before < seen) out.sources.set(address, seen);
+      }
+      out.requests.push(...entry.requests);
+      out.denials.push(...entry.denials);
+    }
+    out.requests.sort();
+    out.denials.sort();
     return out;
   }
 
