@@ -236,6 +236,7 @@ ${listSection('dangling-trust', 'Dangling trust', 'Roles bound to ServiceAccount
 ${listSection('wildcard-trust', 'Wildcard trust', 'Roles that admit ServiceAccounts by wildcard or selector, or do not restrict them at all.', s.wildcardTrust, ['wildcard-trust'])}
 ${listSection('ghosts', 'Ghosts left with operator marks', 'Objects that carry nhi.dev/identity-uid of an AgentIdentity that no longer exists.', s.orphanedMarks, ['orphaned-marks'])}
 ${listSection('hard-coded-secrets', 'Hard-coded credentials', 'Literal credentials in pod templates, ConfigMaps and annotations (rule, location and a fingerprint; never the value): move each into a managed, rotated secret (see docs/secret-scanning.md).', s.hardCodedSecrets, ['hard-coded-secret'])}
+${listSection('activity', 'Activity: anomalies and unused grants', 'From the audit logs the operator follows: first use of an action or source never seen in the baseline, bursts of denials, use after quarantine, and grants never used over a whole window (each identity above shows the suggested narrower scopes).', s.activity, ['anomaly', 'unused-grants'])}
 ${inventorySection(data.items)}
 ${systemSection(data.items)}
 </body></html>

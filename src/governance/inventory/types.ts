@@ -38,7 +38,11 @@ export type FindingKind =
   /** A credential-shaped literal in a pod template, ConfigMap or annotation (rule and fingerprint, never the value). */
   | 'hard-coded-secret'
   /** The AgentIdentity's risk is High or Critical. */
-  | 'risk';
+  | 'risk'
+  /** An activity anomaly the operator found in the audit logs (status.activity.anomalies). */
+  | 'anomaly'
+  /** Grants the AgentIdentity never used over the activity window (status.activity.rightSizing). */
+  | 'unused-grants';
 
 export type Severity = 'info' | 'warning' | 'high' | 'critical';
 
