@@ -8,7 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
-import type { AgentIdentity, RightSizingStatus } from '../api/v1alpha1/types.ts';
+import type { ActivityAnomaly, AgentIdentity, RightSizingStatus } from '../api/v1alpha1/types.ts';
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
 import { readEnvironment } from '../dev/environment.ts';
 import {
@@ -49,6 +49,8 @@ export interface ActivityReport {
   records: ActivityRecord[];
   /** The identity's grants against its allowed requests since `since` (absent: it has no scopes). */
   rightSizing?: RightSizingStatus;
+  /** The anomalies the operator found and recorded (status.activity.anomalies) since `since`. */
+  anomalies: ActivityAnomaly[];
 }
 
 const BACKEND_OF_SOURCE: Record<ActivitySource, BackendSummary['backend']> = {
@@ -104,6 +106,9 @@ export async function activityReport(
     summary: summarize(records),
     records,
     ...(rightSizing ? { rightSizing } : {}),
+    anomalies: (identity.status?.activity?.anomalies ?? []).filter(
+      (a) => Date.parse(a.time) >= since.getTime(),
+    ),
   };
 }
 
@@ -156,7 +161,20 @@ export function renderActivity(report: ActivityReport): string {
     `since ${report.since}; read ${report.sources.map((s) => `${s.source} ${s.file} (${s.lines} lines)`).join(', ')}`,
     '',
   ];
-  const sizing = report.rightSizing ? ['', ...renderRightSizing(report.rightSizing)] : [];
+  const sizing = [
+    ...(report.rightSizing ? ['', ...renderRightSizing(report.rightSizing)] : []),
+    ...(report.anomalies.length > 0
+      ? [
+          '',
+          'anomalies recorded by the operator:',
+          renderTable(
+            ['TIME', 'KIND', 'WHAT'],
+            report.anomalies.map((a) => [a.time, a.kind, a.message]),
+            120,
+          ),
+        ]
+      : []),
+  ];
   if (report.records.length === 0)
     return [...lines, 'no activity attributed to this identity', ...sizing].join('\n');
   lines.push(

@@ -5,9 +5,14 @@
 // score. Applied to spec.scopes, the suggestion still lets the workload do everything it did, while
 // the unused grants are gone.
 
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentIdentity, RightSizingStatus, Scope } from '../../../src/api/v1alpha1/types.ts';
+import type { ActivityReport } from '../../../src/cli/activity.ts';
+import { repoRoot } from '../../../src/dev/components.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
 import { agentIdentity, withScopes } from '../../../src/testing/agent-identity.ts';
 import {
@@ -19,7 +24,7 @@ import {
   removeProvider,
   untilCondition,
 } from '../../support/cluster.ts';
-import { kubeConfig, testEnv } from '../../support/env.ts';
+import { childProcessEnv, kubeConfig, testEnv } from '../../support/env.ts';
 import { deployment, onTestCluster } from '../../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../../support/operator.ts';
 import { eventually } from '../../support/wait.ts';
@@ -51,6 +56,10 @@ const grantedScopes = (namespace: string): Scope[] => [
     ],
   },
 ];
+
+const run = promisify(execFile);
+const nhictl = (...args: string[]) =>
+  run(process.execPath, [join(repoRoot, 'bin', 'nhictl.js'), ...args, '-n', ns], { env: childProcessEnv() });
 
 async function httpCode(call: () => Promise<unknown>): Promise<number> {
   try {
@@ -152,7 +161,7 @@ describe('right-sizing in status.activity', () => {
   it('names exactly the grants the workload never used, and suggests the scopes of what it did', async () => {
     const provisioned = await untilCondition(ns, 'reader', 'Ready', 'True', 90_000);
     w = await workload(provisioned);
-    const { rightSizing: r } = await rightSizing(
+    const { identity, rightSizing: r } = await rightSizing(
       'rightSizing with the uses of both backends counted',
       (r) => r.suggestedScopes?.length === 2,
       w,
@@ -173,6 +182,19 @@ describe('right-sizing in status.activity', () => {
       { field: 'spec.scopes[1].paths[1]', grant: `list on secret/metadata/${ns}/*`, unused: 'never used' },
     ]);
     suggested = r.suggestedScopes ?? [];
+    // Risk, written with it, counts unused privilege only once the evidence spans the window.
+    const factors = identity.status?.risk?.factors.map((f) => f.id) ?? [];
+    expect(factors.includes('likelihood.unused-privilege')).toBe(r.complete);
+    // nhictl activity judges the same from the files themselves.
+    const files = ['--kube-audit-log', env.apiserverAuditLog, '--vault-audit-log', env.baoAuditLog];
+    const cli = JSON.parse(
+      (await nhictl('activity', 'reader', '--since', '1m', ...files, '-o', 'json')).stdout,
+    ) as ActivityReport;
+    expect(cli.rightSizing?.unused).toEqual(r.unused);
+    expect(cli.rightSizing?.suggestedScopes).toEqual(r.suggestedScopes);
+    const table = (await nhictl('activity', 'reader', '--since', '1m', ...files)).stdout;
+    expect(table).toContain('unused grants since');
+    expect(table).toContain(`secret/data/${ns}/app/*`);
     expect(suggested).toEqual([
       {
         provider: 'kubernetes',
@@ -187,8 +209,6 @@ describe('right-sizing in status.activity', () => {
   }, 150_000);
 
   it('counts the unused privilege in the risk score once the audit logs and the identity span the window', async () => {
-    const before = (await getIdentity(ns, 'reader'))?.status;
-    expect(before?.risk?.factors.map((f) => f.id)).not.toContain('likelihood.unused-privilege');
     const { identity } = await rightSizing('a complete right-sizing', (r) => r.complete, w, 150_000);
     const risk = await eventually(
       'status.risk with unused privilege',
@@ -201,6 +221,9 @@ describe('right-sizing in status.activity', () => {
       { timeoutMs: 30_000, intervalMs: 1000 },
     );
     expect(identity.status?.activity?.rightSizing?.unused).toHaveLength(4);
+    const risky = (await nhictl('risk', 'reader')).stdout;
+    expect(risky).toContain('likelihood.unused-privilege');
+    expect(risky).toContain('suggested scopes (still allow every request seen):');
     expect(risk.factors.find((f) => f.id === 'likelihood.unused-privilege')?.description).toContain(
       'spec.scopes[0].rules[1] never used',
     );
