@@ -3,9 +3,10 @@
 // operator's OpenBao policy) gets status.activity.rightSizing naming exactly the unused grants, and a
 // narrower scope list. Once the evidence spans the whole window, unused privilege counts in the risk
 // score. Applied to spec.scopes, the suggestion still lets the workload do everything it did, while
-// the unused grants are gone.
+// the unused grants are gone. No token or secret value reaches status or nhictl's output.
 
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -38,6 +39,8 @@ const PROVIDER = 'rightsizing-vault';
 const WINDOW = '1m';
 let operator: OperatorProcess;
 let ns: string;
+/** Every token and secret value the test handled: none may appear in status or nhictl's output. */
+const secrets: string[] = [];
 
 const grantedScopes = (namespace: string): Scope[] => [
   {
@@ -100,6 +103,7 @@ async function workload(identity: AgentIdentity): Promise<Workload> {
     await serviceAccountToken(ns, 'reader', ''),
   );
   if (!login.token) throw new Error(`login to ${role}: HTTP ${login.status}`);
+  secrets.push(request.status.token, login.token);
   return { kube: user.makeApiClient(k8s.CoreV1Api), vaultToken: login.token };
 }
 
@@ -137,8 +141,11 @@ beforeAll(async () => {
     .makeApiClient(k8s.AppsV1Api)
     .createNamespacedDeployment({ namespace: ns, body: deployment('reader', 'reader') });
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'settings' } } });
-  for (const key of ['a', 'b'])
-    await bao(env.bao.addr, env.bao.token, 'POST', `secret/data/${ns}/app/${key}`, { data: { v: key } });
+  for (const key of ['a', 'b']) {
+    const value = randomBytes(24).toString('hex');
+    secrets.push(value);
+    await bao(env.bao.addr, env.bao.token, 'POST', `secret/data/${ns}/app/${key}`, { data: { v: value } });
+  }
   await createIdentity(agentIdentity('reader', onTestCluster(ns), withScopes(...grantedScopes(ns))));
   operator = startOperatorProcess([
     `--activity-kube-audit-log=${env.apiserverAuditLog}`,
@@ -195,6 +202,12 @@ describe('right-sizing in status.activity', () => {
     const table = (await nhictl('activity', 'reader', '--since', '1m', ...files)).stdout;
     expect(table).toContain('unused grants since');
     expect(table).toContain(`secret/data/${ns}/app/*`);
+    const stored = [JSON.stringify(identity.status), JSON.stringify(cli), table];
+    expect(secrets.length).toBeGreaterThanOrEqual(4);
+    for (const text of stored) {
+      expect(text).not.toContain('hmac-sha256');
+      for (const value of secrets) expect(text).not.toContain(value);
+    }
     expect(suggested).toEqual([
       {
         provider: 'kubernetes',
