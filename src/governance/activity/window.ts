@@ -26,7 +26,7 @@ interface PrincipalCounts {
   overflow: boolean;
   /** Source addresses and when each was last seen (at most MAX_SOURCES). */
   sources: Map<string, string>;
-  /** Times of the latest requests, and of the latest denials (each at most MAX_RECENT), ascending. */
+  /** Times of the latest requests, and of the latest denials (at least the latest MAX_RECENT of each, at most twice that), ascending. */
   requests: string[];
   denials: string[];
 }
@@ -35,11 +35,22 @@ const MAX_SOURCES = 64;
 /** Request and denial times kept per principal, for bursts and use after quarantine. */
 export const MAX_RECENT = 256;
 
+/** Inserts in order (logs are mostly in order: usually an append), keeping the latest MAX_RECENT. */
 function keepRecent(times: string[], time: string): void {
-  const last = times.at(-1);
-  times.push(time);
-  if (last !== undefined && last > time) times.sort();
-  if (times.length > MAX_RECENT) times.splice(0, times.length - MAX_RECENT);
+  let at = times.length;
+  if (at > 0 && (times[at - 1] as string) > time) {
+    let low = 0;
+    while (low < at) {
+      const mid = (low + at) >> 1;
+      if ((times[mid] as string) <= time) low = mid + 1;
+      else at = mid;
+    }
+  }
+  if (at === 0 && times.length >= MAX_RECENT) return; // older than all kept
+  if (at === times.length) times.push(time);
+  else times.splice(at, 0, time);
+  // Trimmed in bulk (amortized): up to twice as many are held between trims.
+  if (times.length > 2 * MAX_RECENT) times.splice(0, times.length - MAX_RECENT);
 }
 
 /** What the anomaly detection reads of an identity in the window. */
@@ -192,8 +203,8 @@ export class ActivityWindow {
         const before = out.sources.get(address);
         if (!before || before < seen) out.sources.set(address, seen);
       }
-      out.requests.push(...entry.requests);
-      out.denials.push(...entry.denials);
+      out.requests.push(...entry.requests.slice(-MAX_RECENT));
+      out.denials.push(...entry.denials.slice(-MAX_RECENT));
     }
     out.requests.sort();
     out.denials.sort();
