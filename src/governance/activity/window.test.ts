@@ -12,7 +12,7 @@ import {
 import { parseKubernetesAudit, parseVaultAudit } from './index.ts';
 import { AuditActivitySource } from './source.ts';
 import { kubeAuditEvent, vaultAuditEntry } from './testing/fixtures.ts';
-import { ActivityWindow, MAX_USES } from './window.ts';
+import { ActivityWindow, MAX_RECENT, MAX_USES } from './window.ts';
 
 const HOUR = 3_600_000;
 const now = new Date('2026-12-01T12:00:00Z');
@@ -168,5 +168,23 @@ describe('right-sizing in status.activity', () => {
       sourceWith([line('get', at(HOUR))]).summaryFor(agentIdentity('bot', inNamespace('team-a')), now)
         .rightSizing,
     ).toBeUndefined();
+  });
+});
+
+describe('what the window keeps for anomalies', () => {
+  it('keeps request and denial times in order, the latest MAX_RECENT at least, and the source addresses', () => {
+    const window = new ActivityWindow(24 * HOUR);
+    const times = Array.from({ length: 2 * MAX_RECENT + 10 }, (_, i) => at((i % 7) * 60_000 + i * 1000));
+    for (const time of times)
+      for (const e of parseKubernetesAudit(
+        kubeAuditEvent({ user: 'system:serviceaccount:team-a:bot', time, code: 403, sourceIP: '10.0.0.9' }),
+      ))
+        window.add(e, now);
+    const seen = window.observationsFor(bot, now);
+    expect(seen.denials).toEqual([...seen.denials].sort());
+    expect(seen.denials.length).toBeGreaterThanOrEqual(MAX_RECENT);
+    expect(seen.denials.at(-1)).toBe([...times].sort().at(-1));
+    expect([...seen.sources.keys()]).toEqual(['10.0.0.9']);
+    expect(seen.uses).toEqual([]);
   });
 });
