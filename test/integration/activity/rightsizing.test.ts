@@ -172,6 +172,7 @@ describe('right-sizing in status.activity', () => {
       'rightSizing with the uses of both backends counted',
       (r) => r.suggestedScopes?.length === 2,
       w,
+      90_000,
     );
     expect(r.backends).toEqual(['kubernetes', 'vault']);
     expect(r.unused).toEqual([
@@ -219,7 +220,7 @@ describe('right-sizing in status.activity', () => {
         paths: [{ path: `secret/data/${ns}/app/*`, capabilities: ['read'] }],
       },
     ]);
-  }, 150_000);
+  }, 240_000);
 
   it('counts the unused privilege in the risk score once the audit logs and the identity span the window', async () => {
     const { identity } = await rightSizing('a complete right-sizing', (r) => r.complete, w, 150_000);
