@@ -6,11 +6,13 @@
 
 import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import { parseDuration } from '../api/v1alpha1/duration.ts';
-import type { AgentIdentity } from '../api/v1alpha1/types.ts';
+import type { ActivityAnomaly, AgentIdentity, RightSizingStatus } from '../api/v1alpha1/types.ts';
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
 import { readEnvironment } from '../dev/environment.ts';
 import {
+  type ActivityEvent,
   type ActivityRecord,
   type ActivitySource,
   attribute,
@@ -22,6 +24,7 @@ import {
   readActivityFile,
   summarize,
 } from '../governance/activity/index.ts';
+import { distinctUses, rightSize } from '../governance/activity/rightsize.ts';
 import { devDir } from './dev.ts';
 import { currentNamespace, loadKubeConfig } from './kube.ts';
 import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
@@ -44,7 +47,17 @@ export interface ActivityReport {
   sources: SourceRead[];
   summary: BackendSummary[];
   records: ActivityRecord[];
+  /** The identity's grants against its allowed requests since `since` (absent: it has no scopes). */
+  rightSizing?: RightSizingStatus;
+  /** The anomalies the operator found and recorded (status.activity.anomalies) since `since`. */
+  anomalies: ActivityAnomaly[];
 }
+
+const BACKEND_OF_SOURCE: Record<ActivitySource, BackendSummary['backend']> = {
+  kubernetes: 'kubernetes',
+  vault: 'vault',
+  cloudtrail: 'aws',
+};
 
 function filesToRead(files: ActivityFiles): Array<{ source: ActivitySource; file: string }> {
   return [
@@ -79,6 +92,7 @@ export async function activityReport(
     sources.push({ source, file, ...stats });
   }
   const records = attribute(events, [identity], { since });
+  const rightSizing = rightSizingOf(identity, events, sources, since);
   return {
     identity: {
       namespace: identity.metadata.namespace ?? '',
@@ -91,7 +105,53 @@ export async function activityReport(
     sources,
     summary: summarize(records),
     records,
+    ...(rightSizing ? { rightSizing } : {}),
+    anomalies: (identity.status?.activity?.anomalies ?? []).filter(
+      (a) => Date.parse(a.time) >= since.getTime(),
+    ),
   };
+}
+
+/**
+ * Grants against the uses read. Complete when every file starts at or before `since` and the
+ * identity existed by then; each backend is judged only if one of its sources was read.
+ */
+function rightSizingOf(
+  identity: AgentIdentity,
+  events: readonly ActivityEvent[],
+  sources: readonly SourceRead[],
+  since: Date,
+): RightSizingStatus | undefined {
+  if (!identity.spec.scopes?.length) return undefined;
+  const starts = sources.map((s) => (s.firstEvent ? Date.parse(s.firstEvent) : Number.POSITIVE_INFINITY));
+  const start = Math.max(since.getTime(), ...starts.filter(Number.isFinite));
+  const created = Date.parse(identity.metadata.creationTimestamp ?? '');
+  return rightSize({
+    scopes: identity.spec.scopes,
+    namespace: identity.metadata.namespace ?? 'default',
+    uses: distinctUses(events),
+    backends: [...new Set(sources.map((s) => BACKEND_OF_SOURCE[s.source]))],
+    since: new Date(start).toISOString(),
+    complete:
+      starts.every((t) => t <= since.getTime()) && Number.isFinite(created) && created <= since.getTime(),
+  });
+}
+
+/** Unused grants and the suggested scopes, as text (also used by `nhictl risk`). */
+export function renderRightSizing(rightSizing: RightSizingStatus): string[] {
+  const partial = rightSizing.complete ? '' : ' (partial: the logs or the identity do not span the window)';
+  if (rightSizing.unused.length === 0) return [`every grant was used since ${rightSizing.since}${partial}`];
+  return [
+    `unused grants since ${rightSizing.since}${partial}:`,
+    renderTable(
+      ['FIELD', 'GRANT', 'UNUSED'],
+      rightSizing.unused.map((u) => [u.field, u.grant, u.unused]),
+      64,
+    ),
+    '',
+    'suggested scopes (still allow every request seen):',
+    stringify({ scopes: rightSizing.suggestedScopes ?? [] }).trimEnd(),
+  ];
 }
 
 export function renderActivity(report: ActivityReport): string {
@@ -101,7 +161,22 @@ export function renderActivity(report: ActivityReport): string {
     `since ${report.since}; read ${report.sources.map((s) => `${s.source} ${s.file} (${s.lines} lines)`).join(', ')}`,
     '',
   ];
-  if (report.records.length === 0) return [...lines, 'no activity attributed to this identity'].join('\n');
+  const sizing = [
+    ...(report.rightSizing ? ['', ...renderRightSizing(report.rightSizing)] : []),
+    ...(report.anomalies.length > 0
+      ? [
+          '',
+          'anomalies recorded by the operator:',
+          renderTable(
+            ['TIME', 'KIND', 'WHAT'],
+            report.anomalies.map((a) => [a.time, a.kind, a.message]),
+            120,
+          ),
+        ]
+      : []),
+  ];
+  if (report.records.length === 0)
+    return [...lines, 'no activity attributed to this identity', ...sizing].join('\n');
   lines.push(
     renderTable(
       ['BACKEND', 'REQUESTS', 'DENIED', 'ERRORS', 'LAST USED'],
@@ -127,6 +202,7 @@ export function renderActivity(report: ActivityReport): string {
       ]),
       64,
     ),
+    ...sizing,
   );
   return lines.join('\n');
 }

@@ -148,3 +148,53 @@ describe('the HTML report', () => {
     expect(html).toContain('likelihood.wildcard-actions');
   });
 });
+
+describe('activity in nhictl risk and the HTML report', () => {
+  const observed = identity('reader', {
+    scopes: [
+      { provider: 'kubernetes', rules: [{ apiGroups: [''], resources: ['services'], verbs: ['get'] }] },
+    ],
+  });
+  observed.status = {
+    activity: {
+      window: '24h',
+      observedAt: NOW.toISOString(),
+      backends: [],
+      rightSizing: {
+        since: '2025-05-31T12:00:00.000Z',
+        complete: true,
+        backends: ['kubernetes'],
+        unused: [{ field: 'spec.scopes[0].rules[0]', grant: 'get on services (core)', unused: 'never used' }],
+        suggestedScopes: [],
+      },
+      anomalies: [
+        { kind: 'denial-burst', time: NOW.toISOString(), message: '12 requests denied within 300s' },
+      ],
+    },
+  };
+  const observedItems = classify({
+    now: NOW,
+    identities: [observed],
+    serviceAccounts: [],
+    tokenSecrets: [],
+    pods: [],
+  });
+  const html = renderHtmlReport({ generatedAt: NOW, sources: ['kubernetes'], items: observedItems });
+
+  it('counts the unused grants in the score and lists them with the suggested scopes', () => {
+    const text = renderRiskReport(assessAll([observed], NOW));
+    expect(text).toContain('likelihood.unused-privilege');
+    expect(text).toContain('spec.scopes[0].rules[0]  get on services (core)  never used');
+    expect(text).toContain('suggested scopes (still allow every request seen):');
+    expect(html).toContain('<div class="unused-grants">');
+    expect(html).toContain('scopes: []');
+  });
+
+  it('lists the anomalies and the unused grants as findings of the activity section', () => {
+    expect(html).toContain('<section id="activity">');
+    expect(html).toContain(
+      '[warning] denial-burst at 2025-06-01T12:00:00.000Z: 12 requests denied within 300s',
+    );
+    expect(html).toContain('[info] 1 grant not (fully) used since 2025-05-31T12:00:00.000Z');
+  });
+});

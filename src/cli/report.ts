@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { stringify } from 'yaml';
 import {
   collectInventory,
   type FindingKind,
@@ -84,6 +85,7 @@ function assessedOf(items: readonly InventoryItem[]): AssessedIdentity[] {
       owner: i.owner ?? '',
       environment: i.environment ?? '',
       risk: i.risk as NonNullable<InventoryItem['risk']>,
+      ...(i.rightSizing ? { rightSizing: i.rightSizing } : {}),
     }))
     .sort((a, b) => b.risk.score - a.risk.score);
 }
@@ -130,6 +132,19 @@ Remediation: Critical 7 days, High 30 days, Moderate 90 days (next quarterly rev
 <table class="matrix"><thead>${head}</thead><tbody>${rows}</tbody></table></section>`;
 }
 
+/** Unused grants and the narrower scopes the operator suggests (status.activity.rightSizing). */
+function rightSizingBlock(a: AssessedIdentity): string {
+  const r = a.rightSizing;
+  if (!r || r.unused.length === 0) return '';
+  const partial = r.complete ? '' : ' (partial: the audit logs or the identity do not span the window)';
+  return `<div class="unused-grants"><p>Unused grants since ${esc(r.since)}${esc(partial)}:</p>${table(
+    ['Field', 'Grant', 'Unused'],
+    r.unused.map((u) => [`<code>${esc(u.field)}</code>`, esc(u.grant), esc(u.unused)]),
+  )}<p>Suggested scopes (still allow every request seen):</p><pre>${esc(
+    stringify({ scopes: r.suggestedScopes ?? [] }),
+  )}</pre></div>`;
+}
+
 function levelsSection(assessed: AssessedIdentity[], now: Date): string {
   const parts = [...RiskLevels].reverse().map((level) => {
     const inLevel = assessed.filter((a) => a.risk.level === level);
@@ -147,7 +162,7 @@ function levelsSection(assessed: AssessedIdentity[], now: Date): string {
         due
           ? `<b class="${overdue ? 'sev-critical' : ''}">${esc(due.slice(0, 10))}${overdue ? ' (overdue)' : ''}</b>`
           : 'routine hardening'
-      }</p><table class="factors"><tbody>${factors}</tbody></table>`;
+      }</p><table class="factors"><tbody>${factors}</tbody></table>${rightSizingBlock(a)}`;
     });
     return `<h3 id="level-${LEVEL_CLASS[level]}">${esc(level)} (${inLevel.length})</h3>${blocks.join('\n') || '<p class="muted">None.</p>'}`;
   });
@@ -221,6 +236,7 @@ ${listSection('dangling-trust', 'Dangling trust', 'Roles bound to ServiceAccount
 ${listSection('wildcard-trust', 'Wildcard trust', 'Roles that admit ServiceAccounts by wildcard or selector, or do not restrict them at all.', s.wildcardTrust, ['wildcard-trust'])}
 ${listSection('ghosts', 'Ghosts left with operator marks', 'Objects that carry nhi.dev/identity-uid of an AgentIdentity that no longer exists.', s.orphanedMarks, ['orphaned-marks'])}
 ${listSection('hard-coded-secrets', 'Hard-coded credentials', 'Literal credentials in pod templates, ConfigMaps and annotations (rule, location and a fingerprint; never the value): move each into a managed, rotated secret (see docs/secret-scanning.md).', s.hardCodedSecrets, ['hard-coded-secret'])}
+${listSection('activity', 'Activity: anomalies and unused grants', 'From the audit logs the operator follows: first use of an action or source never seen in the baseline, bursts of denials, use after quarantine, and grants never used over a whole window (each identity above shows the suggested narrower scopes).', s.activity, ['anomaly', 'unused-grants'])}
 ${inventorySection(data.items)}
 ${systemSection(data.items)}
 </body></html>

@@ -3,7 +3,7 @@
 // assessRisk from the live objects, so it works whether or not the operator has written status.risk.
 
 import type { Command } from 'commander';
-import type { AgentIdentity, RiskStatus } from '../api/v1alpha1/types.ts';
+import type { AgentIdentity, RightSizingStatus, RiskStatus } from '../api/v1alpha1/types.ts';
 import { kubernetesInventoryPort } from '../governance/inventory/index.ts';
 import {
   assessRisk,
@@ -13,6 +13,7 @@ import {
   type RiskLevel,
   riskMatrix,
 } from '../governance/risk/index.ts';
+import { renderRightSizing } from './activity.ts';
 import { loadKubeConfig } from './kube.ts';
 import { type OutputFormat, outputOption, printListing, renderTable } from './output.ts';
 
@@ -22,6 +23,8 @@ export interface AssessedIdentity {
   owner: string;
   environment: string;
   risk: RiskStatus;
+  /** Grants against real use, from status.activity.rightSizing (the operator's audit logs). */
+  rightSizing?: RightSizingStatus;
 }
 
 export interface MatrixCell extends RiskCell {
@@ -37,6 +40,9 @@ export function assessAll(identities: readonly AgentIdentity[], now: Date): Asse
       owner: identity.spec.owner.team,
       environment: identity.spec.environment,
       risk: assessRisk({ identity, now }),
+      ...(identity.status?.activity?.rightSizing
+        ? { rightSizing: identity.status.activity.rightSizing }
+        : {}),
     }))
     .sort(
       (a, b) =>
@@ -103,6 +109,8 @@ export function renderRiskReport(assessed: readonly AssessedIdentity[]): string 
         `  ${(f.weight >= 0 ? `+${f.weight}` : String(f.weight)).padStart(3)}  ${f.id.padEnd(36)} ${f.description}`,
       );
     }
+    if (a.rightSizing?.unused.length)
+      lines.push(...renderRightSizing(a.rightSizing).flatMap((l) => l.split('\n').map((x) => `  ${x}`)));
   }
   return lines.join('\n');
 }

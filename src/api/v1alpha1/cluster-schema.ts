@@ -3,6 +3,7 @@
 
 import { Marks } from './annotations.ts';
 import {
+  AnomalyDefaults,
   AttestationDefaults,
   AWS_RECOVERY_WINDOW_DAYS,
   DEFAULT_ALLOWED_DATABASE_SCHEMAS,
@@ -383,6 +384,20 @@ const environmentRules = (environment: string) =>
       attestationAction: oneOf(
         'What happens past interval and grace: notify (condition AttestationDue, Event, webhook) or quarantine until attested. Unset: notify.',
         AttestationActions,
+      ),
+      anomalies: obj(
+        'Thresholds of the activity anomalies the operator reports from the audit logs it follows (Event, audit record, status.activity.anomalies): a first-seen action or source after the baseline period, a burst of denials, use after quarantine.',
+        {
+          baselinePeriod: duration(
+            `How long an identity's actions and source addresses are learnt before a new one is an anomaly. Unset: ${AnomalyDefaults.baselinePeriod}.`,
+            { min: '1s' },
+          ),
+          denialBurst: int(
+            `This many denied requests within denialBurstWindow are a burst. Unset: ${AnomalyDefaults.denialBurst}.`,
+            { minimum: 1, maximum: 100_000 },
+          ),
+          denialBurstWindow: duration(`Unset: ${AnomalyDefaults.denialBurstWindow}.`, { min: '1s' }),
+        },
       ),
     },
     {

@@ -7,6 +7,7 @@ import { parseDuration } from './duration.ts';
 import { VAULT_KV_ROOT } from './managed-secrets.ts';
 import type {
   AgentIdentitySpec,
+  AnomalyThresholds,
   AttestationAction,
   DeletionPolicy,
   EnvironmentRules,
@@ -341,6 +342,29 @@ export function inactivityWarningLeadMs(spec: Spec): number {
 
 /** The window of status.activity's counts (the operator's --activity-window), counted per hour. */
 export const ACTIVITY_WINDOW = '24h';
+
+/** Activity anomaly thresholds where the IdentityPolicy's environment sets none. */
+export const AnomalyDefaults = { baselinePeriod: '168h', denialBurst: 10, denialBurstWindow: '5m' } as const;
+
+/** status.activity.anomalies keeps this many latest anomalies; the baseline this many actions and sources. */
+export const ANOMALIES_KEPT = 16;
+export const BASELINE_ACTIONS_MAX = 256;
+export const BASELINE_SOURCES_MAX = 32;
+
+export interface AnomalyLimits {
+  baselinePeriodMs: number;
+  denialBurst: number;
+  denialBurstWindowMs: number;
+}
+
+/** The anomaly thresholds in force for an environment's rules. */
+export function anomalyLimits(thresholds: AnomalyThresholds | undefined): AnomalyLimits {
+  return {
+    baselinePeriodMs: durationMs(thresholds?.baselinePeriod, AnomalyDefaults.baselinePeriod),
+    denialBurst: Math.max(1, thresholds?.denialBurst ?? AnomalyDefaults.denialBurst),
+    denialBurstWindowMs: durationMs(thresholds?.denialBurstWindow, AnomalyDefaults.denialBurstWindow),
+  };
+}
 
 /** status.notified keeps the dedupe keys of this many latest notifications. */
 export const NOTIFIED_KEYS_MAX = 32;

@@ -91,6 +91,7 @@ const environmentRules: Fields<EnvironmentRules> = {
   attestationInterval: true,
   attestationGracePeriod: true,
   attestationAction: true,
+  anomalies: true,
 };
 
 const awsProvider: Fields<AwsProviderSpec> = {

@@ -1,9 +1,15 @@
 // Status schemas. Status is written only by the operator, through the status subresource; the
 // descriptions are there so `kubectl explain agentidentity.status` tells readers what they see.
 
-import { NOTIFIED_KEYS_MAX, ROTATION_REQUEST_MAX } from './defaults.ts';
-import { dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
-import { Phases } from './types.ts';
+import {
+  ANOMALIES_KEPT,
+  BASELINE_ACTIONS_MAX,
+  BASELINE_SOURCES_MAX,
+  NOTIFIED_KEYS_MAX,
+  ROTATION_REQUEST_MAX,
+} from './defaults.ts';
+import { bool, dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp } from './openapi.ts';
+import { AnomalyKinds, Phases } from './types.ts';
 
 export const conditionsSchema: Schema = list(
   'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked. Each carries the generation it was computed from.',
@@ -66,6 +72,49 @@ const riskSchema = obj(
     remediateBy: timestamp('Deadline to remediate at this level (Critical 7 days, High 30 days).'),
   },
   { required: ['likelihood', 'impact', 'score', 'level', 'factors'] },
+);
+
+const rightSizingSchema = obj(
+  'Granted against used over the window: the grants of spec.scopes (or parts of them) never used, and a narrower scope list that still allows every use seen. Only a suggestion: nothing is changed.',
+  {
+    since: timestamp(
+      'Start of the evidence: the window start, or the first audit event read when the logs begin later.',
+    ),
+    complete: bool(
+      'The audit logs cover the whole window and the identity existed throughout it; only then does unused privilege count in status.risk.',
+    ),
+    backends: list(
+      'The backends whose grants were judged (those with an audit log).',
+      oneOf('A backend.', ['kubernetes', 'vault', 'aws']),
+      {
+        maxItems: 3,
+        listType: 'set',
+      },
+    ),
+    unused: list(
+      'Grants with a part never used in the window.',
+      obj(
+        'One grant, or part of one, never used.',
+        {
+          field: str('Where the grant is, e.g. spec.scopes[0].rules[1].', { maxLength: 128 }),
+          grant: str('The grant, in short.', { maxLength: 2048 }),
+          unused: str('What of it was never used.', { maxLength: 4096 }),
+        },
+        { required: ['field', 'grant', 'unused'] },
+      ),
+      { maxItems: 64 },
+    ),
+    suggestedScopes: list(
+      'spec.scopes narrowed to what was used, in the shape of spec.scopes (apply it to narrow the identity).',
+      {
+        type: 'object',
+        description: 'One scope, as in spec.scopes.',
+        'x-kubernetes-preserve-unknown-fields': true,
+      },
+      { maxItems: 64 },
+    ),
+  },
+  { required: ['since', 'complete', 'backends', 'unused'] },
 );
 
 export const agentIdentityStatusSchema: Schema = obj(
@@ -148,6 +197,35 @@ export const agentIdentityStatusSchema: Schema = obj(
             { required: ['backend', 'requests', 'denials', 'errors'] },
           ),
           { maxItems: 3, listType: 'map', mapKeys: ['backend'] },
+        ),
+        rightSizing: rightSizingSchema,
+        baseline: obj(
+          "What the identity is known to do: the actions and source addresses learnt since the baseline began. After the IdentityPolicy's anomalies.baselinePeriod, one not in it is an anomaly (and is then added).",
+          {
+            since: timestamp('When learning began.'),
+            actions: list(
+              'Actions seen: backend, verb and resource (kubernetes get configmaps; vault read secret/data/...).',
+              str('An action.', { maxLength: 1024 }),
+              { maxItems: BASELINE_ACTIONS_MAX },
+            ),
+            sources: list('Source addresses seen.', str('An address.', { maxLength: 64 }), {
+              maxItems: BASELINE_SOURCES_MAX,
+            }),
+          },
+          { required: ['since', 'actions', 'sources'] },
+        ),
+        anomalies: list(
+          'The latest anomalies found in the audit logs, each also an Event and an audit record.',
+          obj(
+            'One anomaly.',
+            {
+              kind: oneOf('What was seen.', AnomalyKinds),
+              time: timestamp('When the request behind it was made.'),
+              message: str('What was seen, in words.', { maxLength: 2048 }),
+            },
+            { required: ['kind', 'time', 'message'] },
+          ),
+          { maxItems: ANOMALIES_KEPT },
         ),
       },
       { required: ['window', 'observedAt', 'backends'] },

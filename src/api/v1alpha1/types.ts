@@ -254,6 +254,54 @@ export interface ActivityStatus {
   /** When these counts were taken; rewritten only when they change (no status write otherwise). */
   observedAt: string;
   backends: ActivityBackendSummary[];
+  /** Granted against used over the window (governance/activity/rightsize.ts); absent when not judged. */
+  rightSizing?: RightSizingStatus;
+  /** What the identity is known to do (governance/activity/anomalies.ts): new actions are compared with it. */
+  baseline?: ActivityBaseline;
+  /** The latest anomalies found (at most ANOMALIES_KEPT), each also an Event and an audit record. */
+  anomalies?: ActivityAnomaly[];
+}
+
+export interface ActivityBaseline {
+  /** When learning began; until the policy's baselinePeriod has passed, new actions are learnt silently. */
+  since: string;
+  /** Actions seen: `kubernetes get configmaps`, `vault read secret/data/agents/crm`, `aws secretsmanager:GetSecretValue`. */
+  actions: string[];
+  /** Source addresses seen. */
+  sources: string[];
+}
+
+export const AnomalyKinds = ['first-use', 'denial-burst', 'unexpected-source', 'after-quarantine'] as const;
+export type AnomalyKind = (typeof AnomalyKinds)[number];
+
+export interface ActivityAnomaly {
+  kind: AnomalyKind;
+  /** When the request behind it was made (the last one, for a burst). */
+  time: string;
+  /** What was seen, in words; never a secret value (paths and names only). */
+  message: string;
+}
+
+/** One grant of spec.scopes with a part never used in the window. */
+export interface UnusedGrant {
+  /** Where the grant is: `spec.scopes[0].rules[1]`, `spec.scopes[1].paths[0]`. */
+  field: string;
+  /** The grant as written, in short: `get,list,watch on configmaps (core)`. */
+  grant: string;
+  /** What of it was never used: `never used`, or `watch on configmaps`. */
+  unused: string;
+}
+
+export interface RightSizingStatus {
+  /** Start of the evidence: the window's start, or the first audit event read when the logs begin later. */
+  since: string;
+  /** The audit logs cover the whole window and the identity existed throughout it: unused grants count in risk. */
+  complete: boolean;
+  /** The backends whose grants were judged (those with an audit source); other grants are kept as they are. */
+  backends: Array<ActivityBackendSummary['backend']>;
+  unused: UnusedGrant[];
+  /** spec.scopes narrowed to what was used; applied, the workload can still do all it did. Present when something is unused. */
+  suggestedScopes?: Scope[];
 }
 
 export interface AgentIdentity {
@@ -356,6 +404,16 @@ export interface EnvironmentRules {
   attestationGracePeriod?: string;
   /** What happens past interval and grace: notify only, or quarantine until attested. */
   attestationAction?: AttestationAction;
+  /** Thresholds of the activity anomalies (defaults: AnomalyDefaults in defaults.ts). */
+  anomalies?: AnomalyThresholds;
+}
+
+export interface AnomalyThresholds {
+  /** How long an identity's actions and sources are learnt before a new one is an anomaly. */
+  baselinePeriod?: string;
+  /** This many denied requests within denialBurstWindow are a burst. */
+  denialBurst?: number;
+  denialBurstWindow?: string;
 }
 
 export const AttestationActions = ['notify', 'quarantine'] as const;

@@ -2,13 +2,21 @@
 // written by observe.ts, and rewritten only when the counts change.
 
 import { describe, expect, it } from 'vitest';
-import type { ActivityBackendSummary, ActivityStatus, AgentIdentity } from '../../api/v1alpha1/types.ts';
+import { type AnomalyLimits, anomalyLimits } from '../../api/v1alpha1/defaults.ts';
+import type {
+  ActivityAnomaly,
+  ActivityBackendSummary,
+  ActivityStatus,
+  AgentIdentity,
+} from '../../api/v1alpha1/types.ts';
 import { ProviderRegistry } from '../../providers/registry.ts';
 import { HARNESS_DRIFT_MS, ReconcilerHarness } from './testing/harness.ts';
 
 class WithActivity extends ReconcilerHarness {
   backends: ActivityBackendSummary[] = [];
+  anomalies: ActivityAnomaly[] | undefined;
   readonly asked: string[] = [];
+  readonly limits: Array<AnomalyLimits | undefined> = [];
 
   constructor() {
     super({
@@ -25,9 +33,15 @@ class WithActivity extends ReconcilerHarness {
         annotatePodTemplate: async () => false,
       },
       activity: {
-        summaryFor: (identity: AgentIdentity, now: Date): ActivityStatus => {
+        summaryFor: (identity: AgentIdentity, now: Date, limits?: AnomalyLimits): ActivityStatus => {
           this.asked.push(identity.metadata.name);
-          return { window: '24h', observedAt: now.toISOString(), backends: structuredClone(this.backends) };
+          this.limits.push(limits);
+          return {
+            window: '24h',
+            observedAt: now.toISOString(),
+            backends: structuredClone(this.backends),
+            ...(this.anomalies ? { anomalies: structuredClone(this.anomalies) } : {}),
+          };
         },
       },
     });
@@ -96,5 +110,48 @@ describe('status.activity', () => {
     await h.settle();
     expect(h.identity.status).toBeDefined();
     expect(h.identity.status?.activity).toBeUndefined();
+  });
+
+  it("makes each new anomaly one Warning Event and one audit record, with the policy's thresholds", async () => {
+    const h = new WithActivity();
+    h.policy = {
+      apiVersion: 'nhi.dev/v1alpha1',
+      kind: 'IdentityPolicy',
+      metadata: { name: 'default' },
+      spec: { environments: { production: { anomalies: { denialBurst: 3, baselinePeriod: '1h' } } } },
+    };
+    const burst: ActivityAnomaly = {
+      kind: 'denial-burst',
+      time: '2026-01-01T00:40:00.000Z',
+      message: '3 requests denied within 300s (threshold 3)',
+    };
+    h.anomalies = [burst];
+    await h.settle();
+    expect(h.limits.at(-1)).toEqual(anomalyLimits({ denialBurst: 3, baselinePeriod: '1h' }));
+    expect(h.identity.status?.activity?.anomalies).toEqual([burst]);
+    const reported = () => h.events.filter((e) => e.reason === 'DenialBurst');
+    expect(reported()).toEqual([{ type: 'Warning', reason: 'DenialBurst', message: burst.message }]);
+    expect(h.audit.records.filter((e) => e.action === 'anomaly')).toEqual([
+      expect.objectContaining({
+        resource: 'activity:denial-burst',
+        severity: 'warning',
+        detail: burst.message,
+      }),
+    ]);
+
+    // Seen again at the next observations: already recorded, not reported again.
+    h.later(HARNESS_DRIFT_MS);
+    await h.reconcile();
+    const first: ActivityAnomaly = {
+      kind: 'first-use',
+      time: '2026-01-01T01:50:00.000Z',
+      message: 'first use of x',
+    };
+    h.anomalies = [burst, first];
+    h.later(HARNESS_DRIFT_MS);
+    await h.reconcile();
+    expect(reported()).toHaveLength(1);
+    expect(h.events.filter((e) => e.reason === 'FirstSeenAction')).toHaveLength(1);
+    expect(h.audit.records.filter((e) => e.action === 'anomaly')).toHaveLength(2);
   });
 });

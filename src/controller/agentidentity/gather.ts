@@ -3,7 +3,7 @@
 // Reading never changes anything; drift is corrected by the provision step only after the lifecycle
 // decided to provision (a spec the operator judged non-compliant is never applied by a correction).
 
-import { lastUsedStepMs } from '../../api/v1alpha1/defaults.ts';
+import { anomalyLimits, lastUsedStepMs } from '../../api/v1alpha1/defaults.ts';
 import type { ActivityStatus, AgentIdentity, IdentityPolicy } from '../../api/v1alpha1/types.ts';
 import type { HardCodedSecret } from '../../governance/risk/factors.ts';
 import { hardCodedSecretOf, OPERATOR_SCAN_MAX_VALUES, scanPodSpec } from '../../governance/secrets/detect.ts';
@@ -99,7 +99,9 @@ export async function observeProviders(
   const drifted: Drifted[] = [];
   // Once per drift interval, and until a summary is recorded (the first visits may not write it).
   const activity =
-    driftDue || !ref.identity.status?.activity ? deps.activity?.summaryFor(ref.identity, now) : undefined;
+    driftDue || !ref.identity.status?.activity
+      ? deps.activity?.summaryFor(ref.identity, now, anomalyLimitsFor(deps.policy(), ref.identity))
+      : undefined;
   // Real use in the audit logs counts as use (inactivity expiry), a time from the future never.
   for (const b of activity?.backends ?? []) later(recordedPast(b.lastUsed, now));
   if (!driftDue) return { lastUsed, drifted, driftDue, activity };
@@ -123,6 +125,11 @@ export async function observeProviders(
     }
   }
   return { lastUsed, drifted, driftDue, activity };
+}
+
+/** The anomaly thresholds of the identity's environment in the IdentityPolicy (defaults.ts otherwise). */
+function anomalyLimitsFor(policy: IdentityPolicy | undefined, identity: AgentIdentity) {
+  return anomalyLimits(policy?.spec.environments?.[identity.spec.environment]?.anomalies);
 }
 
 export interface Gathered {

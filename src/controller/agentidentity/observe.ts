@@ -101,6 +101,17 @@ export function observeConditions(
 
 function sameActivity(recorded: ActivityStatus | undefined, taken: ActivityStatus): boolean {
   return (
-    recorded?.window === taken.window && JSON.stringify(recorded.backends) === JSON.stringify(taken.backends)
+    recorded?.window === taken.window &&
+    JSON.stringify(recorded.backends) === JSON.stringify(taken.backends) &&
+    JSON.stringify(judged(recorded.rightSizing)) === JSON.stringify(judged(taken.rightSizing)) &&
+    JSON.stringify(recorded.baseline) === JSON.stringify(taken.baseline) &&
+    JSON.stringify(recorded.anomalies) === JSON.stringify(taken.anomalies)
   );
+}
+
+/** What right-sizing found, without the start of its evidence (which moves with every observation). */
+function judged(rightSizing: ActivityStatus['rightSizing']) {
+  if (!rightSizing) return undefined;
+  const { since: _since, ...rest } = rightSizing;
+  return rest;
 }

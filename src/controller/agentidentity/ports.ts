@@ -1,5 +1,6 @@
 // What the AgentIdentity reconciler needs from the world, as narrow ports injected by main.ts.
 
+import type { AnomalyLimits } from '../../api/v1alpha1/defaults.ts';
 import type {
   ActivityStatus,
   AgentIdentity,
@@ -117,5 +118,6 @@ export interface ReconcilerDeps {
 
 /** Requests, denials and last use per backend in the window, for status.activity. Best effort, never throws. */
 export interface ActivityPort {
-  summaryFor(identity: AgentIdentity, now: Date): ActivityStatus | undefined;
+  /** With `limits`, also the baseline and the anomalies against the recorded status.activity. */
+  summaryFor(identity: AgentIdentity, now: Date, limits?: AnomalyLimits): ActivityStatus | undefined;
 }

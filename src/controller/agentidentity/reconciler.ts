@@ -15,6 +15,7 @@ import type { ReconcileOutcome } from '../../runtime/controller.ts';
 import { isConflict } from '../../runtime/errors.ts';
 import { parseKey } from '../../runtime/keys.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
+import { reportAnomalies } from './anomalies.ts';
 import { clearRecordedAttestRequest, readAttestation, recordAttestation } from './attestation.ts';
 import { clearFailures, countFailure, failureBackoffUntil } from './backoff.ts';
 import type { Decision, LifecycleResult } from './decision.ts';
@@ -153,6 +154,7 @@ export class AgentIdentityReconciler {
     // would otherwise lose them for good (the next reconcile sees no transition). A crash between the
     // two repeats them instead (at least once).
     await transitionsToEvents(this.deps, identity, draft.transitions);
+    if (!this.deps.dryRun) await reportAnomalies(this.deps, identity, draft.status.activity);
     await this.deps.store.writeStatus(identity, status);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
   };

@@ -42,6 +42,7 @@ describe('Kubernetes audit events', () => {
       code: '200',
       sourceAddress: '10.1.2.3',
       match: { serviceAccount: { namespace: 'team-a', name: 'bot' } },
+      target: { apiGroup: '', resource: 'configmaps', namespace: 'team-a', name: 'cfg' },
     });
   });
 

@@ -95,7 +95,7 @@ export function attribute(
     if (since !== undefined && Date.parse(event.time) < since) continue;
     for (const p of principals) {
       if (!matches(event, p)) continue;
-      const { match: _match, ...rest } = event;
+      const { match: _match, target: _target, ...rest } = event;
       out.push({ ...rest, identity: p.identity });
     }
   }

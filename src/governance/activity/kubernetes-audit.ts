@@ -4,7 +4,7 @@
 // request is one event. Metadata level is enough: bodies are never read even when present.
 
 import { maskSecrets } from '../../runtime/redact.ts';
-import type { ActivityEvent, ActivityOutcome } from './types.ts';
+import type { ActivityEvent, ActivityOutcome, KubernetesTarget } from './types.ts';
 
 const SERVICE_ACCOUNT_USER = /^system:serviceaccount:([a-z0-9.-]+):([a-z0-9.-]+)$/;
 
@@ -48,6 +48,17 @@ function outcomeOf(event: KubeAuditEvent): ActivityOutcome {
   return 'allowed';
 }
 
+function targetOf(event: KubeAuditEvent): KubernetesTarget | undefined {
+  const ref = event.objectRef;
+  if (!ref?.resource) return undefined;
+  return {
+    apiGroup: ref.apiGroup ?? '',
+    resource: ref.subresource ? `${ref.resource}/${ref.subresource}` : ref.resource,
+    ...(ref.namespace ? { namespace: ref.namespace } : {}),
+    ...(ref.name ? { name: ref.name } : {}),
+  };
+}
+
 function resourceOf(event: KubeAuditEvent): string {
   const ref = event.objectRef;
   if (!ref?.resource) return (event.requestURI ?? '').split('?')[0] ?? '';
@@ -79,6 +90,7 @@ export function parseKubernetesAudit(value: unknown): ActivityEvent[] {
     if (!username || !event.verb || !time) continue;
     const serviceAccount = serviceAccountOfUser(username);
     const code = event.responseStatus?.code;
+    const target = targetOf(event);
     out.push({
       time: new Date(time).toISOString(),
       backend: 'kubernetes',
@@ -89,6 +101,7 @@ export function parseKubernetesAudit(value: unknown): ActivityEvent[] {
       ...(code ? { code: String(code) } : {}),
       ...(event.sourceIPs?.[0] ? { sourceAddress: event.sourceIPs[0] } : {}),
       match: serviceAccount ? { serviceAccount } : {},
+      ...(target ? { target } : {}),
     });
   }
   return out;

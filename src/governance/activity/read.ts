@@ -47,6 +47,16 @@ function parseLine(parse: (value: unknown) => ActivityEvent[], line: string, sta
   }
 }
 
+/** Records the time of the first event of a log (appended in time order), whoever made it. */
+function firstEventOf(parse: (value: unknown) => ActivityEvent[], line: string, stats: ParseStats): void {
+  try {
+    const [event] = parse(JSON.parse(line));
+    if (event) stats.firstEvent = event.time;
+  } catch {
+    // not JSON: the next line may tell
+  }
+}
+
 export interface ReadFilter {
   /** A line is parsed only if it contains one of these (the principals' names): a cheap pre-filter. */
   needles?: readonly string[];
@@ -67,13 +77,17 @@ export async function readActivityFile(
   if (source === 'cloudtrail') {
     let text = '';
     for await (const chunk of input) text += chunk.toString();
-    return parseText(source, text, stats).filter(filter.keep ?? (() => true));
+    const events = parseText(source, text, stats);
+    const first = events.map((e) => e.time).sort()[0];
+    if (first && (stats.firstEvent === undefined || first < stats.firstEvent)) stats.firstEvent = first;
+    return events.filter(filter.keep ?? (() => true));
   }
   const parse = PARSERS[source];
   const needles = filter.needles?.filter((n) => n.length > 0);
   const keep = filter.keep ?? (() => true);
   const out: ActivityEvent[] = [];
   for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    if (stats.firstEvent === undefined && line.trim() !== '') firstEventOf(parse, line, stats);
     if (needles && line.trim() !== '' && !needles.some((n) => line.includes(n))) {
       stats.lines += 1;
       continue;

@@ -23,6 +23,8 @@ const MAX_READ_BYTES = 8 * 1024 * 1024;
 
 export class AuditFileTail {
   private readonly positions = new Map<string, Position>();
+  /** Files with more to read than the last refresh took (a backlog past MAX_READ_BYTES). */
+  private readonly behind = new Set<string>();
 
   constructor(
     private readonly files: readonly TailedFile[],
@@ -30,12 +32,19 @@ export class AuditFileTail {
     private readonly onError: (file: string, error: unknown) => void = () => {},
   ) {}
 
+  /** Every file was read to its end by the last refresh (and none failed). */
+  get caughtUp(): boolean {
+    return this.behind.size === 0;
+  }
+
   /** Reads what was appended to every file since the last call. */
   refresh(now: Date): void {
     for (const file of this.files) {
       try {
+        this.behind.delete(file.path);
         this.readNew(file, now);
       } catch (error) {
+        this.behind.add(file.path);
         this.onError(file.path, error);
       }
     }
@@ -56,7 +65,9 @@ export class AuditFileTail {
     if (stat.size === position.offset) return;
     const fd = openSync(file.path, 'r');
     try {
-      const length = Math.min(fstatSync(fd).size - position.offset, MAX_READ_BYTES);
+      const remaining = fstatSync(fd).size - position.offset;
+      const length = Math.min(remaining, MAX_READ_BYTES);
+      if (remaining > length) this.behind.add(file.path);
       const buffer = Buffer.alloc(length);
       const read = readSync(fd, buffer, 0, length, position.offset);
       position.offset += read;

@@ -25,6 +25,17 @@ export interface ActivityEvent {
   sourceAddress?: string;
   /** The parts of `principal` that attribution matches on. */
   match: PrincipalMatch;
+  /** Kubernetes: the object reference, structured, for right-sizing against RBAC rules. */
+  target?: KubernetesTarget;
+}
+
+export interface KubernetesTarget {
+  /** `''` for the core group. */
+  apiGroup: string;
+  /** The resource with its subresource: `pods`, `pods/log`. */
+  resource: string;
+  namespace?: string;
+  name?: string;
 }
 
 export interface PrincipalMatch {
@@ -44,7 +55,7 @@ export interface IdentityRefLite {
 }
 
 /** An event attributed to the AgentIdentity whose principal made it. */
-export interface ActivityRecord extends Omit<ActivityEvent, 'match'> {
+export interface ActivityRecord extends Omit<ActivityEvent, 'match' | 'target'> {
   identity: IdentityRefLite;
 }
 
@@ -55,4 +66,6 @@ export interface ParseStats {
   lines: number;
   /** Lines that were not JSON or not an event of the source's shape (skipped, never fatal). */
   skipped: number;
+  /** The time of the earliest event in the source: where its evidence starts. */
+  firstEvent?: string;
 }

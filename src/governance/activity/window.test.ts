@@ -2,11 +2,17 @@ import { appendFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { agentIdentity, inNamespace, withStatus } from '../../testing/agent-identity.ts';
+import {
+  agentIdentity,
+  createdAt,
+  inNamespace,
+  withRules,
+  withStatus,
+} from '../../testing/agent-identity.ts';
 import { parseKubernetesAudit, parseVaultAudit } from './index.ts';
 import { AuditActivitySource } from './source.ts';
 import { kubeAuditEvent, vaultAuditEntry } from './testing/fixtures.ts';
-import { ActivityWindow } from './window.ts';
+import { ActivityWindow, MAX_RECENT, MAX_USES } from './window.ts';
 
 const HOUR = 3_600_000;
 const now = new Date('2026-12-01T12:00:00Z');
@@ -81,5 +87,104 @@ describe('following audit files for status.activity', () => {
       windowMs: HOUR,
     });
     expect(source?.summaryFor(bot, now).backends).toEqual([]);
+  });
+});
+
+describe('right-sizing in status.activity', () => {
+  const rules = withRules(
+    { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] },
+    { apiGroups: [''], resources: ['services'], verbs: ['get'] },
+  );
+  const line = (verb: string, time: string, code = 200) =>
+    JSON.stringify(
+      kubeAuditEvent({
+        user: 'system:serviceaccount:team-a:bot',
+        verb,
+        namespace: 'team-a',
+        name: 'cfg',
+        time,
+        code,
+      }),
+    );
+  function sourceWith(lines: string[]) {
+    const file = join(mkdtempSync(join(tmpdir(), 'nhi-activity-rs-')), 'audit.log');
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    return new AuditActivitySource({ kubeAuditLog: file, windowMs: 24 * HOUR });
+  }
+
+  it('judges the grants against the allowed requests of the window, complete when the log and the identity span it', () => {
+    const source = sourceWith([
+      line('get', at(30 * HOUR)),
+      line('list', at(30 * HOUR)),
+      line('get', at(HOUR)),
+    ]);
+    const identity = agentIdentity('bot', inNamespace('team-a'), rules, createdAt(at(48 * HOUR)));
+    expect(source.summaryFor(identity, now).rightSizing).toEqual({
+      since: at(24 * HOUR),
+      complete: true,
+      backends: ['kubernetes'],
+      unused: [
+        {
+          field: 'spec.scopes[0].rules[0]',
+          grant: 'get,list on configmaps (core)',
+          unused: 'list on configmaps',
+        },
+        { field: 'spec.scopes[0].rules[1]', grant: 'get on services (core)', unused: 'never used' },
+      ],
+      suggestedScopes: [
+        { provider: 'kubernetes', rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get'] }] },
+      ],
+    });
+  });
+
+  it('is not complete when the log starts inside the window or the identity is younger than it', () => {
+    const young = sourceWith([line('get', at(30 * HOUR))]);
+    expect(
+      young.summaryFor(agentIdentity('bot', inNamespace('team-a'), rules, createdAt(at(HOUR))), now)
+        .rightSizing?.complete,
+    ).toBe(false);
+    const short = sourceWith([line('get', at(2 * HOUR))]);
+    const judged = short.summaryFor(
+      agentIdentity('bot', inNamespace('team-a'), rules, createdAt(at(48 * HOUR))),
+      now,
+    ).rightSizing;
+    expect(judged).toMatchObject({ since: at(2 * HOUR), complete: false });
+  });
+
+  it('judges nothing when more distinct requests were seen than are kept, or the identity has no scopes', () => {
+    const many = Array.from({ length: MAX_USES + 1 }, (_, i) =>
+      JSON.stringify(
+        kubeAuditEvent({
+          user: 'system:serviceaccount:team-a:bot',
+          namespace: 'team-a',
+          name: `cm-${i}`,
+          time: at(HOUR),
+        }),
+      ),
+    );
+    const identity = agentIdentity('bot', inNamespace('team-a'), rules, createdAt(at(48 * HOUR)));
+    expect(sourceWith(many).summaryFor(identity, now).rightSizing).toBeUndefined();
+    expect(
+      sourceWith([line('get', at(HOUR))]).summaryFor(agentIdentity('bot', inNamespace('team-a')), now)
+        .rightSizing,
+    ).toBeUndefined();
+  });
+});
+
+describe('what the window keeps for anomalies', () => {
+  it('keeps request and denial times in order, the latest MAX_RECENT at least, and the source addresses', () => {
+    const window = new ActivityWindow(24 * HOUR);
+    const times = Array.from({ length: 2 * MAX_RECENT + 10 }, (_, i) => at((i % 7) * 60_000 + i * 1000));
+    for (const time of times)
+      for (const e of parseKubernetesAudit(
+        kubeAuditEvent({ user: 'system:serviceaccount:team-a:bot', time, code: 403, sourceIP: '10.0.0.9' }),
+      ))
+        window.add(e, now);
+    const seen = window.observationsFor(bot, now);
+    expect(seen.denials).toEqual([...seen.denials].sort());
+    expect(seen.denials.length).toBeGreaterThanOrEqual(MAX_RECENT);
+    expect(seen.denials.at(-1)).toBe([...times].sort().at(-1));
+    expect([...seen.sources.keys()]).toEqual(['10.0.0.9']);
+    expect(seen.uses).toEqual([]);
   });
 });

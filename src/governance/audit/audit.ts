@@ -40,6 +40,8 @@ export const AuditActions = [
   'released',
   /** The identity's workload was rolled after a rotation (spec.secrets[].restartWorkload). */
   'workload-restarted',
+  /** An activity anomaly in the audit logs: first-seen action or source, denial burst, use after quarantine. */
+  'anomaly',
 ] as const;
 export type AuditAction = (typeof AuditActions)[number];
 

@@ -122,6 +122,27 @@ function item(
   return out;
 }
 
+/** What the operator found in the audit logs: anomalies, and grants unused over a whole window. */
+function activityFindings(identity: AgentIdentity): Finding[] {
+  const activity = identity.status?.activity;
+  const out: Finding[] = (activity?.anomalies ?? []).map((a) => ({
+    kind: 'anomaly',
+    severity: a.kind === 'after-quarantine' ? 'high' : 'warning',
+    message: `${a.kind} at ${a.time}: ${a.message}`,
+  }));
+  const unused = activity?.rightSizing?.complete ? activity.rightSizing.unused : [];
+  if (unused.length > 0)
+    out.push({
+      kind: 'unused-grants',
+      severity: 'info',
+      message: `${unused.length} grant${unused.length > 1 ? 's' : ''} not (fully) used since ${activity?.rightSizing?.since}: ${unused
+        .slice(0, 3)
+        .map((u) => `${u.field} ${u.unused}`)
+        .join('; ')}${unused.length > 3 ? `; and ${unused.length - 3} more` : ''}`,
+    });
+  return out;
+}
+
 function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
   const w = identity.spec.workloadRef;
   const secrets = w
@@ -138,6 +159,7 @@ function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
       message: `${summarizeRisk(risk)}; remediate by ${risk.remediateBy?.slice(0, 10) ?? '-'}${overdue ? ' (overdue)' : ''}`,
     });
   }
+  findings.push(...activityFindings(identity));
   const namespace = identity.metadata.namespace ?? '';
   return {
     type: 'AgentIdentity',
@@ -152,6 +174,7 @@ function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
     identity: ref(identity),
     boundTo: [key(namespace, identity.spec.serviceAccountName ?? identity.metadata.name)],
     risk,
+    ...(identity.status?.activity?.rightSizing ? { rightSizing: identity.status.activity.rightSizing } : {}),
     findings,
   };
 }

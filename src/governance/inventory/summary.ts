@@ -20,6 +20,8 @@ export interface InventorySummary {
   orphanedMarks: InventoryItem[];
   /** Literal credentials in workloads, ConfigMaps and annotations. */
   hardCodedSecrets: InventoryItem[];
+  /** AgentIdentities with activity anomalies or unused grants from the audit logs. */
+  activity: InventoryItem[];
 }
 
 export const hasFinding = (item: InventoryItem, kind: FindingKind) =>
@@ -42,5 +44,6 @@ export function summarize(items: readonly InventoryItem[]): InventorySummary {
     wildcardTrust: items.filter((i) => hasFinding(i, 'wildcard-trust')),
     orphanedMarks: items.filter((i) => hasFinding(i, 'orphaned-marks')),
     hardCodedSecrets: items.filter((i) => hasFinding(i, 'hard-coded-secret')),
+    activity: items.filter((i) => hasFinding(i, 'anomaly') || hasFinding(i, 'unused-grants')),
   };
 }

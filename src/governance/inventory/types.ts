@@ -2,7 +2,7 @@
 // never Secret data, tokens or key ids), the narrow read-only ports that return them, and the
 // classified InventoryItem that nhictl and the report show.
 
-import type { AgentIdentity, RiskStatus } from '../../api/v1alpha1/types.ts';
+import type { AgentIdentity, RightSizingStatus, RiskStatus } from '../../api/v1alpha1/types.ts';
 import type { PodSpecLike, SecretFinding } from '../secrets/detect.ts';
 
 export const InventoryTypes = [
@@ -38,7 +38,11 @@ export type FindingKind =
   /** A credential-shaped literal in a pod template, ConfigMap or annotation (rule and fingerprint, never the value). */
   | 'hard-coded-secret'
   /** The AgentIdentity's risk is High or Critical. */
-  | 'risk';
+  | 'risk'
+  /** An activity anomaly the operator found in the audit logs (status.activity.anomalies). */
+  | 'anomaly'
+  /** Grants the AgentIdentity never used over the activity window (status.activity.rightSizing). */
+  | 'unused-grants';
 
 export type Severity = 'info' | 'warning' | 'high' | 'critical';
 
@@ -68,6 +72,8 @@ export interface InventoryItem {
   boundTo?: string[];
   /** AgentIdentity only: the assessed risk. */
   risk?: RiskStatus;
+  /** AgentIdentity only: its grants against real use (status.activity.rightSizing), when the operator judged them. */
+  rightSizing?: RightSizingStatus;
   /** HardCodedSecret only: where, which rule, the fingerprint. */
   secret?: SecretFinding;
   findings: Finding[];

@@ -20,6 +20,18 @@ const cond = (type: string, status: Condition['status'], reason = type, message 
   lastTransitionTime: CREATED,
 });
 
+const activityWith = (complete: boolean): AgentIdentityStatus['activity'] => ({
+  window: '24h',
+  observedAt: CREATED,
+  backends: [],
+  rightSizing: {
+    since: CREATED,
+    complete,
+    backends: ['kubernetes'],
+    unused: [{ field: 'spec.scopes[0].rules[0]', grant: 'get on services (core)', unused: 'never used' }],
+  },
+});
+
 type Loose<T> = { [K in keyof T]?: T[K] | undefined };
 
 /**
@@ -271,6 +283,16 @@ describe('likelihood factors', () => {
       ['likelihood.internet-exposed:2'],
     ],
     ['no lastUsed', subject({}, { lastUsed: undefined }), ['likelihood.no-activity-data:1']],
+    [
+      'grants unused over a whole activity window',
+      subject({}, { activity: activityWith(true) }),
+      ['likelihood.unused-privilege:1'],
+    ],
+    [
+      'grants unused, but the audit logs do not span the window',
+      subject({}, { activity: activityWith(false) }),
+      [],
+    ],
     ['no workloadRef', subject({ workloadRef: undefined }), ['likelihood.not-workload-bound:1']],
     [
       'WorkloadBound False',

@@ -220,6 +220,20 @@ function observedFactors(subject: FactorSubject): RiskFactor[] {
       ),
     );
   }
+  const rightSizing = status?.activity?.rightSizing;
+  if (rightSizing?.complete && rightSizing.unused.length > 0) {
+    const n = rightSizing.unused.length;
+    out.push(
+      f(
+        'likelihood.unused-privilege',
+        1,
+        `${n} grant${n > 1 ? 's' : ''} not (fully) used in the audit logs since ${rightSizing.since}: ${list(
+          rightSizing.unused.map((u) => `${u.field} ${u.unused}`),
+          3,
+        )}; status.activity.rightSizing suggests narrower scopes`,
+      ),
+    );
+  }
   const bound = condition(status?.conditions, 'WorkloadBound');
   if (!spec.workloadRef) {
     out.push(
