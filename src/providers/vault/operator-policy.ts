@@ -12,9 +12,15 @@ export interface OperatorPolicyOptions {
   /**
    * The database secrets engine's mount (spec.vault.database.mount), when identities get database
    * logins: the operator writes the engine's nhi-* roles and revokes their leases. Never its
-   * connections (config/), its admin password (rotate-root) or logins (creds/).
+   * connections (config/), its admin password (rotate-root), nor logins (creds/) unless databaseTargets.
    */
   databaseMount?: string;
+  /**
+   * Identities keep database logins in target Secrets (database.target): the operator reads logins of
+   * the nhi-* roles (<mount>/creds/nhi-*) to write them there. Off by default: without target Secrets
+   * the operator never makes a login.
+   */
+  databaseTargets?: boolean;
 }
 
 export function operatorPolicy(options: OperatorPolicyOptions): string {
@@ -60,6 +66,14 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
       `path "sys/leases/revoke/${db}/creds/nhi-*" {`,
       '  capabilities = ["update"]',
       '}',
+      ...(options.databaseTargets
+        ? [
+            '# Logins of the identities that keep one in a target Secret (database.target).',
+            `path "${db}/creds/nhi-*" {`,
+            '  capabilities = ["read"]',
+            '}',
+          ]
+        : []),
       '# Last use: when the listed leases were issued and renewed (a lookup needs the lease id).',
       'path "sys/leases/lookup" {',
       '  capabilities = ["update"]',

@@ -23,6 +23,8 @@ import {
   type CredentialProvider,
   type IdentityRef,
   InvalidConfigError,
+  type LoginRenewal,
+  type LoginTargetSync,
   NotOwnedError,
   type Observation,
   type ProvisionResult,
@@ -30,6 +32,7 @@ import {
   type SecretMaterial,
 } from '../types.ts';
 import {
+  databaseAccessOf,
   databaseRoleDifferences,
   databaseRoleOwner,
   desiredDatabaseRole,
@@ -68,7 +71,9 @@ export class VaultProvider implements CredentialProvider {
   constructor(
     readonly options: VaultProviderOptions,
     private readonly port: VaultPort,
-    clock: Clock,
+    private readonly clock: Clock,
+    /** Writes database logins into target Secrets (database.target); without it such a target fails. */
+    private readonly loginTargets?: LoginTargetSync,
   ) {
     this.kv = new KvSecrets(port, options.kvMount, clock, options.maxVersions);
     this.tokens = new TokenActivity(port, clock, options.tokenScanCacheMs);
@@ -76,8 +81,8 @@ export class VaultProvider implements CredentialProvider {
 
   /** A provider for a ClusterCredentialProvider's `vault` spec, authenticated as the spec says. */
   static fromSpec(spec: VaultProviderSpec, deps: VaultProviderDeps = {}): VaultProvider {
-    const { options, port, clock } = vaultProviderParts(spec, deps);
-    return new VaultProvider(options, port, clock);
+    const { options, port, clock, loginTargets } = vaultProviderParts(spec, deps);
+    return new VaultProvider(options, port, clock, loginTargets);
   }
 
   private get mount(): string {
@@ -305,8 +310,43 @@ export class VaultProvider implements CredentialProvider {
     const changes = this.changes(live, desired);
     if (changes.length > 0) await this.apply(live, desired);
     const status: Record<string, string> = { role: live.names.base, policy: live.names.base };
-    if (desired.databaseRole) status.databaseRole = live.names.base;
-    return { status, changes };
+    if (!desired.databaseRole || !this.options.database) return { status, changes };
+    status.databaseRole = live.names.base;
+    const leases = await this.port.listLeases(leaseFolder(this.options.database, live.names));
+    return { status, counts: { databaseLeases: leases.length }, changes };
+  }
+
+  /**
+   * Keeps the database target Secret (database.target) filled: a new login at two thirds of the
+   * current one's lease, the old one kept as previous until its lease ends. Nothing while the role
+   * is quarantined (no login could be made) or absent (provision makes it first).
+   */
+  async renewLogins(ref: IdentityRef): Promise<LoginRenewal> {
+    const database = this.options.database;
+    const target = databaseAccessOf(this.scopesOf(ref))?.target;
+    if (!database || !target) return { renewed: [] };
+    if (!this.loginTargets) {
+      throw new InvalidConfigError(
+        'database.target: this Vault provider was built without access to Kubernetes Secrets',
+      );
+    }
+    const names = identityNames(ref);
+    const role = await this.readDatabaseRole(names);
+    if (!role || isQuarantinedDatabaseRole(role)) return { renewed: [] };
+    const result = await this.loginTargets(ref, target.secretName, async () => {
+      const login = await this.port.issueDatabaseLogin(database.mount, names.base);
+      return {
+        username: login.username,
+        password: login.password,
+        expiresAt: new Date(this.clock.now() + login.leaseSeconds * 1000),
+        discard: () => this.port.revokeLease(login.leaseId),
+      };
+    });
+    const resource = `Secret/${ref.subject.namespace}/${target.secretName}`;
+    const renewed: PlannedChange[] = result.renewed
+      ? [{ action: 'rotate', resource, reason: `database login: ${result.renewed}` }]
+      : [];
+    return { renewed, ...(result.nextAt ? { nextAt: result.nextAt } : {}) };
   }
 
   async restore(ref: IdentityRef): Promise<void> {
