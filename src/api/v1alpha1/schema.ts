@@ -527,7 +527,7 @@ const agentIdentitySpec = obj(
         rule: '!has(self.scopes) || !has(self.secrets) || self.scopes.all(s, !has(s.database) || !has(s.database.target) || self.secrets.all(t, !has(t.target) || t.target.secretName != s.database.target.secretName))',
         message: 'scopes[].database.target.secretName: already the target of a spec.secrets entry',
         fieldPath: '.scopes',
-        reason: 'FieldValueDuplicate',
+        reason: 'FieldValueInvalid',
       },
       {
         id: 'production-no-wildcard-actions',
