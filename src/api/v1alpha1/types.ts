@@ -304,7 +304,13 @@ export interface VaultProviderSpec {
   audience?: string;
   tokenMaxTTL?: string;
   /** OpenBao's database secrets engine, configured by the platform: the operator only writes roles. */
-  database?: { mount?: string; connection: string; maxTTL?: string };
+  database?: {
+    mount?: string;
+    connection: string;
+    maxTTL?: string;
+    /** Last use from pg_stat_activity, through a monitoring login the platform set up in OpenBao. */
+    activity?: { role: string; url: string; caBundle?: string };
+  };
   auth: {
     kubernetes?: { role: string; mount?: string; tokenPath?: string };
     tokenFile?: { path: string };

@@ -229,7 +229,7 @@ describe('VaultProvider with a database engine', () => {
     };
     beforeEach(() => {
       written = [];
-      provider = new VaultProvider(options, port, clock, targets);
+      provider = new VaultProvider(options, port, clock, { loginTargets: targets });
     });
 
     it("is filled with a login of the identity's own role, for its lease's life", async () => {
@@ -404,5 +404,39 @@ describe('last use from database logins', () => {
     port.addLease('database', 'nhi-someone-else-1', '2026-01-01T12:00:00.000Z');
     const observed = await provider.observe(rag, { correctDrift: false });
     expect(observed.lastUsed?.toISOString()).toBe('2026-01-01T11:30:00.000Z');
+  });
+
+  it("counts the latest pg_stat_activity of the identity's users, where the platform enables it", async () => {
+    const clock = new FakeClock();
+    const port = new FakeVaultPort(clock);
+    const latest = new Map([
+      [names.uid, new Date('2026-01-01T13:15:00.000Z')],
+      ['someone-else', new Date('2026-01-01T14:00:00.000Z')],
+    ]);
+    const provider = new VaultProvider(
+      {
+        kvMount: 'secret',
+        kubernetesAuthMount: 'kubernetes',
+        audience: '',
+        tokenMaxTtlSeconds: 3600,
+        database: settings,
+        tokenAccessors: false,
+      },
+      port,
+      clock,
+      { sessions: { latestByIdentity: async () => latest } },
+    );
+    await provider.provision(rag);
+    port.addLease('database', names.base, '2026-01-01T10:00:00.000Z');
+    const observed = await provider.observe(rag, { correctDrift: false });
+    expect(observed.lastUsed?.toISOString()).toBe('2026-01-01T13:15:00.000Z');
+  });
+
+  it.each([
+    [{ role: 'nhi-monitor', url: 'postgresql://db:5432/kb' }, /activity\.role/],
+    [{ role: 'monitor', url: 'postgresql://user:pw@db:5432/kb' }, /without credentials/],
+    [{ role: 'monitor', url: 'mysql://db/kb' }, /without credentials/],
+  ])('refuses a monitoring setting the operator could abuse or misread (%o)', (activity, message) => {
+    expect(() => databaseSettings({ connection: 'rag-postgres', activity })).toThrow(message);
   });
 });

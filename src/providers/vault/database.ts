@@ -51,12 +51,32 @@ export interface DatabaseSettings {
   mount: string;
   connection: string;
   maxTtlSeconds: number;
+  /** Last use from pg_stat_activity (database.activity): the monitoring role and where to connect. */
+  activity?: { role: string; url: string; caBundle?: string };
+}
+
+/** The monitoring part of the settings; InvalidConfigError naming the field. */
+function activitySettings(spec: { role: string; url: string; caBundle?: string }) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(spec.role ?? '') || spec.role.startsWith('nhi-')) {
+    throw new InvalidConfigError('vault.database.activity.role is not a monitoring role name (nor nhi-*)');
+  }
+  let url: URL;
+  try {
+    url = new URL(spec.url);
+  } catch {
+    throw new InvalidConfigError('vault.database.activity.url is not a URL');
+  }
+  if (!/^postgres(ql)?:$/.test(url.protocol) || url.username || url.password) {
+    throw new InvalidConfigError('vault.database.activity.url: a postgresql:// URL without credentials');
+  }
+  return { role: spec.role, url: spec.url, ...(spec.caBundle ? { caBundle: spec.caBundle } : {}) };
 }
 
 export function databaseSettings(spec: {
   mount?: string;
   connection: string;
   maxTTL?: string;
+  activity?: { role: string; url: string; caBundle?: string };
 }): DatabaseSettings {
   const mount = (spec.mount ?? 'database').replace(/^\/+|\/+$/g, '');
   if (
@@ -72,7 +92,12 @@ export function databaseSettings(spec: {
   if (maxMs === undefined || maxMs <= 0) {
     throw new InvalidConfigError('vault.database.maxTTL is not a positive duration');
   }
-  return { mount, connection: spec.connection, maxTtlSeconds: Math.ceil(maxMs / 1000) };
+  return {
+    mount,
+    connection: spec.connection,
+    maxTtlSeconds: Math.ceil(maxMs / 1000),
+    ...(spec.activity ? { activity: activitySettings(spec.activity) } : {}),
+  };
 }
 
 /** The path the identity reads its logins from (its Vault policy grants read on it, nothing else). */

@@ -21,6 +21,11 @@ export interface OperatorPolicyOptions {
    * the operator never makes a login.
    */
   databaseTargets?: boolean;
+  /**
+   * The platform's monitoring role (spec.vault.database.activity.role): the operator reads its logins
+   * to ask pg_stat_activity when identities' users were last active.
+   */
+  databaseActivityRole?: string;
 }
 
 export function operatorPolicy(options: OperatorPolicyOptions): string {
@@ -70,6 +75,14 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
         ? [
             '# Logins of the identities that keep one in a target Secret (database.target).',
             `path "${db}/creds/nhi-*" {`,
+            '  capabilities = ["read"]',
+            '}',
+          ]
+        : []),
+      ...(options.databaseActivityRole
+        ? [
+            '# Last use from pg_stat_activity, with a login of the monitoring role (database.activity).',
+            `path "${db}/creds/${options.databaseActivityRole}" {`,
             '  capabilities = ["read"]',
             '}',
           ]

@@ -39,6 +39,7 @@ import {
   isQuarantinedDatabaseRole,
   leaseFolder,
 } from './database.ts';
+import { PgSessionActivity, type SessionActivityPort } from './database-activity.ts';
 import { type DesiredState, desiredState, namesThisProvider, vaultScopesOf } from './desired.ts';
 import { type VaultProviderDeps, type VaultProviderOptions, vaultProviderParts } from './factory.ts';
 import { KvSecrets } from './kv.ts';
@@ -60,6 +61,13 @@ interface Live {
 
 type Drift = Observation['drift'];
 
+/** What the operator adds to a provider besides its port: Kubernetes Secrets, a session reader. */
+export interface VaultProviderExtras {
+  loginTargets?: LoginTargetSync;
+  /** Replaces the pg_stat_activity reader (unit tests). */
+  sessions?: SessionActivityPort;
+}
+
 /** Leases looked up per observe for the last use of an identity's database logins. */
 const MAX_LEASE_LOOKUPS = 20;
 
@@ -67,22 +75,37 @@ export class VaultProvider implements CredentialProvider {
   readonly kind = 'vault' as const;
   private readonly kv: KvSecrets;
   private readonly tokens: TokenActivity;
+  /** Writes database logins into target Secrets (database.target); without it such a target fails. */
+  private readonly loginTargets: LoginTargetSync | undefined;
+  /** Last use from pg_stat_activity (database.activity), when the platform enabled it. */
+  private readonly sessions: SessionActivityPort | undefined;
 
   constructor(
     readonly options: VaultProviderOptions,
     private readonly port: VaultPort,
     private readonly clock: Clock,
-    /** Writes database logins into target Secrets (database.target); without it such a target fails. */
-    private readonly loginTargets?: LoginTargetSync,
+    extras: VaultProviderExtras = {},
   ) {
     this.kv = new KvSecrets(port, options.kvMount, clock, options.maxVersions);
     this.tokens = new TokenActivity(port, clock, options.tokenScanCacheMs);
+    this.loginTargets = extras.loginTargets;
+    const database = options.database;
+    this.sessions =
+      extras.sessions ??
+      (database?.activity
+        ? new PgSessionActivity(
+            () => port.issueDatabaseLogin(database.mount, database.activity!.role),
+            database.activity,
+            clock,
+            options.tokenScanCacheMs,
+          )
+        : undefined);
   }
 
   /** A provider for a ClusterCredentialProvider's `vault` spec, authenticated as the spec says. */
   static fromSpec(spec: VaultProviderSpec, deps: VaultProviderDeps = {}): VaultProvider {
     const { options, port, clock, loginTargets } = vaultProviderParts(spec, deps);
-    return new VaultProvider(options, port, clock, loginTargets);
+    return new VaultProvider(options, port, clock, loginTargets ? { loginTargets } : {});
   }
 
   private get mount(): string {
@@ -399,10 +422,12 @@ export class VaultProvider implements CredentialProvider {
         ? undefined
         : await this.tokens.lastUsed(this.mount, live.names.base);
     const loginUse = live.databaseRole ? await this.lastDatabaseLogin(live.names) : undefined;
-    const lastUsed =
-      tokenUse && loginUse
-        ? new Date(Math.max(tokenUse.getTime(), loginUse.getTime()))
-        : (tokenUse ?? loginUse);
+    const sessionUse =
+      live.databaseRole && this.sessions
+        ? (await this.sessions.latestByIdentity()).get(live.names.uid)
+        : undefined;
+    const uses = [tokenUse, loginUse, sessionUse].filter((d): d is Date => d !== undefined);
+    const lastUsed = uses.length > 0 ? new Date(Math.max(...uses.map((d) => d.getTime()))) : undefined;
     const base: Observation = { drift: [], corrected: false, ...(lastUsed ? { lastUsed } : {}) };
     if (!live.record && live.policy === undefined) return base; // not provisioned (or fully revoked)
     const desired = this.desired(ref, live.names, live.quarantined);

@@ -110,7 +110,7 @@ export async function operatorLogin(
   rootToken: string,
   authMount: string,
   database?: NonNullable<VaultProviderSpec['database']>,
-  policyOptions: { databaseTargets?: boolean } = {},
+  policyOptions: { databaseTargets?: boolean; databaseActivityRole?: string } = {},
 ): Promise<OperatorLogin> {
   const namespace = `nhi-system-${randomUUID().slice(0, 6)}`;
   const name = `nhi_operator_${namespace.slice(-6)}`;
