@@ -97,8 +97,14 @@ export interface LoginTargetResult {
 export type LoginTargetSync = (
   ref: IdentityRef,
   secretName: string,
-  issue: () => Promise<IssuedLogin>,
+  /** Makes a new login; `reason` says why one is due ('first login', 'renewal at …'). */
+  issue: (reason: string) => Promise<IssuedLogin>,
 ) => Promise<LoginTargetResult>;
+
+/** What the caller of renewLogins hears before a login is made (the audit's intent record). */
+export interface LoginHooks {
+  beforeIssue?(resource: string, reason: string): Promise<void>;
+}
 
 /** Logins kept in target Secrets by one provider for one identity (renewLogins). */
 export interface LoginRenewal {
@@ -140,7 +146,7 @@ export interface CredentialProvider {
    * Optional: keeps the identity's login targets filled (a database login in a Secret), renewing a
    * login when it is due. Never while quarantined. The rotate step calls it after provisioning.
    */
-  renewLogins?(ref: IdentityRef): Promise<LoginRenewal>;
+  renewLogins?(ref: IdentityRef, hooks?: LoginHooks): Promise<LoginRenewal>;
   /**
    * Optional: the AgentIdentity goes and its credentials stay (deletionPolicy Retain, or the
    * AgentIdentity API being removed): mark what this backend holds for it as retained, changing

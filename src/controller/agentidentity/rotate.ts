@@ -119,7 +119,13 @@ async function renewLogins(
       });
     let result: Awaited<ReturnType<NonNullable<typeof provider.renewLogins>>>;
     try {
-      result = await provider.renewLogins(ref);
+      // Intent before the login is made, outcome once it is in its Secret: a crash between the two
+      // leaves a record of the login no one holds.
+      result = await provider.renewLogins(ref, {
+        beforeIssue: async (resource, reason) => {
+          await audited('intent', resource, { detail: reason });
+        },
+      });
     } catch (error) {
       await audited('failure', 'login-targets', auditFailure(error));
       throw error;

@@ -169,7 +169,7 @@ export async function syncLoginSecret(
   port: KubernetesPort,
   ref: IdentityRef,
   name: string,
-  issue: () => Promise<IssuedLogin>,
+  issue: (reason: string) => Promise<IssuedLogin>,
   now: () => Date,
 ): Promise<LoginTargetResult> {
   let issued: IssuedLogin | undefined;
@@ -185,7 +185,7 @@ export async function syncLoginSecret(
           await port.replace('Secret', withoutPreviousLogin(live!));
           return { retired: true, ...(step.nextAt ? { nextAt: step.nextAt } : {}) };
         }
-        issued ??= await issue();
+        issued ??= await issue(step.reason);
         const next = loginSecret(live, { ref, name, login: issued, now: at });
         if (live) await port.replace('Secret', next);
         else await port.create('Secret', next);

@@ -223,7 +223,7 @@ describe('VaultProvider with a database engine', () => {
     const targetNames = identityNames(withTarget);
     let written: Array<{ secretName: string; username: string }>;
     const targets: LoginTargetSync = async (_ref, secretName, issue) => {
-      const login = await issue();
+      const login = await issue('first login');
       written.push({ secretName, username: login.username });
       return { renewed: 'first login', nextAt: new Date(login.expiresAt.getTime() - 300_000) };
     };
@@ -234,7 +234,14 @@ describe('VaultProvider with a database engine', () => {
 
     it("is filled with a login of the identity's own role, for its lease's life", async () => {
       await provider.provision(withTarget);
-      const renewal = await provider.renewLogins(withTarget);
+      const heard: string[] = [];
+      const renewal = await provider.renewLogins(withTarget, {
+        beforeIssue: async (resource, reason) => {
+          heard.push(`${resource}: ${reason}`);
+          expect(port.calls).not.toContain('issueDatabaseLogin');
+        },
+      });
+      expect(heard).toEqual(['Secret/agents/rag-db: database login: first login']);
       expect(written).toEqual([{ secretName: 'rag-db', username: expect.stringMatching(/^v-/) }]);
       expect(renewal.renewed).toEqual([
         { action: 'rotate', resource: 'Secret/agents/rag-db', reason: 'database login: first login' },

@@ -23,6 +23,7 @@ import {
   type CredentialProvider,
   type IdentityRef,
   InvalidConfigError,
+  type LoginHooks,
   type LoginRenewal,
   type LoginTargetSync,
   NotOwnedError,
@@ -344,7 +345,7 @@ export class VaultProvider implements CredentialProvider {
    * current one's lease, the old one kept as previous until its lease ends. Nothing while the role
    * is quarantined (no login could be made) or absent (provision makes it first).
    */
-  async renewLogins(ref: IdentityRef): Promise<LoginRenewal> {
+  async renewLogins(ref: IdentityRef, hooks: LoginHooks = {}): Promise<LoginRenewal> {
     const database = this.options.database;
     const target = databaseAccessOf(this.scopesOf(ref))?.target;
     if (!database || !target) return { renewed: [] };
@@ -356,7 +357,9 @@ export class VaultProvider implements CredentialProvider {
     const names = identityNames(ref);
     const role = await this.readDatabaseRole(names);
     if (!role || isQuarantinedDatabaseRole(role)) return { renewed: [] };
-    const result = await this.loginTargets(ref, target.secretName, async () => {
+    const resource = `Secret/${ref.subject.namespace}/${target.secretName}`;
+    const result = await this.loginTargets(ref, target.secretName, async (reason) => {
+      await hooks.beforeIssue?.(resource, `database login: ${reason}`);
       const login = await this.port.issueDatabaseLogin(database.mount, names.base);
       return {
         username: login.username,
@@ -365,7 +368,6 @@ export class VaultProvider implements CredentialProvider {
         discard: () => this.port.revokeLease(login.leaseId),
       };
     });
-    const resource = `Secret/${ref.subject.namespace}/${target.secretName}`;
     const renewed: PlannedChange[] = result.renewed
       ? [{ action: 'rotate', resource, reason: `database login: ${result.renewed}` }]
       : [];
