@@ -224,7 +224,14 @@ describe('a database login kept in a target Secret', () => {
       logs: operator?.logs() ?? '',
       audit: readFileSync(operator!.auditLog, 'utf8'),
     };
-    expect(places.audit).toContain(`Secret/${namespace}/${SECRET}`);
+    const renewals = places.audit
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { action?: string; resource?: string; outcome?: string })
+      .filter((r) => r.action === 'rotated' && r.resource?.endsWith(`:Secret/${namespace}/${SECRET}`));
+    // each login: its intent before it was made, its success once it was in the Secret
+    expect(renewals.filter((r) => r.outcome === 'intent').length).toBeGreaterThanOrEqual(2);
+    expect(renewals.filter((r) => r.outcome === 'success').length).toBeGreaterThanOrEqual(2);
     for (const [place, text] of Object.entries(places)) {
       for (const password of passwords) expect(text.includes(password), `a password in ${place}`).toBe(false);
     }
