@@ -113,6 +113,17 @@ describe('a database login kept in a target Secret', () => {
     expect(issued).toEqual([]);
   });
 
+  it('keeps a login whose write landed although the call failed (a timeout after the apiserver acted)', async () => {
+    const create = port.create.bind(port);
+    port.create = async (kind, object) => {
+      await create(kind, object);
+      throw new Error('timeout after the write');
+    };
+    await expect(sync()).rejects.toThrow('timeout after the write');
+    expect(discarded).toEqual([]);
+    expect(decode(stored()?.data?.[LoginKeys.username])).toBe('user-1');
+  });
+
   it('revokes a login it could not store', async () => {
     port.beforeWrite = () => {
       throw new Error('apiserver down');

@@ -12,7 +12,7 @@
 // re-reads the Secret never holds a dead login. The Secret carries the operator's marks, so the
 // Kubernetes provider empties it at quarantine and deletes it with the identity like any of its
 // Secrets. One read and at most one write per call, guarded by the resourceVersion; a login issued
-// for a write that fails is revoked at once (discard), so none is left that no one holds.
+// for a write that fails is revoked at once (discard) unless the Secret holds it after all.
 
 import type * as k8s from '@kubernetes/client-node';
 import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
@@ -200,8 +200,26 @@ export async function syncLoginSecret(
     }
     throw new ConflictError(`login ${resourceName('Secret', ref.subject.namespace, name)}: kept conflicting`);
   } finally {
-    // Issued and never stored (a failed write, a conflict to the end, a foreign Secret): revoke it.
-    // A failed revocation leaves the login to its lease's end (minutes); the first error stands.
-    if (issued) await issued.discard().catch(() => undefined);
+    // Issued and not known to be stored (a failed write, a conflict to the end): revoke it.
+    if (issued) await discardUnlessStored(port, ref, name, issued);
   }
+}
+
+/**
+ * Revokes a login whose write failed, unless the Secret holds it after all (a write that landed and
+ * then timed out): a stored login must keep working. When the Secret cannot be read, the login is
+ * left to its lease's end (minutes) rather than risk revoking one a workload mounted. A failed
+ * revocation likewise; the first error stands.
+ */
+async function discardUnlessStored(
+  port: KubernetesPort,
+  ref: IdentityRef,
+  name: string,
+  login: IssuedLogin,
+): Promise<void> {
+  const live = await port.get('Secret', ref.subject.namespace, name).catch(() => 'unknown' as const);
+  if (live === 'unknown') return;
+  const stored = live?.data?.[LoginKeys.username];
+  if (stored && Buffer.from(stored, 'base64').toString('utf8') === login.username) return;
+  await login.discard().catch(() => undefined);
 }
