@@ -2,13 +2,23 @@
 // provider authenticated as the operator (only operatorPolicy()): the cap on concurrent logins is
 // enforced by PostgreSQL in the role's creation transaction, so OpenBao refuses the login past it;
 // the target Secret is filled with the policy's databaseTargets grant, and without it the operator
-// cannot make a login at all.
+// cannot make a login at all; a crash at any call while filling it leaves one login in the Secret,
+// at most one login nobody holds (until its lease ends), and no user after quarantine.
 
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubernetesPort, syncLoginSecret } from '../../../src/providers/kubernetes/index.ts';
+import {
+  type KubernetesPort,
+  kubernetesPort,
+  syncLoginSecret,
+} from '../../../src/providers/kubernetes/index.ts';
+import type { IdentityRef } from '../../../src/providers/types.ts';
+import { vaultPortFromSpec, vaultProviderOptions } from '../../../src/providers/vault/factory.ts';
 import { identityNames } from '../../../src/providers/vault/names.ts';
 import { VaultProvider } from '../../../src/providers/vault/provider.ts';
+import { crashingPort, SimulatedCrash } from '../../../src/providers/vault/testing/fixtures.ts';
+import { systemClock } from '../../../src/runtime/clock.ts';
 import { kubeConfig, testEnv } from '../../support/env.ts';
 import { uniqueName } from '../../support/wait.ts';
 import {
@@ -20,7 +30,16 @@ import {
   serviceAccountToken,
   workloadLogin,
 } from '../vault/support.ts';
-import { databaseIdentity, devPostgres, schemaOf, seedSchema, superuser, usersOf } from './support.ts';
+import {
+  connectAs,
+  databaseIdentity,
+  devPostgres,
+  queryOutcome,
+  schemaOf,
+  seedSchema,
+  superuser,
+  usersOf,
+} from './support.ts';
 
 const env = testEnv();
 const { addr, token: root, kubernetesAuthMount: mount } = env.bao;
@@ -28,11 +47,11 @@ const { database } = devPostgres();
 const namespace = uniqueName('db-caps');
 const schema = schemaOf(namespace);
 const port = kubernetesPort(kubeConfig());
-const targets = (
-  ref: Parameters<typeof syncLoginSecret>[1],
-  name: string,
-  issue: Parameters<typeof syncLoginSecret>[3],
-) => syncLoginSecret(port, ref, name, issue, () => new Date());
+/** Login targets over a Kubernetes port (a crashing one in the crash test). */
+const targetsOn =
+  (on: KubernetesPort) => (ref: IdentityRef, name: string, issue: Parameters<typeof syncLoginSecret>[3]) =>
+    syncLoginSecret(on, ref, name, issue, () => new Date());
+const targets = targetsOn(port);
 
 const capped = databaseIdentity(namespace, 'capped', {
   grants: [{ schema, allTables: true, privileges: ['SELECT'] }],
@@ -55,7 +74,7 @@ async function readCreds(): Promise<{ status: number; errors: string }> {
 beforeAll(async () => {
   admin = await superuser();
   await seedSchema(admin, schema);
-  await createNamespace(namespace, ['capped']);
+  await createNamespace(namespace, ['capped', 'filler']);
   const engine = { mount: database.mount, connection: database.connection, maxTTL: '30m' };
   operator = await operatorLogin(addr, root, mount, engine, { databaseTargets: true });
   narrow = await operatorLogin(addr, root, mount, engine);
@@ -97,4 +116,71 @@ describe('the limits of database logins', () => {
     expect(refused.errors).toContain('lease cap reached');
     expect(await usersOf(admin, capped.identity.metadata.uid!)).toBe(2);
   });
+});
+
+describe('a crash while filling the target Secret', () => {
+  it('at any call, Vault or Kubernetes side: one login in the Secret, at most one orphan, none after quarantine', async () => {
+    const options = vaultProviderOptions(operator.spec, { tokenScanCacheMs: 0 });
+    const vaultPort = vaultPortFromSpec(operator.spec);
+    const steps = { vault: 0, kubernetes: 0 };
+    for (const side of ['vault', 'kubernetes'] as const) {
+      for (let at = 0; ; at++) {
+        let reached = false;
+        for (const when of ['before', 'after'] as const) {
+          const secretName = `filler-${randomUUID().slice(0, 8)}`;
+          const ref = databaseIdentity(namespace, 'filler', {
+            grants: [{ schema, allTables: true, privileges: ['SELECT'] }],
+            target: { secretName },
+          });
+          const uid = ref.identity.metadata.uid!;
+          const label = `${side} crash at ${at} ${when}`;
+          const healthy = new VaultProvider(options, vaultPort, systemClock, { loginTargets: targets });
+          await healthy.provision(ref);
+          const crashingVault = crashingPort(vaultPort, at, when);
+          const crashingKube = crashingPort(port, at, when);
+          const crashing =
+            side === 'vault'
+              ? new VaultProvider(options, crashingVault.port, systemClock, { loginTargets: targets })
+              : new VaultProvider(options, vaultPort, systemClock, {
+                  loginTargets: targetsOn(crashingKube.port),
+                });
+          try {
+            await crashing.renewLogins(ref);
+          } catch (error) {
+            if (!(error instanceof SimulatedCrash)) throw error;
+          }
+          reached = (side === 'vault' ? crashingVault : crashingKube).crashed();
+          if (reached) {
+            await healthy.renewLogins(ref);
+            const users = await usersOf(admin, uid);
+            expect(users, label).toBeGreaterThanOrEqual(1);
+            expect(
+              users,
+              `${label}: at most the one login that was read and never stored`,
+            ).toBeLessThanOrEqual(2);
+            const secret = await port.get('Secret', namespace, secretName);
+            const login = {
+              username: Buffer.from(secret?.data?.username ?? '', 'base64').toString(),
+              password: Buffer.from(secret?.data?.password ?? '', 'base64').toString(),
+            };
+            const client = await connectAs(login);
+            expect(await queryOutcome(client, 'SELECT 1'), label).toBe('ok');
+            await client.end();
+            await healthy.renewLogins(ref); // nothing due: no further login
+            expect(await usersOf(admin, uid), label).toBe(users);
+          }
+          await healthy.quarantine(ref);
+          expect(await usersOf(admin, uid), label).toBe(0);
+          await healthy.revoke(ref);
+          const left = await port.get('Secret', namespace, secretName);
+          if (left?.metadata?.uid) await port.delete('Secret', namespace, secretName, left.metadata.uid);
+          if (!reached) break;
+        }
+        if (!reached) break;
+        steps[side]++;
+      }
+    }
+    // vault: read the role, read a login; kubernetes: read the Secret, create it
+    expect(steps).toEqual({ vault: 2, kubernetes: 2 });
+  }, 120_000);
 });
