@@ -108,6 +108,13 @@ export interface BaoDatabaseOptions {
 export const BAO_DATABASE_ADMIN = 'openbao_admin';
 
 /**
+ * The monitoring role of the dev engine (spec.vault.database.activity.role): its logins are members of
+ * pg_monitor, so they read every session in pg_stat_activity, and nothing else. Outside nhi-*: the
+ * operator must not be able to rewrite it.
+ */
+export const BAO_DATABASE_ACTIVITY_ROLE = 'nhi_activity';
+
+/**
  * The database secrets engine against the dev PostgreSQL, as a platform team would set it up: a
  * dedicated admin login for OpenBao, the engine's mount, one connection that only `nhi-*` roles may
  * use, and rotate-root, so that only OpenBao knows the admin password from then on (the operator
@@ -145,8 +152,21 @@ export async function configureBaoDatabase(options: BaoDatabaseOptions): Promise
     username: BAO_DATABASE_ADMIN,
     password: adminPassword,
     password_authentication: 'scram-sha-256',
-    allowed_roles: ['nhi-*'],
+    allowed_roles: ['nhi-*', BAO_DATABASE_ACTIVITY_ROLE],
     verify_connection: true,
   });
   await bao(options, 'POST', `${options.mount}/rotate-root/${options.connection}`, {});
+  await bao(options, 'POST', `${options.mount}/roles/${BAO_DATABASE_ACTIVITY_ROLE}`, {
+    db_name: options.connection,
+    creation_statements: [
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' CONNECTION LIMIT 2 NOSUPERUSER NOCREATEDB NOCREATEROLE;`,
+      'GRANT pg_monitor TO "{{name}}";',
+    ],
+    revocation_statements: [
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{{name}}';`,
+      'DROP ROLE IF EXISTS "{{name}}";',
+    ],
+    default_ttl: '10m',
+    max_ttl: '1h',
+  });
 }

@@ -5,7 +5,12 @@
 import * as k8s from '@kubernetes/client-node';
 import type { ClusterCredentialProvider, SecretSpec } from '../api/v1alpha1/types.ts';
 import { awsProviderFactory } from './aws/index.ts';
-import { KubernetesProvider, kubernetesPort, writeTargetSecret } from './kubernetes/index.ts';
+import {
+  KubernetesProvider,
+  kubernetesPort,
+  syncLoginSecret,
+  writeTargetSecret,
+} from './kubernetes/index.ts';
 import { ProviderRegistry } from './registry.ts';
 import type { IdentityRef, SecretMaterial } from './types.ts';
 import { createVaultProvider } from './vault/index.ts';
@@ -36,6 +41,8 @@ export function buildProviders(
     registry.register('vault', (config) =>
       createVaultProvider(config, {
         allowStaticToken: options.allowStaticVaultToken,
+        loginTargets: (ref, secretName, issue) =>
+          syncLoginSecret(port, ref, secretName, issue, () => new Date(clock.now())),
         resolveSecretRef: async ({ name, namespace, key }) => {
           const secret = await core.readNamespacedSecret({ name, namespace });
           const value = secret.data?.[key];

@@ -29,6 +29,8 @@ export interface IdentityRef {
 export interface ProvisionResult {
   /** Status fragment for this provider, e.g. { roleArn, policyHash } or { role, policy }. */
   status: Record<string, string>;
+  /** Counts merged into the same status fragment (vault: databaseLeases). Never a credential. */
+  counts?: Record<string, number>;
   /** Annotations the managed ServiceAccount must carry (e.g. eks.amazonaws.com/role-arn). */
   serviceAccountAnnotations?: Record<string, string>;
   /** What changed; empty when everything was already as desired. */
@@ -64,6 +66,53 @@ export interface Observation {
   boundPods?: number;
 }
 
+/** A login a provider issued for a target Secret (a database login). Never logged. */
+export interface IssuedLogin {
+  username: string;
+  password: string;
+  /** When its lease ends: the login stops working then. */
+  expiresAt: Date;
+  /** Revokes the login at once: it could not be stored, so no one may hold it. */
+  discard(): Promise<void>;
+}
+
+/** What keeping a login target filled did: times and reasons only, never a value. */
+export interface LoginTargetResult {
+  /** A login was written: why ('first login', 'renewal at 2/3 of its lease', ...). */
+  renewed?: string;
+  /** The previous login left the Secret (its lease ended). */
+  retired?: boolean;
+  /** The Secret is quarantined (emptied): nothing written, only restore() lifts it. */
+  quarantined?: boolean;
+  /** When the Secret needs attention again (renewal, retirement). */
+  nextAt?: Date;
+}
+
+/**
+ * Keeps a login in a Kubernetes Secret of the identity's namespace, with the operator's marks (the
+ * Kubernetes provider empties it at quarantine and deletes it at revocation): calls `issue` only
+ * when a new login is due, and writes it with the replaced one staged as previous until its lease
+ * ends. Implemented over the Kubernetes API (kubernetes/login-secret.ts).
+ */
+export type LoginTargetSync = (
+  ref: IdentityRef,
+  secretName: string,
+  /** Makes a new login; `reason` says why one is due ('first login', 'renewal at …'). */
+  issue: (reason: string) => Promise<IssuedLogin>,
+) => Promise<LoginTargetResult>;
+
+/** What the caller of renewLogins hears before a login is made (the audit's intent record). */
+export interface LoginHooks {
+  beforeIssue?(resource: string, reason: string): Promise<void>;
+}
+
+/** Logins kept in target Secrets by one provider for one identity (renewLogins). */
+export interface LoginRenewal {
+  /** Each target written, for the audit record: resource and why. */
+  renewed: PlannedChange[];
+  nextAt?: Date;
+}
+
 export interface RotateOptions {
   /**
    * The current version the caller based its decision on. When the backend's current version is
@@ -93,6 +142,11 @@ export interface CredentialProvider {
   revoke(ref: IdentityRef): Promise<void>;
   /** Last use and drift; may correct drift when asked. */
   observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation>;
+  /**
+   * Optional: keeps the identity's login targets filled (a database login in a Secret), renewing a
+   * login when it is due. Never while quarantined. The rotate step calls it after provisioning.
+   */
+  renewLogins?(ref: IdentityRef, hooks?: LoginHooks): Promise<LoginRenewal>;
   /**
    * Optional: the AgentIdentity goes and its credentials stay (deletionPolicy Retain, or the
    * AgentIdentity API being removed): mark what this backend holds for it as retained, changing

@@ -150,6 +150,8 @@ export const ObjectMarks = {
   previousVersion: 'nhi.dev/previous-version',
   rotatedAt: 'nhi.dev/rotated-at',
   previousRetireAt: 'nhi.dev/previous-retire-at',
+  /** On a login target Secret (database.target): when the current login's lease ends. */
+  leaseExpiresAt: 'nhi.dev/lease-expires-at',
   /**
    * `<why> at <time>`: the AgentIdentity went away and the operator left this object in place on
    * purpose (spec.deletionPolicy Retain, or the AgentIdentity API itself being removed). Nothing

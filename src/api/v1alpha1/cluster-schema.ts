@@ -219,6 +219,35 @@ const vaultProvider = obj(
           `max_ttl of every database role: no lease of an identity lives longer, renewals included. Default ${DEFAULT_DATABASE_MAX_TTL}.`,
           { min: '1s', max: '720h' },
         ),
+        activity: obj(
+          "Last use from pg_stat_activity: the operator reads a login of this OpenBao database role (made by the platform, a member of pg_monitor) and asks PostgreSQL for the sessions of each identity's users. Unset: last use comes from lease activity only.",
+          {
+            role: str(
+              "A role under <mount>/roles/ whose logins may read pg_stat_activity. Not nhi-*: those roles are the operator's to write.",
+              {
+                maxLength: 128,
+                minLength: 1,
+                pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$',
+                rules: [
+                  {
+                    id: 'database-activity-role-not-managed',
+                    rule: "!self.startsWith('nhi-')",
+                    message:
+                      'activity.role: nhi-* roles are written by the operator; name the monitoring role otherwise',
+                  },
+                ],
+              },
+            ),
+            url: str(
+              'Where the operator connects to read pg_stat_activity, without credentials: postgresql://host:port/database?sslmode=…',
+              { maxLength: 1024, minLength: 1, pattern: '^postgres(ql)?://[^@/\\s]+(/[^@\\s]*)?$' },
+            ),
+            caBundle: str('PEM CA bundle to verify the server with (sslmode verify-ca or verify-full).', {
+              maxLength: 65536,
+            }),
+          },
+          { required: ['role', 'url'] },
+        ),
       },
       { required: ['connection'] },
     ),

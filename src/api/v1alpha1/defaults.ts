@@ -266,6 +266,35 @@ export const FORBIDDEN_DATABASE_SCHEMAS: readonly string[] = ['pg_*', 'informati
 /** max_ttl of an identity's database role when the provider sets no database.maxTTL. */
 export const DEFAULT_DATABASE_MAX_TTL = '1h';
 
+/**
+ * CONNECTION LIMIT of each PostgreSQL login of an identity (spec.scopes[].database.connectionLimit):
+ * PostgreSQL refuses the login's next session beyond it. Between 1 and MAX_DATABASE_CONNECTION_LIMIT.
+ */
+export const DEFAULT_DATABASE_CONNECTION_LIMIT = 10;
+export const MAX_DATABASE_CONNECTION_LIMIT = 100;
+
+/**
+ * Logins (leases) an identity may hold at once (spec.scopes[].database.maxLeases): the role's
+ * creation statements refuse a new one while that many of its users exist. An identity therefore
+ * holds at most connectionLimit x maxLeases sessions. Between 1 and MAX_DATABASE_MAX_LEASES.
+ */
+export const DEFAULT_DATABASE_MAX_LEASES = 20;
+export const MAX_DATABASE_MAX_LEASES = 100;
+
+/**
+ * The share of a database login's lease after which the operator replaces the login in the target
+ * Secret (spec.scopes[].database.target). The replaced login stays in the Secret as the previous one
+ * until its own lease ends, so a workload has the last third of the lease to pick up the new one.
+ */
+export const DATABASE_LOGIN_RENEW_FRACTION = 2 / 3;
+
+/** When a target Secret's login issued at `issuedAt`, its lease ending at `expiresAt`, is replaced. */
+export function databaseLoginRenewAt(issuedAt: Date | string, expiresAt: Date | string): Date {
+  const from = new Date(issuedAt).getTime();
+  const to = new Date(expiresAt).getTime();
+  return new Date(from + Math.max(0, to - from) * DATABASE_LOGIN_RENEW_FRACTION);
+}
+
 /** Vault capabilities no identity may hold in any environment. */
 export const FORBIDDEN_VAULT_CAPABILITIES: readonly string[] = ['sudo'];
 

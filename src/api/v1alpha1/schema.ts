@@ -6,7 +6,11 @@
 import { ClusterCredentialProviderSchema, IdentityPolicySchema } from './cluster-schema.ts';
 import {
   DATABASE_IDENTIFIER_PATTERN,
+  DEFAULT_DATABASE_CONNECTION_LIMIT,
+  DEFAULT_DATABASE_MAX_LEASES,
   FORBIDDEN_DATABASE_SCHEMAS,
+  MAX_DATABASE_CONNECTION_LIMIT,
+  MAX_DATABASE_MAX_LEASES,
   MAX_DEFAULT_OVERLAP,
   RestartableWorkloadKinds,
   SpecDefaults,
@@ -147,6 +151,19 @@ const databaseAccess = obj(
     ),
     readOnly: bool(
       'Read-only sessions (default_transaction_read_only), e.g. for retrieval and vector search. Only SELECT grants.',
+    ),
+    connectionLimit: int(
+      `CONNECTION LIMIT of each login: PostgreSQL refuses its sessions beyond it. Default ${DEFAULT_DATABASE_CONNECTION_LIMIT}.`,
+      { minimum: 1, maximum: MAX_DATABASE_CONNECTION_LIMIT },
+    ),
+    maxLeases: int(
+      `Logins the identity may hold at once: a new one is refused while this many exist. Default ${DEFAULT_DATABASE_MAX_LEASES}.`,
+      { minimum: 1, maximum: MAX_DATABASE_MAX_LEASES },
+    ),
+    target: obj(
+      'A Secret in the identity namespace the operator keeps filled with a login (username, password), for applications that cannot talk to Vault. Renewed at two thirds of its lease; the previous login stays (username.previous, password.previous) until its lease ends.',
+      { secretName: dnsSubdomain('Name of the Secret in the identity namespace.') },
+      { required: ['secretName'] },
     ),
   },
   {
@@ -495,6 +512,21 @@ const agentIdentitySpec = obj(
         rule: `!has(self.secrets) || !self.secrets.exists(s, has(s.restartWorkload) && s.restartWorkload) || (has(self.workloadRef) && self.workloadRef.apiVersion == 'apps/v1' && self.workloadRef.kind in [${RestartableWorkloadKinds.map((k) => `'${k}'`).join(', ')}])`,
         message: `secrets[].restartWorkload needs spec.workloadRef naming an apps/v1 ${RestartableWorkloadKinds.join(', ')}`,
         fieldPath: '.workloadRef',
+        reason: 'FieldValueInvalid',
+      },
+      {
+        id: 'database-one-target',
+        rule: '!has(self.scopes) || self.scopes.filter(s, has(s.database) && has(s.database.target)).size() <= 1',
+        message:
+          'scopes[].database.target: one database target Secret per identity (its logins all come from one role)',
+        fieldPath: '.scopes',
+        reason: 'FieldValueInvalid',
+      },
+      {
+        id: 'database-target-not-a-secret-target',
+        rule: '!has(self.scopes) || !has(self.secrets) || self.scopes.all(s, !has(s.database) || !has(s.database.target) || self.secrets.all(t, !has(t.target) || t.target.secretName != s.database.target.secretName))',
+        message: 'scopes[].database.target.secretName: already the target of a spec.secrets entry',
+        fieldPath: '.scopes',
         reason: 'FieldValueInvalid',
       },
       {

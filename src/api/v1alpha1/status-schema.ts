@@ -142,6 +142,10 @@ export const agentIdentityStatusSchema: Schema = obj(
         'Name of the database secrets engine role the identity reads its PostgreSQL logins from (<mount>/creds/<role>). Never a lease id.',
         { maxLength: 256 },
       ),
+      databaseLeases: int(
+        'Live leases (PostgreSQL logins) of the database role when the operator last provisioned: a count, never a lease id.',
+        { minimum: 0 },
+      ),
     }),
     secrets: list(
       'Rotation state of each secret in spec.secrets.',

@@ -92,6 +92,17 @@ export interface DatabaseAccess {
   grants: DatabaseGrant[];
   /** Sessions are read-only (default_transaction_read_only): for retrieval/search. Only SELECT grants. */
   readOnly?: boolean;
+  /** CONNECTION LIMIT of each login (DEFAULT_DATABASE_CONNECTION_LIMIT). */
+  connectionLimit?: number;
+  /** Logins the identity may hold at once (DEFAULT_DATABASE_MAX_LEASES). */
+  maxLeases?: number;
+  /** A Secret in the identity's namespace the operator keeps filled with a login (apps that cannot talk to Vault). */
+  target?: DatabaseLoginTarget;
+}
+
+/** Where the operator writes a database login: `username`, `password` and the previous login until its lease ends. */
+export interface DatabaseLoginTarget {
+  secretName: string;
 }
 
 /** `paths` (ACL policy stanzas), `database` (a per-identity database role), or both. */
@@ -214,7 +225,13 @@ export interface AgentIdentityStatus {
   serviceAccount?: string;
   boundPods?: number;
   aws?: { roleArn?: string; roleName?: string; policyHash?: string };
-  vault?: { role?: string; policy?: string; databaseRole?: string };
+  vault?: {
+    role?: string;
+    policy?: string;
+    databaseRole?: string;
+    /** Live leases (database logins) of the role when last provisioned: a count, never a lease id. */
+    databaseLeases?: number;
+  };
   secrets?: SecretStatus[];
   expiresAt?: string;
   lastUsed?: string;
@@ -335,7 +352,13 @@ export interface VaultProviderSpec {
   audience?: string;
   tokenMaxTTL?: string;
   /** OpenBao's database secrets engine, configured by the platform: the operator only writes roles. */
-  database?: { mount?: string; connection: string; maxTTL?: string };
+  database?: {
+    mount?: string;
+    connection: string;
+    maxTTL?: string;
+    /** Last use from pg_stat_activity, through a monitoring login the platform set up in OpenBao. */
+    activity?: { role: string; url: string; caBundle?: string };
+  };
   auth: {
     kubernetes?: { role: string; mount?: string; tokenPath?: string };
     tokenFile?: { path: string };

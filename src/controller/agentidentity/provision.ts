@@ -171,7 +171,7 @@ export async function provisionAll(
     );
     Object.assign(annotations, result.serviceAccountAnnotations ?? {});
     if (kind === 'aws') status.aws = result.status;
-    if (kind === 'vault') status.vault = result.status;
+    if (kind === 'vault') status.vault = { ...result.status, ...result.counts };
     if (kind === 'kubernetes')
       status.serviceAccount = result.status.serviceAccount ?? ref.subject.serviceAccountName;
     changes.push(...result.changes);

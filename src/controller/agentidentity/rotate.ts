@@ -80,18 +80,63 @@ export async function rotate(
   restored: boolean,
 ): Promise<Date | undefined> {
   const rotation = await rotateDueSecrets(deps, ref, now, restored);
+  const logins = await renewLogins(deps, ref);
+  const rotated = [...rotation.rotated, ...logins.renewed];
   draft.set('secrets', rotation.secrets.length > 0 ? rotation.secrets : undefined);
   draft
     .conditionsOf('rotate')
     .set(
       'SecretsRotated',
       'True',
-      rotation.rotated.length > 0 ? 'Rotated' : 'UpToDate',
-      rotation.rotated.length > 0
-        ? `rotated ${rotation.rotated.join(', ')}`
-        : 'every secret is within its rotation interval',
+      rotated.length > 0 ? 'Rotated' : 'UpToDate',
+      rotated.length > 0 ? `rotated ${rotated.join(', ')}` : 'every secret is within its rotation interval',
     );
-  return rotation.nextAt;
+  const nextAt = [rotation.nextAt, logins.nextAt].filter((d): d is Date => d !== undefined);
+  return nextAt.length > 0 ? new Date(Math.min(...nextAt.map((d) => d.getTime()))) : undefined;
+}
+
+/**
+ * Logins the providers keep in target Secrets (a database login: renewed at two thirds of its lease,
+ * defaults.ts), each renewal with an audit record. Returns what was renewed and when to come back.
+ */
+async function renewLogins(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+): Promise<{ renewed: string[]; nextAt: Date | undefined }> {
+  const renewed: string[] = [];
+  let nextAt: Date | undefined;
+  for (const { key, provider } of deps.providers.forIdentity(ref.identity)) {
+    if (!provider.renewLogins) continue;
+    const audited = (outcome: AuditEntry['outcome'], resource: string, more: { detail?: string } = {}) =>
+      deps.audit.record({
+        action: 'rotated',
+        identity: auditIdentity(ref.identity),
+        actor: deps.actor,
+        resource: `${key}:${resource}`,
+        origin: 'reconcile: login target',
+        outcome,
+        ...more,
+      });
+    let result: Awaited<ReturnType<NonNullable<typeof provider.renewLogins>>>;
+    try {
+      // Intent before the login is made, outcome once it is in its Secret: a crash between the two
+      // leaves a record of the login no one holds.
+      result = await provider.renewLogins(ref, {
+        beforeIssue: async (resource, reason) => {
+          await audited('intent', resource, { detail: reason });
+        },
+      });
+    } catch (error) {
+      await audited('failure', 'login-targets', auditFailure(error));
+      throw error;
+    }
+    for (const change of result.renewed) {
+      await audited('success', change.resource, { detail: change.reason });
+      renewed.push(`${change.resource} (${change.reason})`);
+    }
+    if (result.nextAt && (!nextAt || result.nextAt < nextAt)) nextAt = result.nextAt;
+  }
+  return { renewed, nextAt };
 }
 
 export async function rotateDueSecrets(

@@ -1,6 +1,7 @@
 // The Kubernetes provider: the embedded default backend of the CredentialProvider port.
 
 export { kubernetesPort } from './adapter.ts';
+export { LOGIN_BACKEND, LoginKeys, syncLoginSecret } from './login-secret.ts';
 export {
   currentKeyOf,
   previousKeyOf,

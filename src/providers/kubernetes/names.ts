@@ -38,6 +38,14 @@ export function targetSecretNameOf(identity: AgentIdentity, secret: SecretSpec):
   return secret.target?.secretName ?? boundedName(`${identity.metadata.name}-${secret.name}`);
 }
 
+/** Secrets a provider keeps logins in (spec.scopes[].database.target): the kubernetes provider keeps them. */
+export function loginTargetNamesOf(identity: AgentIdentity): string[] {
+  const names = (identity.spec.scopes ?? []).flatMap((scope) =>
+    scope.provider === 'vault' && scope.database?.target ? [scope.database.target.secretName] : [],
+  );
+  return [...new Set(names)];
+}
+
 /** Data key of the current value in the target Secret (what pods mount); the previous one is `<key>.previous`. */
 export function currentKeyOf(secret: SecretSpec): string {
   return secret.target?.key ?? secret.name;

@@ -23,6 +23,7 @@ import {
   identityUidOf,
   isOurs,
   isQuarantined,
+  loginTargetNamesOf,
   ownsObject,
   rbacNameOf,
   resourceName,
@@ -117,6 +118,15 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
   const specs = ref.identity.spec.secrets ?? [];
   const targets = new Map(specs.map((spec) => [targetSecretNameOf(ref.identity, spec), spec]));
   if (targets.size !== specs.length) throw new InvalidConfigError('two spec.secrets share one target Secret');
+  // Login targets (database.target) are written by their provider; here they are only kept.
+  const loginTargets = loginTargetNamesOf(ref.identity);
+  for (const name of loginTargets) {
+    if (targets.has(name)) {
+      throw new InvalidConfigError(
+        `database.target.secretName ${name} is also the target of a spec.secrets entry`,
+      );
+    }
+  }
 
   const selector = { namespace: ns, labelSelector: identitySelector(uid) };
   const [sa, role, binding, ourSas, ourRoles, ourBindings, ourSecrets] = await Promise.all([
@@ -191,7 +201,7 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
     plan.quarantined ? 'quarantined' : 'no kubernetes scopes',
   );
   stale('Role', ourRoles, wantRole ? [rbacName] : [], 'no kubernetes scopes');
-  stale('Secret', ourSecrets, [...targets.keys()], 'no longer in spec.secrets');
+  stale('Secret', ourSecrets, [...targets.keys(), ...loginTargets], 'no longer in spec.secrets');
   stale('ServiceAccount', ourSas, [saName], 'spec.serviceAccountName changed');
   return plan;
 }

@@ -7,9 +7,12 @@
 // provider's configuration is the only input.
 
 import NodeVault from 'node-vault';
+import { registerSecretValue } from '../../runtime/redact.ts';
+import { UnavailableError } from '../types.ts';
 import type { TokenSource } from './auth.ts';
 import { toProviderError, vaultMessage, vaultStatus } from './errors.ts';
 import type {
+  DatabaseLogin,
   DatabaseRole,
   KubernetesAuthRole,
   KvMetadata,
@@ -308,6 +311,19 @@ export class NodeVaultPort implements VaultPort {
     await this.optional(`delete database role ${mount}/${name}`, (o) =>
       this.client.delete(`${mount}/roles/${name}`, o),
     );
+  }
+
+  async issueDatabaseLogin(mount: string, name: string): Promise<DatabaseLogin> {
+    const body: Body = await this.call(`read a login of ${mount}/creds/${name}`, (o) =>
+      this.client.read(`${mount}/creds/${name}`, o),
+    );
+    const username = body?.data?.username;
+    const password = body?.data?.password;
+    if (typeof username !== 'string' || typeof password !== 'string' || typeof body?.lease_id !== 'string') {
+      throw new UnavailableError(`${mount}/creds/${name} answered without a login`);
+    }
+    registerSecretValue(password);
+    return { username, password, leaseId: body.lease_id, leaseSeconds: Number(body.lease_duration) || 0 };
   }
 
   listDatabaseRoles(mount: string): Promise<string[]> {

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import type { DatabaseAccess } from '../../api/v1alpha1/types.ts';
 import { FakeClock } from '../../runtime/testing/fake-clock.ts';
 import { inNamespace, withScopes, withUid } from '../../testing/agent-identity.ts';
-import { InvalidConfigError, NotOwnedError } from '../types.ts';
+import { InvalidConfigError, type LoginTargetSync, NotOwnedError } from '../types.ts';
 import {
   credsPath,
   databaseAccessOf,
@@ -41,7 +41,9 @@ describe('desiredDatabaseRole', () => {
     expect(role.defaultTtlSeconds).toBe(900);
     expect(role.maxTtlSeconds).toBe(3600);
     expect(role.creationStatements).toEqual([
-      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;`,
+      `SELECT pg_advisory_xact_lock(hashtext('nhi-operator identity-uid 5a1f-77'));`,
+      `DO $$ BEGIN IF (SELECT count(*) FROM pg_shdescription WHERE classoid = 'pg_authid'::regclass AND description LIKE 'managed-by nhi-operator identity-uid 5a1f-77 %') >= 20 THEN RAISE EXCEPTION 'nhi-operator: lease cap reached: identity agents/rag holds its maxLeases (20) logins'; END IF; END $$;`,
+      `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' CONNECTION LIMIT 10 NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;`,
       `COMMENT ON ROLE "{{name}}" IS 'managed-by nhi-operator identity-uid 5a1f-77 identity agents/rag';`,
       'GRANT USAGE ON SCHEMA "agents" TO "{{name}}";',
       'GRANT USAGE ON SCHEMA "agents_shared" TO "{{name}}";',
@@ -52,6 +54,32 @@ describe('desiredDatabaseRole', () => {
     expect(role.revocationStatements[1]).toContain('DROP OWNED BY');
     expect(databaseRoleOwner(role)).toBe('5a1f-77');
     expect(isQuarantinedDatabaseRole(role)).toBe(false);
+  });
+
+  it('caps each login at connectionLimit sessions and the identity at maxLeases logins, the tightest scope winning', () => {
+    const scoped = databaseAccessOf([
+      { provider: 'vault', database: { ...access, connectionLimit: 3, maxLeases: 4 } },
+      { provider: 'vault', database: { grants: access.grants, connectionLimit: 7, maxLeases: 2 } },
+    ]);
+    expect(scoped).toMatchObject({ connectionLimit: 3, maxLeases: 2 });
+    const role = desiredDatabaseRole({
+      names,
+      settings,
+      access: scoped!,
+      ttlSeconds: 900,
+      quarantined: false,
+    });
+    expect(role.creationStatements.find((s) => s.startsWith('CREATE ROLE'))).toContain('CONNECTION LIMIT 3 ');
+    expect(role.creationStatements[1]).toContain(') >= 2 THEN RAISE EXCEPTION');
+  });
+
+  it.each([
+    [{ connectionLimit: 0 }, 'database.connectionLimit'],
+    [{ connectionLimit: 1.5 }, 'database.connectionLimit'],
+    [{ maxLeases: 101 }, 'database.maxLeases'],
+  ])('refuses caps outside their range (%o)', (caps, field) => {
+    const violations = databaseGrantViolations({ ...access, ...caps }, { namespace: 'agents' });
+    expect(violations.join('; ')).toContain(field);
   });
 
   it("makes read-only sessions for readOnly; the provider's maxTTL bounds a longer credentialTTL", () => {
@@ -175,6 +203,68 @@ describe('VaultProvider with a database engine', () => {
     const policy = port.policies.get(names.base) ?? '';
     expect(policy).toContain(`path "${credsPath(settings, names)}" {\n  capabilities = ["read"]\n}`);
     expect(policy).not.toMatch(/database\/creds\/[^"]*\*/);
+  });
+
+  it('counts the live leases of the role in its status, never naming one', async () => {
+    expect((await provider.provision(rag)).counts).toEqual({ databaseLeases: 0 });
+    port.addLease('database', names.base);
+    port.addLease('database', names.base);
+    const result = await provider.provision(rag);
+    expect(result.counts).toEqual({ databaseLeases: 2 });
+    expect(JSON.stringify(result)).not.toContain('lease-');
+  });
+
+  describe('a database target Secret', () => {
+    const withTarget = identityRef(
+      'rag-t',
+      inNamespace('agents'),
+      withScopes({ provider: 'vault', database: { ...access, target: { secretName: 'rag-db' } } }),
+    );
+    const targetNames = identityNames(withTarget);
+    let written: Array<{ secretName: string; username: string }>;
+    const targets: LoginTargetSync = async (_ref, secretName, issue) => {
+      const login = await issue('first login');
+      written.push({ secretName, username: login.username });
+      return { renewed: 'first login', nextAt: new Date(login.expiresAt.getTime() - 300_000) };
+    };
+    beforeEach(() => {
+      written = [];
+      provider = new VaultProvider(options, port, clock, { loginTargets: targets });
+    });
+
+    it("is filled with a login of the identity's own role, for its lease's life", async () => {
+      await provider.provision(withTarget);
+      const heard: string[] = [];
+      const renewal = await provider.renewLogins(withTarget, {
+        beforeIssue: async (resource, reason) => {
+          heard.push(`${resource}: ${reason}`);
+          expect(port.calls).not.toContain('issueDatabaseLogin');
+        },
+      });
+      expect(heard).toEqual(['Secret/agents/rag-db: database login: first login']);
+      expect(written).toEqual([{ secretName: 'rag-db', username: expect.stringMatching(/^v-/) }]);
+      expect(renewal.renewed).toEqual([
+        { action: 'rotate', resource: 'Secret/agents/rag-db', reason: 'database login: first login' },
+      ]);
+      expect(renewal.nextAt?.getTime()).toBe(clock.now() + 600_000);
+      expect(port.leases.size).toBe(1);
+      expect([...port.leases][0]).toContain(`database/creds/${targetNames.base}/`);
+    });
+
+    it('gets no login while the role is quarantined or not made yet', async () => {
+      expect((await provider.renewLogins(withTarget)).renewed).toEqual([]);
+      await provider.provision(withTarget);
+      await provider.quarantine(withTarget);
+      expect((await provider.renewLogins(withTarget)).renewed).toEqual([]);
+      expect(written).toEqual([]);
+      expect(port.calls).not.toContain('issueDatabaseLogin');
+    });
+
+    it('fails, naming the field, when the provider cannot write Secrets', async () => {
+      await provider.provision(withTarget);
+      const blind = new VaultProvider(options, port, clock);
+      await expect(blind.renewLogins(withTarget)).rejects.toThrow(/database\.target/);
+    });
   });
 
   it('refuses a database scope when the provider has no database engine', async () => {
@@ -321,5 +411,39 @@ describe('last use from database logins', () => {
     port.addLease('database', 'nhi-someone-else-1', '2026-01-01T12:00:00.000Z');
     const observed = await provider.observe(rag, { correctDrift: false });
     expect(observed.lastUsed?.toISOString()).toBe('2026-01-01T11:30:00.000Z');
+  });
+
+  it("counts the latest pg_stat_activity of the identity's users, where the platform enables it", async () => {
+    const clock = new FakeClock();
+    const port = new FakeVaultPort(clock);
+    const latest = new Map([
+      [names.uid, new Date('2026-01-01T13:15:00.000Z')],
+      ['someone-else', new Date('2026-01-01T14:00:00.000Z')],
+    ]);
+    const provider = new VaultProvider(
+      {
+        kvMount: 'secret',
+        kubernetesAuthMount: 'kubernetes',
+        audience: '',
+        tokenMaxTtlSeconds: 3600,
+        database: settings,
+        tokenAccessors: false,
+      },
+      port,
+      clock,
+      { sessions: { latestByIdentity: async () => latest } },
+    );
+    await provider.provision(rag);
+    port.addLease('database', names.base, '2026-01-01T10:00:00.000Z');
+    const observed = await provider.observe(rag, { correctDrift: false });
+    expect(observed.lastUsed?.toISOString()).toBe('2026-01-01T13:15:00.000Z');
+  });
+
+  it.each([
+    [{ role: 'nhi-monitor', url: 'postgresql://db:5432/kb' }, /activity\.role/],
+    [{ role: 'monitor', url: 'postgresql://user:pw@db:5432/kb' }, /without credentials/],
+    [{ role: 'monitor', url: 'mysql://db/kb' }, /without credentials/],
+  ])('refuses a monitoring setting the operator could abuse or misread (%o)', (activity, message) => {
+    expect(() => databaseSettings({ connection: 'rag-postgres', activity })).toThrow(message);
   });
 });

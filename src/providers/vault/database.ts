@@ -20,9 +20,13 @@
 
 import {
   DATABASE_IDENTIFIER_PATTERN,
+  DEFAULT_DATABASE_CONNECTION_LIMIT,
+  DEFAULT_DATABASE_MAX_LEASES,
   DEFAULT_DATABASE_MAX_TTL,
   databaseSchemaOfNamespace,
   FORBIDDEN_DATABASE_SCHEMAS,
+  MAX_DATABASE_CONNECTION_LIMIT,
+  MAX_DATABASE_MAX_LEASES,
 } from '../../api/v1alpha1/defaults.ts';
 import { parseDuration } from '../../api/v1alpha1/duration.ts';
 import {
@@ -40,18 +44,39 @@ import type { FieldDifference } from './role.ts';
 const IDENTIFIER = new RegExp(DATABASE_IDENTIFIER_PATTERN);
 const MARK = /^COMMENT ON ROLE "\{\{name\}\}" IS 'managed-by nhi-operator identity-uid ([A-Za-z0-9-]+) /;
 const QUARANTINED = 'nhi-operator: quarantined';
+const LEASE_CAP = 'nhi-operator: lease cap reached';
 
 /** The engine settings a provider's `vault.database` section names. */
 export interface DatabaseSettings {
   mount: string;
   connection: string;
   maxTtlSeconds: number;
+  /** Last use from pg_stat_activity (database.activity): the monitoring role and where to connect. */
+  activity?: { role: string; url: string; caBundle?: string };
+}
+
+/** The monitoring part of the settings; InvalidConfigError naming the field. */
+function activitySettings(spec: { role: string; url: string; caBundle?: string }) {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(spec.role ?? '') || spec.role.startsWith('nhi-')) {
+    throw new InvalidConfigError('vault.database.activity.role is not a monitoring role name (nor nhi-*)');
+  }
+  let url: URL;
+  try {
+    url = new URL(spec.url);
+  } catch {
+    throw new InvalidConfigError('vault.database.activity.url is not a URL');
+  }
+  if (!/^postgres(ql)?:$/.test(url.protocol) || url.username || url.password) {
+    throw new InvalidConfigError('vault.database.activity.url: a postgresql:// URL without credentials');
+  }
+  return { role: spec.role, url: spec.url, ...(spec.caBundle ? { caBundle: spec.caBundle } : {}) };
 }
 
 export function databaseSettings(spec: {
   mount?: string;
   connection: string;
   maxTTL?: string;
+  activity?: { role: string; url: string; caBundle?: string };
 }): DatabaseSettings {
   const mount = (spec.mount ?? 'database').replace(/^\/+|\/+$/g, '');
   if (
@@ -67,7 +92,12 @@ export function databaseSettings(spec: {
   if (maxMs === undefined || maxMs <= 0) {
     throw new InvalidConfigError('vault.database.maxTTL is not a positive duration');
   }
-  return { mount, connection: spec.connection, maxTtlSeconds: Math.ceil(maxMs / 1000) };
+  return {
+    mount,
+    connection: spec.connection,
+    maxTtlSeconds: Math.ceil(maxMs / 1000),
+    ...(spec.activity ? { activity: activitySettings(spec.activity) } : {}),
+  };
 }
 
 /** The path the identity reads its logins from (its Vault policy grants read on it, nothing else). */
@@ -88,11 +118,35 @@ export function leaseFolder(settings: DatabaseSettings, names: IdentityNames): s
 export function databaseAccessOf(scopes: VaultScope[]): DatabaseAccess | undefined {
   const withDatabase = scopes.filter((s) => s.database !== undefined);
   if (withDatabase.length === 0) return undefined;
+  const smallest = (values: Array<number | undefined>) => {
+    const set = values.filter((v): v is number => v !== undefined);
+    return set.length > 0 ? Math.min(...set) : undefined;
+  };
+  const connectionLimit = smallest(withDatabase.map((s) => s.database?.connectionLimit));
+  const maxLeases = smallest(withDatabase.map((s) => s.database?.maxLeases));
+  const target = withDatabase.find((s) => s.database?.target)?.database?.target;
   return {
     grants: withDatabase.flatMap((s) => s.database?.grants ?? []),
-    // Several scopes: read-only only if every one asks for it.
+    // Several scopes: read-only only if every one asks for it; the tightest caps hold.
     readOnly: withDatabase.every((s) => s.database?.readOnly === true),
+    ...(connectionLimit === undefined ? {} : { connectionLimit }),
+    ...(maxLeases === undefined ? {} : { maxLeases }),
+    ...(target ? { target } : {}),
   };
+}
+
+/** CONNECTION LIMIT of each login of the identity. */
+export function connectionLimitOf(access: DatabaseAccess): number {
+  return access.connectionLimit ?? DEFAULT_DATABASE_CONNECTION_LIMIT;
+}
+
+/** How many logins the identity may hold at once. */
+export function maxLeasesOf(access: DatabaseAccess): number {
+  return access.maxLeases ?? DEFAULT_DATABASE_MAX_LEASES;
+}
+
+function withinRange(value: number | undefined, max: number): boolean {
+  return value === undefined || (Number.isSafeInteger(value) && value >= 1 && value <= max);
 }
 
 function schemaAllowed(schema: string, allowed: readonly string[], namespace: string): boolean {
@@ -114,6 +168,12 @@ export function databaseGrantViolations(
 ): string[] {
   const violations: string[] = [];
   if (access.grants.length === 0) violations.push('database: lists no grants');
+  if (!withinRange(access.connectionLimit, MAX_DATABASE_CONNECTION_LIMIT)) {
+    violations.push(`database.connectionLimit: not an integer from 1 to ${MAX_DATABASE_CONNECTION_LIMIT}`);
+  }
+  if (!withinRange(access.maxLeases, MAX_DATABASE_MAX_LEASES)) {
+    violations.push(`database.maxLeases: not an integer from 1 to ${MAX_DATABASE_MAX_LEASES}`);
+  }
   access.grants.forEach((grant, i) => {
     const where = `database.grants[${i}]`;
     const schema = String(grant.schema ?? '');
@@ -165,6 +225,18 @@ function markStatement(names: IdentityNames): string {
   return `COMMENT ON ROLE "{{name}}" IS 'managed-by nhi-operator identity-uid ${names.uid} identity ${names.namespace}/${names.name}';`;
 }
 
+/**
+ * The lease cap, enforced by PostgreSQL in the creation transaction (OpenBao runs the creation
+ * statements in one): a per-identity advisory lock serialises concurrent logins, then the identity's
+ * existing users (their COMMENT mark) are counted and a new one is refused at the cap.
+ */
+function leaseCapStatements(names: IdentityNames, maxLeases: number): string[] {
+  return [
+    `SELECT pg_advisory_xact_lock(hashtext('nhi-operator identity-uid ${names.uid}'));`,
+    `DO $$ BEGIN IF (SELECT count(*) FROM pg_shdescription WHERE classoid = 'pg_authid'::regclass AND description LIKE 'managed-by nhi-operator identity-uid ${names.uid} %') >= ${maxLeases} THEN RAISE EXCEPTION '${LEASE_CAP}: identity ${names.namespace}/${names.name} holds its maxLeases (${maxLeases}) logins'; END IF; END $$;`,
+  ];
+}
+
 function grantStatements(grants: DatabaseGrant[]): string[] {
   const statements = schemasOf(grants).map((s) => `GRANT USAGE ON SCHEMA ${quote(s)} TO "{{name}}";`);
   for (const grant of grants) {
@@ -210,7 +282,8 @@ export function desiredDatabaseRole(input: DatabaseRoleInput): DatabaseRole {
         markStatement(names),
       ]
     : [
-        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;`,
+        ...leaseCapStatements(names, maxLeasesOf(access)),
+        `CREATE ROLE "{{name}}" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}' CONNECTION LIMIT ${connectionLimitOf(access)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;`,
         markStatement(names),
         ...(access.readOnly ? ['ALTER ROLE "{{name}}" SET default_transaction_read_only = on;'] : []),
         ...grantStatements(access.grants),

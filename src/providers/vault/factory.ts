@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { parseDuration } from '../../api/v1alpha1/duration.ts';
 import type { VaultProviderSpec } from '../../api/v1alpha1/types.ts';
 import { type Clock, systemClock } from '../../runtime/clock.ts';
-import { InvalidConfigError } from '../types.ts';
+import { InvalidConfigError, type LoginTargetSync } from '../types.ts';
 import { createNodeVaultClient, kubernetesLogin, NodeVaultPort } from './adapter.ts';
 import { KubernetesLoginSource, RereadingTokenSource, type TokenSource } from './auth.ts';
 import { type DatabaseSettings, databaseSettings } from './database.ts';
@@ -30,6 +30,8 @@ export interface VaultProviderDeps {
   allowStaticToken?: boolean;
   /** Resolves auth.tokenSecretRef to the token text (the controller reads the Secret). */
   resolveSecretRef?: (ref: { name: string; namespace: string; key: string }) => Promise<string>;
+  /** Writes database logins into target Secrets (database.target); the operator passes its Kubernetes side. */
+  loginTargets?: LoginTargetSync;
   /** Replaces the node-vault adapter entirely (tests). */
   port?: VaultPort;
   timeoutMs?: number;
@@ -152,8 +154,13 @@ export function vaultPortFromSpec(spec: VaultProviderSpec, deps: VaultProviderDe
 export function vaultProviderParts(
   spec: VaultProviderSpec,
   deps: VaultProviderDeps = {},
-): { options: VaultProviderOptions; port: VaultPort; clock: Clock } {
+): { options: VaultProviderOptions; port: VaultPort; clock: Clock; loginTargets?: LoginTargetSync } {
   const options = vaultProviderOptions(spec, deps);
   const port = deps.port ?? vaultPortFromSpec(spec, deps);
-  return { options, port, clock: deps.clock ?? systemClock };
+  return {
+    options,
+    port,
+    clock: deps.clock ?? systemClock,
+    ...(deps.loginTargets ? { loginTargets: deps.loginTargets } : {}),
+  };
 }

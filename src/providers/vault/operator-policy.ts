@@ -12,9 +12,20 @@ export interface OperatorPolicyOptions {
   /**
    * The database secrets engine's mount (spec.vault.database.mount), when identities get database
    * logins: the operator writes the engine's nhi-* roles and revokes their leases. Never its
-   * connections (config/), its admin password (rotate-root) or logins (creds/).
+   * connections (config/), its admin password (rotate-root), nor logins (creds/) unless databaseTargets.
    */
   databaseMount?: string;
+  /**
+   * Identities keep database logins in target Secrets (database.target): the operator reads logins of
+   * the nhi-* roles (<mount>/creds/nhi-*) to write them there. Off by default: without target Secrets
+   * the operator never makes a login.
+   */
+  databaseTargets?: boolean;
+  /**
+   * The platform's monitoring role (spec.vault.database.activity.role): the operator reads its logins
+   * to ask pg_stat_activity when identities' users were last active.
+   */
+  databaseActivityRole?: string;
 }
 
 export function operatorPolicy(options: OperatorPolicyOptions): string {
@@ -60,6 +71,22 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
       `path "sys/leases/revoke/${db}/creds/nhi-*" {`,
       '  capabilities = ["update"]',
       '}',
+      ...(options.databaseTargets
+        ? [
+            '# Logins of the identities that keep one in a target Secret (database.target).',
+            `path "${db}/creds/nhi-*" {`,
+            '  capabilities = ["read"]',
+            '}',
+          ]
+        : []),
+      ...(options.databaseActivityRole
+        ? [
+            '# Last use from pg_stat_activity, with a login of the monitoring role (database.activity).',
+            `path "${db}/creds/${options.databaseActivityRole}" {`,
+            '  capabilities = ["read"]',
+            '}',
+          ]
+        : []),
       '# Last use: when the listed leases were issued and renewed (a lookup needs the lease id).',
       'path "sys/leases/lookup" {',
       '  capabilities = ["update"]',

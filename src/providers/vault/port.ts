@@ -36,6 +36,17 @@ export interface DatabaseRole {
   maxTtlSeconds: number;
 }
 
+/**
+ * A login read from <mount>/creds/<role> for a target Secret. The lease id stays with the caller that
+ * read it (to revoke a login it could not store); never logged, never in status.
+ */
+export interface DatabaseLogin {
+  username: string;
+  password: string;
+  leaseId: string;
+  leaseSeconds: number;
+}
+
 export interface KvVersionInfo {
   createdTime: string;
   deletionTime: string;
@@ -113,6 +124,8 @@ export interface VaultPort {
   readDatabaseRole(mount: string, name: string): Promise<DatabaseRole | undefined>;
   writeDatabaseRole(mount: string, name: string, role: DatabaseRole): Promise<void>;
   deleteDatabaseRole(mount: string, name: string): Promise<void>;
+  /** A fresh login of the role (<mount>/creds/<name>): needs read on that path. */
+  issueDatabaseLogin(mount: string, name: string): Promise<DatabaseLogin>;
   /** Names of the engine's roles; [] when there are none. */
   listDatabaseRoles(mount: string): Promise<string[]>;
   /**

@@ -23,6 +23,9 @@ import {
   type CredentialProvider,
   type IdentityRef,
   InvalidConfigError,
+  type LoginHooks,
+  type LoginRenewal,
+  type LoginTargetSync,
   NotOwnedError,
   type Observation,
   type ProvisionResult,
@@ -30,12 +33,14 @@ import {
   type SecretMaterial,
 } from '../types.ts';
 import {
+  databaseAccessOf,
   databaseRoleDifferences,
   databaseRoleOwner,
   desiredDatabaseRole,
   isQuarantinedDatabaseRole,
   leaseFolder,
 } from './database.ts';
+import { PgSessionActivity, type SessionActivityPort } from './database-activity.ts';
 import { type DesiredState, desiredState, namesThisProvider, vaultScopesOf } from './desired.ts';
 import { type VaultProviderDeps, type VaultProviderOptions, vaultProviderParts } from './factory.ts';
 import { KvSecrets } from './kv.ts';
@@ -57,6 +62,13 @@ interface Live {
 
 type Drift = Observation['drift'];
 
+/** What the operator adds to a provider besides its port: Kubernetes Secrets, a session reader. */
+export interface VaultProviderExtras {
+  loginTargets?: LoginTargetSync;
+  /** Replaces the pg_stat_activity reader (unit tests). */
+  sessions?: SessionActivityPort;
+}
+
 /** Leases looked up per observe for the last use of an identity's database logins. */
 const MAX_LEASE_LOOKUPS = 20;
 
@@ -64,20 +76,37 @@ export class VaultProvider implements CredentialProvider {
   readonly kind = 'vault' as const;
   private readonly kv: KvSecrets;
   private readonly tokens: TokenActivity;
+  /** Writes database logins into target Secrets (database.target); without it such a target fails. */
+  private readonly loginTargets: LoginTargetSync | undefined;
+  /** Last use from pg_stat_activity (database.activity), when the platform enabled it. */
+  private readonly sessions: SessionActivityPort | undefined;
 
   constructor(
     readonly options: VaultProviderOptions,
     private readonly port: VaultPort,
-    clock: Clock,
+    private readonly clock: Clock,
+    extras: VaultProviderExtras = {},
   ) {
     this.kv = new KvSecrets(port, options.kvMount, clock, options.maxVersions);
     this.tokens = new TokenActivity(port, clock, options.tokenScanCacheMs);
+    this.loginTargets = extras.loginTargets;
+    const database = options.database;
+    this.sessions =
+      extras.sessions ??
+      (database?.activity
+        ? new PgSessionActivity(
+            () => port.issueDatabaseLogin(database.mount, database.activity!.role),
+            database.activity,
+            clock,
+            options.tokenScanCacheMs,
+          )
+        : undefined);
   }
 
   /** A provider for a ClusterCredentialProvider's `vault` spec, authenticated as the spec says. */
   static fromSpec(spec: VaultProviderSpec, deps: VaultProviderDeps = {}): VaultProvider {
-    const { options, port, clock } = vaultProviderParts(spec, deps);
-    return new VaultProvider(options, port, clock);
+    const { options, port, clock, loginTargets } = vaultProviderParts(spec, deps);
+    return new VaultProvider(options, port, clock, loginTargets ? { loginTargets } : {});
   }
 
   private get mount(): string {
@@ -305,8 +334,44 @@ export class VaultProvider implements CredentialProvider {
     const changes = this.changes(live, desired);
     if (changes.length > 0) await this.apply(live, desired);
     const status: Record<string, string> = { role: live.names.base, policy: live.names.base };
-    if (desired.databaseRole) status.databaseRole = live.names.base;
-    return { status, changes };
+    if (!desired.databaseRole || !this.options.database) return { status, changes };
+    status.databaseRole = live.names.base;
+    const leases = await this.port.listLeases(leaseFolder(this.options.database, live.names));
+    return { status, counts: { databaseLeases: leases.length }, changes };
+  }
+
+  /**
+   * Keeps the database target Secret (database.target) filled: a new login at two thirds of the
+   * current one's lease, the old one kept as previous until its lease ends. Nothing while the role
+   * is quarantined (no login could be made) or absent (provision makes it first).
+   */
+  async renewLogins(ref: IdentityRef, hooks: LoginHooks = {}): Promise<LoginRenewal> {
+    const database = this.options.database;
+    const target = databaseAccessOf(this.scopesOf(ref))?.target;
+    if (!database || !target) return { renewed: [] };
+    if (!this.loginTargets) {
+      throw new InvalidConfigError(
+        'database.target: this Vault provider was built without access to Kubernetes Secrets',
+      );
+    }
+    const names = identityNames(ref);
+    const role = await this.readDatabaseRole(names);
+    if (!role || isQuarantinedDatabaseRole(role)) return { renewed: [] };
+    const resource = `Secret/${ref.subject.namespace}/${target.secretName}`;
+    const result = await this.loginTargets(ref, target.secretName, async (reason) => {
+      await hooks.beforeIssue?.(resource, `database login: ${reason}`);
+      const login = await this.port.issueDatabaseLogin(database.mount, names.base);
+      return {
+        username: login.username,
+        password: login.password,
+        expiresAt: new Date(this.clock.now() + login.leaseSeconds * 1000),
+        discard: () => this.port.revokeLease(login.leaseId),
+      };
+    });
+    const renewed: PlannedChange[] = result.renewed
+      ? [{ action: 'rotate', resource, reason: `database login: ${result.renewed}` }]
+      : [];
+    return { renewed, ...(result.nextAt ? { nextAt: result.nextAt } : {}) };
   }
 
   async restore(ref: IdentityRef): Promise<void> {
@@ -359,10 +424,12 @@ export class VaultProvider implements CredentialProvider {
         ? undefined
         : await this.tokens.lastUsed(this.mount, live.names.base);
     const loginUse = live.databaseRole ? await this.lastDatabaseLogin(live.names) : undefined;
-    const lastUsed =
-      tokenUse && loginUse
-        ? new Date(Math.max(tokenUse.getTime(), loginUse.getTime()))
-        : (tokenUse ?? loginUse);
+    const sessionUse =
+      live.databaseRole && this.sessions
+        ? (await this.sessions.latestByIdentity()).get(live.names.uid)
+        : undefined;
+    const uses = [tokenUse, loginUse, sessionUse].filter((d): d is Date => d !== undefined);
+    const lastUsed = uses.length > 0 ? new Date(Math.max(...uses.map((d) => d.getTime()))) : undefined;
     const base: Observation = { drift: [], corrected: false, ...(lastUsed ? { lastUsed } : {}) };
     if (!live.record && live.policy === undefined) return base; // not provisioned (or fully revoked)
     const desired = this.desired(ref, live.names, live.quarantined);

@@ -112,3 +112,39 @@ describe('database scopes at admission', () => {
     expect(message).toContain(field);
   });
 });
+
+describe('database limits and the target Secret at admission', () => {
+  const grants: DatabaseAccess['grants'] = [{ schema: own, tables: ['documents'], privileges: ['SELECT'] }];
+
+  it('admits a connection limit, a lease cap and a target Secret', async () => {
+    expect(
+      await admit(identity({ grants, connectionLimit: 5, maxLeases: 3, target: { secretName: 'rag-db' } })),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ['no connections', { connectionLimit: 0 }, 'spec.scopes[0].database.connectionLimit'],
+    ['more connections than the bound', { connectionLimit: 1000 }, 'spec.scopes[0].database.connectionLimit'],
+    ['no logins', { maxLeases: 0 }, 'spec.scopes[0].database.maxLeases'],
+    [
+      'a target that is no Secret name',
+      { target: { secretName: 'Bad_Name' } },
+      'spec.scopes[0].database.target.secretName',
+    ],
+  ])('refuses %s, naming the field', async (_case, change, field) => {
+    const message = await admit(identity({ grants, ...change } as DatabaseAccess));
+    expect(message, 'admitted').toBeDefined();
+    expect(message).toContain(field);
+  });
+
+  it('refuses two target Secrets, and a target another secret already writes', async () => {
+    const twice = identity({ grants, target: { secretName: 'a-db' } });
+    twice.spec.scopes?.push({ provider: 'vault', database: { grants, target: { secretName: 'b-db' } } });
+    expect(await admit(twice)).toContain('spec.scopes: Invalid value');
+    const shared = identity({ grants, target: { secretName: 'rag-db' } });
+    shared.spec.secrets = [
+      { name: 'key', backend: 'kubernetes', generator: { type: 'random' }, target: { secretName: 'rag-db' } },
+    ];
+    expect(await admit(shared)).toContain('database.target.secretName: already the target');
+  });
+});

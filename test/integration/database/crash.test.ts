@@ -111,8 +111,9 @@ describe('a crash during provision', () => {
       if (!reached) break;
       steps++;
     }
-    // reads of record, policy, role, database role; writes of record, policy, role, database role
-    expect(steps).toBe(8);
+    // reads of record, policy, role, database role; writes of record, policy, role, database role;
+    // the lease count for status
+    expect(steps).toBe(9);
   });
 });
 

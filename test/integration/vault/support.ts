@@ -110,6 +110,7 @@ export async function operatorLogin(
   rootToken: string,
   authMount: string,
   database?: NonNullable<VaultProviderSpec['database']>,
+  policyOptions: { databaseTargets?: boolean; databaseActivityRole?: string } = {},
 ): Promise<OperatorLogin> {
   const namespace = `nhi-system-${randomUUID().slice(0, 6)}`;
   const name = `nhi_operator_${namespace.slice(-6)}`;
@@ -118,6 +119,7 @@ export async function operatorLogin(
     kvMount: KV_MOUNT,
     kubernetesAuthMount: authMount,
     ...(database ? { databaseMount: database.mount ?? 'database' } : {}),
+    ...policyOptions,
   });
   const written = await bao(addr, rootToken, 'PUT', `sys/policies/acl/${name}`, { policy });
   if (written.status !== 204) throw new Error(`operator policy: HTTP ${written.status}`);

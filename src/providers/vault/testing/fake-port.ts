@@ -5,8 +5,10 @@
 
 import { type Clock, systemClock } from '../../../runtime/clock.ts';
 import { UnavailableError } from '../../types.ts';
+import { isQuarantinedDatabaseRole } from '../database.ts';
 import { CasMismatchError, VaultRequestError } from '../errors.ts';
 import type {
+  DatabaseLogin,
   DatabaseRole,
   KubernetesAuthRole,
   KvMetadata,
@@ -203,6 +205,25 @@ export class FakeVaultPort implements VaultPort {
     this.step('deleteDatabaseRole');
     this.databaseRoles.delete(`${mount}/${name}`);
   }
+  /** Logins issued by issueDatabaseLogin, by username. */
+  readonly databaseLogins = new Map<string, { password: string; leaseId: string }>();
+  /** The lease duration issueDatabaseLogin answers (the role's default_ttl when unset). */
+  loginLeaseSeconds: number | undefined;
+
+  async issueDatabaseLogin(mount: string, name: string): Promise<DatabaseLogin> {
+    this.step('issueDatabaseLogin');
+    const role = this.databaseRoles.get(`${mount}/${name}`);
+    if (!role) throw new VaultRequestError(`OpenBao read ${mount}/creds/${name}: HTTP 400: unknown role`);
+    if (isQuarantinedDatabaseRole(role)) {
+      throw new VaultRequestError(`OpenBao read ${mount}/creds/${name}: HTTP 500: creation failed`);
+    }
+    const leaseId = this.addLease(mount, name);
+    const username = `v-${name.slice(0, 10)}-${this.databaseLogins.size + 1}`;
+    const password = `pw-${leaseId.length}-${Math.random().toString(36).slice(2)}`;
+    this.databaseLogins.set(username, { password, leaseId });
+    return { username, password, leaseId, leaseSeconds: this.loginLeaseSeconds ?? role.defaultTtlSeconds };
+  }
+
   async listDatabaseRoles(mount: string): Promise<string[]> {
     this.step('listDatabaseRoles');
     return [...this.databaseRoles.keys()]
