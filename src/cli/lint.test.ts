@@ -35,7 +35,8 @@ describe('lintSources', () => {
       const text = document.violations.map((v) => `${v.field}: ${v.message}`).join('\n');
       expect(text, badAgentIdentities[index]!.case).toContain(badAgentIdentities[index]!.field);
     });
-  });
+    // Every CEL rule of the CRD and the admission policy over the whole table: seconds on a loaded machine.
+  }, 30_000);
 
   it('reads every document of a multi-document file and skips kinds it does not know', () => {
     const deployment = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'bot' } };
