@@ -15,9 +15,10 @@ import {
 import type { AgentIdentity, PlannedChange, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
 import type { AuditEntry } from '../../governance/audit/audit.ts';
 import { secretProviderKind } from '../../providers/registry.ts';
+import { withRequestIds } from '../../providers/request-ids.ts';
 import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
 import { registerSecretValue } from '../../runtime/logger.ts';
-import { auditFailure, auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity, auditRequestIds } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -118,7 +119,7 @@ export async function rotateDueSecrets(
       const audited = (
         outcome: AuditEntry['outcome'],
         origin: string,
-        more: { detail?: string; requestId?: string } = {},
+        more: { detail?: string; requestId?: string; requestIds?: string[] } = {},
       ) =>
         deps.audit.record({
           action: 'rotated',
@@ -146,18 +147,22 @@ export async function rotateDueSecrets(
         // may fail on its own): a rotation is never without a record.
         await audited('intent', `reconcile: ${due}`);
         let result: Awaited<ReturnType<typeof provider.rotate>>;
+        const ids: string[] = [];
         try {
-          result = await provider.rotate(
-            ref,
-            secret,
-            state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+          result = await withRequestIds(ids, () =>
+            provider.rotate(
+              ref,
+              secret,
+              state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+            ),
           );
         } catch (error) {
-          await audited('failure', `reconcile: ${due}`, auditFailure(error));
+          await audited('failure', `reconcile: ${due}`, { ...auditRequestIds(ids), ...auditFailure(error) });
           throw error;
         }
         registerSecretValue(result.material.current.value);
         await audited('success', `reconcile: ${due}`, {
+          ...auditRequestIds(ids),
           detail: `version ${result.material.current.version}`,
         });
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);
