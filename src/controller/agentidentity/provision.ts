@@ -209,7 +209,7 @@ export async function provisionAll(
           'found in place: an earlier reconcile created it and was cut short (crash or failure) before status recorded it'
         : result.changes.length === 0
           ? 'nothing to change: already as desired'
-          : `${result.changes.length} change(s): ${result.changes.map((c) => c.action).join(', ')}`,
+          : `${result.changes.length} change(s), each recorded`,
     });
   }
 

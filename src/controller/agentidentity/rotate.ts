@@ -136,9 +136,12 @@ export async function rotateDueSecrets(
         // failed, or a value created with the secret itself): adopt it, don't rotate again — and
         // record it, since no rotation record may have been written for it.
         registerSecretValue(live.current.value);
-        if (state?.currentVersion !== undefined)
+        // Also an external backend's first value (status had none): it is written by the rotation
+        // loop's 'initial value' write, whose intent may be waiting for this outcome. A kubernetes
+        // secret's first value comes with its Secret, which provisioning created and recorded.
+        if (state?.currentVersion !== undefined || kind !== 'kubernetes')
           await audited('success', 'reconcile: adopted', {
-            detail: `version ${live.current.version} found in the backend (status had ${state.currentVersion})`,
+            detail: `version ${live.current.version} found in the backend (status had ${state?.currentVersion ?? 'none'})`,
           });
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
         state = materialStatus(secret, live, now);
