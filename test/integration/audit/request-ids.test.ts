@@ -187,6 +187,37 @@ describe('request IDs in the audit trail', () => {
     expect(JSON.stringify(records)).not.toContain(env.aws.secretAccessKey);
   });
 
+  it('records a role created before its policy write failed, with the ID moto gave the CreateRole', async () => {
+    const ns = await newNamespace('reqid-fail');
+    const name = 'reqid-half';
+    moto.addRule({
+      when: (r) => r.body.includes('Action=PutRolePolicy') && r.body.includes(name),
+      answers: ['echo-400'],
+      dialect: 'aws',
+    });
+    await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name, name) });
+    await createIdentity(identity(name, ns));
+    await untilCondition(ns, name, 'Ready', 'True', 90_000);
+    expect(moto.faulted.filter((f) => f.request.body.includes(name))).toHaveLength(1);
+
+    const records = readAuditFile(operator.auditLog).filter(
+      (r) => r.identity.name === name && r.resource.startsWith(`aws/${AWS}:`),
+    );
+    const created = records.find((r) => r.detail?.includes('before a later write failed'));
+    expect(created).toMatchObject({ action: 'provisioned', outcome: 'success' });
+    expect(created?.detail).toMatch(/^create-role: /);
+    const failed = records.find((r) => r.outcome === 'failure');
+    expect(failed?.action).toBe('provisioned');
+    // The failure names every call of the attempt: CreateRole's ID is moto's, and it was a success.
+    const answers = motoAnswers();
+    const calls = idsOf(failed as AuditRecord).map((id) => answers.get(id));
+    expect(calls).toContainEqual({ action: 'CreateRole', status: 200 });
+    expect(JSON.stringify(records)).not.toContain(env.aws.secretAccessKey);
+    // The retry's intent is answered: the identity became Ready with an outcome for its provision.
+    expect(records.filter((r) => r.outcome === 'intent').length).toBeGreaterThanOrEqual(2);
+    await custom.deleteNamespacedCustomObject({ ...identities, namespace: ns, name });
+  });
+
   it('names a failed call by the ID of the answer that refused it', async () => {
     // AWS: CreateRole of a role that exists is refused by moto (409 EntityAlreadyExists).
     const config = { region: env.aws.region, endpoint: moto.url, mode: 'irsa' } as Parameters<
