@@ -312,18 +312,36 @@ export async function correctDrift(
   drifted: Drifted[],
 ): Promise<void> {
   for (const { key, provider, observation } of drifted) {
-    const after = await provider.observe(ref, { correctDrift: true });
-    const corrected = after.corrected || after.drift.length === 0;
-    deps.metrics.driftCorrected(key, corrected ? 'restored' : 'failed');
-    const what = observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ');
-    await deps.audit.record({
-      action: 'drift-corrected',
+    const base = {
+      action: 'drift-corrected' as const,
       identity: auditIdentity(ref.identity),
       actor: deps.actor,
       resource: `${key}:${observation.drift.map((d) => `${d.resource}.${d.field}`).join(',')}`,
       origin: 'drift check',
+      severity: 'high' as const,
+    };
+    // Intent before the correcting writes, outcome after them (also when the correction throws).
+    await deps.audit.record({ ...base, outcome: 'intent' });
+    const ids: string[] = [];
+    let after: Awaited<ReturnType<typeof provider.observe>>;
+    try {
+      after = await withRequestIds(ids, () => provider.observe(ref, { correctDrift: true }));
+    } catch (error) {
+      await deps.audit.record({
+        ...base,
+        outcome: 'failure',
+        ...auditRequestIds(ids),
+        ...auditFailure(error),
+      });
+      throw error;
+    }
+    const corrected = after.corrected || after.drift.length === 0;
+    deps.metrics.driftCorrected(key, corrected ? 'restored' : 'failed');
+    const what = observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ');
+    await deps.audit.record({
+      ...base,
       outcome: corrected ? 'success' : 'failure',
-      severity: 'high',
+      ...auditRequestIds(ids),
       detail: maskSecrets(observation.drift.map((d) => d.detail).join('; ')),
     });
     await deps.notifier.event(
