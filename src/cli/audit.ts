@@ -11,6 +11,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { readAuditAnchor } from '../adapters/kubernetes/audit-anchor.ts';
 import type { AuditRecord } from '../governance/audit/audit.ts';
 import { type Checkpoint, isCheckpoint } from '../governance/audit/checkpoint.ts';
+import { interruptedIntents } from '../governance/audit/intents.ts';
 import { listS3Chains, readS3Trail } from '../governance/audit/s3.ts';
 import { parseTrailText, type TrailLine, type TrailReport, verifyTrail } from '../governance/audit/verify.ts';
 import { loadKubeConfig } from './kube.ts';
@@ -302,30 +303,33 @@ export function registerAuditCommands(program: Command): void {
             r.identity.name === options.identity &&
             (options.namespace === undefined || r.identity.namespace === options.namespace),
         );
+      const interrupted = new Set(interruptedIntents(records));
       printListing(options.output, {
-        data: records,
+        data: records.map((r) => (interrupted.has(r.seq) ? { ...r, interrupted: true } : r)),
         human: () =>
           records.length === 0
             ? `no audit records for ${options.namespace ? `${options.namespace}/` : ''}${options.identity}`
             : renderTable(
                 ['SEQ', 'TIME', 'ACTION', 'OUTCOME', 'ACTOR', 'RESOURCE', 'ORIGIN', 'DETAIL'],
-                records.map(showRow),
+                records.map((r) => showRow(r, interrupted.has(r.seq))),
               ),
       });
     },
   );
 }
 
-function showRow(r: AuditRecord): string[] {
+/** An intent never followed by its outcome reads `intent (interrupted)`: the attempt was cut short. */
+function showRow(r: AuditRecord, interrupted: boolean): string[] {
+  const requests = r.requestIds ?? (r.requestId ? [r.requestId] : []);
   return [
     String(r.seq),
     r.timestamp,
     r.action,
-    r.outcome,
+    interrupted ? `${r.outcome} (interrupted)` : r.outcome,
     r.actor,
     r.resource,
     r.origin,
-    [r.detail, r.requestId && `request ${r.requestId}`].filter(Boolean).join('; '),
+    [r.detail, requests.length > 0 && `request ${requests.join(', ')}`].filter(Boolean).join('; '),
   ];
 }
 

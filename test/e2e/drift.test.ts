@@ -34,7 +34,7 @@ let operator: OperatorProcess;
 
 function driftRecords(): string[] {
   return readAuditFile(operator.auditLog)
-    .filter((r) => r.action === 'drift-corrected' && r.severity === 'high')
+    .filter((r) => r.action === 'drift-corrected' && r.severity === 'high' && r.outcome !== 'intent')
     .map((r) => r.resource);
 }
 

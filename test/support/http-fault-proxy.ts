@@ -24,9 +24,18 @@ export interface FaultRule {
   dialect: 'vault' | 'aws';
 }
 
+/** A real server's answer passed through: its status and headers (request IDs), never its body. */
+export interface PassedAnswer {
+  request: SeenRequest;
+  status: number;
+  headers: Record<string, string>;
+}
+
 export interface HttpFaultProxy {
   url: string;
   seen: SeenRequest[];
+  /** The real server's answers to the requests passed through, in order. */
+  passed: PassedAnswer[];
   /** Faults answered so far. */
   faulted: Array<{ kind: FaultKind; request: SeenRequest }>;
   addRule(rule: FaultRule): void;
@@ -65,6 +74,7 @@ export async function startHttpFaultProxy(target: string): Promise<HttpFaultProx
   const rules: FaultRule[] = [];
   const seenRequests: SeenRequest[] = [];
   const faulted: HttpFaultProxy['faulted'] = [];
+  const passed: PassedAnswer[] = [];
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
@@ -100,6 +110,9 @@ export async function startHttpFaultProxy(target: string): Promise<HttpFaultProx
           headers: { ...req.headers, host: upstream.host },
         },
         (answer) => {
+          const headers: Record<string, string> = {};
+          for (const [k, v] of Object.entries(answer.headers)) if (typeof v === 'string') headers[k] = v;
+          passed.push({ request: seen, status: answer.statusCode ?? 502, headers });
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },
@@ -117,6 +130,7 @@ export async function startHttpFaultProxy(target: string): Promise<HttpFaultProx
   return {
     url: `http://127.0.0.1:${port}`,
     seen: seenRequests,
+    passed,
     faulted,
     addRule: (rule) => rules.push(rule),
     close: () => new Promise((resolve) => server.close(() => resolve())),

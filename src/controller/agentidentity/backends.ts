@@ -13,8 +13,9 @@
 import { Controls, parseAbandonValue } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { AuditAction, AuditEntry } from '../../governance/audit/audit.ts';
+import { withRequestIds } from '../../providers/request-ids.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
-import { auditFailure, auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity, auditRequestIds } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 
 export type Phase = 'quarantine' | 'restore' | 'revoke';
@@ -143,7 +144,7 @@ export async function applyPhase(
   const ordered = [...keys.filter((k) => k !== 'kubernetes'), ...keys.filter((k) => k === 'kubernetes')];
   const failures: Array<{ key: string; error: unknown }> = [];
   const done: string[] = [];
-  const record = (key: string, outcome: 'success' | 'failure', more: Partial<AuditEntry>) =>
+  const record = (key: string, outcome: AuditEntry['outcome'], more: Partial<AuditEntry> = {}) =>
     options.audit
       ? deps.audit.record({
           action: auditAction[phase],
@@ -156,16 +157,23 @@ export async function applyPhase(
         })
       : undefined;
   for (const key of ordered) {
+    // Intent before the backend call, outcome after it: a crash in between leaves an intent
+    // without an outcome (`nhictl audit show`: interrupted), and the next reconcile runs it again.
+    await record(key, 'intent');
+    const ids: string[] = [];
     try {
-      await deps.providers.resolveKey(key).provider[phase](ref);
+      await withRequestIds(ids, () => deps.providers.resolveKey(key).provider[phase](ref));
     } catch (error) {
       failures.push({ key, error });
       if (phase === 'revoke') deps.metrics.revocationBlocked(key);
-      await record(key, 'failure', { severity: 'warning', ...auditFailure(error) });
+      await record(key, 'failure', { severity: 'warning', ...auditRequestIds(ids), ...auditFailure(error) });
       continue;
     }
     done.push(key);
-    await record(key, 'success', { severity: phase === 'restore' ? 'info' : 'warning' });
+    await record(key, 'success', {
+      severity: phase === 'restore' ? 'info' : 'warning',
+      ...auditRequestIds(ids),
+    });
   }
   if (failures.length > 0) throw new PartialFailureError(failures, phase);
   return done;

@@ -41,6 +41,16 @@ export function identityResource(identity: AgentIdentity): string {
 }
 
 /**
+ * The request IDs an audit record carries from the backend calls of its step (collected with
+ * withRequestIds): `requestId` the last call's, `requestIds` every call's when there were several.
+ */
+export function auditRequestIds(ids: readonly string[]): { requestId?: string; requestIds?: string[] } {
+  const last = ids.at(-1);
+  if (last === undefined) return {};
+  return { requestId: last, ...(ids.length > 1 && { requestIds: [...ids] }) };
+}
+
+/**
  * How a failed backend call reads in an audit record: the error's reason and message (secret values
  * masked) and the backend's request ID when the error or its cause carries one (AWS SDK `$metadata`).
  */

@@ -13,6 +13,7 @@
 import { Controls } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentityStatus, PlannedChange, ProviderKind } from '../../api/v1alpha1/types.ts';
 import type { ProviderEntry } from '../../providers/registry.ts';
+import { withRequestIds } from '../../providers/request-ids.ts';
 import {
   type CredentialProvider,
   completedChanges,
@@ -23,7 +24,7 @@ import {
 import { maskSecrets } from '../../runtime/redact.ts';
 import { abandonment, applyPhase, reportAbandonment } from './backends.ts';
 import type { Decision } from './decision.ts';
-import { auditFailure, auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity, auditRequestIds } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -166,7 +167,8 @@ export async function provisionAll(
   const status: ProvisionOutcome['status'] = {};
   const changes: PlannedChange[] = [];
   for (const { kind, key, provider } of ordered(entries)) {
-    const result = await provisionAudited(deps, ref, key, steady, () =>
+    const ids: string[] = [];
+    const result = await provisionAudited(deps, ref, key, steady, ids, () =>
       provider.provision({ ...ref, serviceAccountAnnotations: annotations }),
     );
     Object.assign(annotations, result.serviceAccountAnnotations ?? {});
@@ -176,33 +178,39 @@ export async function provisionAll(
       status.serviceAccount = result.status.serviceAccount ?? ref.subject.serviceAccountName;
     changes.push(...result.changes);
     if (steady && result.changes.length > 0) deps.metrics.driftCorrected(key, 'restored');
+    const base = {
+      identity: auditIdentity(ref.identity),
+      actor: deps.actor,
+      outcome: 'success' as const,
+    };
     for (const change of result.changes) {
       await deps.audit.record({
+        ...base,
         action: steady ? 'drift-corrected' : 'provisioned',
-        identity: auditIdentity(ref.identity),
-        actor: deps.actor,
         resource: `${key}:${change.resource}`,
         origin: steady ? 'drift: restored the desired state' : 'reconcile',
-        outcome: 'success',
-        ...(steady && { severity: 'high' as const }),
+        ...(steady && { severity: 'high' as const, ...auditRequestIds(ids) }),
         detail: `${change.action}: ${change.reason}`,
       });
     }
-    if (!steady && result.changes.length === 0 && !statusRecords(kind, ref.identity.status)) {
-      // Everything is in place but status never recorded it: an earlier reconcile created it and was
-      // cut (a crash, a failed status write) before it could say so. Its records may have been lost
-      // with it, as they are written after the calls: record the backend once more (at least once).
-      await deps.audit.record({
-        action: 'provisioned',
-        identity: auditIdentity(ref.identity),
-        actor: deps.actor,
-        resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
-        origin: 'reconcile',
-        outcome: 'success',
-        detail:
-          'found in place: an earlier reconcile created it and was cut short (crash or failure) before status recorded it',
-      });
-    }
+    if (steady) continue;
+    // The outcome of the provision's intent, on the same resource, with the backend's request IDs.
+    const foundInPlace = result.changes.length === 0 && !statusRecords(kind, ref.identity.status);
+    await deps.audit.record({
+      ...base,
+      action: 'provisioned',
+      resource: `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`,
+      origin: 'reconcile',
+      ...auditRequestIds(ids),
+      detail: foundInPlace
+        ? // Everything is in place but status never recorded it: an earlier reconcile created it and
+          // was cut (a crash, a failed status write) before it could say so. Its records may have been
+          // lost with it: record the backend once more (at least once).
+          'found in place: an earlier reconcile created it and was cut short (crash or failure) before status recorded it'
+        : result.changes.length === 0
+          ? 'nothing to change: already as desired'
+          : `${result.changes.length} change(s), each recorded`,
+    });
   }
 
   const wanted = entries.map((e) => e.key);
@@ -236,6 +244,7 @@ async function provisionAudited(
   ref: IdentityRef,
   key: string,
   steady: boolean,
+  ids: string[],
   run: () => Promise<ProvisionResult>,
 ): Promise<ProvisionResult> {
   const base = {
@@ -247,7 +256,7 @@ async function provisionAudited(
   const whole = `${key}:identity/${ref.identity.metadata.namespace}/${ref.identity.metadata.name}`;
   if (!steady) await deps.audit.record({ ...base, resource: whole, outcome: 'intent' });
   try {
-    return await run();
+    return await withRequestIds(ids, run);
   } catch (error) {
     for (const change of completedChanges(error)) {
       await deps.audit.record({
@@ -258,7 +267,13 @@ async function provisionAudited(
         detail: `${change.action}: ${change.reason} (before a later write failed)`,
       });
     }
-    await deps.audit.record({ ...base, resource: whole, outcome: 'failure', ...auditFailure(error) });
+    await deps.audit.record({
+      ...base,
+      resource: whole,
+      outcome: 'failure',
+      ...auditRequestIds(ids),
+      ...auditFailure(error),
+    });
     throw error;
   }
 }
@@ -297,18 +312,36 @@ export async function correctDrift(
   drifted: Drifted[],
 ): Promise<void> {
   for (const { key, provider, observation } of drifted) {
-    const after = await provider.observe(ref, { correctDrift: true });
-    const corrected = after.corrected || after.drift.length === 0;
-    deps.metrics.driftCorrected(key, corrected ? 'restored' : 'failed');
-    const what = observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ');
-    await deps.audit.record({
-      action: 'drift-corrected',
+    const base = {
+      action: 'drift-corrected' as const,
       identity: auditIdentity(ref.identity),
       actor: deps.actor,
       resource: `${key}:${observation.drift.map((d) => `${d.resource}.${d.field}`).join(',')}`,
       origin: 'drift check',
+      severity: 'high' as const,
+    };
+    // Intent before the correcting writes, outcome after them (also when the correction throws).
+    await deps.audit.record({ ...base, outcome: 'intent' });
+    const ids: string[] = [];
+    let after: Awaited<ReturnType<typeof provider.observe>>;
+    try {
+      after = await withRequestIds(ids, () => provider.observe(ref, { correctDrift: true }));
+    } catch (error) {
+      await deps.audit.record({
+        ...base,
+        outcome: 'failure',
+        ...auditRequestIds(ids),
+        ...auditFailure(error),
+      });
+      throw error;
+    }
+    const corrected = after.corrected || after.drift.length === 0;
+    deps.metrics.driftCorrected(key, corrected ? 'restored' : 'failed');
+    const what = observation.drift.map((d) => `${d.resource} ${d.field}`).join(', ');
+    await deps.audit.record({
+      ...base,
       outcome: corrected ? 'success' : 'failure',
-      severity: 'high',
+      ...auditRequestIds(ids),
       detail: maskSecrets(observation.drift.map((d) => d.detail).join('; ')),
     });
     await deps.notifier.event(

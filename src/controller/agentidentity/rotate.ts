@@ -15,9 +15,10 @@ import {
 import type { AgentIdentity, PlannedChange, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
 import type { AuditEntry } from '../../governance/audit/audit.ts';
 import { secretProviderKind } from '../../providers/registry.ts';
+import { withRequestIds } from '../../providers/request-ids.ts';
 import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
 import { registerSecretValue } from '../../runtime/logger.ts';
-import { auditFailure, auditIdentity } from './identity.ts';
+import { auditFailure, auditIdentity, auditRequestIds } from './identity.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -118,16 +119,19 @@ async function renewLogins(
         ...more,
       });
     let result: Awaited<ReturnType<NonNullable<typeof provider.renewLogins>>>;
+    // The failure answers the intent it follows (same resource), so no intent reads as interrupted.
+    let pending = 'login-targets';
     try {
       // Intent before the login is made, outcome once it is in its Secret: a crash between the two
       // leaves a record of the login no one holds.
       result = await provider.renewLogins(ref, {
         beforeIssue: async (resource, reason) => {
+          pending = resource;
           await audited('intent', resource, { detail: reason });
         },
       });
     } catch (error) {
-      await audited('failure', 'login-targets', auditFailure(error));
+      await audited('failure', pending, auditFailure(error));
       throw error;
     }
     for (const change of result.renewed) {
@@ -163,7 +167,7 @@ export async function rotateDueSecrets(
       const audited = (
         outcome: AuditEntry['outcome'],
         origin: string,
-        more: { detail?: string; requestId?: string } = {},
+        more: { detail?: string; requestId?: string; requestIds?: string[] } = {},
       ) =>
         deps.audit.record({
           action: 'rotated',
@@ -180,9 +184,12 @@ export async function rotateDueSecrets(
         // failed, or a value created with the secret itself): adopt it, don't rotate again — and
         // record it, since no rotation record may have been written for it.
         registerSecretValue(live.current.value);
-        if (state?.currentVersion !== undefined)
+        // Also an external backend's first value (status had none): it is written by the rotation
+        // loop's 'initial value' write, whose intent may be waiting for this outcome. A kubernetes
+        // secret's first value comes with its Secret, which provisioning created and recorded.
+        if (state?.currentVersion !== undefined || kind !== 'kubernetes')
           await audited('success', 'reconcile: adopted', {
-            detail: `version ${live.current.version} found in the backend (status had ${state.currentVersion})`,
+            detail: `version ${live.current.version} found in the backend (status had ${state?.currentVersion ?? 'none'})`,
           });
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, live);
         state = materialStatus(secret, live, now);
@@ -191,18 +198,22 @@ export async function rotateDueSecrets(
         // may fail on its own): a rotation is never without a record.
         await audited('intent', `reconcile: ${due}`);
         let result: Awaited<ReturnType<typeof provider.rotate>>;
+        const ids: string[] = [];
         try {
-          result = await provider.rotate(
-            ref,
-            secret,
-            state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+          result = await withRequestIds(ids, () =>
+            provider.rotate(
+              ref,
+              secret,
+              state?.currentVersion !== undefined ? { expectedCurrentVersion: state.currentVersion } : {},
+            ),
           );
         } catch (error) {
-          await audited('failure', `reconcile: ${due}`, auditFailure(error));
+          await audited('failure', `reconcile: ${due}`, { ...auditRequestIds(ids), ...auditFailure(error) });
           throw error;
         }
         registerSecretValue(result.material.current.value);
         await audited('success', `reconcile: ${due}`, {
+          ...auditRequestIds(ids),
           detail: `version ${result.material.current.version}`,
         });
         if (kind !== 'kubernetes') await deps.syncTarget(ref, secret, result.material);

@@ -58,8 +58,13 @@ export interface AuditEntry {
   outcome: 'success' | 'failure' | 'denied' | 'intent';
   severity?: 'info' | 'warning' | 'high';
   detail?: string;
-  /** The backend's request ID (AWS x-amzn-RequestId, OpenBao request_id), to match CloudTrail or Bao's audit log. */
+  /**
+   * The backend's request ID (AWS x-amzn-RequestId, OpenBao request_id or the X-Nhi-Request-Id sent),
+   * to match CloudTrail or Bao's audit log: of the last call the step made (the failing one on a failure).
+   */
   requestId?: string;
+  /** Every call's request ID, in call order, when the step made more than one call. */
+  requestIds?: string[];
 }
 
 export interface AuditRecord extends AuditEntry {

@@ -8,6 +8,7 @@ import { EKSClient } from '@aws-sdk/client-eks';
 import { IAMClient, type IAMClientConfig } from '@aws-sdk/client-iam';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClusterCredentialProvider } from '../../api/v1alpha1/types.ts';
+import { noteRequestId } from '../request-ids.ts';
 import { eksAdapter } from './adapter-eks.ts';
 import { iamAdapter } from './adapter-iam.ts';
 import { secretsManagerAdapter } from './adapter-secrets-manager.ts';
@@ -38,6 +39,38 @@ export function sdkClientConfig(
   } as const;
 }
 
+interface MiddlewareStack {
+  add(
+    middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
+    options: { step: 'deserialize'; priority: 'high'; name: string },
+  ): void;
+}
+
+const requestIdOf = (value: unknown) =>
+  (value as { $metadata?: { requestId?: unknown } } | undefined)?.$metadata?.requestId;
+
+/**
+ * Notes every attempt's request ID (x-amzn-RequestId, as the SDK reads it into `$metadata.requestId`)
+ * in the audited step's scope (../request-ids.ts), failed attempts included. Placed in the deserialize
+ * step, inside the SDK's retries, so a throttled attempt that CloudTrail saw is noted too.
+ */
+export function noteRequestIds<C extends { middlewareStack: unknown }>(client: C): C {
+  (client.middlewareStack as MiddlewareStack).add(
+    (next) => async (args) => {
+      try {
+        const result = await next(args);
+        noteRequestId(requestIdOf((result as { output?: unknown }).output));
+        return result;
+      } catch (error) {
+        noteRequestId(requestIdOf(error));
+        throw error;
+      }
+    },
+    { step: 'deserialize', priority: 'high', name: 'nhiNoteRequestIds' },
+  );
+  return client;
+}
+
 /** The ports over real SDK clients; the EKS client only in pod-identity mode. */
 export function createAwsPorts(
   config: AwsProviderConfig,
@@ -45,10 +78,10 @@ export function createAwsPorts(
 ): Pick<AwsProviderDeps, 'iam' | 'secretsManager' | 'eks'> {
   const base = sdkClientConfig(config, options);
   const ports: Pick<AwsProviderDeps, 'iam' | 'secretsManager' | 'eks'> = {
-    iam: iamAdapter(new IAMClient(base)),
-    secretsManager: secretsManagerAdapter(new SecretsManagerClient(base)),
+    iam: iamAdapter(noteRequestIds(new IAMClient(base))),
+    secretsManager: secretsManagerAdapter(noteRequestIds(new SecretsManagerClient(base))),
   };
-  if (config.mode === 'pod-identity') ports.eks = eksAdapter(new EKSClient(base));
+  if (config.mode === 'pod-identity') ports.eks = eksAdapter(noteRequestIds(new EKSClient(base)));
   return ports;
 }
 

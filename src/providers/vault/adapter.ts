@@ -6,8 +6,10 @@
 // from the environment as fallbacks; createNodeVaultClient overrides every one of them, so the
 // provider's configuration is the only input.
 
+import { randomUUID } from 'node:crypto';
 import NodeVault from 'node-vault';
 import { registerSecretValue } from '../../runtime/redact.ts';
+import { noteRequestId } from '../request-ids.ts';
 import { UnavailableError } from '../types.ts';
 import type { TokenSource } from './auth.ts';
 import { toProviderError, vaultMessage, vaultStatus } from './errors.ts';
@@ -22,6 +24,14 @@ import type {
   VaultHealth,
   VaultPort,
 } from './port.ts';
+
+/**
+ * Sent with every call: an ID the operator makes, which OpenBao's audit log records under
+ * `request.headers` once an administrator lists the header in `sys/config/auditing/request-headers`.
+ * It names calls OpenBao answers without a body (204: policy and role writes, deletes) or with an
+ * error, which carry no `request_id` of OpenBao's own.
+ */
+export const REQUEST_ID_HEADER = 'X-Nhi-Request-Id';
 
 export type NodeVaultClient = NodeVault.client;
 type Headers = Record<string, string>;
@@ -119,14 +129,32 @@ export class NodeVaultPort implements VaultPort {
 
   private async call<T>(what: string, fn: (options: { headers: Headers }) => Promise<T>): Promise<T> {
     try {
-      return await fn({ headers: await this.headers(what) });
+      return await this.noted(what, fn);
     } catch (error) {
       if (vaultStatus(error) !== 403 || !this.tokens.invalidate()) throw toProviderError(error, what);
     }
     try {
-      return await fn({ headers: await this.headers(what) });
+      return await this.noted(what, fn);
     } catch (error) {
       throw toProviderError(error, what);
+    }
+  }
+
+  /**
+   * One call, its request ID noted for the audit record (../request-ids.ts): OpenBao's `request_id`
+   * when the answer has a body, else the REQUEST_ID_HEADER sent with it.
+   */
+  private async noted<T>(what: string, fn: (options: { headers: Headers }) => Promise<T>): Promise<T> {
+    const headers = await this.headers(what);
+    const sent = randomUUID();
+    try {
+      const body = await fn({ headers: { ...headers, [REQUEST_ID_HEADER]: sent } });
+      const own = (body as { request_id?: unknown } | undefined)?.request_id;
+      noteRequestId(typeof own === 'string' && own ? own : sent);
+      return body;
+    } catch (error) {
+      noteRequestId(sent);
+      throw error;
     }
   }
 

@@ -12,11 +12,16 @@
 // torn or lost line); every action that happened has a record — `provisioned` for each backend,
 // `rotated` naming each version 2..1+r of each secret, `locked`/`orphaned`, `quarantined` and
 // `revoked` for each backend, `offboarded` — and no record names a version that was never written.
-// Records are written after their action, and a reconcile cut between the action and its status
+// Backend writes have an `intent` record before them and their outcome after (an intent is not the
+// action's record: only an outcome counts above). A reconcile cut between the action and its status
 // write repeats the action idempotently (or finds it done) and records it again: so a record may
-// repeat, never go missing. Repeats are counted and reported, and bounded by the number of kills.
+// repeat, never go missing. Repeats of outcomes are counted and reported, and bounded by the number
+// of kills; intents repeat on purpose (the cut attempt's, then its retry's). A kill may leave an
+// intent without an outcome, but every attempt an active identity still needed was finished: its
+// last intent for each action and resource has its outcome (interruptedIntents).
 
 import { type AuditRecord, verifyChain } from '../../../src/governance/audit/audit.ts';
+import { interruptedIntents } from '../../../src/governance/audit/intents.ts';
 import type { CrashRunResult } from './crash-run.ts';
 import { type Held, KINDS, type Kind } from './inventory.ts';
 import type { Fate, Planned } from './scenario.ts';
@@ -82,7 +87,8 @@ export function holdingProblems(p: Planned, held: Held | undefined): string[] {
 
 export function auditProblems(p: Planned, records: AuditRecord[]): string[] {
   const who = `${p.name} (${p.fate})`;
-  const mine = records.filter((r) => r.identity.uid === p.uid);
+  const all = records.filter((r) => r.identity.uid === p.uid);
+  const mine = all.filter((r) => r.outcome !== 'intent');
   const has = (action: string, backend?: string) =>
     mine.some((r) => r.action === action && (!backend || r.resource.startsWith(backend)));
   const problems: string[] = [];
@@ -110,6 +116,14 @@ export function auditProblems(p: Planned, records: AuditRecord[]): string[] {
           problems.push(`${who}: 'rotated' record for version ${v} of ${s}, never written`);
     }
   }
+  if (p.fate === 'active') {
+    // An intent cut by a kill is followed by its retry's; the last one of each must have its outcome.
+    const cut = new Set(interruptedIntents(all));
+    const last = new Map<string, AuditRecord>();
+    for (const r of all) if (r.outcome === 'intent') last.set(`${r.action} ${r.resource}`, r);
+    for (const [what, r] of last)
+      if (cut.has(r.seq)) problems.push(`${who}: intent '${what}' (seq ${r.seq}) never got its outcome`);
+  }
   return problems;
 }
 
@@ -124,6 +138,7 @@ export function checkCrashRun(run: CrashRunResult): CrashReport {
   const seen = new Set<string>();
   let repeated = 0;
   for (const r of run.audit) {
+    if (r.outcome === 'intent') continue;
     const key = JSON.stringify([r.identity.uid, r.action, r.resource, r.detail ?? '']);
     if (seen.has(key)) repeated++;
     seen.add(key);
