@@ -39,9 +39,11 @@ export interface BenchOptions {
   /** A running environment to use (`nhictl dev up` state folder); else one is started and stopped. */
   envDir: string | undefined;
   out: string;
+  /** Write BENCHMARKS.md from a saved run (the JSON every run keeps) instead of measuring. */
+  render: string | undefined;
 }
 
-export const FULL: Omit<BenchOptions, 'only' | 'quick' | 'envDir' | 'out'> = {
+export const FULL: Omit<BenchOptions, 'only' | 'quick' | 'envDir' | 'out' | 'render'> = {
   sizes: [1000, 5000],
   repeat: 1,
   workers: 4,
@@ -84,7 +86,8 @@ export const USAGE = `npm run bench -- [options]
   --deletions=200         workloads deleted at once (d)
   --aws=500               AWS identities (g); --aws-max-writes=20 the write ceiling configured
   --env-dir=DIR           use the environment already running there (nhictl dev up)
-  --out=BENCHMARKS.md     where to write the results`;
+  --out=BENCHMARKS.md     where to write the results
+  --render=FILE           write --out from a saved run (.nhi/bench-results.json) without measuring`;
 
 const LETTERS: Record<string, ScenarioId> = {
   a: 'apply',
@@ -128,6 +131,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'aws-max-writes',
     'env-dir',
     'out',
+    'render',
     'help',
   ]);
   for (const key of values.keys())
@@ -171,6 +175,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     awsMaxWritesPerSecond: int('aws-max-writes', base.awsMaxWritesPerSecond),
     envDir: values.get('env-dir'),
     out: values.get('out') ?? 'BENCHMARKS.md',
+    render: values.get('render'),
   };
 }
 

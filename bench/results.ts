@@ -19,6 +19,17 @@ export class Results {
     return this.get(figure).length > 0;
   }
 
+  toJSON(): { values: Record<string, number[]>; details: Record<string, string[]> } {
+    return { values: Object.fromEntries(this.values), details: Object.fromEntries(this.details) };
+  }
+
+  static fromJSON(data: { values: Record<string, number[]>; details: Record<string, string[]> }): Results {
+    const results = new Results();
+    for (const [k, v] of Object.entries(data.values)) results.values.set(k, v);
+    for (const [k, v] of Object.entries(data.details)) results.details.set(k, v);
+    return results;
+  }
+
   note(section: string, line: string): void {
     const list = this.details.get(section) ?? [];
     list.push(line);

@@ -7,7 +7,7 @@
 // identities and (d) deletions (on the largest); the population is removed; then (b) the operator
 // starting with pending identities, (g) AWS roles against moto, and the in-process work queue.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { readVersions, repoRoot } from '../src/dev/components.ts';
@@ -36,7 +36,11 @@ import { summarize } from './stats.ts';
 
 const POPULATION_SCENARIOS: ScenarioId[] = ['apply', 'new-under-load', 'quarantine', 'idle', 'memory'];
 
-export async function runRepetition(ctx: Omit<Context, 'run'>, run: number): Promise<void> {
+export async function runRepetition(
+  ctx: Omit<Context, 'run'>,
+  run: number,
+  checkpoint: () => void = () => {},
+): Promise<void> {
   const c: Context = { ...ctx, run };
   const { options } = c;
   const wants = (id: ScenarioId) => options.only.includes(id);
@@ -51,19 +55,35 @@ export async function runRepetition(ctx: Omit<Context, 'run'>, run: number): Pro
         ((wants('new-under-load') || wants('quarantine')) && size === largest);
       if (!needed) continue;
       const population = await applyAtOnce(c, size);
+      checkpoint();
       try {
-        if (wants('memory')) await measureMemory(c, population);
-        if (wants('idle') && size === idleOn) await idleWindow(c, population);
-        if (wants('new-under-load') && size === largest) await newUnderLoad(c, population);
-        if (wants('quarantine') && size === largest) await quarantineAtOnce(c, population);
+        if (wants('memory')) {
+          await measureMemory(c, population);
+          checkpoint();
+        }
+        if (wants('idle') && size === idleOn) {
+          await idleWindow(c, population);
+          checkpoint();
+        }
+        if (wants('new-under-load') && size === largest) {
+          await newUnderLoad(c, population);
+          checkpoint();
+        }
+        if (wants('quarantine') && size === largest) {
+          await quarantineAtOnce(c, population);
+          checkpoint();
+        }
       } finally {
         await dropPopulation(c, population);
       }
     }
   }
   if (wants('first-ready')) await firstReady(c);
+  checkpoint();
   if (wants('aws')) await awsRoles(c);
+  checkpoint();
   if (wants('queue')) await queueBurst(c);
+  checkpoint();
 }
 
 const at = (le: number) => (v: number) => v <= le;
@@ -259,7 +279,19 @@ async function main(): Promise<void> {
     }
     throw error;
   }
+  if (options.render) {
+    const saved = JSON.parse(readFileSync(options.render, 'utf8')) as SavedRun;
+    writePage(
+      { ...saved.options, out: options.out },
+      saved.facts,
+      saved.command,
+      saved.durationMin,
+      Results.fromJSON(saved.results),
+    );
+    return;
+  }
   const started = Date.now();
+  const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();
   const progress = (message: string) => {
     const s = Math.round((Date.now() - started) / 1000);
     console.log(
@@ -273,6 +305,17 @@ async function main(): Promise<void> {
   const needsCluster = options.only.some((id) => id !== 'queue');
   const tempDir = options.envDir ? undefined : mkdtempSync(join(tmpdir(), 'nhi-bench-env-'));
   const results = new Results();
+  mkdirSync(join(repoRoot, '.nhi'), { recursive: true });
+  const checkpoint = () => {
+    const saved: SavedRun = {
+      options,
+      facts,
+      command,
+      durationMin: (Date.now() - started) / 60_000,
+      results: results.toJSON(),
+    };
+    writeFileSync(SAVED_RUN, JSON.stringify(saved, null, 2));
+  };
   if (needsCluster) {
     progress('compiling the operator (tsconfig.build.json)');
     buildOperator();
@@ -289,24 +332,51 @@ async function main(): Promise<void> {
   try {
     for (let run = 1; run <= options.repeat; run++) {
       progress(`run ${run} of ${options.repeat}`);
-      await runRepetition({ env: env as NonNullable<typeof env>, options, results, progress }, run);
+      await runRepetition(
+        { env: env as NonNullable<typeof env>, options, results, progress },
+        run,
+        checkpoint,
+      );
     }
   } finally {
+    checkpoint();
     await stop();
   }
+  const out = writePage(options, facts, command, (Date.now() - started) / 60_000, results);
+  progress(`wrote ${out} (the measurements: ${SAVED_RUN})`);
+}
+
+/** Every run keeps its measurements here, so BENCHMARKS.md can be rewritten without measuring (--render). */
+const SAVED_RUN = join(repoRoot, '.nhi', 'bench-results.json');
+
+interface SavedRun {
+  options: BenchOptions;
+  facts: MachineFacts;
+  command: string;
+  durationMin: number;
+  results: ReturnType<Results['toJSON']>;
+}
+
+function writePage(
+  options: BenchOptions,
+  facts: MachineFacts,
+  command: string,
+  durationMin: number,
+  results: Results,
+): string {
   const sections = [...results.details.entries()].map(([heading, lines]) => ({ heading, lines }));
   const page = renderReport({
     facts,
-    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
-    durationMin: (Date.now() - started) / 60_000,
+    command,
+    durationMin,
     rows: figureRows(results, options),
     sections: [...sections, ...readingNotes()],
     ...(shortenedNote(options) ? { shortened: shortenedNote(options) as string } : {}),
   });
   const out = isAbsolute(options.out) ? options.out : join(repoRoot, options.out);
   writeFileSync(out, page);
-  progress(`wrote ${out}`);
   console.log(page);
+  return out;
 }
 
 /** What every BENCHMARKS.md says about reading it (scaling beyond one replica: docs/scaling.md). */

@@ -101,7 +101,12 @@ export async function awsRoles(ctx: Context): Promise<void> {
         .map(([k, v]) => `${k} ${(v / count).toFixed(2)}`)
         .join(
           ', ',
-        )}. Most writes in one second: ${worst1s} (bucket bound ${2 * ceiling}); in ten seconds: ${worst10s} (bound ${11 * ceiling}); ${calls.filter((c) => (c.status ?? 200) >= 400).length} answers were errors.`,
+        )}. Most writes in one second: ${worst1s} (bucket bound ${2 * ceiling}); in ten seconds: ${worst10s} (bound ${11 * ceiling}); answers by status: ${
+        tally(calls, (c) => `${c.what} ${c.status ?? '?'}`)
+          .filter(([k]) => !k.endsWith(' 200'))
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || 'all 200'
+      } (a 404 on GetRole before CreateRole is the adoption check).`,
     );
   } finally {
     clock.stop();

@@ -16,8 +16,9 @@ export async function queueBurst(ctx: Context): Promise<void> {
   const fifo: string[] = [];
   for (let i = 0; i < adds; i++) fifo.push(`ns/key-${i % keys}`);
   let plainProcessed = 0;
-  while (fifo.length > 0) {
-    fifo.shift();
+  // A read index, not shift(): shift() on a 200,000-element array is itself quadratic.
+  for (let head = 0; head < fifo.length; head++) {
+    void fifo[head];
     work();
     plainProcessed++;
   }
