@@ -166,6 +166,17 @@ export function figureRows(results: Results, options: BenchOptions): FigureRow[]
     });
   }
   const rss: Array<[number, number]> = [];
+  if (results.has('f.rss.start') && options.only.includes('memory')) {
+    rss.push([0, s('f.rss.start').median]);
+    rows.push({
+      scenario: 'f',
+      figure:
+        'operator RSS synced, before a population is applied (the fixed part; other populations already removed)',
+      unit: 'MiB',
+      measured: s('f.rss.start'),
+      target: { text: '—' },
+    });
+  }
   for (const size of options.sizes) {
     if (!results.has(`f.rss.${size}`)) continue;
     rss.push([size, s(`f.rss.${size}`).median]);
@@ -181,7 +192,7 @@ export function figureRows(results: Results, options: BenchOptions): FigureRow[]
   if (projected !== undefined) {
     rows.push({
       scenario: 'f',
-      figure: `operator RSS at 10,000, projected on a straight line through ${rss.map(([n]) => n.toLocaleString('en-US')).join(' and ')}`,
+      figure: `operator RSS at 10,000, projected on a straight line through ${rss.map(([n]) => n.toLocaleString('en-US')).join(', ')} identities`,
       unit: 'MiB',
       measured: summarize([projected]),
       target: { text: '≤ 256 MiB', met: at(256) },

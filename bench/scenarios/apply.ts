@@ -115,6 +115,8 @@ export async function applyAtOnce(ctx: Context, size: number): Promise<Populatio
     if (ready) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  // The fixed part of (f): the process synced, before any identity of this population exists.
+  results.add('f.rss.start', operator.memory().rssMiB);
   const clock = new ConditionClock(env, namespace);
   await clock.start();
   progress(`(a) applying ${size} identities, ${ctx.options.workers} at a time, the operator running`);

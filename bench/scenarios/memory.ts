@@ -24,8 +24,8 @@ export async function measureMemory(ctx: Context, population: Population): Promi
 }
 
 /**
- * RSS at `target` identities from two measured populations, by a straight line through them (the
- * per-identity slope and the fixed part); undefined with fewer than two sizes.
+ * RSS at `target` identities from measured populations (the synced, empty operator counts as size 0),
+ * by a straight line through the smallest and the largest; undefined with fewer than two sizes.
  */
 export function extrapolate(points: ReadonlyArray<[number, number]>, target: number): number | undefined {
   if (points.length < 2) return undefined;
