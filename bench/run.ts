@@ -7,6 +7,7 @@
 // identities and (d) deletions (on the largest); the population is removed; then (b) the operator
 // starting with pending identities, (g) AWS roles against moto, and the in-process work queue.
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { isAbsolute, join } from 'node:path';
@@ -386,7 +387,15 @@ function writePage(
   });
   const out = isAbsolute(options.out) ? options.out : join(repoRoot, options.out);
   writeFileSync(out, page);
-  console.log(page);
+  // The repository's formatter aligns the tables, so `npm test`'s biome check passes on the page as written.
+  try {
+    execFileSync(join(repoRoot, 'node_modules', '.bin', 'biome'), ['format', '--write', out], {
+      stdio: 'ignore',
+    });
+  } catch {
+    // Outside the repository (an --out elsewhere) the page stays as rendered.
+  }
+  console.log(readFileSync(out, 'utf8'));
   return out;
 }
 

@@ -4,6 +4,9 @@
 // each per identity per hour. The window opens once the population is Ready and the apply is over.
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { httpsGet } from '../../src/dev/processes.ts';
+import type { BenchEnv } from '../cluster.ts';
+import { metricSum } from '../operator-process.ts';
 import { tally } from '../traffic.ts';
 import type { Context, Population } from './context.ts';
 
@@ -11,6 +14,7 @@ export async function idleWindow(ctx: Context, population: Population): Promise<
   const { env, options, progress, results } = ctx;
   const windowMs = options.idleMs;
   progress(`(e) idling ${population.size} identities for ${(windowMs / 60_000).toFixed(1)} minutes`);
+  const apiserverBefore = await apiserverRequests(env);
   const from = Date.now();
   const tick = Math.min(60_000, windowMs);
   while (Date.now() - from < windowMs) {
@@ -19,6 +23,7 @@ export async function idleWindow(ctx: Context, population: Population): Promise<
     progress(`(e) ${((Date.now() - from) / 60_000).toFixed(1)} min: ${seen} requests so far`);
   }
   const to = Date.now();
+  const apiserverAll = (await apiserverRequests(env)) - apiserverBefore;
   const calls = env.kubeProxy.between(from, to);
   const perHour = (count: number) => count / population.size / ((to - from) / 3_600_000);
   const writes = calls.filter((c) => c.write);
@@ -40,6 +45,15 @@ export async function idleWindow(ctx: Context, population: Population): Promise<
             .map(([k, v]) => `${k} ${v}`)
             .join(', ')}`
         : ''
-    }.`,
+    }. The apiserver's own apiserver_request_total rose by ${apiserverAll.toFixed(0)} over the window (every client: kube-controller-manager, the benchmark's watch, the operator).`,
   );
+}
+
+/** The apiserver's apiserver_request_total, summed over every label (a cross-check of the proxy's count). */
+async function apiserverRequests(env: BenchEnv): Promise<number> {
+  const answer = await httpsGet(`${env.dev.apiserverUrl}/metrics`, {
+    ca: env.dev.caPem,
+    token: env.dev.adminToken,
+  });
+  return metricSum(answer.body, 'apiserver_request_total');
 }
