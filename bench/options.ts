@@ -41,9 +41,11 @@ export interface BenchOptions {
   out: string;
   /** Write BENCHMARKS.md from a saved run (the JSON every run keeps) instead of measuring. */
   render: string | undefined;
+  /** Where the measurements are kept as the run goes (for --render). */
+  save: string;
 }
 
-export const FULL: Omit<BenchOptions, 'only' | 'quick' | 'envDir' | 'out' | 'render'> = {
+export const FULL: Omit<BenchOptions, 'only' | 'quick' | 'envDir' | 'out' | 'render' | 'save'> = {
   sizes: [1000, 5000],
   repeat: 1,
   workers: 4,
@@ -87,7 +89,8 @@ export const USAGE = `npm run bench -- [options]
   --aws=500               AWS identities (g); --aws-max-writes=20 the write ceiling configured
   --env-dir=DIR           use the environment already running there (nhictl dev up)
   --out=BENCHMARKS.md     where to write the results
-  --render=FILE           write --out from a saved run (.nhi/bench-results.json) without measuring`;
+  --render=FILE           write --out from a saved run (.nhi/bench-results.json) without measuring
+  --save=FILE             where the run keeps its measurements (default .nhi/bench-results.json)`;
 
 const LETTERS: Record<string, ScenarioId> = {
   a: 'apply',
@@ -132,6 +135,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'env-dir',
     'out',
     'render',
+    'save',
     'help',
   ]);
   for (const key of values.keys())
@@ -176,6 +180,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     envDir: values.get('env-dir'),
     out: values.get('out') ?? 'BENCHMARKS.md',
     render: values.get('render'),
+    save: values.get('save') ?? '.nhi/bench-results.json',
   };
 }
 

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { readVersions, repoRoot } from '../src/dev/components.ts';
 import { closeBenchEnv, openBenchEnv } from './cluster.ts';
 import { buildOperator } from './operator-process.ts';
@@ -317,7 +317,8 @@ async function main(): Promise<void> {
   const needsCluster = options.only.some((id) => id !== 'queue');
   const tempDir = options.envDir ? undefined : mkdtempSync(join(tmpdir(), 'nhi-bench-env-'));
   const results = new Results();
-  mkdirSync(join(repoRoot, '.nhi'), { recursive: true });
+  const savedRun = isAbsolute(options.save) ? options.save : join(repoRoot, options.save);
+  mkdirSync(dirname(savedRun), { recursive: true });
   const checkpoint = () => {
     const saved: SavedRun = {
       options,
@@ -326,7 +327,7 @@ async function main(): Promise<void> {
       durationMin: (Date.now() - started) / 60_000,
       results: results.toJSON(),
     };
-    writeFileSync(SAVED_RUN, JSON.stringify(saved, null, 2));
+    writeFileSync(savedRun, JSON.stringify(saved, null, 2));
   };
   if (needsCluster) {
     progress('compiling the operator (tsconfig.build.json)');
@@ -355,11 +356,8 @@ async function main(): Promise<void> {
     await stop();
   }
   const out = writePage(options, facts, command, (Date.now() - started) / 60_000, results);
-  progress(`wrote ${out} (the measurements: ${SAVED_RUN})`);
+  progress(`wrote ${out} (the measurements: ${savedRun})`);
 }
-
-/** Every run keeps its measurements here, so BENCHMARKS.md can be rewritten without measuring (--render). */
-const SAVED_RUN = join(repoRoot, '.nhi', 'bench-results.json');
 
 interface SavedRun {
   options: BenchOptions;
