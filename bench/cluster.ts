@@ -266,6 +266,21 @@ export class ConditionClock {
     }
   }
 
+  /** Like `until`, but returns how many are still missing when time is up instead of throwing. */
+  async untilOrTimeout(
+    type: string,
+    among: readonly string[],
+    timeoutMs: number,
+    progress?: Progress,
+  ): Promise<number> {
+    try {
+      await this.until(type, among, timeoutMs, progress);
+      return 0;
+    } catch {
+      return among.length - this.count(type, among);
+    }
+  }
+
   /** When `name` first had `type` True, or undefined. */
   at(type: string, name: string): number | undefined {
     return this.seen.get(type)?.get(name);

@@ -33,3 +33,9 @@ export const DEFAULT_RESYNC_MS = 60_000;
 export function seconds(ms: number): number {
   return ms / 1000;
 }
+
+/**
+ * How long (c) and (d) wait for their identities. One still waiting then is counted at this bound, and
+ * the figure is reported as a lower bound ("at least"): a scenario never fails the whole run.
+ */
+export const LATENCY_WAIT_MS = 300_000;

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { benchIdentity, createDeployments, createIdentity, names } from '../cluster.ts';
 import { percentile } from '../stats.ts';
-import { type Context, DEFAULT_RESYNC_MS, type Population, seconds } from './context.ts';
+import { type Context, DEFAULT_RESYNC_MS, LATENCY_WAIT_MS, type Population, seconds } from './context.ts';
 
 export async function newUnderLoad(ctx: Context, population: Population): Promise<void> {
   const { env, options, progress, results } = ctx;
@@ -21,8 +21,16 @@ export async function newUnderLoad(ctx: Context, population: Population): Promis
     await createIdentity(env, benchIdentity(name, population.namespace));
     await sleep(Math.max(0, next - Date.now()));
   }
-  await population.clock.until('Ready', ids, 600_000, (m) => progress(`(c) ${m}`));
-  const latencies = ids.map((n) => (population.clock.at('Ready', n) ?? 0) - (createdAt.get(n) ?? 0));
+  const missing = await population.clock.untilOrTimeout('Ready', ids, LATENCY_WAIT_MS, (m) =>
+    progress(`(c) ${m}`),
+  );
+  const gaveUp = Date.now();
+  const latencies = ids.map((n) => (population.clock.at('Ready', n) ?? gaveUp) - (createdAt.get(n) ?? 0));
+  const bound =
+    missing > 0
+      ? ` (at least: ${missing} of ${count} still not Ready when the benchmark stopped waiting)`
+      : '';
+  if (missing > 0) results.add(`c.missing.${population.size}`, missing);
   const p99 = percentile(latencies, 99);
   progress(
     `(c) new identity → Ready: p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s`,
@@ -30,7 +38,7 @@ export async function newUnderLoad(ctx: Context, population: Population): Promis
   results.add(`c.p99.${population.size}`, seconds(p99));
   results.note(
     '(c) a new identity under load',
-    `- run ${ctx.run}, ${count} new among ${population.size}: create → Ready p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s, max ${seconds(Math.max(...latencies)).toFixed(1)} s.`,
+    `- run ${ctx.run}, ${count} new among ${population.size}: create → Ready p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s, max ${seconds(Math.max(...latencies)).toFixed(1)} s${bound}.`,
   );
   population.names.push(...ids);
 }
