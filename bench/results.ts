@@ -15,6 +15,15 @@ export class Results {
     return this.values.get(figure) ?? [];
   }
 
+  /** The sizes recorded under `prefix` (`c.p99.` → [200, 1000]), ascending. */
+  sizes(prefix: string): number[] {
+    return [...this.values.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => Number(k.slice(prefix.length)))
+      .filter((n) => Number.isFinite(n))
+      .sort((a, b) => a - b);
+  }
+
   has(figure: string): boolean {
     return this.get(figure).length > 0;
   }

@@ -93,8 +93,7 @@ const at = (le: number) => (v: number) => v <= le;
 export function figureRows(results: Results, options: BenchOptions): FigureRow[] {
   const rows: FigureRow[] = [];
   const s = (id: string) => summarize(results.get(id));
-  for (const size of options.sizes) {
-    if (!results.has(`a.ratio.${size}`)) continue;
+  for (const size of results.sizes('a.ratio.')) {
     rows.push({
       scenario: 'a',
       figure: `${size.toLocaleString('en-US')} identities applied at once → all Ready: operator ÷ plain client (same writes, ${options.workers} at a time)`,
@@ -121,29 +120,36 @@ export function figureRows(results: Results, options: BenchOptions): FigureRow[]
       target: { text: '—' },
     });
   }
-  const largest = Math.max(...options.sizes);
-  if (results.has(`c.p99.${largest}`)) {
+  for (const size of results.sizes('c.p99.')) {
+    const count = results.has(`c.count.${size}`) ? s(`c.count.${size}`).max : options.newIdentities;
+    const missing = results.has(`c.missing.${size}`)
+      ? ` — a lower bound: ${s(`c.missing.${size}`).max} never Ready within the wait`
+      : '';
     rows.push({
       scenario: 'c',
-      figure: `a new identity while ${largest.toLocaleString('en-US')} exist and resyncs run: p99 to Ready over ${options.newIdentities}${largest < 10_000 ? ' (issue: 10,000 exist)' : ''}${results.has(`c.missing.${largest}`) ? ` — a lower bound: ${s(`c.missing.${largest}`).max} never Ready within the wait` : ''}`,
+      figure: `a new identity while ${size.toLocaleString('en-US')} exist and resyncs run: p99 to Ready over ${count}${size < 10_000 ? ' (issue: 10,000 exist)' : ''}${missing}`,
       unit: 's',
-      measured: s(`c.p99.${largest}`),
+      measured: s(`c.p99.${size}`),
       target: { text: '≤ 5 s', met: at(5) },
     });
   }
-  const deletions = Math.min(options.deletions, largest + options.newIdentities);
-  if (results.has(`d.p99.${deletions}`)) {
+  for (const deletions of results.sizes('d.p99.')) {
+    const missing = results.has(`d.missing.${deletions}`)
+      ? ` — a lower bound: ${s(`d.missing.${deletions}`).max} not Quarantined within the wait`
+      : '';
     rows.push({
       scenario: 'd',
-      figure: `${deletions} workloads deleted at once (orphanGracePeriod 0s) → Quarantined, p99${deletions < 200 ? ' (issue: 200)' : ''}${results.has(`d.missing.${deletions}`) ? ` — a lower bound: ${s(`d.missing.${deletions}`).max} not Quarantined within the wait` : ''}`,
+      figure: `${deletions} workloads deleted at once (orphanGracePeriod 0s) → Quarantined, p99${deletions < 200 ? ' (issue: 200)' : ''}${missing}`,
       unit: 's',
       measured: s(`d.p99.${deletions}`),
       target: { text: '≤ 2 s', met: at(2) },
     });
   }
-  const idleOn = nearestSize(options.sizes, options.idleSize);
-  if (results.has(`e.writes.${idleOn}`)) {
-    const window = `${idleOn.toLocaleString('en-US')} identities idle for ${(options.idleMs / 60_000).toFixed(0)} min`;
+  for (const idleOn of results.sizes('e.writes.')) {
+    const minutes = results.has(`e.minutes.${idleOn}`)
+      ? s(`e.minutes.${idleOn}`).max
+      : options.idleMs / 60_000;
+    const window = `${idleOn.toLocaleString('en-US')} identities idle for ${minutes.toFixed(0)} min`;
     rows.push({
       scenario: 'e',
       figure: `${window}: writes`,
@@ -178,8 +184,7 @@ export function figureRows(results: Results, options: BenchOptions): FigureRow[]
       target: { text: '—' },
     });
   }
-  for (const size of options.sizes) {
-    if (!results.has(`f.rss.${size}`)) continue;
+  for (const size of results.sizes('f.rss.')) {
     rss.push([size, s(`f.rss.${size}`).median]);
     rows.push({
       scenario: 'f',

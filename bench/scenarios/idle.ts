@@ -29,6 +29,7 @@ export async function idleWindow(ctx: Context, population: Population): Promise<
   const writes = calls.filter((c) => c.write);
   const provider = calls.filter((c) => c.area === 'provider');
   results.add(`e.writes.${population.size}`, writes.length);
+  results.add(`e.minutes.${population.size}`, (to - from) / 60_000);
   results.add(`e.requests.${population.size}`, perHour(calls.length));
   results.add(`e.provider.${population.size}`, perHour(provider.length));
   results.note(

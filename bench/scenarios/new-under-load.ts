@@ -36,6 +36,7 @@ export async function newUnderLoad(ctx: Context, population: Population): Promis
     `(c) new identity → Ready: p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s`,
   );
   results.add(`c.p99.${population.size}`, seconds(p99));
+  results.add(`c.count.${population.size}`, count);
   results.note(
     '(c) a new identity under load',
     `- run ${ctx.run}, ${count} new among ${population.size}: create → Ready p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s, max ${seconds(Math.max(...latencies)).toFixed(1)} s${bound}.`,
