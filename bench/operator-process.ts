@@ -53,9 +53,12 @@ function proxiedKubeconfig(server: string, token: string): string {
 }
 
 /** Operator processes still running: killed if the benchmark itself exits early. */
-const live = new Set<ChildProcess>();
+const live = new Map<ChildProcess, string>();
 process.on('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
+  for (const [child, dir] of live) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 export function buildOperator(): string {
@@ -90,7 +93,7 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
-  live.add(child);
+  live.set(child, dir);
   child.once('exit', () => live.delete(child));
   // Keep the last lines only: at thousands of identities the info log is large.
   let tail: string[] = [];
