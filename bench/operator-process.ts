@@ -1,0 +1,150 @@
+// The operator as a user runs it: the compiled main.js (what the package and image ship) in its own
+// process, with its flags, reaching the apiserver through a kubeconfig the benchmark chooses (the
+// counting proxy). Read from outside only: the start line's port, /metrics, /readyz, and the kernel's
+// view of its memory (/proc/<pid>/status).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { compiledOperator, FAST_START_ENV } from '../test/integration/reliability/compiled-operator.ts';
+import type { BenchEnv } from './cluster.ts';
+
+export interface OperatorOptions {
+  workers: number;
+  /** The apiserver URL the operator uses (the counting proxy's). */
+  server: string;
+  extraArgs?: string[];
+}
+
+export interface BenchOperator {
+  pid: number;
+  startedAt: number;
+  /** Resolves with the metrics port once the process logged its start line. */
+  port(): Promise<number>;
+  metrics(): Promise<string>;
+  /** Resident set size and its peak (VmRSS, VmHWM), MiB. */
+  memory(): { rssMiB: number; peakMiB: number };
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A kubeconfig for the counting proxy: plain HTTP on loopback, which client-node accepts only with
+ * TLS verification off (there is no TLS to verify; the proxy verifies the apiserver with its CA).
+ */
+function proxiedKubeconfig(server: string, token: string): string {
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: bench',
+    `  cluster: { server: '${server}', insecure-skip-tls-verify: true }`,
+    'users:',
+    `- name: nhi-admin`,
+    `  user: { token: '${token}' }`,
+    'contexts:',
+    '- name: bench',
+    '  context: { cluster: bench, user: nhi-admin }',
+    'current-context: bench',
+    '',
+  ].join('\n');
+}
+
+/** Operator processes still running: killed if the benchmark itself exits early. */
+const live = new Map<ChildProcess, string>();
+process.on('exit', () => {
+  for (const [child, dir] of live) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+export function buildOperator(): string {
+  return compiledOperator();
+}
+
+export function startBenchOperator(env: BenchEnv, options: OperatorOptions): BenchOperator {
+  const dir = mkdtempSync(join(tmpdir(), 'nhi-bench-operator-'));
+  const kubeconfig = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfig, proxiedKubeconfig(options.server, env.dev.adminToken), { mode: 0o600 });
+  const startedAt = Date.now();
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      buildOperator(),
+      '--http-port=0',
+      '--http-host=127.0.0.1',
+      '--leader-elect=false',
+      `--workers=${options.workers}`,
+      `--audit-log=${join(dir, 'audit.jsonl')}`,
+      ...(options.extraArgs ?? []),
+    ],
+    {
+      env: {
+        ...process.env,
+        ...FAST_START_ENV,
+        KUBECONFIG: kubeconfig,
+        AWS_REGION: env.dev.aws.region,
+        AWS_ACCESS_KEY_ID: env.dev.aws.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: env.dev.aws.secretAccessKey,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  live.set(child, dir);
+  child.once('exit', () => live.delete(child));
+  // Keep the last lines only: at thousands of identities the info log is large.
+  let tail: string[] = [];
+  let startLine: string | undefined;
+  const onData = (chunk: Buffer) => {
+    const lines = chunk.toString().split('\n');
+    if (!startLine) startLine = lines.find((l) => l.includes('"nhi-operator started"'));
+    tail = [...tail, ...lines].slice(-200);
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const failure = () =>
+    new Error(`the operator exited (${child.exitCode ?? child.signalCode}):\n${tail.slice(-40).join('\n')}`);
+
+  const port = async () => {
+    for (;;) {
+      if (startLine) return (JSON.parse(startLine) as { port: number }).port;
+      if (exited()) throw failure();
+      await sleep(50);
+    }
+  };
+  return {
+    pid: child.pid ?? -1,
+    startedAt,
+    port,
+    metrics: async () => (await fetch(`http://127.0.0.1:${await port()}/metrics`)).text(),
+    memory: () => {
+      if (exited()) throw failure();
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+      return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+    },
+    logs: () => tail.join('\n'),
+    stop: async () => {
+      if (!exited()) {
+        const gone = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await gone;
+        clearTimeout(timer);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The sum of a Prometheus metric's samples (all label sets) in a /metrics text. */
+export function metricSum(text: string, name: string): number {
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}

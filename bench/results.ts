@@ -1,0 +1,47 @@
+// What the scenarios measured, gathered across repeated runs: values per figure (one per run) and
+// detail lines per scenario. The runner turns them into BENCHMARKS.md rows.
+
+export class Results {
+  private readonly values = new Map<string, number[]>();
+  readonly details = new Map<string, string[]>();
+
+  add(figure: string, value: number): void {
+    const list = this.values.get(figure) ?? [];
+    list.push(value);
+    this.values.set(figure, list);
+  }
+
+  get(figure: string): number[] {
+    return this.values.get(figure) ?? [];
+  }
+
+  /** The sizes recorded under `prefix` (`c.p99.` → [200, 1000]), ascending. */
+  sizes(prefix: string): number[] {
+    return [...this.values.keys()]
+      .filter((k) => k.startsWith(prefix))
+      .map((k) => Number(k.slice(prefix.length)))
+      .filter((n) => Number.isFinite(n))
+      .sort((a, b) => a - b);
+  }
+
+  has(figure: string): boolean {
+    return this.get(figure).length > 0;
+  }
+
+  toJSON(): { values: Record<string, number[]>; details: Record<string, string[]> } {
+    return { values: Object.fromEntries(this.values), details: Object.fromEntries(this.details) };
+  }
+
+  static fromJSON(data: { values: Record<string, number[]>; details: Record<string, string[]> }): Results {
+    const results = new Results();
+    for (const [k, v] of Object.entries(data.values)) results.values.set(k, v);
+    for (const [k, v] of Object.entries(data.details)) results.details.set(k, v);
+    return results;
+  }
+
+  note(section: string, line: string): void {
+    const list = this.details.get(section) ?? [];
+    list.push(line);
+    this.details.set(section, list);
+  }
+}

@@ -1,0 +1,37 @@
+// (f) The operator's resident memory with a population Ready: its identities, their Deployments,
+// ServiceAccounts, Roles, RoleBindings and Secrets all in the cluster. Read from /proc (VmRSS, and
+// VmHWM: the peak since the process started, reached while provisioning).
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { metricSum } from '../operator-process.ts';
+import type { Context, Population } from './context.ts';
+
+export async function measureMemory(ctx: Context, population: Population): Promise<void> {
+  // Let the provisioning garbage settle into one steady reading.
+  await sleep(ctx.options.quick ? 2_000 : 15_000);
+  const { rssMiB, peakMiB } = population.operator.memory();
+  const metrics = await population.operator.metrics();
+  const heapMiB = metricSum(metrics, 'nodejs_heap_size_used_bytes') / 2 ** 20;
+  ctx.progress(
+    `(f) ${population.size} identities: RSS ${rssMiB.toFixed(0)} MiB (peak ${peakMiB.toFixed(0)} MiB)`,
+  );
+  ctx.results.add(`f.rss.${population.size}`, rssMiB);
+  ctx.results.add(`f.peak.${population.size}`, peakMiB);
+  ctx.results.note(
+    '(f) memory',
+    `- run ${ctx.run}, ${population.size} identities Ready: RSS ${rssMiB.toFixed(0)} MiB, peak ${peakMiB.toFixed(0)} MiB, V8 heap used ${heapMiB.toFixed(0)} MiB.`,
+  );
+}
+
+/**
+ * RSS at `target` identities from measured populations (the synced, empty operator counts as size 0),
+ * by a straight line through the smallest and the largest; undefined with fewer than two sizes.
+ */
+export function extrapolate(points: ReadonlyArray<[number, number]>, target: number): number | undefined {
+  if (points.length < 2) return undefined;
+  const sorted = [...points].sort((a, b) => a[0] - b[0]);
+  const [x0, y0] = sorted[0] as [number, number];
+  const [x1, y1] = sorted.at(-1) as [number, number];
+  if (x1 === x0) return undefined;
+  return y0 + ((y1 - y0) / (x1 - x0)) * (target - x0);
+}
