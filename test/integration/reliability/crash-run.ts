@@ -115,7 +115,8 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
   let kills = 0;
   let killsAfterWrite = 0;
   const started = Date.now();
-  const args = [`--audit-log=${auditLog}`, '--log-level=info'];
+  // Its own namespace only: other suites' identities (and a soak's earlier runs) are not its work.
+  const args = [`--audit-log=${auditLog}`, '--log-level=info', `--watch-namespace=${namespace}`];
   const env = FAST_START_ENV;
   const entry = compiledOperator();
 
@@ -165,6 +166,8 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
 
     // Convergence: one operator, undisturbed, until every identity is where its fate puts it.
     const convergeStart = Date.now();
+    // A soak's waves add up to hundreds of identities: the wait grows with them.
+    const convergeTimeoutMs = 120_000 + 1_500 * planned.length;
     const operator = startOperatorProcess(args, env, entry);
     try {
       // Fates not applied yet (an identity first seen Ready now) are applied on the way.
@@ -174,7 +177,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
           await driveIdentities(planned, Number.POSITIVE_INFINITY, false);
           return planned.every((p) => p.fate === 'active' || p.fateApplied);
         },
-        { timeoutMs: 120_000, intervalMs: 250 },
+        { timeoutMs: convergeTimeoutMs, intervalMs: 250 },
       );
       await eventually(
         'every identity in the state its fate says',
@@ -182,7 +185,7 @@ export async function crashRun(options: CrashRunOptions): Promise<CrashRunResult
           const live = await listIdentities(planned);
           return planned.every((p) => reachedFate(p, live.get(p.name)));
         },
-        { timeoutMs: 120_000, intervalMs: 250 },
+        { timeoutMs: convergeTimeoutMs, intervalMs: 250 },
       );
     } catch (error) {
       log(operator.logs().split('\n').slice(-40).join('\n'));

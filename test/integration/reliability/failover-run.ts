@@ -71,6 +71,7 @@ export async function failoverRun(options: FailoverOptions): Promise<FailoverRes
         `--audit-log=${auditLog}`,
         '--log-level=info',
         '--leader-elect=true',
+        `--watch-namespace=${options.namespace}`,
         `--lease-name=${lease.name}`,
         `--lease-duration=${LEASE.durationMs / 1000}s`,
         `--renew-deadline=${LEASE.renewDeadlineMs / 1000}s`,

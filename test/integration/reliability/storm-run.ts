@@ -226,7 +226,7 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
     await installAwsProvider({ name: PROVIDERS.aws, spec: { endpoint: `http://${listen.moto}` } });
     await installVaultProvider({ name: PROVIDERS.vault, spec: { address: `http://${listen.openbao}` } });
     operator = startOperatorProcess(
-      [`--audit-log=${auditLog}`, '--log-level=info'],
+      [`--audit-log=${auditLog}`, '--log-level=info', `--watch-namespace=${namespace}`],
       {
         ...FAST_START_ENV,
         KUBECONFIG: kubeconfigThrough(`https://${listen.apiserver}`),
