@@ -41,3 +41,36 @@ export function markReady(draft: StatusDraft, decision?: Decision): AgentIdentit
   draft.set('phase', phase);
   return draft.status;
 }
+
+/**
+ * Observe mode: the phase is Observing and Ready is False (the operator provisions nothing), saying
+ * why: observe-only, or what blocks (expired, orphaned, an observed object missing or refused).
+ */
+export function markObserving(draft: StatusDraft): AgentIdentityStatus {
+  const ready = draft.conditionsOf('ready');
+  const blocking = (['Expired', 'Orphaned'] as const).find((t) => draft.is(t));
+  const observed = findCondition(draft.status.conditions, 'Observed');
+  if (blocking)
+    ready.set(
+      'Ready',
+      'False',
+      blocking,
+      `the identity is ${blocking.toLowerCase()} (observe-only: nothing is revoked)`,
+    );
+  else if (observed?.status !== 'True')
+    ready.set(
+      'Ready',
+      'False',
+      observed?.reason ?? 'Reconciling',
+      observed?.message ?? 'waiting for Observed',
+    );
+  else
+    ready.set(
+      'Ready',
+      'False',
+      'ObserveOnly',
+      'observe-only: the operator records and reports, and provisions nothing',
+    );
+  draft.set('phase', 'Observing');
+  return draft.status;
+}
