@@ -497,6 +497,9 @@ const agentIdentitySpec = obj(
           'A Vault kubernetes-auth role; reported only when its bound namespaces are exactly this namespace.',
           { maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' },
         ),
+        providerRef: dnsSubdomain(
+          'The ClusterCredentialProvider the roles are read through (its allowedNamespaces apply). Default: the one named aws or vault.',
+        ),
       },
       { required: ['serviceAccountName'] },
     ),

@@ -37,6 +37,8 @@ export interface ObservedRefs {
   iamRoleName?: string;
   /** A Vault kubernetes-auth role, reported only when its bound namespaces are exactly this namespace. */
   vaultRoleName?: string;
+  /** The ClusterCredentialProvider the roles are read through (default: the one named like its kind). */
+  providerRef?: string;
 }
 
 export interface ObjectMeta {

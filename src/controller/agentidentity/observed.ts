@@ -7,6 +7,7 @@
 
 import type { AgentIdentity, ObservedObjectStatus } from '../../api/v1alpha1/types.ts';
 import { iamTrustBinding, type TrustBinding, vaultRoleBinding } from '../../governance/inventory/trust.ts';
+import { resolveProviderName } from '../../providers/resolution.ts';
 import type { ForeignRole } from '../../providers/types.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
 import type { ReconcilerDeps } from './ports.ts';
@@ -117,9 +118,17 @@ export function judgeObserved(
   };
 }
 
-async function readRole(deps: ReconcilerDeps, kind: 'aws' | 'vault', name: string): Promise<RoleRead> {
+async function readRole(
+  deps: ReconcilerDeps,
+  identity: AgentIdentity,
+  kind: 'aws' | 'vault',
+  name: string,
+): Promise<RoleRead> {
   try {
-    const provider = deps.providers.resolve(kind);
+    const provider = deps.providers.resolve(
+      kind,
+      resolveProviderName(identity, kind, identity.spec.observe?.providerRef),
+    );
     if (!provider.inspectForeignRole)
       return { state: 'unreadable', reason: `the ${kind} provider cannot inspect roles` };
     const role = await provider.inspectForeignRole(name);
@@ -135,6 +144,7 @@ export async function recordObserved(
   deps: ReconcilerDeps,
   identity: AgentIdentity,
   draft: StatusDraft,
+  violations: readonly string[],
 ): Promise<void> {
   const refs = identity.spec.observe;
   if (!refs) return;
@@ -147,10 +157,17 @@ export async function recordObserved(
       resourceVersion: sa?.metadata?.resourceVersion,
     },
   };
-  if (refs.iamRoleName)
-    reads.iamRole = { name: refs.iamRoleName, read: await readRole(deps, 'aws', refs.iamRoleName) };
+  // A spec the IdentityPolicy refuses (a provider this namespace may not use, say) reads no role.
+  const read = async (kind: 'aws' | 'vault', name: string): Promise<RoleRead> =>
+    violations.length > 0
+      ? {
+          state: 'unreadable',
+          reason: 'not read: the identity violates the IdentityPolicy (see PolicyCompliant)',
+        }
+      : readRole(deps, identity, kind, name);
+  if (refs.iamRoleName) reads.iamRole = { name: refs.iamRoleName, read: await read('aws', refs.iamRoleName) };
   if (refs.vaultRoleName)
-    reads.vaultRole = { name: refs.vaultRoleName, read: await readRole(deps, 'vault', refs.vaultRoleName) };
+    reads.vaultRole = { name: refs.vaultRoleName, read: await read('vault', refs.vaultRoleName) };
   const judged = judgeObserved(reads, namespace);
   draft.set('observed', { objects: judged.objects });
   draft.conditionsOf('observed').set('Observed', judged.ok ? 'True' : 'False', judged.reason, judged.message);

@@ -197,7 +197,7 @@ export class AgentIdentityReconciler {
       now,
       gathered.observed.activity,
     );
-    await recordObserved(this.deps, identity, draft);
+    await recordObserved(this.deps, identity, draft, gathered.violations);
     const { workload } = gathered;
     const hardCodedSecrets = workload.kind === 'present' ? workload.hardCodedSecrets : undefined;
     draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now, hardCodedSecrets }));
