@@ -172,3 +172,11 @@ export async function recordObserved(
   draft.set('observed', { objects: judged.objects });
   draft.conditionsOf('observed').set('Observed', judged.ok ? 'True' : 'False', judged.reason, judged.message);
 }
+
+/** A Managed identity (switched from Observe) keeps no observe-only record: status.observed and Observed go. */
+export function forgetObserved(draft: StatusDraft): void {
+  draft.set('observed', undefined);
+  const conditions = draft.status.conditions?.filter((c) => c.type !== 'Observed');
+  if (conditions && conditions.length !== draft.status.conditions?.length)
+    draft.status.conditions = conditions;
+}

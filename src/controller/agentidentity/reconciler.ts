@@ -25,7 +25,7 @@ import { identityRef } from './identity.ts';
 import { decideLifecycle, nextDeadline } from './lifecycle.ts';
 import { DeliveredNotifications, notifyOwners } from './notifications.ts';
 import { observeConditions } from './observe.ts';
-import { recordObserved } from './observed.ts';
+import { forgetObserved, recordObserved } from './observed.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import {
   correctDrift,
@@ -110,6 +110,7 @@ export class AgentIdentityReconciler {
     });
     const { decision } = lifecycle;
     const draft = new StatusDraft(identity, now);
+    forgetObserved(draft);
     observeConditions(
       draft,
       identity,
