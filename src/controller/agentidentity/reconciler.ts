@@ -82,12 +82,10 @@ export class AgentIdentityReconciler {
     const deleting = Boolean(identity.metadata.deletionTimestamp);
     const uid = identity.metadata.uid ?? '';
     if (deleting && this.finalized.get(key) === uid) return;
-    // Observe mode touches no backend and needs no finalizer. An identity that was Managed before
-    // still carries the finalizer: its own marked credentials are offboarded as usual on deletion.
-    if (
-      managementOf(identity.spec) === 'Observe' &&
-      !identity.metadata.finalizers?.includes(Marks.finalizer)
-    ) {
+    // Observe mode touches no backend and adds no finalizer. An identity that was Managed before
+    // keeps its finalizer: on deletion its own marked credentials are offboarded as usual.
+    const hasFinalizer = Boolean(identity.metadata.finalizers?.includes(Marks.finalizer));
+    if (managementOf(identity.spec) === 'Observe' && !(deleting && hasFinalizer)) {
       return deleting ? undefined : this.observeOnly(key, identity, now);
     }
     if (!deleting && !identity.metadata.finalizers?.includes(Marks.finalizer) && !this.deps.dryRun) {

@@ -21,7 +21,6 @@ import {
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Marks } from '../../../src/api/v1alpha1/annotations.ts';
-import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import type { ObserveAdoptResult } from '../../../src/cli/adopt-observe.ts';
 import { repoRoot } from '../../../src/dev/components.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
