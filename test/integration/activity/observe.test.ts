@@ -26,9 +26,11 @@ import { repoRoot } from '../../../src/dev/components.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
 import {
   AGENT_IDENTITIES,
+  bao,
   conditionOf,
   getIdentity,
   installAwsProvider,
+  installVaultProvider,
   newNamespace,
   removeProvider,
   untilCondition,
@@ -46,6 +48,9 @@ const iam = new IAMClient(awsClientConfig());
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const issuerHost = new URL(testEnv().serviceAccountIssuer).host;
 const PROVIDER = uniqueName('observe-aws');
+const VAULT_PROVIDER = uniqueName('observe-vault');
+const VAULT_ROLE = uniqueName('legacy-vault');
+const FOREIGN_VAULT_ROLE = uniqueName('foreign-vault');
 const ROLE_PATH = `/${uniqueName('observe')}/`;
 const LEGACY_ROLE = uniqueName('legacy-bot');
 const FOREIGN_ROLE = uniqueName('foreign-bot');
@@ -97,6 +102,20 @@ async function shadowRole(name: string, namespace: string, serviceAccount: strin
   );
 }
 
+/** A kubernetes-auth role bound to `names` in `namespaces`, written straight into OpenBao (not the operator's). */
+async function shadowVaultRole(name: string, namespaces: string[], names: string[]): Promise<void> {
+  const answer = await bao('POST', `auth/kubernetes/role/${name}`, testEnv().bao.token, {
+    bound_service_account_names: names,
+    bound_service_account_namespaces: namespaces,
+    token_policies: ['default'],
+    token_ttl: 600,
+  });
+  if (answer.status >= 300) throw new Error(`writing Vault role ${name}: ${answer.status}`);
+}
+
+const vaultRoleNow = async (name: string) =>
+  JSON.stringify((await bao('GET', `auth/kubernetes/role/${name}`, testEnv().bao.token)).json.data);
+
 const serviceAccountNow = async (namespace: string, name: string) =>
   JSON.stringify(await core.readNamespacedServiceAccount({ namespace, name }));
 
@@ -142,6 +161,9 @@ afterAll(async () => {
   await operator?.stop();
   for (const namespace of [ns, other]) await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   await removeProvider(PROVIDER);
+  await removeProvider(VAULT_PROVIDER);
+  for (const role of [VAULT_ROLE, FOREIGN_VAULT_ROLE])
+    await bao('DELETE', `auth/kubernetes/role/${role}`, testEnv().bao.token).catch(() => undefined);
   for (const role of [LEGACY_ROLE, FOREIGN_ROLE]) {
     await iam
       .send(new DeleteRolePolicyCommand({ RoleName: role, PolicyName: 'reports' }))
@@ -257,5 +279,59 @@ describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only'
     expect(await serviceAccountNow(ns, SA)).toBe(saBefore);
     expect(JSON.stringify(await describeRole(iam, LEGACY_ROLE))).toBe(legacyBefore);
     expect((await getIdentity(ns, SA))?.status?.observed).toBeUndefined();
+  });
+
+  it('a Vault role bound to this namespace is reported, one bound to another too is refused; neither changes', async () => {
+    await installVaultProvider({ name: VAULT_PROVIDER });
+    await shadowVaultRole(VAULT_ROLE, [ns], [SA]);
+    await shadowVaultRole(FOREIGN_VAULT_ROLE, [ns, other], [SA, 'bot']);
+    const before = [await vaultRoleNow(VAULT_ROLE), await vaultRoleNow(FOREIGN_VAULT_ROLE)];
+    const adoptVault = (identity: string, role: string) =>
+      nhictl(
+        'adopt',
+        `serviceaccount/${SA}`,
+        '-n',
+        ns,
+        '--identity',
+        identity,
+        '--vault-role',
+        role,
+        '--provider',
+        VAULT_PROVIDER,
+        '--owner',
+        'team-reports',
+        '--purpose',
+        'reads the report settings from Vault',
+        '--apply',
+      );
+    await adoptVault('vault-watch', VAULT_ROLE);
+    await adoptVault('vault-foreign', FOREIGN_VAULT_ROLE);
+    const watched = await untilCondition(ns, 'vault-watch', 'Observed', 'True', 60_000);
+    expect(watched.status?.observed?.objects.find((o) => o.kind === 'VaultRole')).toMatchObject({
+      name: VAULT_ROLE,
+      reported: true,
+      boundTo: [`${ns}/${SA}`],
+    });
+    const refused = await untilCondition(ns, 'vault-foreign', 'Observed', 'False', 60_000);
+    expect(conditionOf(refused, 'Observed')?.reason).toBe('NotBoundToNamespace');
+    expect(JSON.stringify(refused.status)).not.toContain(other);
+    await sleep(6_000);
+    expect([await vaultRoleNow(VAULT_ROLE), await vaultRoleNow(FOREIGN_VAULT_ROLE)]).toEqual(before);
+  });
+
+  it('admission refuses spec.observe without management Observe, and Observe without spec.observe, naming the field', async () => {
+    const body = (spec: object) => ({
+      apiVersion: 'nhi.dev/v1alpha1',
+      kind: 'AgentIdentity',
+      metadata: { name: uniqueName('bad'), namespace: ns },
+      spec: { owner: { team: 'team-reports' }, purpose: 'p', environment: 'development', ...spec },
+    });
+    const refusal = (spec: object) =>
+      custom.createNamespacedCustomObject({ ...AGENT_IDENTITIES, namespace: ns, body: body(spec) }).then(
+        () => 'accepted',
+        (error: unknown) => String((error as { body?: unknown }).body ?? error),
+      );
+    expect(await refusal({ observe: { serviceAccountName: SA } })).toContain('spec.observe');
+    expect(await refusal({ management: 'Observe' })).toContain('spec.management');
   });
 });
