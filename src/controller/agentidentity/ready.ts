@@ -43,13 +43,14 @@ export function markReady(draft: StatusDraft, decision?: Decision): AgentIdentit
 }
 
 /**
- * Observe mode: the phase is Observing and Ready is False (the operator provisions nothing), saying
- * why: observe-only, or what blocks (expired, orphaned, an observed object missing or refused).
+ * Observe mode: the phase is Observing. Ready is True (reason ObserveOnly) while every observed object
+ * is reported and nothing blocks: the identity does what it is meant to, which is to observe; False
+ * when it expired, is orphaned, violates the policy, or an observed object is missing or refused.
  */
 export function markObserving(draft: StatusDraft): AgentIdentityStatus {
   const ready = draft.conditionsOf('ready');
   const blocking = (['Expired', 'Orphaned'] as const).find((t) => draft.is(t));
-  const observed = findCondition(draft.status.conditions, 'Observed');
+  const notYet = (['PolicyCompliant', 'Observed'] as const).find((t) => !draft.is(t));
   if (blocking)
     ready.set(
       'Ready',
@@ -57,17 +58,13 @@ export function markObserving(draft: StatusDraft): AgentIdentityStatus {
       blocking,
       `the identity is ${blocking.toLowerCase()} (observe-only: nothing is revoked)`,
     );
-  else if (observed?.status !== 'True')
+  else if (notYet) {
+    const c = findCondition(draft.status.conditions, notYet);
+    ready.set('Ready', 'False', c?.reason ?? 'Reconciling', c?.message ?? `waiting for ${notYet}`);
+  } else
     ready.set(
       'Ready',
-      'False',
-      observed?.reason ?? 'Reconciling',
-      observed?.message ?? 'waiting for Observed',
-    );
-  else
-    ready.set(
-      'Ready',
-      'False',
+      'True',
       'ObserveOnly',
       'observe-only: the operator records and reports, and provisions nothing',
     );

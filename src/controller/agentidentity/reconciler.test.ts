@@ -36,6 +36,7 @@ describe('observe mode', () => {
     expect(h.identity.metadata.finalizers ?? []).toEqual([]);
     expect(h.roleBinding()).toBeUndefined();
     expect(h.condition('Observed')).toMatchObject({ status: 'True', reason: 'ObserveOnly' });
+    expect(h.condition('Ready')).toMatchObject({ status: 'True', reason: 'ObserveOnly' });
     expect(h.identity.status?.phase).toBe('Observing');
     expect(h.identity.status?.observed?.objects).toEqual([
       { kind: 'ServiceAccount', name: 'legacy-bot', reported: true },

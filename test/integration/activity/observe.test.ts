@@ -185,6 +185,7 @@ describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only'
   it('status reports the ServiceAccount and the role; after several reconciles both are byte-identical', async () => {
     const identity = await untilCondition(ns, SA, 'Observed', 'True', 60_000);
     expect(identity.status?.phase).toBe('Observing');
+    expect(conditionOf(identity, 'Ready')).toMatchObject({ status: 'True', reason: 'ObserveOnly' });
     expect(identity.metadata.finalizers ?? []).toEqual([]);
     const saLive = await core.readNamespacedServiceAccount({ namespace: ns, name: SA });
     expect(identity.status?.observed?.objects).toEqual([
@@ -231,6 +232,7 @@ describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only'
     );
     const identity = await untilCondition(ns, 'foreign-watch', 'Observed', 'False', 60_000);
     expect(conditionOf(identity, 'Observed')?.reason).toBe('NotBoundToNamespace');
+    expect(conditionOf(identity, 'Ready')).toMatchObject({ status: 'False', reason: 'NotBoundToNamespace' });
     const entry = identity.status?.observed?.objects.find((o) => o.kind === 'IAMRole');
     expect(entry).toEqual({
       kind: 'IAMRole',
