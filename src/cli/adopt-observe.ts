@@ -100,7 +100,7 @@ export async function adoptObserved(
     identity: stored,
     created,
     switchPatch: switchToManagedPatch(identity),
-    moveWorkload: `kubectl set serviceaccount <kind>/<workload> ${managed} -n ${namespace}  (or nhictl restart path: spec.workloadRef + secrets[].restartWorkload)`,
+    moveWorkload: `kubectl set serviceaccount <kind>/<workload> ${managed} -n ${namespace} (or the same change in Git)`,
   };
 }
 

@@ -12,7 +12,7 @@ import { bool, dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp 
 import { AnomalyKinds, Phases } from './types.ts';
 
 export const conditionsSchema: Schema = list(
-  'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked. Each carries the generation it was computed from.',
+  'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked, and Observed (spec.management Observe only). Each carries the generation it was computed from.',
   obj(
     'One observation, in the shape of a metav1.Condition.',
     {
