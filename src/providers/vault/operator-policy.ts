@@ -15,6 +15,11 @@ export interface OperatorPolicyOptions {
    * connections (config/), its admin password (rotate-root) or logins (creds/).
    */
   databaseMount?: string;
+  /**
+   * Read (never write) every kubernetes auth role, so that AgentIdentities in spec.management
+   * Observe can report roles the operator does not own (spec.observe.vaultRoleName). Default false.
+   */
+  observeRoles?: boolean;
 }
 
 export function operatorPolicy(options: OperatorPolicyOptions): string {
@@ -63,6 +68,14 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
       '# Last use: when the listed leases were issued and renewed (a lookup needs the lease id).',
       'path "sys/leases/lookup" {',
       '  capabilities = ["update"]',
+      '}',
+    );
+  }
+  if (options.observeRoles) {
+    lines.push(
+      '# Observe mode: read-only access to the kubernetes auth roles it does not own.',
+      `path "auth/${auth}/role/*" {`,
+      '  capabilities = ["read"]',
       '}',
     );
   }
