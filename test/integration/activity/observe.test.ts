@@ -37,6 +37,7 @@ import {
 } from '../../support/cluster.ts';
 import { awsClientConfig, childProcessEnv, kubeConfig, testEnv } from '../../support/env.ts';
 import { type OperatorProcess, startOperatorProcess } from '../../support/operator.ts';
+import { tokenUser } from '../../support/token-users.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 import { describeRole } from '../aws/support.ts';
 
@@ -335,5 +336,64 @@ describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only'
       );
     expect(await refusal({ observe: { serviceAccountName: SA } })).toContain('spec.observe');
     expect(await refusal({ management: 'Observe' })).toContain('spec.management');
+  });
+
+  it('admission refuses observing a ServiceAccount the requester may not read, and admits one who may', async () => {
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    const user = await tokenUser(kc, ns, uniqueName('tenant'));
+    const userName = user.username.split(':').at(-1) ?? '';
+    const bind = async (role: string, rules: k8s.V1PolicyRule[]) => {
+      await rbac.createNamespacedRole({ namespace: ns, body: { metadata: { name: role }, rules } });
+      await rbac.createNamespacedRoleBinding({
+        namespace: ns,
+        body: {
+          metadata: { name: role },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role },
+          subjects: [{ kind: 'ServiceAccount', name: userName, namespace: ns }],
+        },
+      });
+    };
+    await bind(uniqueName('identities'), [
+      { apiGroups: ['nhi.dev'], resources: ['agentidentities'], verbs: ['create', 'get'] },
+    ]);
+    const asUser = user.kc.makeApiClient(k8s.CustomObjectsApi);
+    const create = (name: string) =>
+      asUser
+        .createNamespacedCustomObject({
+          ...AGENT_IDENTITIES,
+          namespace: ns,
+          body: {
+            apiVersion: 'nhi.dev/v1alpha1',
+            kind: 'AgentIdentity',
+            metadata: { name, namespace: ns },
+            spec: {
+              owner: { team: 'team-reports' },
+              purpose: 'p',
+              environment: 'development',
+              management: 'Observe',
+              observe: { serviceAccountName: SA },
+            },
+          },
+        })
+        .then(
+          () => 'accepted',
+          (error: unknown) => String((error as { body?: unknown }).body ?? error),
+        );
+    // RBAC reaches the authorizer's cache shortly after the binding: wait past the RBAC refusal.
+    const refused = await eventually('an admission answer, not the RBAC refusal', async () => {
+      const answer = await create(uniqueName('peek'));
+      return answer.includes('cannot create resource') ? undefined : answer;
+    });
+    expect(refused).toContain('spec.observe.serviceAccountName');
+    expect(refused).toContain('may not read');
+    await bind(uniqueName('read-sa'), [
+      { apiGroups: [''], resources: ['serviceaccounts'], resourceNames: [SA], verbs: ['get'] },
+    ]);
+    expect(
+      await eventually('admitted once the requester may read it', async () => {
+        const answer = await create(uniqueName('watch'));
+        return answer === 'accepted' ? answer : undefined;
+      }),
+    ).toBe('accepted');
   });
 });
