@@ -327,7 +327,12 @@ describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only'
       apiVersion: 'nhi.dev/v1alpha1',
       kind: 'AgentIdentity',
       metadata: { name: uniqueName('bad'), namespace: ns },
-      spec: { owner: { team: 'team-reports' }, purpose: 'p', environment: 'development', ...spec },
+      spec: {
+        owner: { team: 'team-reports' },
+        purpose: 'builds the nightly reports',
+        environment: 'development',
+        ...spec,
+      },
     });
     const refusal = (spec: object) =>
       custom.createNamespacedCustomObject({ ...AGENT_IDENTITIES, namespace: ns, body: body(spec) }).then(
@@ -368,7 +373,7 @@ describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only'
             metadata: { name, namespace: ns },
             spec: {
               owner: { team: 'team-reports' },
-              purpose: 'p',
+              purpose: 'builds the nightly reports',
               environment: 'development',
               management: 'Observe',
               observe: { serviceAccountName: SA },
