@@ -174,6 +174,25 @@ afterAll(async () => {
 });
 
 describe('a shadow ServiceAccount and an untagged IAM role adopted observe-only', () => {
+  it('without --apply, nhictl adopt prints the AgentIdentity and the switch patch, and creates nothing', async () => {
+    const printed = await nhictl(
+      'adopt',
+      `serviceaccount/${SA}`,
+      '-n',
+      ns,
+      '--identity',
+      'printed-only',
+      '--owner',
+      'team-reports',
+      '--purpose',
+      'builds the nightly reports',
+    );
+    expect(printed).toContain('management: Observe');
+    expect(printed).toContain(`serviceAccountName: ${SA}`);
+    expect(printed).toContain('"management":"Managed"');
+    expect(await getIdentity(ns, 'printed-only')).toBeUndefined();
+  });
+
   it('nhictl adopt --apply creates the AgentIdentity in Observe mode naming both', () => {
     expect(adopted.created).toBe(true);
     expect(adopted.identity.spec).toMatchObject({
