@@ -35,12 +35,14 @@ import {
   withAdoptedSecret,
   workloadPatch,
 } from '../governance/adopt/adopt.ts';
+import { serviceAccountArg } from '../governance/adopt/observe.ts';
 import { FileAuditSink } from '../governance/audit/audit.ts';
 import { isOpaque, isOurs } from '../providers/kubernetes/names.ts';
 import { materialOf, rotatedSecret, secretState } from '../providers/kubernetes/secret-layout.ts';
 import { EventRecorder, eventSink } from '../runtime/events.ts';
 import { mergePatchOptions } from '../runtime/finalizers.ts';
 import { maskSecrets, registerSecretValue } from '../runtime/redact.ts';
+import { adoptObserved, humanObserveAdopt, type ObserveAdoptOptions } from './adopt-observe.ts';
 import { requestingUser } from './identity.ts';
 import { currentNamespace, loadKubeConfig } from './kube.ts';
 import { type OutputFormat, outputOption, printListing } from './output.ts';
@@ -497,14 +499,23 @@ export function registerAdoptCommand(program: Command): void {
   program
     .command('adopt <workload>')
     .description(
-      'move a hard-coded env value of a workload (deployment/NAME, statefulset, daemonset, cronjob) into a managed, rotated Secret of its AgentIdentity',
+      'move a hard-coded env value of a workload (deployment/NAME, statefulset, daemonset, cronjob) into a managed, rotated Secret of its AgentIdentity; or adopt a shadow serviceaccount/NAME (with --iam-role, --vault-role) as an observe-only AgentIdentity',
     )
     .option('-n, --namespace <namespace>', 'namespace of the workload')
-    .requiredOption('--container <name>', 'container holding the literal')
-    .requiredOption('--env <VAR>', 'env var whose literal value is adopted')
-    .requiredOption(
+    .option('--container <name>', 'container holding the literal (required for a workload)')
+    .option('--env <VAR>', 'env var whose literal value is adopted (required for a workload)')
+    .option(
       '--secret <name>',
-      'target Secret the workload will read (created, owned by the identity)',
+      'target Secret the workload will read (created, owned by the identity; required for a workload)',
+    )
+    .option(
+      '--iam-role <name>',
+      'serviceaccount/NAME: also observe this IAM role (trusted by this namespace only)',
+    )
+    .option('--vault-role <name>', 'serviceaccount/NAME: also observe this Vault kubernetes-auth role')
+    .option(
+      '--provider <name>',
+      'serviceaccount/NAME: the ClusterCredentialProvider the roles are read through',
     )
     .option('--key <key>', 'data key in the target Secret (default: the env var name)')
     .option('--name <name>', 'spec.secrets[].name (default: from the env var, DB_PASSWORD -> db-password)')
@@ -535,17 +546,33 @@ export function registerAdoptCommand(program: Command): void {
     .option('--wait <seconds>', 'how long to wait for the operator to adopt the value', '60')
     .option('--audit-log <file>', 'also append a hash-chained audit record to this file')
     .addOption(outputOption('text'))
-    .action(async (workload: string, options: AdoptOptions & { wait: string; output: OutputFormat }) => {
-      try {
-        const result = await adopt(loadKubeConfig(), workload, {
-          ...options,
-          waitMs: Number(options.wait) * 1000,
-        });
-        printListing(options.output, { data: result, human: () => human(result) });
-        if (!result.adopted || (result.applyRequested && !result.applied)) process.exitCode = 1;
-      } catch (error) {
-        // An apiserver error may quote what it was sent: mask before it reaches the terminal.
-        throw new Error(maskSecrets(error instanceof Error ? error.message : String(error)));
-      }
-    });
+    .action(
+      async (
+        workload: string,
+        options: AdoptOptions & ObserveAdoptOptions & { wait: string; output: OutputFormat },
+      ) => {
+        const serviceAccount = serviceAccountArg(workload);
+        if (serviceAccount) {
+          const result = await adoptObserved(loadKubeConfig(), serviceAccount, options);
+          printListing(options.output, { data: result, human: () => humanObserveAdopt(result) });
+          return;
+        }
+        const missing = (['container', 'env', 'secret'] as const).filter((o) => !options[o]);
+        if (missing.length > 0)
+          throw new Error(
+            `adopt ${workload}: required option${missing.length > 1 ? 's' : ''} ${missing.map((m) => `--${m}`).join(', ')} not specified`,
+          );
+        try {
+          const result = await adopt(loadKubeConfig(), workload, {
+            ...options,
+            waitMs: Number(options.wait) * 1000,
+          });
+          printListing(options.output, { data: result, human: () => human(result) });
+          if (!result.adopted || (result.applyRequested && !result.applied)) process.exitCode = 1;
+        } catch (error) {
+          // An apiserver error may quote what it was sent: mask before it reaches the terminal.
+          throw new Error(maskSecrets(error instanceof Error ? error.message : String(error)));
+        }
+      },
+    );
 }

@@ -39,7 +39,7 @@ export interface ProviderUse {
   providerRef: string | undefined;
 }
 
-/** Every aws and vault scope and secret of the identity, in spec order. */
+/** Every aws and vault scope and secret of the identity, in spec order, then the observed roles. */
 export function providerUses(identity: AgentIdentity): ProviderUse[] {
   const uses: ProviderUse[] = [];
   (identity.spec.scopes ?? []).forEach((scope, i) => {
@@ -51,6 +51,12 @@ export function providerUses(identity: AgentIdentity): ProviderUse[] {
     if (kind === 'kubernetes') return;
     uses.push({ kind, field: `spec.secrets[${i}]`, providerRef: secret.providerRef });
   });
+  // Observe mode reads roles through a provider too: the same namespace rules apply to it.
+  const observe = identity.spec.observe;
+  if (observe?.iamRoleName)
+    uses.push({ kind: 'aws', field: 'spec.observe.iamRoleName', providerRef: observe.providerRef });
+  if (observe?.vaultRoleName)
+    uses.push({ kind: 'vault', field: 'spec.observe.vaultRoleName', providerRef: observe.providerRef });
   return uses;
 }
 

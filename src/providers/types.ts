@@ -122,6 +122,30 @@ export interface RotateOptions {
   expectedCurrentVersion?: number;
 }
 
+/**
+ * An existing object this provider does not own, as read for an Observe-mode identity: never written.
+ * `digest` is a SHA-256 over everything read (trust, tags, policies), so a change shows up.
+ */
+export type ForeignRole =
+  | {
+      kind: 'iam-role';
+      name: string;
+      arn: string;
+      trustPolicy: unknown;
+      /** The cluster OIDC issuer(s) whose `sub` conditions name ServiceAccounts. */
+      issuers: string[];
+      lastUsed?: Date;
+      digest: string;
+    }
+  | {
+      kind: 'vault-role';
+      name: string;
+      boundServiceAccountNames: string[];
+      boundServiceAccountNamespaces: string[];
+      namespaceSelector: string;
+      digest: string;
+    };
+
 export interface CredentialProvider {
   readonly kind: ProviderKind;
   /** What provision() would change right now, without changing anything. */
@@ -153,6 +177,8 @@ export interface CredentialProvider {
    * nothing a workload uses. A backend without it leaves its objects as they are (ownership tags kept).
    */
   retain?(ref: IdentityRef, why: string): Promise<void>;
+  /** Optional, read-only (Observe mode): a role this provider does not own; undefined when it is absent. */
+  inspectForeignRole?(name: string): Promise<ForeignRole | undefined>;
 }
 
 // ---- writes completed before a failure ----

@@ -315,6 +315,17 @@ export const validations: PolicyValidation[] = [
     message: 'spec.secrets[].restartWorkload rolls a workload the requester may not patch',
   },
   {
+    // Observe mode reports on a ServiceAccount: only for a requester who may read it.
+    id: 'requester-may-read-observed-serviceaccount',
+    requester: true,
+    field: 'spec.observe.serviceAccountName',
+    expression:
+      "!has(object.spec.observe) || authorizer.group('').resource('serviceaccounts').namespace(object.metadata.namespace).name(object.spec.observe.serviceAccountName).check('get').allowed()",
+    messageExpression:
+      "'spec.observe.serviceAccountName ' + object.spec.observe.serviceAccountName + ' is a ServiceAccount the requester ' + request.userInfo.username + ' may not read in namespace ' + object.metadata.namespace + ' (an observe-only identity reports nothing its requester could not see)'",
+    message: 'spec.observe.serviceAccountName names a ServiceAccount the requester may not read',
+  },
+  {
     id: 'vault-paths-within-reach',
     field: 'spec.scopes[].paths[].path',
     expression: `variables.vaultScopes.all(s, s.paths.all(p, ${VAULT_WITHIN_REACH}))`,

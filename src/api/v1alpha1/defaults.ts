@@ -11,6 +11,7 @@ import type {
   AttestationAction,
   DeletionPolicy,
   EnvironmentRules,
+  ManagementMode,
   SecretSpec,
 } from './types.ts';
 
@@ -27,6 +28,8 @@ export const SpecDefaults = {
   quarantinePeriod: '24h',
   rotationInterval: '168h',
   deletionPolicy: 'Delete',
+  /** spec.management: the operator provisions unless told to observe only. */
+  management: 'Managed',
   /** spec.secrets[].restartWorkload: pods are not rolled after a rotation unless asked. */
   restartWorkload: false,
 } as const;
@@ -63,6 +66,11 @@ type Rotated = Pick<SecretSpec, 'rotationInterval' | 'overlap'>;
 /** What deleting the AgentIdentity does to its credentials (spec.deletionPolicy). */
 export function deletionPolicyOf(spec: Pick<AgentIdentitySpec, 'deletionPolicy'>): DeletionPolicy {
   return spec.deletionPolicy ?? SpecDefaults.deletionPolicy;
+}
+
+/** Managed (default) or Observe (spec.management): Observe records and reports, never changes anything. */
+export function managementOf(spec: Pick<AgentIdentitySpec, 'management'>): ManagementMode {
+  return spec.management ?? SpecDefaults.management;
 }
 
 /**

@@ -33,6 +33,8 @@ const agentIdentitySpec: Fields<AgentIdentitySpec> = {
   impact: true,
   locked: true,
   deletionPolicy: true,
+  management: true,
+  observe: true,
 };
 
 const secretSpec: Fields<SecretSpec> = {
@@ -70,6 +72,7 @@ const agentIdentityStatus: Fields<AgentIdentityStatus> = {
   attestationRequest: true,
   notified: true,
   activity: true,
+  observed: true,
 };
 
 const environmentRules: Fields<EnvironmentRules> = {

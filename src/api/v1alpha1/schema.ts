@@ -38,6 +38,7 @@ import {
   DeletionPolicies,
   Environments,
   GeneratorTypes,
+  ManagementModes,
   ProviderKinds,
   SecretBackends,
 } from './types.ts';
@@ -496,10 +497,49 @@ const agentIdentitySpec = obj(
       DeletionPolicies,
       SpecDefaults.deletionPolicy,
     ),
+    management: oneOf(
+      'Managed: the operator provisions, rotates and revokes credentials. Observe: it only records and reports the existing objects in spec.observe (adopted with nhictl adopt) and never creates, changes or deletes anything; switching to Managed provisions new, marked objects and leaves the observed ones as they are.',
+      ManagementModes,
+      SpecDefaults.management,
+    ),
+    observe: obj(
+      'Observe mode: the existing, unmanaged objects this identity reports on. Never changed or deleted.',
+      {
+        serviceAccountName: dnsSubdomain('A ServiceAccount in the identity namespace.'),
+        iamRoleName: str(
+          'An IAM role; reported only when its trust policy admits ServiceAccounts of this namespace alone.',
+          { maxLength: 64, pattern: '^[\\w+=,.@-]+$' },
+        ),
+        vaultRoleName: str(
+          'A Vault kubernetes-auth role; reported only when its bound namespaces are exactly this namespace.',
+          { maxLength: 128, pattern: '^[A-Za-z0-9_.-]+$' },
+        ),
+        providerRef: dnsSubdomain(
+          'The ClusterCredentialProvider the roles are read through (its allowedNamespaces apply). Default: the one named aws or vault.',
+        ),
+      },
+      { required: ['serviceAccountName'] },
+    ),
   },
   {
     required: ['owner', 'purpose', 'environment'],
     rules: [
+      {
+        id: 'observe-needs-observe-mode',
+        rule: "!has(self.observe) || (has(self.management) && self.management == 'Observe')",
+        message:
+          'spec.observe is only for spec.management: Observe (set management: Observe, or remove observe)',
+        fieldPath: '.observe',
+        reason: 'FieldValueForbidden',
+      },
+      {
+        id: 'observe-mode-needs-observe',
+        rule: "!has(self.management) || self.management != 'Observe' || has(self.observe)",
+        message:
+          'spec.management: Observe needs spec.observe.serviceAccountName (the ServiceAccount observed)',
+        fieldPath: '.management',
+        reason: 'FieldValueRequired',
+      },
       {
         id: 'ttl-covers-credentialTTL',
         rule: `!has(self.ttl) || !has(self.credentialTTL) || !${isDuration('self.ttl')} || !${isDuration('self.credentialTTL')} || duration(self.credentialTTL) <= duration(self.ttl)`,

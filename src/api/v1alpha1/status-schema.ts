@@ -12,7 +12,7 @@ import { bool, dnsSubdomain, int, list, obj, oneOf, type Schema, str, timestamp 
 import { AnomalyKinds, Phases } from './types.ts';
 
 export const conditionsSchema: Schema = list(
-  'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked. Each carries the generation it was computed from.',
+  'Conditions are the latest observations of the object. Types are adjectives: Ready, Provisioned, SecretsRotated, WorkloadBound, PolicyCompliant, Expired, Orphaned, Quarantined, Revoked, and Observed (spec.management Observe only). Each carries the generation it was computed from.',
   obj(
     'One observation, in the shape of a metav1.Condition.',
     {
@@ -233,6 +233,38 @@ export const agentIdentityStatusSchema: Schema = obj(
         ),
       },
       { required: ['window', 'observedAt', 'backends'] },
+    ),
+    observed: obj(
+      'Observe mode only: the existing objects in spec.observe as last read. Nothing about them is ever changed by the operator.',
+      {
+        objects: list(
+          'One entry per observed object.',
+          obj(
+            'One observed object.',
+            {
+              kind: oneOf('What it is.', ['ServiceAccount', 'IAMRole', 'VaultRole']),
+              name: str('Its name.', { maxLength: 253 }),
+              reported: bool(
+                'Found and bound to this namespace only; false: missing, refused or unreadable.',
+              ),
+              arn: str('The IAM role ARN.', { maxLength: 2048 }),
+              resourceVersion: str('The ServiceAccount resourceVersion, or a hash of the role as read.', {
+                maxLength: 128,
+              }),
+              boundTo: list(
+                'The ServiceAccounts (namespace/name) its trust admits, all in this namespace.',
+                str('namespace/name.', { maxLength: 512 }),
+                { maxItems: 32 },
+              ),
+              lastUsed: timestamp('Last use the backend reports (IAM RoleLastUsed).'),
+              message: str('Why it is not reported.', { maxLength: 1024 }),
+            },
+            { required: ['kind', 'name', 'reported'] },
+          ),
+          { maxItems: 3 },
+        ),
+      },
+      { required: ['objects'] },
     ),
     plan: list(
       'What the next reconcile would change, for dry-run and review.',

@@ -25,6 +25,22 @@ export type DataClassification = (typeof DataClassifications)[number];
 export const DeletionPolicies = ['Delete', 'Retain'] as const;
 export type DeletionPolicy = (typeof DeletionPolicies)[number];
 
+/** Managed: the operator provisions and converges credentials. Observe: it only records and reports existing ones. */
+export const ManagementModes = ['Managed', 'Observe'] as const;
+export type ManagementMode = (typeof ManagementModes)[number];
+
+/** Existing, unmanaged objects an Observe-mode identity reports on (adopted with `nhictl adopt`); never changed. */
+export interface ObservedRefs {
+  /** A ServiceAccount in the identity's own namespace. */
+  serviceAccountName: string;
+  /** An IAM role (AWS provider), reported only when its trust policy binds ServiceAccounts of this namespace alone. */
+  iamRoleName?: string;
+  /** A Vault kubernetes-auth role, reported only when its bound namespaces are exactly this namespace. */
+  vaultRoleName?: string;
+  /** The ClusterCredentialProvider the roles are read through (default: the one named like its kind). */
+  providerRef?: string;
+}
+
 export interface ObjectMeta {
   name: string;
   namespace?: string;
@@ -172,6 +188,10 @@ export interface AgentIdentitySpec {
   locked?: boolean;
   /** Delete (default): deleting the AgentIdentity revokes its credentials. Retain: they stay, marked retained. */
   deletionPolicy?: DeletionPolicy;
+  /** Managed (default) or Observe (record and report only; needs `observe`). */
+  management?: ManagementMode;
+  /** What an Observe-mode identity reports on. */
+  observe?: ObservedRefs;
 }
 
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
@@ -253,6 +273,27 @@ export interface AgentIdentityStatus {
   notified?: string[];
   /** Real use seen in the audit logs the operator follows (observe.ts; governance/activity). */
   activity?: ActivityStatus;
+  /** Observe mode only (observed.ts): what was found of the observed objects, never a secret. */
+  observed?: ObservedStatus;
+}
+
+/** One observed object as last read: byte-level identity (resourceVersion / a hash of the role). */
+export interface ObservedObjectStatus {
+  kind: 'ServiceAccount' | 'IAMRole' | 'VaultRole';
+  name: string;
+  /** Found and (for roles) bound to this namespace only; false: missing, refused or unreadable. */
+  reported: boolean;
+  arn?: string;
+  resourceVersion?: string;
+  /** IAM/Vault: the ServiceAccounts its trust admits (`ns/name`), this namespace only. */
+  boundTo?: string[];
+  lastUsed?: string;
+  /** Why it is not reported (no detail of an object bound to another namespace). */
+  message?: string;
+}
+
+export interface ObservedStatus {
+  objects: ObservedObjectStatus[];
 }
 
 /** One backend's requests in the activity window, from its audit log. */
@@ -471,6 +512,8 @@ export const Phases = [
   'Quarantined',
   'Revoking',
   'Revoked',
+  /** spec.management: Observe — existing objects recorded and reported, nothing provisioned. */
+  'Observing',
 ] as const;
 export type Phase = (typeof Phases)[number];
 

@@ -3,6 +3,7 @@
 // lifecycle decided, written down. Changes nothing outside status.
 
 import type { ActivityStatus, AgentIdentity } from '../../api/v1alpha1/types.ts';
+import { serviceAccountNameOf } from '../../providers/kubernetes/names.ts';
 import type { LifecycleResult, WorkloadState } from './decision.ts';
 import type { StatusDraft } from './status-draft.ts';
 
@@ -29,7 +30,7 @@ export function observeConditions(
     );
 
   const ref = identity.spec.workloadRef;
-  const sa = identity.spec.serviceAccountName ?? identity.metadata.name;
+  const sa = serviceAccountNameOf(identity);
   switch (workload.kind) {
     case 'none':
       observed.set(

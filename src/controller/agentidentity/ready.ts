@@ -41,3 +41,33 @@ export function markReady(draft: StatusDraft, decision?: Decision): AgentIdentit
   draft.set('phase', phase);
   return draft.status;
 }
+
+/**
+ * Observe mode: the phase is Observing. Ready is True (reason ObserveOnly) while every observed object
+ * is reported and nothing blocks: the identity does what it is meant to, which is to observe; False
+ * when it expired, is orphaned, violates the policy, or an observed object is missing or refused.
+ */
+export function markObserving(draft: StatusDraft): AgentIdentityStatus {
+  const ready = draft.conditionsOf('ready');
+  const blocking = (['Expired', 'Orphaned'] as const).find((t) => draft.is(t));
+  const notYet = (['PolicyCompliant', 'Observed'] as const).find((t) => !draft.is(t));
+  if (blocking)
+    ready.set(
+      'Ready',
+      'False',
+      blocking,
+      `the identity is ${blocking.toLowerCase()} (observe-only: nothing is revoked)`,
+    );
+  else if (notYet) {
+    const c = findCondition(draft.status.conditions, notYet);
+    ready.set('Ready', 'False', c?.reason ?? 'Reconciling', c?.message ?? `waiting for ${notYet}`);
+  } else
+    ready.set(
+      'Ready',
+      'True',
+      'ObserveOnly',
+      'observe-only: the operator records and reports, and provisions nothing',
+    );
+  draft.set('phase', 'Observing');
+  return draft.status;
+}

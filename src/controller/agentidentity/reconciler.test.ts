@@ -24,6 +24,26 @@ describe('status writes', () => {
   });
 });
 
+describe('observe mode', () => {
+  it('records the observed ServiceAccount and writes nothing anywhere: no finalizer, no RBAC', async () => {
+    const h = new ScriptedVaultHarness(false);
+    h.identity.spec = {
+      ...h.identity.spec,
+      management: 'Observe',
+      observe: { serviceAccountName: 'legacy-bot' },
+    };
+    await h.settle();
+    expect(h.identity.metadata.finalizers ?? []).toEqual([]);
+    expect(h.roleBinding()).toBeUndefined();
+    expect(h.condition('Observed')).toMatchObject({ status: 'True', reason: 'ObserveOnly' });
+    expect(h.condition('Ready')).toMatchObject({ status: 'True', reason: 'ObserveOnly' });
+    expect(h.identity.status?.phase).toBe('Observing');
+    expect(h.identity.status?.observed?.objects).toEqual([
+      { kind: 'ServiceAccount', name: 'legacy-bot', reported: true },
+    ]);
+  });
+});
+
 describe('condition ownership', () => {
   /** Every condition write during `run`: which condition, and which module's code asked for the writer. */
   async function writesDuring(run: () => Promise<void>) {
@@ -106,6 +126,19 @@ describe('condition ownership', () => {
         h.vault.failRevoke = false;
         h.later(60_000);
         await h.reconcile();
+      },
+    ],
+    [
+      'observe-only',
+      async (h) => {
+        h.identity.spec = {
+          ...h.identity.spec,
+          scopes: [],
+          management: 'Observe',
+          observe: { serviceAccountName: 'bot', vaultRoleName: 'legacy' },
+        };
+        await h.settle();
+        expect(h.condition('Observed')?.status).toBe('False');
       },
     ],
   ];

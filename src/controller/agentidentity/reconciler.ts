@@ -8,7 +8,8 @@
 // and offboarding failures go back to the queue.
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
-import type { PlannedChange } from '../../api/v1alpha1/types.ts';
+import { managementOf } from '../../api/v1alpha1/defaults.ts';
+import type { AgentIdentity, PlannedChange } from '../../api/v1alpha1/types.ts';
 import { assessRisk } from '../../governance/risk/index.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import type { ReconcileOutcome } from '../../runtime/controller.ts';
@@ -24,6 +25,7 @@ import { identityRef } from './identity.ts';
 import { decideLifecycle, nextDeadline } from './lifecycle.ts';
 import { DeliveredNotifications, notifyOwners } from './notifications.ts';
 import { observeConditions } from './observe.ts';
+import { forgetObserved, recordObserved } from './observed.ts';
 import type { ReconcilerDeps } from './ports.ts';
 import {
   correctDrift,
@@ -35,7 +37,7 @@ import {
   recordIntent,
 } from './provision.ts';
 import { markActive, quarantine, quarantineEndsAt, quarantineFailed, restore } from './quarantine.ts';
-import { markReady } from './ready.ts';
+import { markObserving, markReady } from './ready.ts';
 import { scheduledPlan, transitionsToEvents } from './report.ts';
 import { restartConsumers } from './restart.ts';
 import { offboard, revoke, revokeFailed } from './revoke.ts';
@@ -80,6 +82,12 @@ export class AgentIdentityReconciler {
     const deleting = Boolean(identity.metadata.deletionTimestamp);
     const uid = identity.metadata.uid ?? '';
     if (deleting && this.finalized.get(key) === uid) return;
+    // Observe mode touches no backend and adds no finalizer. An identity that was Managed before
+    // keeps its finalizer: on deletion its own marked credentials are offboarded as usual.
+    const hasFinalizer = Boolean(identity.metadata.finalizers?.includes(Marks.finalizer));
+    if (managementOf(identity.spec) === 'Observe' && !(deleting && hasFinalizer)) {
+      return deleting ? undefined : this.observeOnly(key, identity, now);
+    }
     if (!deleting && !identity.metadata.finalizers?.includes(Marks.finalizer) && !this.deps.dryRun) {
       identity = await this.deps.store.addFinalizer(identity, Marks.finalizer);
     }
@@ -100,6 +108,7 @@ export class AgentIdentityReconciler {
     });
     const { decision } = lifecycle;
     const draft = new StatusDraft(identity, now);
+    forgetObserved(draft);
     observeConditions(
       draft,
       identity,
@@ -158,6 +167,57 @@ export class AgentIdentityReconciler {
     await this.deps.store.writeStatus(identity, status);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
   };
+
+  /**
+   * spec.management: Observe. Gathers and decides as for any identity, then only records: the
+   * observational conditions, the observed objects (observed.ts), activity, risk, Ready and the phase,
+   * and the owner's notices (expiry and inactivity only notify). No step runs, no backend is written.
+   * The observed objects are not watched: they are read again every drift interval.
+   */
+  private async observeOnly(key: string, identity: AgentIdentity, now: Date): Promise<ReconcileOutcome> {
+    const ref = identityRef(identity);
+    const gathered = await gather(this.observer, ref, key, now, identity);
+    const lifecycle = decideLifecycle({
+      identity,
+      now,
+      workload: gathered.workload,
+      lastUsed: gathered.observed.lastUsed,
+      policyViolations: gathered.violations,
+      attestation: readAttestation(identity, gathered.policy, now, false),
+    });
+    const draft = new StatusDraft(identity, now);
+    observeConditions(
+      draft,
+      identity,
+      gathered.workload,
+      gathered.violations,
+      lifecycle,
+      gathered.observed.lastUsed,
+      now,
+      gathered.observed.activity,
+    );
+    await recordObserved(this.deps, identity, draft, gathered.violations);
+    const { workload } = gathered;
+    const hardCodedSecrets = workload.kind === 'present' ? workload.hardCodedSecrets : undefined;
+    draft.set('risk', assessRisk({ identity: { ...identity, status: draft.status }, now, hardCodedSecrets }));
+    const status = markObserving(draft);
+    await notifyOwners(this.deps, identity, gathered.policy, draft, lifecycle, [], now, this.delivered);
+    await transitionsToEvents(this.deps, identity, draft.transitions);
+    if (!this.deps.dryRun) await reportAnomalies(this.deps, identity, draft.status.activity);
+    if (!this.deps.dryRun) await this.deps.store.writeStatus(identity, status);
+    const { deadlines } = lifecycle;
+    const wakeAt = nextDeadline(
+      now,
+      deadlines.expiryWarningAt,
+      deadlines.expiresAt,
+      deadlines.inactiveAt,
+      deadlines.inactivityWarningAt,
+      new Date(now.getTime() + this.deps.driftIntervalMs),
+    );
+    return wakeAt
+      ? { requeueAfterMs: Math.min(MAX_REQUEUE_MS, Math.max(1000, wakeAt.getTime() - now.getTime() + 50)) }
+      : undefined;
+  }
 
   /** The one step the lifecycle decision names. */
   private async runStep(

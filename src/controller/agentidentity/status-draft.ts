@@ -18,6 +18,7 @@ export const ConditionOwners = {
   Revoked: 'revoke',
   AttestationDue: 'attestation',
   Ready: 'ready',
+  Observed: 'observed',
 } as const;
 
 export type ConditionType = keyof typeof ConditionOwners;

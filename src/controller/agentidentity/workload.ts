@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { HardCodedSecret } from '../../governance/risk/factors.ts';
 import type { PodSpecLike } from '../../governance/secrets/detect.ts';
+import { serviceAccountNameOf } from '../../providers/kubernetes/names.ts';
 import { httpStatus } from '../../runtime/errors.ts';
 import type { WorkloadState } from './decision.ts';
 
@@ -32,7 +33,7 @@ export interface WorkloadPort {
 }
 
 export function managedServiceAccountName(identity: AgentIdentity): string {
-  return identity.spec.serviceAccountName ?? identity.metadata.name;
+  return serviceAccountNameOf(identity);
 }
 
 /** The pod spec inside a workload of any common shape (Pod, Deployment-like, CronJob). */

@@ -268,6 +268,32 @@ describe('attribution', () => {
     );
     expect(records.map((r) => r.identity.name)).toEqual(['bot']);
   });
+
+  it('attribute to an observe-only identity the calls of its observed ServiceAccount and of reported roles only', () => {
+    const watcher = agentIdentity(
+      'watcher',
+      inNamespace('team-a'),
+      withStatus({
+        serviceAccount: 'stale-managed-name',
+        observed: {
+          objects: [
+            { kind: 'ServiceAccount', name: 'bot', reported: true },
+            { kind: 'VaultRole', name: 'someone-elses-role', reported: false, message: 'refused' },
+          ],
+        },
+      }),
+    );
+    watcher.spec.management = 'Observe';
+    watcher.spec.observe = { serviceAccountName: 'bot', vaultRoleName: 'someone-elses-role' };
+    const records = attribute(events, [watcher]);
+    expect(records.filter((r) => r.backend === 'kubernetes').map((r) => r.time)).toEqual([
+      '2026-12-01T10:00:00.000Z',
+      '2026-12-01T10:01:00.000Z',
+    ]);
+    // The Vault role is refused in status: its calls are not this identity's.
+    expect(records.map((r) => r.backend)).toEqual(['kubernetes', 'kubernetes']);
+    expect(records.every((r) => r.identity.name === 'watcher')).toBe(true);
+  });
 });
 
 describe('reading files', () => {

@@ -3,6 +3,7 @@
 // metadata), its Vault kubernetes auth role, its IAM role. Names come from the modules that create
 // them (providers/kubernetes/names.ts, providers/vault/names.ts), preferring what status recorded.
 
+import { managementOf } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import { serviceAccountNameOf } from '../../providers/kubernetes/names.ts';
 import { identityNames } from '../../providers/vault/names.ts';
@@ -25,6 +26,7 @@ export interface IdentityPrincipals {
 
 export function principalsOf(identity: AgentIdentity): IdentityPrincipals {
   const namespace = identity.metadata.namespace ?? 'default';
+  if (managementOf(identity.spec) === 'Observe' && identity.spec.observe) return observedPrincipals(identity);
   const serviceAccount = {
     namespace,
     name: identity.status?.serviceAccount ?? serviceAccountNameOf(identity),
@@ -49,6 +51,29 @@ export function principalsOf(identity: AgentIdentity): IdentityPrincipals {
       purpose: identity.spec.purpose ?? '',
     },
     serviceAccount,
+    ...(vaultRole ? { vaultRole } : {}),
+    ...(awsRoleName ? { awsRoleName } : {}),
+  };
+}
+
+/**
+ * Observe mode: the observed ServiceAccount, and the roles status reports (a role is reported only
+ * when its trust binds this namespace alone, so no other tenant's activity is attributed here).
+ */
+function observedPrincipals(identity: AgentIdentity): IdentityPrincipals {
+  const namespace = identity.metadata.namespace ?? 'default';
+  const reported = (kind: 'IAMRole' | 'VaultRole') =>
+    identity.status?.observed?.objects.find((o) => o.kind === kind && o.reported)?.name;
+  const vaultRole = reported('VaultRole');
+  const awsRoleName = reported('IAMRole');
+  return {
+    identity: {
+      namespace,
+      name: identity.metadata.name,
+      owner: identity.spec.owner?.team ?? '',
+      purpose: identity.spec.purpose ?? '',
+    },
+    serviceAccount: { namespace, name: serviceAccountNameOf(identity) },
     ...(vaultRole ? { vaultRole } : {}),
     ...(awsRoleName ? { awsRoleName } : {}),
   };

@@ -367,3 +367,50 @@ describe('summary', () => {
     expect(summary.total).toBe(items.length);
   });
 });
+
+describe('classify: identities adopted observe-only', () => {
+  const watcher = agentIdentity(
+    'legacy-batch',
+    inNamespace('agents'),
+    withUid('uid-watch'),
+    withOwner({ team: 'batch-team' }),
+    withPurpose('nightly batch'),
+    withStatus({
+      observed: {
+        objects: [
+          { kind: 'ServiceAccount', name: 'legacy-batch', reported: true },
+          { kind: 'IAMRole', name: 'legacy-irsa', reported: true },
+          { kind: 'IAMRole', name: 'other-team', reported: false, message: 'refused' },
+        ],
+      },
+    }),
+  );
+  watcher.spec.management = 'Observe';
+  watcher.spec.observe = { serviceAccountName: 'legacy-batch', iamRoleName: 'legacy-irsa' };
+  const items = classify(
+    raw({
+      identities: [BOT, watcher],
+      aws: {
+        issuers: [ISSUER],
+        roles: [role('legacy-irsa', ['agents/legacy-batch']), role('other-team', ['team-b/bot'])],
+        users: [],
+      },
+    }),
+  );
+
+  it('calls the observed ServiceAccount and role observed, not shadow, with the identity as owner', () => {
+    for (const [type, name] of [
+      ['ServiceAccount', 'legacy-batch'],
+      ['IAMRole', 'legacy-irsa'],
+    ] as const) {
+      const item = find(items, type, name);
+      expect(kinds(item)).toContain('observed');
+      expect(kinds(item)).not.toContain('shadow');
+      expect(item).toMatchObject({ managed: false, owner: 'batch-team', identity: 'agents/legacy-batch' });
+    }
+  });
+
+  it('a role the identity may not observe (refused in its status) stays shadow', () => {
+    expect(kinds(find(items, 'IAMRole', 'other-team'))).toContain('shadow');
+  });
+});

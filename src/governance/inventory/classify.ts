@@ -4,6 +4,7 @@
 
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
+import { serviceAccountNameOf } from '../../providers/kubernetes/names.ts';
 import { assessRisk, summarizeRisk } from '../risk/risk.ts';
 import { describeLocation, hardCodedSecretOf } from '../secrets/detect.ts';
 import { isSystemServiceAccount } from './system.ts';
@@ -39,6 +40,25 @@ interface Context {
   secretsByWorkload: Map<string, RawSecretFinding[]>;
   /** `ns/Kind/name` of a workload -> the AgentIdentity whose workloadRef names it. */
   identityByWorkload: Map<string, AgentIdentity>;
+  /** `ServiceAccount:ns/name`, `IAMRole:name`, `VaultRole:name` -> the Observe-mode identity reporting it. */
+  observedBy: Map<string, AgentIdentity>;
+}
+
+/**
+ * What Observe-mode identities observe: their ServiceAccount (in their own namespace), and the roles
+ * their status reports (a role is reported only when its trust binds that namespace alone).
+ */
+function observedObjects(identities: readonly AgentIdentity[]): Map<string, AgentIdentity> {
+  const out = new Map<string, AgentIdentity>();
+  for (const identity of identities) {
+    const refs = identity.spec.management === 'Observe' ? identity.spec.observe : undefined;
+    if (!refs) continue;
+    out.set(`ServiceAccount:${key(identity.metadata.namespace ?? '', refs.serviceAccountName)}`, identity);
+    for (const o of identity.status?.observed?.objects ?? []) {
+      if (o.reported && o.kind !== 'ServiceAccount') out.set(`${o.kind}:${o.name}`, identity);
+    }
+  }
+  return out;
 }
 
 const workloadKey = (namespace: string | undefined, kind: string, name: string) =>
@@ -75,9 +95,32 @@ interface Ownership {
 }
 
 /** Who owns an object, from our marks (labels, annotations, tags, Vault owner records). */
-function ownership(marks: Record<string, string>, ctx: Context, what: string, ownerUid?: string): Ownership {
+function ownership(
+  marks: Record<string, string>,
+  ctx: Context,
+  what: string,
+  ownerUid?: string,
+  observedAs?: string,
+): Ownership {
   const uid = marks[Marks.identityUid] ?? ownerUid;
   const identity = uid ? ctx.identitiesByUid.get(uid) : undefined;
+  const observer = !identity && observedAs ? ctx.observedBy.get(observedAs) : undefined;
+  if (observer) {
+    return {
+      managed: false,
+      identity: observer,
+      owner: observer.spec.owner.team,
+      purpose: observer.spec.purpose,
+      environment: observer.spec.environment,
+      findings: [
+        {
+          kind: 'observed',
+          severity: 'info',
+          message: `${what} is observed (not managed) by AgentIdentity ${ref(observer)}: recorded and reported, never changed; switch it to Managed to move the workload to managed credentials`,
+        },
+      ],
+    };
+  }
   if (identity) {
     return {
       managed: true,
@@ -172,7 +215,7 @@ function identityItem(identity: AgentIdentity, ctx: Context): InventoryItem {
     state: identityState(identity),
     managed: true,
     identity: ref(identity),
-    boundTo: [key(namespace, identity.spec.serviceAccountName ?? identity.metadata.name)],
+    boundTo: [key(namespace, serviceAccountNameOf(identity))],
     risk,
     ...(identity.status?.activity?.rightSizing ? { rightSizing: identity.status.activity.rightSizing } : {}),
     findings,
@@ -192,7 +235,13 @@ function serviceAccountItem(sa: RawServiceAccount, ctx: Context): InventoryItem 
   if (system)
     return { ...base, type: 'System', managed: false, owner: 'kubernetes', purpose: system, findings: [] };
   const ownerRef = sa.ownerReferences?.find((o) => o.kind === 'AgentIdentity')?.uid;
-  const own = ownership(merged(sa), ctx, `ServiceAccount ${key(sa.namespace, sa.name)}`, ownerRef);
+  const own = ownership(
+    merged(sa),
+    ctx,
+    `ServiceAccount ${key(sa.namespace, sa.name)}`,
+    ownerRef,
+    `ServiceAccount:${key(sa.namespace, sa.name)}`,
+  );
   const extra: Finding[] =
     !own.managed && pods === 0
       ? [
@@ -311,7 +360,7 @@ function iamRoleItem(role: RawIamRole, issuers: string[], ctx: Context): Invento
       state,
       boundTo: binding.subjects.map((s) => s.text),
     },
-    ownership(role.tags, ctx, what),
+    ownership(role.tags, ctx, what, undefined, `IAMRole:${role.name}`),
     trustFindings(binding, ctx, what),
   );
 }
@@ -359,7 +408,7 @@ function vaultRoleItem(role: RawVaultRole, ctx: Context): InventoryItem {
       state,
       boundTo: binding.subjects.map((s) => s.text),
     },
-    ownership(role.ownerRecord ?? {}, ctx, what),
+    ownership(role.ownerRecord ?? {}, ctx, what, undefined, `VaultRole:${role.name}`),
     trustFindings(binding, ctx, what),
   );
 }
@@ -424,6 +473,7 @@ export function classify(raw: RawInventory): InventoryItem[] {
     saItems: new Map(),
     secretsByWorkload,
     identityByWorkload,
+    observedBy: observedObjects(raw.identities),
   };
   for (const pod of raw.pods) {
     const k = key(pod.namespace, pod.serviceAccountName);

@@ -23,6 +23,8 @@ export type InventoryType = (typeof InventoryTypes)[number];
 export type FindingKind =
   /** Not owned by an AgentIdentity and no owner annotation or tag. */
   | 'shadow'
+  /** Adopted observe-only: an AgentIdentity in spec.management Observe records and reports it (never changes it). */
+  | 'observed'
   /** Trusts or is bound to a ServiceAccount that does not exist (anyone who creates it inherits the grant). */
   | 'dangling-trust'
   /** Trusts or is bound to ServiceAccounts by wildcard, selector, or not at all. */

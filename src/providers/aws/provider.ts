@@ -2,6 +2,7 @@
 // identity's `aws` scopes, its Secrets Manager secrets, drift correction and two-phase revocation.
 // Everything goes through the narrow ports in port.ts; the clock and config come in here too.
 
+import { createHash } from 'node:crypto';
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import type {
   ClusterCredentialProviderSpec,
@@ -13,6 +14,7 @@ import { type Clock, systemClock } from '../../runtime/clock.ts';
 import { generateSecretValue } from '../generators.ts';
 import {
   type CredentialProvider,
+  type ForeignRole,
   type IdentityRef,
   InvalidConfigError,
   type Observation,
@@ -230,6 +232,38 @@ export class AwsProvider implements CredentialProvider {
     for (const name of new Set([...named, ...tagged])) {
       await secrets.deleteOwnedSecret(this.sm, name, uid, how);
     }
+  }
+
+  /** Observe mode: reads an IAM role it does not own (trust, tags, inline and attached policies); writes nothing. */
+  async inspectForeignRole(name: string): Promise<ForeignRole | undefined> {
+    const role = await this.iam.getRole(name);
+    if (!role) return undefined;
+    const tags = (await this.iam.listRoleTags(name)) ?? {};
+    const inline = await this.iam.listRolePolicies(name);
+    const documents = await Promise.all(inline.map((p) => this.iam.getRolePolicy(name, p)));
+    const attached = await this.iam.listAttachedRolePolicies(name);
+    const digest = createHash('sha256')
+      .update(
+        JSON.stringify([
+          role.trustPolicy,
+          role.maxSessionDuration,
+          role.boundaryArn ?? '',
+          tags,
+          inline,
+          documents,
+          attached,
+        ]),
+      )
+      .digest('hex');
+    return {
+      kind: 'iam-role',
+      name: role.name,
+      arn: role.arn,
+      trustPolicy: role.trustPolicy,
+      issuers: this.config.irsa ? [this.config.irsa.issuer] : [],
+      ...(role.lastUsed ? { lastUsed: role.lastUsed } : {}),
+      digest,
+    };
   }
 
   async observe(ref: IdentityRef, options: { correctDrift: boolean }): Promise<Observation> {

@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import { Marks, ObjectMarks } from '../../api/v1alpha1/annotations.ts';
+import { managementOf } from '../../api/v1alpha1/defaults.ts';
 import { type AgentIdentity, API_VERSION, type SecretSpec } from '../../api/v1alpha1/types.ts';
 import { type IdentityRef, InvalidConfigError } from '../types.ts';
 
@@ -25,7 +26,10 @@ export function boundedName(name: string): string {
   return `${name.slice(0, MAX_NAME - 11).replace(/[-.]+$/, '')}-${hash}`;
 }
 
+/** The identity's ServiceAccount: the managed one, or in Observe mode the observed one (never written). */
 export function serviceAccountNameOf(identity: AgentIdentity): string {
+  if (managementOf(identity.spec) === 'Observe' && identity.spec.observe)
+    return identity.spec.observe.serviceAccountName;
   return identity.spec.serviceAccountName ?? identity.metadata.name;
 }
 

@@ -26,6 +26,11 @@ export interface OperatorPolicyOptions {
    * to ask pg_stat_activity when identities' users were last active.
    */
   databaseActivityRole?: string;
+  /**
+   * Read (never write) every kubernetes auth role, so that AgentIdentities in spec.management
+   * Observe can report roles the operator does not own (spec.observe.vaultRoleName). Default false.
+   */
+  observeRoles?: boolean;
 }
 
 export function operatorPolicy(options: OperatorPolicyOptions): string {
@@ -90,6 +95,14 @@ export function operatorPolicy(options: OperatorPolicyOptions): string {
       '# Last use: when the listed leases were issued and renewed (a lookup needs the lease id).',
       'path "sys/leases/lookup" {',
       '  capabilities = ["update"]',
+      '}',
+    );
+  }
+  if (options.observeRoles) {
+    lines.push(
+      '# Observe mode: read-only access to the kubernetes auth roles it does not own.',
+      `path "auth/${auth}/role/*" {`,
+      '  capabilities = ["read"]',
       '}',
     );
   }

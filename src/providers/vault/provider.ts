@@ -10,6 +10,7 @@
 // the record is written before the role and deleted after it; the policy's header comment marks it.
 // Quarantine is preserved by provision() and observe(): only restore() lifts it.
 
+import { createHash } from 'node:crypto';
 import { credentialTtlMs } from '../../api/v1alpha1/defaults.ts';
 import type {
   ClusterCredentialProvider,
@@ -21,6 +22,7 @@ import type {
 import type { Clock } from '../../runtime/clock.ts';
 import {
   type CredentialProvider,
+  type ForeignRole,
   type IdentityRef,
   InvalidConfigError,
   type LoginHooks,
@@ -107,6 +109,20 @@ export class VaultProvider implements CredentialProvider {
   static fromSpec(spec: VaultProviderSpec, deps: VaultProviderDeps = {}): VaultProvider {
     const { options, port, clock, loginTargets } = vaultProviderParts(spec, deps);
     return new VaultProvider(options, port, clock, loginTargets ? { loginTargets } : {});
+  }
+
+  /** Observe mode: reads a kubernetes-auth role it does not own; writes nothing. */
+  async inspectForeignRole(name: string): Promise<ForeignRole | undefined> {
+    const role = await this.port.readRole(this.mount, name);
+    if (!role) return undefined;
+    return {
+      kind: 'vault-role',
+      name,
+      boundServiceAccountNames: role.boundServiceAccountNames,
+      boundServiceAccountNamespaces: role.boundServiceAccountNamespaces,
+      namespaceSelector: role.boundServiceAccountNamespaceSelector,
+      digest: createHash('sha256').update(JSON.stringify(role)).digest('hex'),
+    };
   }
 
   private get mount(): string {
