@@ -37,8 +37,8 @@ export interface Trigger {
 
 export interface WatchOptions<T> {
   /**
-   * False for a change that needs no reconcile (e.g. the operator's own status write); relists and
-   * resyncs are not filtered.
+   * False for a change that needs no reconcile (e.g. the operator's own status write). Relists and
+   * resyncs are not filtered; the filter still sees relisted objects, to know them when they change.
    */
   filter?: (obj: T) => boolean;
 }
@@ -56,7 +56,11 @@ export function watch<T extends KubernetesObject>(
     source,
     subscribe: (enqueue) =>
       source.onChange((obj, change) => {
-        if (change?.relist) return map(obj).forEach((key) => enqueue(key, 'low'));
+        if (change?.relist) {
+          options.filter?.(obj);
+          for (const key of map(obj)) enqueue(key, 'low');
+          return;
+        }
         if (options.filter && !options.filter(obj)) return;
         for (const key of map(obj)) enqueue(key, 'high');
       }),

@@ -57,7 +57,13 @@ describe('WorkQueue priorities', () => {
     for (let i = 0; i < 4; i++) queue.add(`ns/event-${i}`, 'high');
     expect(await takeAll(queue, 1)).toEqual(['ns/event-0']);
     await clock.advance(5_000);
-    expect(await takeAll(queue, 5)).toEqual(['ns/low-1', 'ns/event-1', 'ns/low-2', 'ns/event-2', 'ns/event-3']);
+    expect(await takeAll(queue, 5)).toEqual([
+      'ns/low-1',
+      'ns/event-1',
+      'ns/low-2',
+      'ns/event-2',
+      'ns/event-3',
+    ]);
   });
 
   it('serves low keys in order when nothing else waits', async () => {

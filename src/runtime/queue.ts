@@ -219,7 +219,8 @@ export class WorkQueue {
     this.tookAgedLow = agedTurn;
     if (agedTurn && !oldestLow.done)
       return { level: this.low, key: oldestLow.value[0], queuedAt: oldestLow.value[1] };
-    if (!oldestHigh.done) return { level: this.high, key: oldestHigh.value[0], queuedAt: oldestHigh.value[1] };
+    if (!oldestHigh.done)
+      return { level: this.high, key: oldestHigh.value[0], queuedAt: oldestHigh.value[1] };
     if (!oldestLow.done) return { level: this.low, key: oldestLow.value[0], queuedAt: oldestLow.value[1] };
     return undefined;
   }
