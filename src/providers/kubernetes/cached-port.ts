@@ -6,7 +6,7 @@
 //    duplicated, and writes still carry the resourceVersion precondition of what was read;
 //  - lists by our identity-uid label (adoption, stale objects, revocation) and Pods by
 //    ServiceAccount (bound pods, last use);
-//  - peek(): a Secret as the cache keeps it, without values (for the plan to see that nothing is to
+//  - cachedView(): a Secret as the cache keeps it, without values (for the plan to see that nothing is to
 //    do); a Secret's get is always live, as every use of one reads or writes its values.
 // Every write goes to the apiserver. What this process wrote or deleted is remembered for a short
 // while (`freshForMs`), so a read right after a write does not see the cache's older copy; after
@@ -35,7 +35,7 @@ export type OwnedCaches = { [K in ManagedKind]: KindCache<ManagedObjects[K]> } &
 /** A port that can also show what a cache holds without a request (cached-port.ts). */
 export interface PeekingPort extends KubernetesPort {
   /** The cached view of an object (a Secret without values, never to be written), or undefined: ask get(). */
-  peek?<K extends ManagedKind>(kind: K, namespace: string, name: string): ManagedObjects[K] | undefined;
+  cachedView?<K extends ManagedKind>(kind: K, namespace: string, name: string): ManagedObjects[K] | undefined;
 }
 
 export interface CachedPortOptions {
@@ -90,7 +90,7 @@ export function cachedKubernetesPort(
       }
       return live.get(kind, namespace, name);
     },
-    peek<K extends ManagedKind>(kind: K, namespace: string, name: string) {
+    cachedView<K extends ManagedKind>(kind: K, namespace: string, name: string) {
       if (fresh(keyOf(kind, namespace, name))) return undefined;
       const cache = caches[kind] as KindCache<ManagedObjects[K]>;
       return cache.hasSynced() ? cache.get(name, namespace) : undefined;

@@ -170,7 +170,7 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
   const peeking = port as PeekingPort;
   const perSecret = await Promise.all(
     [...targets].map(async ([name, spec]) => {
-      const view = peeking.peek?.('Secret', ns, name);
+      const view = peeking.cachedView?.('Secret', ns, name);
       if (view && ownsObject('Secret', view, uid)) {
         const probe = { ...options, generate: () => '' };
         if (secretActions(ref, name, spec, view, plan.quarantined, probe).length === 0) return [];
