@@ -38,6 +38,10 @@ export function ownedObjectCaches(sources: OwnedObjectSources): OwnedCaches {
       hasSynced: () => sources.pods.hasSynced(),
       usingServiceAccount: (namespace, sa) => pods.lookup(`${namespace}/${sa}`),
     },
+    tokenSecrets: {
+      hasSynced: () => sources.tokenSecrets.hasSynced(),
+      inNamespace: (namespace) => [...sources.tokenSecrets.list(namespace)],
+    },
   };
 }
 

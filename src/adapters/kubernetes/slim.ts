@@ -111,3 +111,15 @@ export function podSlim(obj: k8s.V1Pod): k8s.V1Pod {
   }
   return pod;
 }
+
+/** A ServiceAccount token Secret: metadata and type only (no data at all; read for issuance and last use). */
+export function tokenSecretMetadata(obj: k8s.V1Secret): k8s.V1Secret {
+  const slim: k8s.V1Secret & { [CACHED_VIEW]?: true } = {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: slimMeta(obj.metadata, true),
+    [CACHED_VIEW]: true,
+  };
+  if (obj.type !== undefined) slim.type = obj.type;
+  return slim;
+}

@@ -9,7 +9,13 @@ import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
 import { InformerSource, type ManagedInformer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
-import { podSlim, secretWithoutValues, withoutManagedFields, workloadSlim } from './slim.ts';
+import {
+  podSlim,
+  secretWithoutValues,
+  tokenSecretMetadata,
+  withoutManagedFields,
+  workloadSlim,
+} from './slim.ts';
 
 export interface SourceOptions {
   logger: Logger;
@@ -93,6 +99,7 @@ export function slimInformer<T extends k8s.KubernetesObject>(
   list: () => Promise<k8s.KubernetesListObject<T>>,
   slim: (obj: T) => T,
   labelSelector?: string,
+  fieldSelector?: string,
 ): ManagedInformer<T> {
   const watch = new k8s.Watch(kc);
   const slimming = {
@@ -114,7 +121,7 @@ export function slimInformer<T extends k8s.KubernetesObject>(
     const listed = await list();
     return { ...listed, items: listed.items.map(slim) };
   };
-  return new k8s.ListWatch<T>(path, slimming, slimList, false, labelSelector);
+  return new k8s.ListWatch<T>(path, slimming, slimList, false, labelSelector, fieldSelector);
 }
 
 /** The caches of what the Kubernetes provider manages, plus Pods (providers/kubernetes/cached-port.ts). */
@@ -124,8 +131,12 @@ export interface OwnedObjectSources {
   roleBindings: InformerSource<k8s.V1RoleBinding>;
   /** Without their values (slim.ts secretWithoutValues). */
   secrets: InformerSource<k8s.V1Secret>;
+  /** Legacy ServiceAccount token Secrets (by type), metadata only: their issuance and last use. */
+  tokenSecrets: InformerSource<k8s.V1Secret>;
   pods: InformerSource<k8s.V1Pod>;
 }
+
+export const TOKEN_SECRET_SELECTOR = 'type=kubernetes.io/service-account-token';
 
 /**
  * ServiceAccounts, Roles, RoleBindings and Secrets carrying the nhi.dev/identity-uid label (only what
@@ -148,10 +159,11 @@ export function ownedObjectSources(
     list: () => Promise<k8s.KubernetesListObject<T>>,
     slim: (obj: T) => T,
     selector: string | undefined = labelSelector,
+    fieldSelector?: string,
   ) =>
     new InformerSource<T>({
       name,
-      create: () => slimInformer(kc, path, list, slim, selector),
+      create: () => slimInformer(kc, path, list, slim, selector, fieldSelector),
       logger,
       metrics,
     });
@@ -192,6 +204,17 @@ export function ownedObjectSources(
           ? core.listNamespacedSecret({ namespace: ns, labelSelector })
           : core.listSecretForAllNamespaces({ labelSelector }),
       secretWithoutValues,
+    ),
+    tokenSecrets: source(
+      'token-secrets',
+      pathOf('/api/v1', 'secrets'),
+      () =>
+        ns
+          ? core.listNamespacedSecret({ namespace: ns, fieldSelector: TOKEN_SECRET_SELECTOR })
+          : core.listSecretForAllNamespaces({ fieldSelector: TOKEN_SECRET_SELECTOR }),
+      tokenSecretMetadata,
+      undefined,
+      TOKEN_SECRET_SELECTOR,
     ),
     pods: source(
       'pods',

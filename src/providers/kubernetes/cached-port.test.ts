@@ -103,11 +103,11 @@ describe('the cached Kubernetes port', () => {
   it('revokes what was created a moment ago even though the caches never saw it', async () => {
     await provider.provision(bot());
     await provider.revoke(bot());
-    expect(store.writes.filter((w) => w.verb === 'delete').map((w) => w.kind).sort()).toEqual([
-      'Role',
-      'RoleBinding',
-      'Secret',
-      'ServiceAccount',
-    ]);
+    expect(
+      store.writes
+        .filter((w) => w.verb === 'delete')
+        .map((w) => w.kind)
+        .sort(),
+    ).toEqual(['Role', 'RoleBinding', 'Secret', 'ServiceAccount']);
   });
 });

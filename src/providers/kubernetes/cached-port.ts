@@ -30,7 +30,19 @@ export interface PodCache {
   usingServiceAccount(namespace: string, serviceAccountName: string): ListedObjects['Pod'][];
 }
 
-export type OwnedCaches = { [K in ManagedKind]: KindCache<ManagedObjects[K]> } & { Pod?: PodCache };
+export interface TokenSecretCache {
+  hasSynced(): boolean;
+  /** ServiceAccount token Secrets in `namespace`, metadata only. */
+  inNamespace(namespace: string): ListedObjects['Secret'][];
+}
+
+export type OwnedCaches = { [K in ManagedKind]: KindCache<ManagedObjects[K]> } & {
+  Pod?: PodCache;
+  tokenSecrets?: TokenSecretCache;
+};
+
+/** The field selector observe.ts lists legacy token Secrets with. */
+const TOKEN_FIELD = 'type=kubernetes.io/service-account-token';
 
 /** A port that can also show what a cache holds without a request (cached-port.ts). */
 export interface PeekingPort extends KubernetesPort {
@@ -132,6 +144,9 @@ export function cachedKubernetesPort(
           return pods.usingServiceAccount(namespace, fieldSelector.slice(SA_FIELD.length)) as never;
         return live.list(kind, options);
       }
+      const tokens = caches.tokenSecrets;
+      if (kind === 'Secret' && fieldSelector === TOKEN_FIELD && !labelSelector && tokens?.hasSynced())
+        return tokens.inNamespace(namespace) as never;
       const cache = caches[kind as ManagedKind];
       if (!fieldSelector && labelSelector?.startsWith(UID_SELECTOR) && cache.hasSynced()) {
         const uid = labelSelector.slice(UID_SELECTOR.length);

@@ -90,12 +90,16 @@ describe('an idle operator', () => {
   it('serves every resync reconcile of its identities from its caches: no read of owned objects, workloads or Pods, and no write', async () => {
     const op = operator as RunningOperator;
     // Let the provisioning writes' watch events arrive, then count from a quiet point.
-    await eventually('the caches caught up (a reconcile with no request)', async () => {
-      const before = counting.requests.length;
-      const reconciled = await reconciles(op);
-      await new Promise((r) => setTimeout(r, 1_500));
-      return (await reconciles(op)) > reconciled && counting.requests.length === before ? true : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await eventually(
+      'the caches caught up (a reconcile with no request)',
+      async () => {
+        const before = counting.requests.length;
+        const reconciled = await reconciles(op);
+        await new Promise((r) => setTimeout(r, 1_500));
+        return (await reconciles(op)) > reconciled && counting.requests.length === before ? true : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
 
     const from = counting.requests.length;
     const reconciledBefore = await reconciles(op);

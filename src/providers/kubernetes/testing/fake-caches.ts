@@ -2,15 +2,16 @@
 // (`sync()`), as a watch would bring them up to date: only objects carrying the identity-uid label,
 // Secrets without their values (the transform the operator's caches apply).
 
-import { Marks } from '../../../api/v1alpha1/annotations.ts';
 import { secretWithoutValues } from '../../../adapters/kubernetes/slim.ts';
+import { Marks } from '../../../api/v1alpha1/annotations.ts';
 import type { KindCache, OwnedCaches } from '../cached-port.ts';
 import type { ManagedKind, ManagedObjects } from '../port.ts';
 import { MANAGED_KINDS } from '../port.ts';
 import type { FakeKubernetesPort } from './fake-port.ts';
 
-class SnapshotCache<T extends { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } }>
-  implements KindCache<T>
+class SnapshotCache<
+  T extends { metadata?: { name?: string; namespace?: string; labels?: Record<string, string> } },
+> implements KindCache<T>
 {
   objects = new Map<string, T>();
   synced = true;
