@@ -111,3 +111,24 @@ describe('the cached Kubernetes port', () => {
     ).toEqual(['Role', 'RoleBinding', 'Secret', 'ServiceAccount']);
   });
 });
+
+describe('the cached Kubernetes port after a conflict', () => {
+  it('reads an object live once a write of it conflicted, so the next plan sees what the apiserver holds', async () => {
+    await provider.provision(bot());
+    await caches.sync(NS);
+    clock += 10_000;
+    // Someone empties the Role's rules (the cache sees it), then changes it again (the cache has not
+    // seen that yet): the restoring write from the cache's copy conflicts, the retry reads live.
+    store.mutate('Role', NS, 'nhi-bot', (r) => {
+      r.rules = [];
+    });
+    await caches.sync(NS);
+    store.mutate('Role', NS, 'nhi-bot', (r) => {
+      r.metadata = { ...r.metadata, annotations: { note: 'someone else' } };
+    });
+    reads = [];
+    await provider.provision(bot());
+    expect(store.peek('Role', NS, 'nhi-bot')?.rules).toEqual([readConfigMaps]);
+    expect(reads).toContain('get Role/nhi-bot');
+  });
+});

@@ -109,9 +109,15 @@ export function cachedKubernetesPort(
     },
     async create(kind, object) {
       refuseCachedView(kind, object);
-      const created = await live.create(kind, object);
-      remember(kind, object, kind === 'Secret' ? 'live' : created);
-      return created;
+      try {
+        const created = await live.create(kind, object);
+        remember(kind, object, kind === 'Secret' ? 'live' : created);
+        return created;
+      } catch (err) {
+        // Something holds the name that the cache (or a remembered deletion) did not show: read it live.
+        if (err instanceof ConflictError) remember(kind, object, 'live');
+        throw err;
+      }
     },
     async replace(kind, object) {
       refuseCachedView(kind, object);
