@@ -85,15 +85,16 @@ describe('staged rotation', () => {
     expect(sm.calls.map((c) => c.method)).not.toContain('putSecretValue');
   });
 
-  it('finishes a rotation that stopped after the promotion without rotating again', async () => {
+  it('drops the AWSPENDING a promoted rotation left behind, then rotates as asked (a new value, not the one already current)', async () => {
     const { provider, sm, ref } = await created();
     await provider.rotate(ref, spec);
     const current = Object.entries(sm.stageMap(SECRET)).find(([, s]) => s.includes('AWSCURRENT'))![0];
     sm.secrets.get(SECRET)!.versions.get(current)!.stages.push('AWSPENDING');
-    const result = await provider.rotate(ref, spec);
-    expect(result.writes).toBe(0);
-    expect(result.material.current.value).toBe('value-2');
-    expect(stagesByValue(sm)['value-2']).toEqual(['AWSCURRENT']);
+    const result = await provider.rotate(ref, spec, { expectedCurrentVersion: 2 });
+    expect(result.writes).toBe(1);
+    expect(result.material.current.value).toBe('value-3');
+    expect(stagesByValue(sm)['value-2']).toEqual(['AWSPREVIOUS']);
+    expect(stagesByValue(sm)['value-3']).toEqual(['AWSCURRENT']);
   });
 
   it.each(

@@ -148,11 +148,15 @@ export async function rotateSecret(
     return 1;
   }
   if (description.deletedDate) await sm.restoreSecret(target.name);
-  const { current, pending } = stagesOf(description);
+  const stages = stagesOf(description);
+  const { current } = stages;
+  let { pending } = stages;
   if (pending && pending === current) {
-    // A previous rotation promoted its value and stopped before dropping AWSPENDING.
+    // A previous rotation promoted its value and stopped before dropping AWSPENDING: drop it, then
+    // rotate as asked. That value is already current, and the caller has seen it (rotate.ts adopts a
+    // current value status does not know before it asks for a rotation), so it is not this one's.
     await moveStage(sm, { id: target.name, stage: AWSPENDING, removeFrom: pending });
-    return 0;
+    pending = undefined;
   }
   const currentVersion = current ? versionOf(current) : 0;
   if (expectedCurrentVersion !== undefined && currentVersion !== expectedCurrentVersion) return 0;
