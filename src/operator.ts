@@ -6,27 +6,16 @@
 import * as k8s from '@kubernetes/client-node';
 import { apiserverDeletionFacts } from './adapters/kubernetes/api-removal.ts';
 import { buildAuditTrail } from './adapters/kubernetes/audit-trail.ts';
-import { agentIdentityStore, fromKube } from './adapters/kubernetes/identity-store.ts';
+import { agentIdentityStore, fromKube, toKube } from './adapters/kubernetes/identity-store.ts';
 import { eventNotifier } from './adapters/kubernetes/notifier.ts';
-import {
-  changedBeyondStatus,
-  ownedObjectCaches,
-  workloadCachesOf,
-} from './adapters/kubernetes/owned-caches.ts';
 import { compliancePolicyCheck } from './adapters/kubernetes/policy-check.ts';
-import {
-  customObjectSource,
-  namespaceSource,
-  ownedObjectSources,
-  workloadSource,
-} from './adapters/kubernetes/sources.ts';
+import { customObjectSource, namespaceSource, workloadSource } from './adapters/kubernetes/sources.ts';
 import { HttpsWebhook, secretKeyReader } from './adapters/webhook/sender.ts';
 import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from './api/v1alpha1/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
 import { workloadPort } from './controller/agentidentity/workload.ts';
 import { AuditActivitySource } from './governance/activity/source.ts';
-import { cachedKubernetesPort } from './providers/kubernetes/cached-port.ts';
 import { buildProviders } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
 import { EventRecorder, eventSink } from './runtime/events.ts';
@@ -35,7 +24,6 @@ import { objectKey } from './runtime/keys.ts';
 import { LeaderElector, leaderIdentity, leaseStore, requireLeaseNamespace } from './runtime/leader.ts';
 import type { Logger } from './runtime/logger.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
-import { SourceIndex } from './runtime/source-index.ts';
 
 /**
  * Why a running operator ended: `stopped` when stop() was called, `lease-lost` when it stopped
@@ -70,18 +58,6 @@ export async function startOperator(
     workloadSource(kc, kind, { ...watched, namespace: config.watchNamespace }),
   );
   const namespaces = namespaceSource(kc, watched);
-  // What the Kubernetes provider manages (and Pods), cached, so a steady reconcile reads no object of its own.
-  const owned = ownedObjectSources(kc, { ...watched, namespace: config.watchNamespace });
-  const ownedCaches = ownedObjectCaches(owned);
-  const workloadCaches = workloadCachesOf(
-    { Deployment: workloads[0]!, StatefulSet: workloads[1]!, DaemonSet: workloads[2]! },
-    ownedCaches,
-  );
-  // Workload -> the identities that refer to it, kept from the identity cache's changes.
-  const byWorkloadRef = new SourceIndex(identities, (o) => {
-    const ref = (fromKube<AgentIdentity>(o) as AgentIdentity).spec?.workloadRef;
-    return ref ? [`${ref.kind}/${o.metadata?.namespace ?? ''}/${ref.name}`] : [];
-  });
   metrics.observeIdentities(() => identities.list().map((o) => fromKube<AgentIdentity>(o) as AgentIdentity));
 
   const providerConfigs = () =>
@@ -89,7 +65,6 @@ export async function startOperator(
       .list()
       .map((o) => fromKube<ClusterCredentialProvider>(o) as ClusterCredentialProvider);
   const { registry, syncTarget } = buildProviders(kc, providerConfigs, {
-    cache: (live) => cachedKubernetesPort(live, ownedCaches),
     enabled: config.providers,
     allowStaticVaultToken: config.allowStaticVaultToken,
   });
@@ -111,7 +86,7 @@ export async function startOperator(
   const webhook = new HttpsWebhook({ readKey: secretKeyReader(kc) });
   const reconciler = new AgentIdentityReconciler({
     store: agentIdentityStore({ cache: identities, custom: kc.makeApiClient(k8s.CustomObjectsApi), metrics }),
-    workloads: workloadPort(kc, workloadCaches),
+    workloads: workloadPort(kc),
     providers: registry,
     policy: () => fromKube<IdentityPolicy>(policies.get('default')),
     checkPolicy: compliancePolicyCheck(providerConfigs, (name) => {
@@ -141,16 +116,19 @@ export async function startOperator(
     }),
   });
 
-  // Workload changes wake the identities that refer to them (an index, not a scan); the resync is the orphan sweep.
+  // Workload changes wake the identities that refer to them; the resync is the orphan sweep.
   const byWorkload = (kind: string) => (obj: k8s.KubernetesObject) =>
-    byWorkloadRef.keys(`${kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
+    identities
+      .list(obj.metadata?.namespace)
+      .map((o) => fromKube<AgentIdentity>(o) as AgentIdentity)
+      .filter((i) => i.spec.workloadRef?.kind === kind && i.spec.workloadRef.name === obj.metadata?.name)
+      .map((i) => objectKey(toKube(i)));
   const everyIdentity = () => identities.list().map((i) => objectKey(i));
   const controller = new Controller({
     name: 'agentidentity',
     reconcile: reconciler.reconcile,
     watches: [
-      // The operator's own status writes come back as updates: they need no reconcile.
-      watch(identities, undefined, { filter: changedBeyondStatus(identities) }),
+      watch(identities),
       watch(workloads[0]!, byWorkload('Deployment')),
       watch(workloads[1]!, byWorkload('StatefulSet')),
       watch(workloads[2]!, byWorkload('DaemonSet')),
@@ -185,14 +163,7 @@ export async function startOperator(
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-    if (!stopping) {
-      startOwnedCaches();
-      await controller.start();
-    }
-  };
-  /** Not awaited: until a cache has listed, the ports read live. */
-  const startOwnedCaches = () => {
-    for (const source of Object.values(owned)) void source.start();
+    if (!stopping) await controller.start();
   };
   const checkpoints = setInterval(() => {
     audit.flush().catch((error: unknown) => {
@@ -231,7 +202,6 @@ export async function startOperator(
   if (leader) void leader.run();
   else {
     await audit.open();
-    startOwnedCaches();
     void controller.start();
   }
   logger.info('nhi-operator started', {
@@ -255,7 +225,6 @@ export async function startOperator(
         await leader?.stop();
         for (const source of [identities, credentialProviders, policies, namespaces, ...workloads])
           await source.stop();
-        for (const source of Object.values(owned)) await source.stop();
         await health.stop();
         await webhook.close();
       } finally {

@@ -14,8 +14,6 @@ import { objectKey } from './keys.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
-const RELIST = { relist: true } as const;
-
 export type ManagedInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 /** A cache of one kind of object that reports changes; what a Controller watches. */
@@ -27,14 +25,9 @@ export interface Source<T extends KubernetesObject> {
   hasSynced(): boolean;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): readonly T[];
-  /**
-   * `handler` sees every added, updated and deleted object, and every object after a relist (then
-   * with `change.relist` true: nothing need have changed, a consumer may treat it as a resync).
-   */
-  onChange(handler: ChangeHandler<T>): void;
+  /** `handler` sees every added, updated and deleted object, and every object after a relist. */
+  onChange(handler: (obj: T) => void): void;
 }
-
-export type ChangeHandler<T> = (obj: T, change?: { relist: boolean }) => void;
 
 export interface InformerSourceOptions<T extends KubernetesObject> {
   /** For logs and metrics, e.g. 'agentidentities'. */
@@ -54,7 +47,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
   readonly name: string;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly handlers: Array<ChangeHandler<T>> = [];
+  private readonly handlers: Array<(obj: T) => void> = [];
   private current: ManagedInformer<T> | undefined;
   private pending: ManagedInformer<T> | undefined;
   private generation = 0;
@@ -107,7 +100,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     return this.current?.list(namespace) ?? [];
   }
 
-  onChange(handler: ChangeHandler<T>): void {
+  onChange(handler: (obj: T) => void): void {
     this.handlers.push(handler);
   }
 
@@ -162,7 +155,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.wakeSyncWaiters();
     const present = new Set(informer.list().map(objectKey));
     for (const obj of previous?.list() ?? []) if (!present.has(objectKey(obj))) this.emit(obj);
-    for (const obj of informer.list()) this.emit(obj, RELIST);
+    for (const obj of informer.list()) this.emit(obj);
   }
 
   private restart(reason: 'error' | 'stalled', err: unknown): void {
@@ -194,10 +187,10 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.cancelWatchdog = this.clock.setTimer(check, Math.ceil(maxSilence / 4));
   }
 
-  private emit(obj: T, change?: { relist: boolean }): void {
+  private emit(obj: T): void {
     for (const handler of this.handlers) {
       try {
-        handler(obj, change);
+        handler(obj);
       } catch (err) {
         this.log.error('change handler failed', { source: this.name, object: objectKey(obj), err });
       }
