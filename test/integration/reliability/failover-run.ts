@@ -174,7 +174,11 @@ export async function failoverRun(options: FailoverOptions): Promise<FailoverRes
     );
     const convergeMs = Date.now() - convergeStart;
     await Promise.all(replicas.map((r) => r.process.stop()));
-    const audit = replicas.flatMap((r) => readAuditFile(r.auditLog));
+    // In time order: the replicas' files are listed by start, not by when each led (two start at
+    // once), and a killed leader's unanchored tail shares seqs with its successor's records.
+    const audit = replicas
+      .flatMap((r) => readAuditFile(r.auditLog))
+      .sort((a, b) => a.timestamp.localeCompare(b.timestamp));
     const brokenChains = replicas
       // One chain per cluster: each leader's file opens with the signed head it continued from, so it
       // is verified as `nhictl audit verify` does (from that head, not from genesis).
