@@ -138,6 +138,12 @@ export interface OwnedObjectSources {
 
 export const TOKEN_SECRET_SELECTOR = 'type=kubernetes.io/service-account-token';
 
+/** What an owned-object source selects on; its list and its watch both use it. */
+interface Selectors {
+  labelSelector?: string;
+  fieldSelector?: string;
+}
+
 /**
  * ServiceAccounts, Roles, RoleBindings and Secrets carrying the nhi.dev/identity-uid label (only what
  * the operator made or adopted: the label selector is applied by the apiserver), and Pods for bound
@@ -150,20 +156,21 @@ export function ownedObjectSources(
 ): OwnedObjectSources {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-  const labelSelector = Marks.identityUid;
+  const owned: Selectors = { labelSelector: Marks.identityUid };
   const pathOf = (prefix: string, plural: string) =>
     namespace ? `${prefix}/namespaces/${namespace}/${plural}` : `${prefix}/${plural}`;
+  // The list and the watch of each source get the same selectors, from one argument.
   const source = <T extends k8s.KubernetesObject>(
     name: string,
     path: string,
-    list: () => Promise<k8s.KubernetesListObject<T>>,
+    selectors: Selectors,
+    list: (selectors: Selectors) => Promise<k8s.KubernetesListObject<T>>,
     slim: (obj: T) => T,
-    selector: string | undefined = labelSelector,
-    fieldSelector?: string,
   ) =>
     new InformerSource<T>({
       name,
-      create: () => slimInformer(kc, path, list, slim, selector, fieldSelector),
+      create: () =>
+        slimInformer(kc, path, () => list(selectors), slim, selectors.labelSelector, selectors.fieldSelector),
       logger,
       metrics,
     });
@@ -172,56 +179,53 @@ export function ownedObjectSources(
     serviceAccounts: source(
       'serviceaccounts',
       pathOf('/api/v1', 'serviceaccounts'),
-      () =>
+      owned,
+      (sel) =>
         ns
-          ? core.listNamespacedServiceAccount({ namespace: ns, labelSelector })
-          : core.listServiceAccountForAllNamespaces({ labelSelector }),
+          ? core.listNamespacedServiceAccount({ namespace: ns, ...sel })
+          : core.listServiceAccountForAllNamespaces(sel),
       withoutManagedFields<k8s.V1ServiceAccount>('ServiceAccount', 'v1'),
     ),
     roles: source(
       'roles',
       pathOf('/apis/rbac.authorization.k8s.io/v1', 'roles'),
-      () =>
-        ns
-          ? rbac.listNamespacedRole({ namespace: ns, labelSelector })
-          : rbac.listRoleForAllNamespaces({ labelSelector }),
+      owned,
+      (sel) => (ns ? rbac.listNamespacedRole({ namespace: ns, ...sel }) : rbac.listRoleForAllNamespaces(sel)),
       withoutManagedFields<k8s.V1Role>('Role', 'rbac.authorization.k8s.io/v1'),
     ),
     roleBindings: source(
       'rolebindings',
       pathOf('/apis/rbac.authorization.k8s.io/v1', 'rolebindings'),
-      () =>
+      owned,
+      (sel) =>
         ns
-          ? rbac.listNamespacedRoleBinding({ namespace: ns, labelSelector })
-          : rbac.listRoleBindingForAllNamespaces({ labelSelector }),
+          ? rbac.listNamespacedRoleBinding({ namespace: ns, ...sel })
+          : rbac.listRoleBindingForAllNamespaces(sel),
       withoutManagedFields<k8s.V1RoleBinding>('RoleBinding', 'rbac.authorization.k8s.io/v1'),
     ),
     secrets: source(
       'secrets',
       pathOf('/api/v1', 'secrets'),
-      () =>
-        ns
-          ? core.listNamespacedSecret({ namespace: ns, labelSelector })
-          : core.listSecretForAllNamespaces({ labelSelector }),
+      owned,
+      (sel) =>
+        ns ? core.listNamespacedSecret({ namespace: ns, ...sel }) : core.listSecretForAllNamespaces(sel),
       secretWithoutValues,
     ),
     tokenSecrets: source(
       'token-secrets',
       pathOf('/api/v1', 'secrets'),
-      () =>
-        ns
-          ? core.listNamespacedSecret({ namespace: ns, fieldSelector: TOKEN_SECRET_SELECTOR })
-          : core.listSecretForAllNamespaces({ fieldSelector: TOKEN_SECRET_SELECTOR }),
+      { fieldSelector: TOKEN_SECRET_SELECTOR },
+      (sel) =>
+        ns ? core.listNamespacedSecret({ namespace: ns, ...sel }) : core.listSecretForAllNamespaces(sel),
       tokenSecretMetadata,
-      undefined,
-      TOKEN_SECRET_SELECTOR,
     ),
+    // Every Pod (they carry no label of ours): bound pods are counted by ServiceAccount.
     pods: source(
       'pods',
       pathOf('/api/v1', 'pods'),
-      () => (ns ? core.listNamespacedPod({ namespace: ns }) : core.listPodForAllNamespaces()),
+      {},
+      (sel) => (ns ? core.listNamespacedPod({ namespace: ns, ...sel }) : core.listPodForAllNamespaces(sel)),
       podSlim,
-      undefined,
     ),
   };
 }
