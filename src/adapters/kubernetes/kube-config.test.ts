@@ -1,4 +1,5 @@
 import * as k8s from '@kubernetes/client-node';
+import { Agent } from 'undici';
 import { describe, expect, it } from 'vitest';
 import { BoundedKubeConfig } from './kube-config.ts';
 
@@ -43,5 +44,18 @@ describe('BoundedKubeConfig', () => {
     const dispatchers = new Set(contexts.map((c) => c.getDispatcher()));
     expect(dispatchers.size).toBe(1);
     expect([...dispatchers][0]).toBeDefined();
+  });
+
+  it('speaks HTTP/1.1 to the apiserver, so a silently dead connection holds one request, not all of them', async () => {
+    const kc = config(1000, Buffer.from('a CA the test never connects with').toString('base64'));
+    const context = new k8s.RequestContext('https://127.0.0.1:1/api/v1/namespaces', k8s.HttpMethod.GET);
+    await kc.applySecurityAuthentication(context);
+    const dispatcher = context.getDispatcher();
+    expect(dispatcher).toBeInstanceOf(Agent);
+    // undici keeps its options under symbols; the one that enables HTTP/2 is read by description.
+    const options = Object.getOwnPropertySymbols(dispatcher)
+      .filter((s) => s.description === 'options')
+      .map((s) => (dispatcher as unknown as Record<symbol, { allowH2?: boolean }>)[s]);
+    expect(options).toContainEqual(expect.objectContaining({ allowH2: false }));
   });
 });

@@ -9,18 +9,37 @@
 //    and client certificate, a handshake) and left it to the garbage collector: at 1,000 identities a
 //    fifth of the operator's CPU went to TLS handshakes, and its memory to sockets waiting to be
 //    collected. The first request's Agent is kept and reused (keep-alive) for every later request
-//    to the same cluster as the same user.
+//    to the same cluster as the same user;
+//  - that pool speaks HTTP/1.1, one request per connection at a time. undici 8 negotiates HTTP/2 by
+//    default, which multiplexes every request and watch onto one connection: when that connection
+//    goes silently dead (a half-open connection after a NAT or load-balancer timeout), every later
+//    request, watch resumption included, queues on it and hangs, and the caches stop seeing changes
+//    (test/integration/safety/lost-events.test.ts). Over HTTP/1.1 a dead connection holds only the
+//    request on it: that request's timeout (or a watch's inactivity timeout) destroys it, and the
+//    next one opens a fresh connection.
 
 import * as k8s from '@kubernetes/client-node';
-import type { Dispatcher } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 
 type RequestContext = Parameters<k8s.KubeConfig['applySecurityAuthentication']>[0];
+type CreateDispatcher = (cluster: k8s.Cluster | null, agentOptions: object) => Dispatcher | undefined;
 
 export class BoundedKubeConfig extends k8s.KubeConfig {
   private readonly dispatchers = new Map<string, Dispatcher>();
 
   constructor(private readonly requestTimeoutMs: number) {
     super();
+    // client-node builds its dispatcher in a private method from the public createDispatcherOptions;
+    // this instance's version builds the direct (no proxy) one without HTTP/2.
+    const viaProxy = (k8s.KubeConfig.prototype as unknown as { createDispatcher: CreateDispatcher })
+      .createDispatcher;
+    const createDispatcher: CreateDispatcher = (cluster, agentOptions) => {
+      const options = this.createDispatcherOptions(cluster, agentOptions);
+      if (options.type === 'agent')
+        return new Agent({ connect: options.connect as NonNullable<Agent.Options['connect']>, allowH2: false });
+      return viaProxy.call(this, cluster, agentOptions);
+    };
+    Object.defineProperty(this, 'createDispatcher', { value: createDispatcher });
   }
 
   override async applySecurityAuthentication(context: RequestContext): Promise<void> {
