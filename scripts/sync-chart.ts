@@ -135,24 +135,25 @@ export const identityRules: Rule[] = [
   {
     apiGroups: [''],
     resources: ['serviceaccounts', 'secrets'],
-    verbs: ['get', 'list', 'create', 'update', 'delete'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
     why: [
       'The Kubernetes provider (providers/kubernetes/port.ts) creates the managed ServiceAccount and the',
       'Secrets an identity owns, replaces them with a resourceVersion precondition, deletes them with a',
       'uid precondition, and lists them by the nhi.dev/identity-uid label to adopt and clean up. RBAC',
       'cannot filter list by label: `list secrets` reads every Secret in scope, the second most',
-      'sensitive permission here. The provider only ever changes objects that carry its marks. No',
-      'watch (no informer on these kinds) and no patch (writes are full updates).',
+      'sensitive permission here. The provider only ever changes objects that carry its marks. watch:',
+      'the informers that serve its reads (adapters/kubernetes/sources.ts ownedObjectSources), selected',
+      'by the nhi.dev/identity-uid label, Secrets kept without their values. No patch (writes are full updates).',
     ],
   },
   {
     apiGroups: ['rbac.authorization.k8s.io'],
     resources: ['roles', 'rolebindings'],
-    verbs: ['get', 'list', 'create', 'update', 'delete'],
+    verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'],
     why: [
       "The Role and RoleBinding that carry an identity's kubernetes scopes, bound to exactly its",
-      'managed ServiceAccount; managed like the ServiceAccount above. Namespaced only: the operator',
-      'never creates ClusterRoles or ClusterRoleBindings.',
+      'managed ServiceAccount; managed (and watched) like the ServiceAccount above. Namespaced only: the',
+      'operator never creates ClusterRoles or ClusterRoleBindings.',
     ],
   },
   {
@@ -173,10 +174,11 @@ export const identityRules: Rule[] = [
   {
     apiGroups: [''],
     resources: ['pods'],
-    verbs: ['list'],
+    verbs: ['list', 'watch'],
     why: [
-      'Pods running as a managed ServiceAccount, listed with a fieldSelector: bound pods and last use',
-      '(providers/kubernetes/observe.ts, workload.ts). No get or watch; pods are never changed.',
+      'Pods running as a managed ServiceAccount: bound pods and last use (providers/kubernetes/observe.ts,',
+      'workload.ts), from an informer that keeps only ServiceAccount, phase and times',
+      '(adapters/kubernetes/slim.ts podSlim). No get; pods are never changed.',
     ],
   },
   {

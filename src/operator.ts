@@ -6,16 +6,27 @@
 import * as k8s from '@kubernetes/client-node';
 import { apiserverDeletionFacts } from './adapters/kubernetes/api-removal.ts';
 import { buildAuditTrail } from './adapters/kubernetes/audit-trail.ts';
-import { agentIdentityStore, fromKube, toKube } from './adapters/kubernetes/identity-store.ts';
+import { agentIdentityStore, fromKube } from './adapters/kubernetes/identity-store.ts';
 import { eventNotifier } from './adapters/kubernetes/notifier.ts';
+import {
+  changedBeyondStatus,
+  ownedObjectCaches,
+  workloadCachesOf,
+} from './adapters/kubernetes/owned-caches.ts';
 import { compliancePolicyCheck } from './adapters/kubernetes/policy-check.ts';
-import { customObjectSource, namespaceSource, workloadSource } from './adapters/kubernetes/sources.ts';
+import {
+  customObjectSource,
+  namespaceSource,
+  ownedObjectSources,
+  workloadSource,
+} from './adapters/kubernetes/sources.ts';
 import { HttpsWebhook, secretKeyReader } from './adapters/webhook/sender.ts';
 import type { AgentIdentity, ClusterCredentialProvider, IdentityPolicy } from './api/v1alpha1/types.ts';
 import type { OperatorConfig } from './config.ts';
 import { AgentIdentityReconciler } from './controller/agentidentity/reconciler.ts';
 import { workloadPort } from './controller/agentidentity/workload.ts';
 import { AuditActivitySource } from './governance/activity/source.ts';
+import { cachedKubernetesPort } from './providers/kubernetes/cached-port.ts';
 import { buildProviders } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
 import { EventRecorder, eventSink } from './runtime/events.ts';
@@ -24,6 +35,7 @@ import { objectKey } from './runtime/keys.ts';
 import { LeaderElector, leaderIdentity, leaseStore, requireLeaseNamespace } from './runtime/leader.ts';
 import type { Logger } from './runtime/logger.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
+import { SourceIndex } from './runtime/source-index.ts';
 
 /**
  * Why a running operator ended: `stopped` when stop() was called, `lease-lost` when it stopped
@@ -58,6 +70,18 @@ export async function startOperator(
     workloadSource(kc, kind, { ...watched, namespace: config.watchNamespace }),
   );
   const namespaces = namespaceSource(kc, watched);
+  // What the Kubernetes provider manages (and Pods), cached, so a steady reconcile reads no object of its own.
+  const owned = ownedObjectSources(kc, { ...watched, namespace: config.watchNamespace });
+  const ownedCaches = ownedObjectCaches(owned);
+  const workloadCaches = workloadCachesOf(
+    { Deployment: workloads[0]!, StatefulSet: workloads[1]!, DaemonSet: workloads[2]! },
+    ownedCaches,
+  );
+  // Workload -> the identities that refer to it, kept from the identity cache's changes.
+  const byWorkloadRef = new SourceIndex(identities, (o) => {
+    const ref = (fromKube<AgentIdentity>(o) as AgentIdentity).spec?.workloadRef;
+    return ref ? [`${ref.kind}/${o.metadata?.namespace ?? ''}/${ref.name}`] : [];
+  });
   metrics.observeIdentities(() => identities.list().map((o) => fromKube<AgentIdentity>(o) as AgentIdentity));
 
   const providerConfigs = () =>
@@ -65,6 +89,7 @@ export async function startOperator(
       .list()
       .map((o) => fromKube<ClusterCredentialProvider>(o) as ClusterCredentialProvider);
   const { registry, syncTarget } = buildProviders(kc, providerConfigs, {
+    cache: (live) => cachedKubernetesPort(live, ownedCaches),
     enabled: config.providers,
     allowStaticVaultToken: config.allowStaticVaultToken,
   });
@@ -86,7 +111,7 @@ export async function startOperator(
   const webhook = new HttpsWebhook({ readKey: secretKeyReader(kc) });
   const reconciler = new AgentIdentityReconciler({
     store: agentIdentityStore({ cache: identities, custom: kc.makeApiClient(k8s.CustomObjectsApi), metrics }),
-    workloads: workloadPort(kc),
+    workloads: workloadPort(kc, workloadCaches),
     providers: registry,
     policy: () => fromKube<IdentityPolicy>(policies.get('default')),
     checkPolicy: compliancePolicyCheck(providerConfigs, (name) => {
@@ -116,19 +141,16 @@ export async function startOperator(
     }),
   });
 
-  // Workload changes wake the identities that refer to them; the resync is the orphan sweep.
+  // Workload changes wake the identities that refer to them (an index, not a scan); the resync is the orphan sweep.
   const byWorkload = (kind: string) => (obj: k8s.KubernetesObject) =>
-    identities
-      .list(obj.metadata?.namespace)
-      .map((o) => fromKube<AgentIdentity>(o) as AgentIdentity)
-      .filter((i) => i.spec.workloadRef?.kind === kind && i.spec.workloadRef.name === obj.metadata?.name)
-      .map((i) => objectKey(toKube(i)));
+    byWorkloadRef.keys(`${kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
   const everyIdentity = () => identities.list().map((i) => objectKey(i));
   const controller = new Controller({
     name: 'agentidentity',
     reconcile: reconciler.reconcile,
     watches: [
-      watch(identities),
+      // The operator's own status writes come back as updates: they need no reconcile.
+      watch(identities, undefined, { filter: changedBeyondStatus(identities) }),
       watch(workloads[0]!, byWorkload('Deployment')),
       watch(workloads[1]!, byWorkload('StatefulSet')),
       watch(workloads[2]!, byWorkload('DaemonSet')),
@@ -163,7 +185,14 @@ export async function startOperator(
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-    if (!stopping) await controller.start();
+    if (!stopping) {
+      startOwnedCaches();
+      await controller.start();
+    }
+  };
+  /** Not awaited: until a cache has listed, the ports read live. */
+  const startOwnedCaches = () => {
+    for (const source of Object.values(owned)) void source.start();
   };
   const checkpoints = setInterval(() => {
     audit.flush().catch((error: unknown) => {
@@ -202,6 +231,7 @@ export async function startOperator(
   if (leader) void leader.run();
   else {
     await audit.open();
+    startOwnedCaches();
     void controller.start();
   }
   logger.info('nhi-operator started', {
@@ -225,6 +255,7 @@ export async function startOperator(
         await leader?.stop();
         for (const source of [identities, credentialProviders, policies, namespaces, ...workloads])
           await source.stop();
+        for (const source of Object.values(owned)) await source.stop();
         await health.stop();
         await webhook.close();
       } finally {

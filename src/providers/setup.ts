@@ -6,6 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { ClusterCredentialProvider, SecretSpec } from '../api/v1alpha1/types.ts';
 import { awsProviderFactory } from './aws/index.ts';
 import {
+  type KubernetesPort,
   KubernetesProvider,
   kubernetesPort,
   syncLoginSecret,
@@ -22,6 +23,8 @@ export interface OperatorProviders {
 }
 
 export interface ProviderSetupOptions {
+  /** Serves the Kubernetes provider's reads from the operator's caches (kubernetes/cached-port.ts). */
+  cache?: (live: KubernetesPort) => KubernetesPort;
   enabled: readonly ('aws' | 'vault')[];
   /** Accept a Vault token from a Secret (auth.tokenSecretRef): the dev environment only. */
   allowStaticVaultToken: boolean;
@@ -32,7 +35,8 @@ export function buildProviders(
   listConfigs: () => readonly ClusterCredentialProvider[],
   options: ProviderSetupOptions,
 ): OperatorProviders {
-  const port = kubernetesPort(kc);
+  const live = kubernetesPort(kc);
+  const port = options.cache ? options.cache(live) : live;
   const clock = { now: () => Date.now() };
   const registry = new ProviderRegistry(new KubernetesProvider({ port, clock }), listConfigs);
   if (options.enabled.includes('aws')) registry.register('aws', awsProviderFactory());

@@ -222,3 +222,46 @@ describe('Controller', () => {
     expect(aborted).toBe(true);
   });
 });
+
+describe('Controller priorities and resync spread', () => {
+  it('spreads the resync over its period, each key once per period', async () => {
+    const env = setup(async () => {}, { resyncPeriodMs: 60_000 });
+    for (let i = 0; i < 60; i++) env.things.put(thing(`t${i}`));
+    await env.controller.start();
+    await settle();
+    const initial = env.calls.length;
+    const perTick: number[] = [];
+    for (let s = 0; s < 60; s++) {
+      const before = env.calls.length;
+      await env.clock.advance(1_000);
+      perTick.push(env.calls.length - before);
+    }
+    expect(initial).toBe(60);
+    expect(env.calls.length - initial).toBe(60);
+    expect(new Set(env.calls.slice(initial)).size).toBe(60);
+    expect(Math.max(...perTick)).toBeLessThan(60);
+    await env.controller.stop();
+  });
+
+  it('reconciles a change before a resync backlog', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const env = setup(
+      async (_obj, key) => {
+        if (key === 'ns/t0') await gate;
+      },
+      { workers: 1 },
+    );
+    for (let i = 0; i < 20; i++) env.things.put(thing(`t${i}`));
+    await env.controller.start();
+    await settle();
+    env.things.put(thing('t15', { value: 2 }));
+    await settle();
+    release();
+    await settle();
+    expect(env.calls.slice(0, 2)).toEqual(['ns/t0', 'ns/t15']);
+    await env.controller.stop();
+  });
+});

@@ -3,7 +3,10 @@
 //  - a throw goes back through the rate-limited queue (its backoff grows); a ConflictError is a
 //    quiet requeue; success forgets the backoff and honours `requeueAfterMs` (deadlines);
 //  - secondary kinds map their objects to the keys of the primaries they concern;
-//  - every `resyncPeriodMs` all cached objects are replayed through their mappings;
+//  - every `resyncPeriodMs` all cached objects are replayed through their mappings, spread over the
+//    period (each key in its own slice of it, by a hash of the key) rather than all at once;
+//  - events go into the queue at high priority; the initial list, relists after a restarted watch and
+//    resyncs at low (queue.ts), so a change is never behind a sweep of every object;
 //  - workers start only once every source has synced; stop() stops taking work and waits for
 //    in-flight reconciles up to a deadline, then aborts their signal.
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -13,7 +16,7 @@ import type { Source } from './informer.ts';
 import { objectKey } from './keys.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import type { ReconcileResult as ResultLabel, RuntimeMetrics } from './metrics.ts';
-import { type QueueOptions, WorkQueue } from './queue.ts';
+import { type Priority, type QueueOptions, WorkQueue } from './queue.ts';
 
 // biome-ignore lint/suspicious/noConfusingVoidType: a reconcile with nothing to schedule returns nothing
 export type ReconcileOutcome = { requeueAfterMs?: number } | void;
@@ -28,8 +31,16 @@ export type Reconcile = (key: string, context: ReconcileContext) => Promise<Reco
 /** A source and the keys its objects map to; build it with `watch()`. */
 export interface Trigger {
   readonly source: Pick<Source<KubernetesObject>, 'name' | 'start' | 'stop' | 'hasSynced'>;
-  subscribe(enqueue: (key: string) => void): void;
+  subscribe(enqueue: (key: string, priority: Priority) => void): void;
   replay(enqueue: (key: string) => void): void;
+}
+
+export interface WatchOptions<T> {
+  /**
+   * False for a change that needs no reconcile (e.g. the operator's own status write). Relists and
+   * resyncs are not filtered; the filter still sees relisted objects, to know them when they change.
+   */
+  filter?: (obj: T) => boolean;
 }
 
 /**
@@ -39,14 +50,31 @@ export interface Trigger {
 export function watch<T extends KubernetesObject>(
   source: Source<T>,
   map: (obj: T) => readonly string[] = (obj) => [objectKey(obj)],
+  options: WatchOptions<T> = {},
 ): Trigger {
   return {
     source,
-    subscribe: (enqueue) => source.onChange((obj) => map(obj).forEach(enqueue)),
+    subscribe: (enqueue) =>
+      source.onChange((obj, change) => {
+        if (change?.relist) {
+          options.filter?.(obj);
+          for (const key of map(obj)) enqueue(key, 'low');
+          return;
+        }
+        if (options.filter && !options.filter(obj)) return;
+        for (const key of map(obj)) enqueue(key, 'high');
+      }),
     replay: (enqueue) => {
       for (const obj of source.list()) map(obj).forEach(enqueue);
     },
   };
+}
+
+/** Which of `slices` equal parts of a resync period `key` is replayed in (a stable string hash). */
+export function resyncSlice(key: string, slices: number): number {
+  let h = 2166136261;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+  return (h >>> 0) % slices;
 }
 
 export interface ControllerOptions {
@@ -55,8 +83,10 @@ export interface ControllerOptions {
   watches: readonly Trigger[];
   /** Parallel reconciles (different keys only); default 2. */
   workers?: number;
-  /** Re-enqueue everything this often (default 10 minutes; 0 disables). */
+  /** Re-enqueue everything this often (default 10 minutes; 0 disables), spread over the period. */
   resyncPeriodMs?: number;
+  /** Parts of the resync period the keys are spread over (default: one per second, at most 60). */
+  resyncSlices?: number;
   queue?: Omit<QueueOptions, 'clock' | 'metrics'>;
   clock?: Clock;
   logger?: Logger;
@@ -83,7 +113,9 @@ export class Controller {
       clock: this.clock,
       ...(options.metrics && { metrics: options.metrics.queue(options.name) }),
     });
-    for (const trigger of options.watches) trigger.subscribe((key) => this.queue.add(key));
+    // Until the workers run, everything arriving is the initial list: low, behind later events.
+    for (const trigger of options.watches)
+      trigger.subscribe((key, priority) => this.queue.add(key, this.state === 'running' ? priority : 'low'));
   }
 
   /** Starts the sources, waits until all have synced, then starts the workers and the resync. */
@@ -163,12 +195,23 @@ export class Controller {
     }
   }
 
-  private scheduleResync(): void {
+  /**
+   * Every period each key is replayed once, at low priority, in its own slice of the period (a hash
+   * of the key): the sweep is spread evenly instead of landing all at once.
+   */
+  private scheduleResync(slice = 0): void {
     const period = this.options.resyncPeriodMs ?? 600_000;
     if (period <= 0 || this.state !== 'running') return;
+    const slices = Math.max(1, this.options.resyncSlices ?? Math.min(60, Math.floor(period / 1000)));
     this.cancelResync = this.clock.setTimer(() => {
-      for (const w of this.options.watches) w.replay((key) => this.queue.add(key));
-      this.scheduleResync();
-    }, period);
+      const seen = new Set<string>();
+      for (const w of this.options.watches)
+        w.replay((key) => {
+          if (seen.has(key)) return;
+          seen.add(key);
+          if (slices === 1 || resyncSlice(key, slices) === slice) this.queue.add(key, 'low');
+        });
+      this.scheduleResync((slice + 1) % slices);
+    }, period / slices);
   }
 }

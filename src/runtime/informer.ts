@@ -14,6 +14,8 @@ import { objectKey } from './keys.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import type { RuntimeMetrics } from './metrics.ts';
 
+const RELIST = { relist: true } as const;
+
 export type ManagedInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 /** A cache of one kind of object that reports changes; what a Controller watches. */
@@ -25,9 +27,14 @@ export interface Source<T extends KubernetesObject> {
   hasSynced(): boolean;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): readonly T[];
-  /** `handler` sees every added, updated and deleted object, and every object after a relist. */
-  onChange(handler: (obj: T) => void): void;
+  /**
+   * `handler` sees every added, updated and deleted object, and every object after a relist (then
+   * with `change.relist` true: nothing need have changed, a consumer may treat it as a resync).
+   */
+  onChange(handler: ChangeHandler<T>): void;
 }
+
+export type ChangeHandler<T> = (obj: T, change?: { relist: boolean }) => void;
 
 export interface InformerSourceOptions<T extends KubernetesObject> {
   /** For logs and metrics, e.g. 'agentidentities'. */
@@ -47,7 +54,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
   readonly name: string;
   private readonly clock: Clock;
   private readonly log: Logger;
-  private readonly handlers: Array<(obj: T) => void> = [];
+  private readonly handlers: Array<ChangeHandler<T>> = [];
   private current: ManagedInformer<T> | undefined;
   private pending: ManagedInformer<T> | undefined;
   private generation = 0;
@@ -100,7 +107,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     return this.current?.list(namespace) ?? [];
   }
 
-  onChange(handler: (obj: T) => void): void {
+  onChange(handler: ChangeHandler<T>): void {
     this.handlers.push(handler);
   }
 
@@ -155,7 +162,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.wakeSyncWaiters();
     const present = new Set(informer.list().map(objectKey));
     for (const obj of previous?.list() ?? []) if (!present.has(objectKey(obj))) this.emit(obj);
-    for (const obj of informer.list()) this.emit(obj);
+    for (const obj of informer.list()) this.emit(obj, RELIST);
   }
 
   private restart(reason: 'error' | 'stalled', err: unknown): void {
@@ -187,10 +194,10 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.cancelWatchdog = this.clock.setTimer(check, Math.ceil(maxSilence / 4));
   }
 
-  private emit(obj: T): void {
+  private emit(obj: T, change?: { relist: boolean }): void {
     for (const handler of this.handlers) {
       try {
-        handler(obj);
+        handler(obj, change);
       } catch (err) {
         this.log.error('change handler failed', { source: this.name, object: objectKey(obj), err });
       }

@@ -5,7 +5,11 @@
 //  - failures come back through addRateLimited (per-key exponential backoff, max'ed with a global
 //    token bucket); success calls forget() to reset the backoff;
 //  - deadlines come back through addAfter, which keeps only the earliest pending one per key;
-//  - shutDown() stops handing out work and drops what is queued; drain() waits for in-flight work.
+//  - shutDown() stops handing out work and drops what is queued; drain() waits for in-flight work;
+//  - two levels: 'high' (new and changed objects, deadlines, retries) goes before 'low' (resyncs,
+//    the initial list, relists), so an event never waits behind a sweep of every object; a key added
+//    at both levels is queued once, at the higher. Aging bounds the wait of a low key: once the oldest
+//    has waited `lowPriorityMaxWaitMs`, low keys take every other turn, so nothing starves.
 import { type CancelTimer, type Clock, systemClock } from './clock.ts';
 import { ItemBackoff, TokenBucket } from './ratelimit.ts';
 
@@ -29,8 +33,13 @@ export interface QueueOptions {
   /** Global retry rate shared by all keys (default 10/s with a burst of 100). */
   qps?: number;
   burst?: number;
+  /** Once the oldest low-priority key has waited this long, low keys take every other turn (default 10 s). */
+  lowPriorityMaxWaitMs?: number;
   metrics?: QueueMetrics;
 }
+
+/** 'high': events, deadlines and retries; 'low': resyncs and (re)lists of every object. */
+export type Priority = 'high' | 'low';
 
 interface Deadline {
   at: number;
@@ -42,8 +51,13 @@ export class WorkQueue {
   private readonly metrics: QueueMetrics;
   private readonly backoff: ItemBackoff;
   private readonly bucket: TokenBucket;
-  /** Ready keys in FIFO order, each with the time it was queued. */
-  private readonly ready = new Map<string, number>();
+  /** Ready keys in FIFO order per level, each with the time it was queued. */
+  private readonly high = new Map<string, number>();
+  private readonly low = new Map<string, number>();
+  /** The level a key re-added while processing goes back to. */
+  private readonly dirtyLevel = new Map<string, Priority>();
+  private readonly lowMaxWaitMs: number;
+  private tookAgedLow = false;
   /** Keys that need processing: queued, or re-added while being processed. */
   private readonly dirty = new Set<string>();
   /** Keys handed to a worker, with the time they were handed out. */
@@ -58,15 +72,31 @@ export class WorkQueue {
     this.metrics = options.metrics ?? {};
     this.backoff = new ItemBackoff(options.baseDelayMs ?? 5, options.maxDelayMs ?? 300_000);
     this.bucket = new TokenBucket(options.qps ?? 10, options.burst ?? 100, this.clock);
+    this.lowMaxWaitMs = options.lowPriorityMaxWaitMs ?? 10_000;
   }
 
-  add(key: string): void {
+  add(key: string, priority: Priority = 'high'): void {
     if (this.shuttingDown) return;
-    if (this.dirty.has(key)) return;
+    if (this.dirty.has(key)) {
+      if (priority === 'high') this.promote(key);
+      return;
+    }
     this.metrics.added?.();
     this.dirty.add(key);
-    if (this.processing.has(key)) return;
-    this.enqueue(key);
+    if (this.processing.has(key)) {
+      this.dirtyLevel.set(key, priority);
+      return;
+    }
+    this.enqueue(key, priority);
+  }
+
+  /** A key queued low (or waiting dirty while processing) moves up to high, keeping its queue time. */
+  private promote(key: string): void {
+    const queuedAt = this.low.get(key);
+    if (queuedAt !== undefined) {
+      this.low.delete(key);
+      this.high.set(key, queuedAt);
+    } else if (this.dirtyLevel.has(key)) this.dirtyLevel.set(key, 'high');
   }
 
   /** Adds `key` after `delayMs`, unless an earlier re-add of it is already scheduled. */
@@ -123,7 +153,9 @@ export class WorkQueue {
     if (started === undefined) return;
     this.processing.delete(key);
     this.metrics.workDuration?.((this.clock.now() - started) / 1000);
-    if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key);
+    const level = this.dirtyLevel.get(key) ?? 'high';
+    this.dirtyLevel.delete(key);
+    if (this.dirty.has(key) && !this.shuttingDown) this.enqueue(key, level);
     if (this.processing.size === 0) this.notifyIdle();
   }
 
@@ -133,8 +165,10 @@ export class WorkQueue {
     this.shuttingDown = true;
     for (const d of this.deadlines.values()) d.cancel();
     this.deadlines.clear();
-    this.ready.clear();
+    this.high.clear();
+    this.low.clear();
     this.dirty.clear();
+    this.dirtyLevel.clear();
     this.metrics.depth?.(0);
     for (const w of this.waiters.splice(0)) w(undefined);
   }
@@ -151,32 +185,55 @@ export class WorkQueue {
 
   /** Keys waiting for a worker. */
   len(): number {
-    return this.ready.size;
+    return this.high.size + this.low.size;
+  }
+
+  /** Keys waiting for a worker at `priority`. */
+  lenAt(priority: Priority): number {
+    return priority === 'high' ? this.high.size : this.low.size;
   }
 
   inFlight(): number {
     return this.processing.size;
   }
 
-  private enqueue(key: string): void {
-    this.ready.set(key, this.clock.now());
+  private enqueue(key: string, priority: Priority): void {
+    (priority === 'high' ? this.high : this.low).set(key, this.clock.now());
     const waiter = this.waiters.shift();
     if (waiter) {
       waiter(this.take());
       return;
     }
-    this.metrics.depth?.(this.ready.size);
+    this.metrics.depth?.(this.len());
+  }
+
+  /**
+   * The oldest high key, else the oldest low. A low key that has waited its bound takes every other
+   * turn while high keys wait: high work is at most halved in pace, and low work always advances.
+   */
+  private next(): { level: Map<string, number>; key: string; queuedAt: number } | undefined {
+    const oldestLow = this.low.entries().next();
+    const oldestHigh = this.high.entries().next();
+    const aged = !oldestLow.done && this.clock.now() - oldestLow.value[1] >= this.lowMaxWaitMs;
+    const agedTurn = aged && (oldestHigh.done || !this.tookAgedLow);
+    this.tookAgedLow = agedTurn;
+    if (agedTurn && !oldestLow.done)
+      return { level: this.low, key: oldestLow.value[0], queuedAt: oldestLow.value[1] };
+    if (!oldestHigh.done)
+      return { level: this.high, key: oldestHigh.value[0], queuedAt: oldestHigh.value[1] };
+    if (!oldestLow.done) return { level: this.low, key: oldestLow.value[0], queuedAt: oldestLow.value[1] };
+    return undefined;
   }
 
   private take(): string | undefined {
-    const first = this.ready.entries().next();
-    if (first.done) return undefined;
-    const [key, queuedAt] = first.value;
-    this.ready.delete(key);
+    const next = this.next();
+    if (!next) return undefined;
+    const { level, key, queuedAt } = next;
+    level.delete(key);
     this.dirty.delete(key);
     const now = this.clock.now();
     this.processing.set(key, now);
-    this.metrics.depth?.(this.ready.size);
+    this.metrics.depth?.(this.len());
     this.metrics.latency?.((now - queuedAt) / 1000);
     return key;
   }

@@ -52,17 +52,18 @@
 # Secrets an identity owns, replaces them with a resourceVersion precondition, deletes them with a
 # uid precondition, and lists them by the nhi.dev/identity-uid label to adopt and clean up. RBAC
 # cannot filter list by label: `list secrets` reads every Secret in scope, the second most
-# sensitive permission here. The provider only ever changes objects that carry its marks. No
-# watch (no informer on these kinds) and no patch (writes are full updates).
+# sensitive permission here. The provider only ever changes objects that carry its marks. watch:
+# the informers that serve its reads (adapters/kubernetes/sources.ts ownedObjectSources), selected
+# by the nhi.dev/identity-uid label, Secrets kept without their values. No patch (writes are full updates).
 - apiGroups: [""]
   resources: ["serviceaccounts", "secrets"]
-  verbs: ["get", "list", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 # The Role and RoleBinding that carry an identity's kubernetes scopes, bound to exactly its
-# managed ServiceAccount; managed like the ServiceAccount above. Namespaced only: the operator
-# never creates ClusterRoles or ClusterRoleBindings.
+# managed ServiceAccount; managed (and watched) like the ServiceAccount above. Namespaced only: the
+# operator never creates ClusterRoles or ClusterRoleBindings.
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles", "rolebindings"]
-  verbs: ["get", "list", "create", "update", "delete"]
+  verbs: ["get", "list", "watch", "create", "update", "delete"]
 # THE MOST SENSITIVE PERMISSION. A Role may only grant what its writer holds, and a RoleBinding may
 # only bind a Role its writer could grant; escalate and bind lift both checks so the operator can
 # grant the scopes an AgentIdentity asks for without holding them itself. In effect the operator
@@ -74,11 +75,12 @@
 - apiGroups: ["rbac.authorization.k8s.io"]
   resources: ["roles"]
   verbs: ["escalate", "bind"]
-# Pods running as a managed ServiceAccount, listed with a fieldSelector: bound pods and last use
-# (providers/kubernetes/observe.ts, workload.ts). No get or watch; pods are never changed.
+# Pods running as a managed ServiceAccount: bound pods and last use (providers/kubernetes/observe.ts,
+# workload.ts), from an informer that keeps only ServiceAccount, phase and times
+# (adapters/kubernetes/slim.ts podSlim). No get; pods are never changed.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list"]
+  verbs: ["list", "watch"]
 # Events on AgentIdentities (events.k8s.io/v1); patch bumps the series count of a repeated event
 # (runtime/events.ts).
 - apiGroups: ["events.k8s.io"]

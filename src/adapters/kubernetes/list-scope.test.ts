@@ -16,12 +16,22 @@ const EXCEPTIONS: Record<string, { calls: string[]; why: string }> = {
       'listDeploymentForAllNamespaces',
       'listStatefulSetForAllNamespaces',
       'listDaemonSetForAllNamespaces',
+      'listServiceAccountForAllNamespaces',
+      'listRoleForAllNamespaces',
+      'listRoleBindingForAllNamespaces',
+      'listSecretForAllNamespaces',
+      'listPodForAllNamespaces',
     ],
     why:
       'Informers: the nhi.dev kinds the operator serves (AgentIdentities in every namespace unless ' +
       '--watch-namespace; the cluster-scoped ClusterCredentialProviders and IdentityPolicies), and the ' +
       'workloads an identity may name, whose deletion starts the orphan grace. Workloads carry no ' +
-      'label of ours to select on; the informer reads metadata and pod templates, never Secrets.',
+      'label of ours to select on; the informer reads metadata and pod templates, never Secrets. ' +
+      'The caches of what the Kubernetes provider manages (ownedObjectSources): ServiceAccounts, ' +
+      'Roles, RoleBindings and Secrets selected by the nhi.dev/identity-uid label (the apiserver ' +
+      'applies it: only objects the operator made or adopted), Secrets kept without their values; and ' +
+      'Pods, kept as ServiceAccount, phase and times only, for bound pods and last use. Serving these ' +
+      'reads from caches is what makes an idle identity cost no request per reconcile.',
   },
   'src/dev/install.ts': {
     calls: ['listClusterCustomObject'],

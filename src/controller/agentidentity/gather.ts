@@ -9,6 +9,7 @@ import type { HardCodedSecret } from '../../governance/risk/factors.ts';
 import { hardCodedSecretOf, OPERATOR_SCAN_MAX_VALUES, scanPodSpec } from '../../governance/secrets/detect.ts';
 import { riskGate } from '../../policies/risk-gate.ts';
 import type { IdentityRef } from '../../providers/types.ts';
+import { resyncSlice } from '../../runtime/controller.ts';
 import { maskSecrets } from '../../runtime/redact.ts';
 import type { WorkloadState } from './decision.ts';
 import { recordedPast } from './lifecycle.ts';
@@ -51,10 +52,15 @@ export class Observer {
     };
   }
 
+  /**
+   * Whether the drift interval has come round for `key`. Each key's interval is shortened by up to a
+   * tenth, by a hash of the key, so identities first observed together do not all come due together.
+   */
   due(key: string, now: Date): boolean {
-    return (
-      (this.lastObserved.get(key) ?? Number.NEGATIVE_INFINITY) + this.deps.driftIntervalMs <= now.getTime()
-    );
+    const last = this.lastObserved.get(key);
+    if (last === undefined) return true;
+    const interval = this.deps.driftIntervalMs;
+    return last + interval - Math.floor((resyncSlice(key, 1000) / 1000) * (interval / 10)) <= now.getTime();
   }
 
   mark(key: string, now: Date): void {

@@ -72,12 +72,15 @@ export async function transitionsToEvents(
   identity: AgentIdentity,
   transitions: Transition[],
 ): Promise<void> {
+  // The Events go out together (one round trip, not one per transition; the recorder never throws),
+  // the audit records in order; both before the status write that follows.
+  const events: Promise<void>[] = [];
   for (const t of transitions) {
     const bad = isBad(t);
     const quietStart = t.from === undefined && !bad && t.to !== 'True';
     if (quietStart || (t.type === 'Ready' && t.to !== 'True')) continue;
     const reason = t.to === 'True' ? t.type : t.reason;
-    await deps.notifier.event(identity, bad ? 'Warning' : 'Normal', reason, t.message);
+    events.push(deps.notifier.event(identity, bad ? 'Warning' : 'Normal', reason, t.message));
     const action = deps.dryRun ? undefined : transitionAudit[t.type];
     const fires = t.type === 'PolicyCompliant' ? t.to === 'False' : t.to === 'True';
     if (!deps.dryRun && t.type === 'Quarantined' && t.to === 'True' && t.reason === 'Locked')
@@ -95,6 +98,7 @@ export async function transitionsToEvents(
       });
     }
   }
+  await Promise.all(events);
 }
 
 /**

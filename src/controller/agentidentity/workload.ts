@@ -104,7 +104,26 @@ class DiscoveryObjectApi extends k8s.KubernetesObjectApi {
   }
 }
 
-export function workloadPort(kc: k8s.KubeConfig): WorkloadPort {
+/**
+ * The operator's informer caches the workload port reads before asking the apiserver: workloads of
+ * the kinds it watches, and Pods by ServiceAccount.
+ */
+export interface WorkloadCaches {
+  /** The synced cache of `kind` in `apiVersion`, if the operator watches that kind. */
+  workloads(
+    apiVersion: string,
+    kind: string,
+  ): { get(name: string, namespace: string): k8s.KubernetesObject | undefined } | undefined;
+  /** Pods in `namespace` running as `serviceAccountName`, or undefined when the cache has not synced. */
+  podsUsing(namespace: string, serviceAccountName: string): k8s.V1Pod[] | undefined;
+}
+
+/**
+ * With `caches`, a workload the cache holds and the Pods of a ServiceAccount are read from it; a
+ * workload missing from the cache is read live before it is reported missing (a workload created a
+ * moment ago must not look orphaned).
+ */
+export function workloadPort(kc: k8s.KubeConfig, caches?: WorkloadCaches): WorkloadPort {
   const objects = kc.makeApiClient(DiscoveryObjectApi);
   const core = kc.makeApiClient(k8s.CoreV1Api);
   return {
@@ -113,6 +132,8 @@ export function workloadPort(kc: k8s.KubeConfig): WorkloadPort {
       return resource && { namespaced: resource.namespaced };
     },
     async get(apiVersion, kind, namespace, name) {
+      const cached = caches?.workloads(apiVersion, kind)?.get(name, namespace);
+      if (cached) return cached;
       try {
         return await objects.read({ apiVersion, kind, metadata: { name, namespace } });
       } catch (error) {
@@ -121,6 +142,8 @@ export function workloadPort(kc: k8s.KubeConfig): WorkloadPort {
       }
     },
     async podsUsingServiceAccount(namespace, serviceAccountName) {
+      const cached = caches?.podsUsing(namespace, serviceAccountName);
+      if (cached) return cached;
       const pods = await core.listNamespacedPod({
         namespace,
         fieldSelector: `spec.serviceAccountName=${serviceAccountName}`,

@@ -7,6 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import type { PlannedChange, SecretSpec } from '../../api/v1alpha1/types.ts';
 import { type IdentityRef, InvalidConfigError, NotOwnedError } from '../types.ts';
+import type { PeekingPort } from './cached-port.ts';
 import {
   type Convergence,
   convergeRole,
@@ -129,16 +130,18 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
   }
 
   const selector = { namespace: ns, labelSelector: identitySelector(uid) };
+  // The Role and RoleBinding are read only while there are kubernetes scopes (unused otherwise).
+  const wantRole = desiredRules(ref).length > 0;
+  const none = Promise.resolve(undefined);
   const [sa, role, binding, ourSas, ourRoles, ourBindings, ourSecrets] = await Promise.all([
     port.get('ServiceAccount', ns, saName),
-    port.get('Role', ns, rbacName),
-    port.get('RoleBinding', ns, rbacName),
+    wantRole ? port.get('Role', ns, rbacName) : none,
+    wantRole ? port.get('RoleBinding', ns, rbacName) : none,
     port.list('ServiceAccount', selector),
     port.list('Role', selector),
     port.list('RoleBinding', selector),
     port.list('Secret', selector),
   ]);
-  const liveSecrets = await Promise.all([...targets.keys()].map((name) => port.get('Secret', ns, name)));
 
   const plan: Plan = { actions: [], refused: [], quarantined: false };
   const refuse = (kind: ManagedKind, live: { metadata?: k8s.V1ObjectMeta } | undefined) => {
@@ -161,7 +164,6 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
   }
 
   // Role and RoleBinding: only while there are kubernetes scopes; the binding not while quarantined.
-  const wantRole = desiredRules(ref).length > 0;
   const wantBinding = wantRole && !plan.quarantined;
   if (wantRole && !role) plan.actions.push(create('Role', rbacName, () => newRole(ref), 'missing'));
   else if (wantRole && !refuse('Role', role) && role)
@@ -173,12 +175,22 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
     else plan.actions.push(...converge('RoleBinding', rbacName, convergeRoleBinding(binding, ref)));
   }
 
-  // Target Secrets
-  [...targets].forEach(([name, spec], i) => {
-    const live = liveSecrets[i];
-    if (refuse('Secret', live)) return;
-    plan.actions.push(...secretActions(ref, name, spec, live, plan.quarantined, options));
-  });
+  // Target Secrets. A cached view (no values) that is ours and needs nothing spares the read; any
+  // action is planned from the live object, as it writes the values the view does not hold.
+  const peeking = port as PeekingPort;
+  const perSecret = await Promise.all(
+    [...targets].map(async ([name, spec]) => {
+      const view = peeking.cachedView?.('Secret', ns, name);
+      if (view && ownsObject('Secret', view, uid)) {
+        const probe = { ...options, generate: () => '' };
+        if (secretActions(ref, name, spec, view, plan.quarantined, probe).length === 0) return [];
+      }
+      const live = await port.get('Secret', ns, name);
+      if (refuse('Secret', live)) return [];
+      return secretActions(ref, name, spec, live, plan.quarantined, options);
+    }),
+  );
+  for (const actions of perSecret) plan.actions.push(...actions);
 
   // Anything else carrying our marks is stale: a renamed ServiceAccount, scopes or secrets removed.
   const stale = <K extends ManagedKind>(

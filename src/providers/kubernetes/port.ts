@@ -31,6 +31,11 @@ export interface ListOptions {
   namespace: string;
   labelSelector?: string;
   fieldSelector?: string;
+  /**
+   * Read from the apiserver even where a cache could answer (cached-port.ts): quarantine, restore,
+   * revocation and retention must see every object, including one created a moment ago.
+   */
+  fresh?: boolean;
 }
 
 export interface KubernetesPort {

@@ -266,11 +266,13 @@ export class KubernetesProvider implements CredentialProvider {
     return { ...use, ...(await driftOf(this.port, ref, plan, options.correctDrift)) };
   }
 
+  /** Every object of `kind` carrying this identity's marks, read from the apiserver (never a cache). */
   private async ours(ref: IdentityRef, kind: ManagedKind) {
     const uid = identityUidOf(ref);
     const items = await this.port.list(kind, {
       namespace: ref.subject.namespace,
       labelSelector: identitySelector(uid),
+      fresh: true,
     });
     return items.filter((item) => ownsObject(kind, item, uid));
   }

@@ -116,19 +116,25 @@ function operatorCalls(): Array<[string, Attributes]> {
       `patch ${resource} (restartWorkload)`,
       { group: 'apps', resource, verb: 'patch', namespace: ns },
     ]);
-  // workload.ts podsUsingServiceAccount, providers/kubernetes/observe.ts observeUse.
-  calls.push(['list pods', { resource: 'pods', verb: 'list', namespace: ns }]);
+  // workload.ts podsUsingServiceAccount, providers/kubernetes/observe.ts observeUse; the Pod informer
+  // (adapters/kubernetes/sources.ts ownedObjectSources) that serves them.
+  for (const verb of ['list', 'watch']) {
+    calls.push([`${verb} pods`, { resource: 'pods', verb, namespace: ns }]);
+    calls.push([`${verb} pods in all namespaces`, { resource: 'pods', verb }]);
+  }
   // providers/kubernetes/port.ts: get, create, replace, delete, list of the four managed kinds;
-  // list also across namespaces (the chart grants it; no operator code lists them cluster-wide today).
+  // list and watch also across namespaces: the informers selected by the nhi.dev/identity-uid label
+  // that serve the provider's reads (adapters/kubernetes/sources.ts ownedObjectSources).
   for (const [group, resource] of [
     ['', 'serviceaccounts'],
     ['', 'secrets'],
     ['rbac.authorization.k8s.io', 'roles'],
     ['rbac.authorization.k8s.io', 'rolebindings'],
   ] as const) {
-    for (const verb of ['get', 'list', 'create', 'update', 'delete'])
+    for (const verb of ['get', 'list', 'watch', 'create', 'update', 'delete'])
       calls.push([`${verb} ${resource}`, { group, resource, verb, namespace: ns }]);
-    calls.push([`list ${resource} in all namespaces`, { group, resource, verb: 'list' }]);
+    for (const verb of ['list', 'watch'])
+      calls.push([`${verb} ${resource} in all namespaces`, { group, resource, verb }]);
   }
   // Roles with the rules an identity asks for, which the operator does not hold itself.
   for (const verb of ['escalate', 'bind'])
@@ -174,7 +180,6 @@ function forbiddenCalls(): Array<[string, Attributes]> {
     ['delete pods', { resource: 'pods', verb: 'delete', namespace: ns }],
     ['patch secrets', { resource: 'secrets', verb: 'patch', namespace: ns }],
     ['deletecollection secrets', { resource: 'secrets', verb: 'deletecollection', namespace: ns }],
-    ['watch secrets', { resource: 'secrets', verb: 'watch' }],
     ['create agentidentities', nhi('agentidentities', 'create', { namespace: ns })],
     // The protected controls belong to nhi-security: the operator never locks, abandons or rotates on request.
     ['lock agentidentities', nhi('agentidentities', 'lock', { namespace: ns, name: 'bot' })],

@@ -1,8 +1,10 @@
 // Lost events: the real operator process talks to the real apiserver through a TCP relay that makes
 // its watches go silent (a half-open connection: no bytes, no close) or resets them, and the workload
-// is deleted meanwhile. A silent watch never delivers the deletion and is not restarted before the
-// orphan is found: the periodic sweep (--resync-period) finds it. A reset watch is restarted and its
-// relist finds it. Each asserts on what the operator recorded, never on elapsed time.
+// is deleted meanwhile. A silent watch is resumed from its resourceVersion on a fresh connection once
+// it heard nothing for client-node's inactivity timeout (30 s), without a restart or relist, and the
+// resumed watch delivers the deletion (over HTTP/2 every resumption queued on the dead connection and
+// the deletion was never seen). A reset watch is restarted and its relist finds it. Each asserts on
+// what the operator recorded, never on elapsed time.
 
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -98,7 +100,7 @@ async function operatorThroughRelay(): Promise<OperatorProcess> {
 }
 
 describe('a workload deleted while the watch is lost', () => {
-  it('is found by the periodic sweep when the watch went silent (no restart, no event)', async () => {
+  it('is found when the watch went silent: it is resumed on a fresh connection (no restart, no relist)', async () => {
     operator = await operatorThroughRelay();
     const ns = await boundIdentity('lost-silent');
     const restartsBefore = await watchRestarts(operator);
@@ -109,8 +111,8 @@ describe('a workload deleted while the watch is lost', () => {
     const found = await orphanFound(ns);
 
     expect(conditionOf(found, 'WorkloadBound')?.status).toBe('False');
-    // No watch noticed anything: the deployments watch was never restarted, so what found the orphan
-    // was a reconcile the sweep started (the only other trigger, the watch, heard nothing).
+    // The deployments watch was resumed, never restarted (no relist), and the orphan was found by a
+    // reconcile.
     expect(await watchRestarts(operator)).toBe(restartsBefore);
     expect(await reconciles(operator)).toBeGreaterThan(reconcilesBefore);
     expect(operator.logs()).not.toMatch(/"source":"deployments"[^\n]*watch failed/);
