@@ -99,6 +99,16 @@ const FLAGS = {
 
 type FlagName = keyof typeof FLAGS;
 
+/** Every flag with its environment variable and default (for usage() and the checks of the chart and docs). */
+export function flagDefaults(): { flag: string; env: string; default: string | undefined }[] {
+  return Object.entries(FLAGS).map(([flag, spec]) => ({
+    flag,
+    env: spec.env,
+    default: 'default' in spec ? spec.default : undefined,
+  }));
+}
+type DefaultedFlag = { [K in FlagName]: (typeof FLAGS)[K] extends { default: string } ? K : never }[FlagName];
+
 export class ConfigError extends Error {
   readonly reason = 'InvalidConfig';
 }
@@ -140,8 +150,10 @@ export function loadConfig(
     const spec = FLAGS[name];
     return env[spec.env] ?? ('default' in spec ? spec.default : undefined);
   };
+  /** A flag with a default (in FLAGS, its one place): never undefined. */
+  const value = (name: DefaultedFlag): string => get(name) as string;
   const bool = (name: FlagName) => ['true', '1', 'yes'].includes((get(name) ?? 'false').toLowerCase());
-  const providers = (get('providers') ?? '')
+  const providers = value('providers')
     .split(',')
     .map((p) => p.trim())
     .filter(Boolean);
@@ -150,24 +162,24 @@ export function loadConfig(
       throw new ConfigError(`--providers: unknown provider "${p}" (aws, vault)`);
   }
   const identity = env.POD_NAME ?? `${hostname()}-${process.pid}`;
-  const leaseName = get('lease-name') ?? 'nhi-operator';
+  const leaseName = value('lease-name');
   const anchorFlag = get('audit-anchor');
   const bucket = get('audit-s3-bucket');
   const region = get('audit-s3-region');
   const endpoint = get('audit-s3-endpoint');
   const audit: AuditConfig = Object.freeze({
-    logPath: get('audit-log') ?? '',
+    logPath: value('audit-log'),
     anchor: anchorFlag === undefined ? bool('leader-elect') : bool('audit-anchor'),
     configMap: get('audit-configmap') || `${leaseName}-audit`,
-    namespace: get('lease-namespace') ?? 'nhi-system',
-    checkpointIntervalMs: duration('audit-checkpoint-interval', get('audit-checkpoint-interval') ?? '30s'),
+    namespace: value('lease-namespace'),
+    checkpointIntervalMs: duration('audit-checkpoint-interval', value('audit-checkpoint-interval')),
     ...(bucket && {
       s3: Object.freeze({
         bucket,
-        prefix: get('audit-s3-prefix') ?? '',
+        prefix: value('audit-s3-prefix'),
         ...(region && { region }),
         ...(endpoint && { endpoint }),
-        retentionMs: duration('audit-s3-retention', get('audit-s3-retention') ?? '8760h'),
+        retentionMs: duration('audit-s3-retention', value('audit-s3-retention')),
       }),
     }),
   });
@@ -177,37 +189,34 @@ export function loadConfig(
     );
   return Object.freeze({
     watchNamespace: get('watch-namespace') || undefined,
-    workers: integer('workers', get('workers') ?? '2', 1),
+    workers: integer('workers', value('workers'), 1),
     dryRun: bool('dry-run'),
     leaderElection: Object.freeze({
       enabled: bool('leader-elect'),
       leaseName,
-      leaseNamespace: get('lease-namespace') ?? 'nhi-system',
+      leaseNamespace: value('lease-namespace'),
       identity,
-      leaseDurationMs: duration('lease-duration', get('lease-duration') ?? '15s'),
-      renewDeadlineMs: duration('renew-deadline', get('renew-deadline') ?? '10s'),
-      retryPeriodMs: duration('retry-period', get('retry-period') ?? '2s'),
+      leaseDurationMs: duration('lease-duration', value('lease-duration')),
+      renewDeadlineMs: duration('renew-deadline', value('renew-deadline')),
+      retryPeriodMs: duration('retry-period', value('retry-period')),
     }),
-    httpPort: integer('http-port', get('http-port') ?? '8080', 0),
-    httpHost: get('http-host') ?? '0.0.0.0',
-    resyncPeriodMs: duration('resync-period', get('resync-period') ?? '60s'),
-    driftIntervalMs: duration('drift-interval', get('drift-interval') ?? '10m'),
-    auditLogPath: get('audit-log') ?? '/var/lib/nhi-operator/audit.jsonl',
+    httpPort: integer('http-port', value('http-port'), 0),
+    httpHost: value('http-host'),
+    resyncPeriodMs: duration('resync-period', value('resync-period')),
+    driftIntervalMs: duration('drift-interval', value('drift-interval')),
+    auditLogPath: value('audit-log'),
     audit,
-    logLevel: logLevel(get('log-level') ?? 'info'),
+    logLevel: logLevel(value('log-level')),
     actor: `system:serviceaccount:${env.POD_NAMESPACE ?? 'nhi-system'}:${env.POD_SERVICE_ACCOUNT ?? 'nhi-operator'}`,
     allowStaticVaultToken: bool('allow-static-vault-token'),
     providers: Object.freeze(providers as ('aws' | 'vault')[]),
     activity: Object.freeze({
       kubeAuditLog: get('activity-kube-audit-log') || undefined,
       vaultAuditLog: get('activity-vault-audit-log') || undefined,
-      windowMs: duration('activity-window', get('activity-window') ?? ACTIVITY_WINDOW),
+      windowMs: duration('activity-window', value('activity-window')),
     }),
-    apiRequestTimeoutMs: duration('api-request-timeout', get('api-request-timeout') ?? '30s'),
-    offboardingReleaseAfterMs: duration(
-      'offboarding-release-after',
-      get('offboarding-release-after') ?? `${TerminatingNamespaceOffboarding.releaseAfterMs / 1000}s`,
-    ),
+    apiRequestTimeoutMs: duration('api-request-timeout', value('api-request-timeout')),
+    offboardingReleaseAfterMs: duration('offboarding-release-after', value('offboarding-release-after')),
   });
 }
 
