@@ -36,7 +36,10 @@ export class BoundedKubeConfig extends k8s.KubeConfig {
     const createDispatcher: CreateDispatcher = (cluster, agentOptions) => {
       const options = this.createDispatcherOptions(cluster, agentOptions);
       if (options.type === 'agent')
-        return new Agent({ connect: options.connect as NonNullable<Agent.Options['connect']>, allowH2: false });
+        return new Agent({
+          connect: options.connect as NonNullable<Agent.Options['connect']>,
+          allowH2: false,
+        });
       return viaProxy.call(this, cluster, agentOptions);
     };
     Object.defineProperty(this, 'createDispatcher', { value: createDispatcher });
