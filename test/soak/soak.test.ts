@@ -3,7 +3,7 @@
 // figures. Run with `npm run soak` (not part of `npm test`). Shorter runs for a busy machine:
 // NHI_SOAK_KILLS, NHI_SOAK_STORM_MIN, NHI_SOAK_FAILOVERS (the page then says it was shortened).
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,30 @@ const asked = {
 const figures: Partial<SoakFigures> = {};
 const started = Date.now();
 
+// Each part's figures are saved as it finishes (.nhi/soak/<part>.json), so one part can be run again
+// on its own (NHI_SOAK_ONLY=storm) and the page written from the saved figures of the others, each
+// named with when it ran.
+type Part = 'crash' | 'storm' | 'failover';
+const PARTS: readonly Part[] = ['crash', 'storm', 'failover'];
+const only = (process.env.NHI_SOAK_ONLY ?? '').split(',').filter(Boolean) as Part[];
+const runs = (part: Part) => only.length === 0 || only.includes(part);
+const savedDir = join(repoRoot, '.nhi', 'soak');
+const ranAt: Partial<Record<Part, string>> = {};
+const utcNow = () => `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+function save<P extends Part>(part: P, value: SoakFigures[P]): void {
+  figures[part] = value;
+  ranAt[part] = utcNow();
+  mkdirSync(savedDir, { recursive: true });
+  writeFileSync(join(savedDir, `${part}.json`), JSON.stringify({ at: ranAt[part], asked, figures: value }));
+}
+function loadSaved(part: Part): void {
+  const file = join(savedDir, `${part}.json`);
+  if (figures[part] || !existsSync(file)) return;
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { at: string; figures: never };
+  figures[part] = saved.figures;
+  ranAt[part] = saved.at;
+}
+
 beforeAll(async () => {
   await installOperatorManifests(kubeConfig());
 });
@@ -41,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('soak', () => {
-  it(`crash injection: ${asked.kills} kills`, async () => {
+  it.runIf(runs('crash'))(`crash injection: ${asked.kills} kills`, async () => {
     await installAwsProvider();
     await installVaultProvider();
     const run = await crashRun({
@@ -52,7 +76,7 @@ describe('soak', () => {
     });
     const report = checkCrashRun(run);
     console.log(report.problems.join('\n'));
-    figures.crash = {
+    save('crash', {
       kills: run.kills,
       killsAfterWrite: run.killsAfterWrite,
       identities: run.identities.length,
@@ -62,11 +86,11 @@ describe('soak', () => {
       auditRecords: report.records,
       repeatedRecords: report.repeated,
       problems: report.problems.length,
-    };
+    });
     expect(report.problems).toEqual([]);
   });
 
-  it(`fault storm: ${asked.stormMin} min`, async () => {
+  it.runIf(runs('storm'))(`fault storm: ${asked.stormMin} min`, async () => {
     const run = await stormRun({
       stormMs: asked.stormMin * 60_000,
       phaseMs: 5_000,
@@ -79,7 +103,7 @@ describe('soak', () => {
       ...auditProblems(p, run.audit),
     ]);
     console.log([...run.lostDuringStorm, ...problems].join('\n'));
-    figures.storm = {
+    save('storm', {
       stormS: run.stormMs / 1000,
       phases: run.phases,
       faults: run.faults,
@@ -89,7 +113,7 @@ describe('soak', () => {
       problems: problems.length,
       rates: run.rates,
       operator: run.operator,
-    };
+    });
     expect(run.lostDuringStorm).toEqual([]);
     expect(problems).toEqual([]);
     for (const rate of Object.values(run.rates)) {
@@ -98,7 +122,7 @@ describe('soak', () => {
     }
   });
 
-  it(`leader failover: ${asked.failovers} failovers`, async () => {
+  it.runIf(runs('failover'))(`leader failover: ${asked.failovers} failovers`, async () => {
     await installAwsProvider();
     await installVaultProvider();
     const run = await failoverRun({
@@ -115,26 +139,31 @@ describe('soak', () => {
       ]),
     ];
     console.log(problems.join('\n'));
-    figures.failover = {
+    save('failover', {
       lease: LEASE,
       failovers: run.failovers,
       takeoverMs: run.takeoverMs,
       rotations: run.rotations,
       convergeS: run.convergeMs / 1000,
       problems: problems.length,
-    };
+    });
     expect(problems).toEqual([]);
   });
 
   it('writes docs/reliability.md from this run', () => {
+    for (const part of PARTS) loadSaved(part);
     expect(figures.crash && figures.storm && figures.failover).toBeTruthy();
+    const when = new Set(Object.values(ranAt));
     const cpu = cpus();
     const short = Object.entries(asked)
       .filter(([k, v]) => v < FULL[k as keyof typeof FULL])
       .map(([k, v]) => `${k} ${v} instead of ${FULL[k as keyof typeof FULL]}`);
     const page = reliabilityPage({
       ...(figures as SoakFigures),
-      date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      date:
+        when.size <= 1
+          ? utcNow()
+          : `${PARTS.map((part) => `${part} ${ranAt[part]}`).join(', ')} (the parts ran separately)`,
       machine: `${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${process.platform}`,
       durationMin: (Date.now() - started) / 60_000,
       ...(short.length > 0 && { shortened: `${short.join(', ')} (NHI_SOAK_* settings)` }),

@@ -116,9 +116,30 @@ export class Toxiproxy {
     return this.call('DELETE', `/proxies/${proxy}/toxics/${name}`);
   }
 
-  /** Every toxic removed, every proxy enabled. */
-  reset(): Promise<unknown> {
-    return this.call('POST', '/reset');
+  /**
+   * Every toxic removed, every proxy enabled. Removing a toxic waits for the connections it holds (a
+   * slow bandwidth toxic draining a large response can take minutes), and the API answers 503 Timeout
+   * meanwhile while the removal goes on; so this asks again, and is done once /proxies shows no toxic
+   * and no disabled proxy, for up to `timeoutMs`.
+   */
+  async reset(timeoutMs = 180_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await withRetries(() => fetch(`${this.api}/reset`, { method: 'POST' }));
+      await answer.text();
+      if (answer.ok || (await this.clean())) return;
+      if (Date.now() > deadline)
+        throw new Error(`toxiproxy POST /reset: ${answer.status} for ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
+
+  /** No proxy has a toxic or is disabled. */
+  private async clean(): Promise<boolean> {
+    const answer = await withRetries(() => fetch(`${this.api}/proxies`));
+    if (!answer.ok) return false;
+    const proxies = (await answer.json()) as Record<string, { enabled: boolean; toxics: unknown[] }>;
+    return Object.values(proxies).every((p) => p.enabled && p.toxics.length === 0);
   }
 
   stop(): Promise<void> {
