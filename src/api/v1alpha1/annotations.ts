@@ -62,6 +62,13 @@ export const RestartAnnotations = {
   restartedFor: 'nhi.dev/restarted-for',
 } as const;
 
+/**
+ * A pod annotation whose change makes kubelet resync that pod at once (any metadata change does), so a
+ * rotated Secret reaches its volume without waiting for kubelet's syncFrequency: the nudge the node
+ * tests measure (docs/node.md). Its value is the time of the nudge, in milliseconds since the epoch.
+ */
+export const KUBELET_RESYNC_NUDGE = 'nhi.dev/resync';
+
 /** Annotations the operator sets on an AgentIdentity for itself. */
 export const OperatorAnnotations = {
   /**
