@@ -1,6 +1,7 @@
 // `nhictl adopt <kind>/<name> --container C --env VAR|--arg N|--command N --secret S`: moves a
-// hard-coded env value or argument of a workload under management. The value is held once, in the target Secret, in the Kubernetes
-// provider's own layout and with the identity's ownership marks, so the operator ADOPTS it as the
+// hard-coded env value or argument of a workload under management. The value is held once, in the
+// target Secret, in the Kubernetes provider's own layout and with the identity's ownership marks
+// (an argument then reads it as $(NHI_ADOPTED_KEY) from an env var), so the operator ADOPTS it as the
 // current version (rotate.ts: "the backend moved on without status knowing") instead of generating
 // one; its first rotation comes one rotation interval later (or at once with --rotate-now). Order:
 //   1. the AgentIdentity carries the spec.secrets entry first (a marked Secret that spec does not ask
