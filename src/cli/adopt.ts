@@ -1,12 +1,15 @@
-// `nhictl adopt <kind>/<name> --container C --env VAR --secret S`: moves a hard-coded env value of a
-// workload under management. The value is held once, in the target Secret, in the Kubernetes
-// provider's own layout and with the identity's ownership marks, so the operator ADOPTS it as the
+// `nhictl adopt <kind>/<name> --container C --env VAR|--arg N|--command N --secret S`: moves a
+// hard-coded env value or argument of a workload under management. The value is held once, in the
+// target Secret, in the Kubernetes provider's own layout and with the identity's ownership marks
+// (an argument then reads it as $(NHI_ADOPTED_KEY) from an env var), so the operator ADOPTS it as the
 // current version (rotate.ts: "the backend moved on without status knowing") instead of generating
 // one; its first rotation comes one rotation interval later (or at once with --rotate-now). Order:
 //   1. the AgentIdentity carries the spec.secrets entry first (a marked Secret that spec does not ask
 //      for is garbage the provider deletes),
-//   2. the value is written into the target Secret (one write guarded by resourceVersion), and the
-//      adoption confirmed from status (adoptValue: the two races with the operator's first visit),
+//   2. the value is written into the target Secret (one write guarded by resourceVersion, with the
+//      adoption mark that makes the operator record it in the cluster's audit chain when it takes the
+//      version over), and the adoption confirmed from status (adoptValue: the two races with the
+//      operator's first visit),
 //   3. only then is the workload pointed at the Secret key (printed for GitOps, applied with --apply),
 //   4. the adoption is recorded as an Event on the identity (and in --audit-log).
 // The value never leaves this process except into that Secret: it is registered with the redactor
@@ -22,16 +25,23 @@ import type { AgentIdentity, SecretSpec, SecretStatus } from '../api/v1alpha1/ty
 import { GROUP, VERSION } from '../api/v1alpha1/types.ts';
 import { identityRef } from '../controller/agentidentity/identity.ts';
 import {
+  type AdoptableKind,
   AdoptableKinds,
   AdoptError,
   type AdoptTarget,
+  adoptedEnvVar,
   adoptedSecretSpec,
+  adoptionOrigin,
+  defaultKey,
+  fieldName,
   identityOfWorkload,
+  type LiteralField,
   type LiteralLocation,
   literalOf,
   newIdentity,
   parseWorkloadArg,
   secretNameFromEnv,
+  type WorkloadPatchType,
   withAdoptedSecret,
   workloadPatch,
 } from '../governance/adopt/adopt.ts';
@@ -53,10 +63,15 @@ const ATTEMPTS = 5;
 export interface AdoptOptions {
   namespace?: string;
   container: string;
-  env: string;
+  /** The env var holding the literal (one of env, arg, command). */
+  env?: string;
+  /** The index in the container's args of the argument holding the literal (`args[2]` in the scan). */
+  arg?: string;
+  /** The index in the container's command of the argument holding the literal. */
+  command?: string;
   /** The target Secret the workload will read. */
   secret: string;
-  /** spec.secrets[].name; default from the env var name. */
+  /** spec.secrets[].name; default from the data key. */
   name?: string;
   key?: string;
   identity?: string;
@@ -79,12 +94,19 @@ export interface AdoptOptions {
 export interface AdoptResult {
   workload: string;
   container: string;
-  env: string;
+  /** The field adopted, as the scan names it: `env[DB_PASSWORD]`, `args[2]`. */
+  field: string;
+  /** The env var, when the literal was an env value. */
+  env?: string;
+  /** The env var an adopted argument now reads ($(VAR) in its place). */
+  argEnv?: string;
   identity: { namespace: string; name: string; created: boolean };
   secret: SecretSpec;
   /** The version the adopted value carries in the target Secret. */
   version: number;
   workloadPatch: object;
+  /** `strategic` for an env value, `json` for an argument. */
+  patchType: WorkloadPatchType;
   patchCommand: string;
   applied: boolean;
   /** --apply was asked for (it is carried out only once the operator holds the value). */
@@ -201,6 +223,7 @@ async function writeTargetSecret(
   entry: SecretSpec,
   value: string,
   hadEntry: boolean,
+  adoptedFrom: string,
 ): Promise<number> {
   const namespace = identity.metadata.namespace ?? 'default';
   const name = entry.target?.secretName ?? '';
@@ -225,6 +248,7 @@ async function writeTargetSecret(
       name,
       value,
       now: Date.now(),
+      adoptedFrom,
     });
     try {
       const written = live
@@ -302,6 +326,7 @@ async function adoptValue(
   entry: SecretSpec,
   value: string,
   hadEntry: boolean,
+  adoptedFrom: string,
   waitMs: number,
 ): Promise<Adoption> {
   const deadline = Date.now() + waitMs;
@@ -309,7 +334,7 @@ async function adoptValue(
   let version = 0;
   let status: SecretStatus | undefined;
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    version = await writeTargetSecret(c, identity, entry, value, hadEntry && attempt === 0);
+    version = await writeTargetSecret(c, identity, entry, value, hadEntry && attempt === 0, adoptedFrom);
     status = await untilStatus(c, identity, entry.name, (s) => s?.currentVersion !== undefined, deadline);
     if (status?.currentVersion !== undefined && status.currentVersion < version) {
       await requestRotation(c, identity);
@@ -338,6 +363,43 @@ async function actorOf(kc: k8s.KubeConfig): Promise<string> {
   }
 }
 
+/** Which field `--env`, `--arg` or `--command` names; exactly one of them. */
+export function literalField(options: Pick<AdoptOptions, 'env' | 'arg' | 'command'>): LiteralField {
+  const given = (['env', 'arg', 'command'] as const).filter((o) => options[o] !== undefined);
+  if (given.length !== 1)
+    throw new AdoptError(
+      'NotLiteral',
+      `name the literal with exactly one of --env VAR, --arg INDEX or --command INDEX (got ${given.length === 0 ? 'none' : given.map((g) => `--${g}`).join(', ')})`,
+    );
+  if (options.env !== undefined) return { env: options.env };
+  const list = options.arg !== undefined ? 'args' : 'command';
+  const text = (options.arg ?? options.command ?? '').replace(/^(args|command)\[(\d+)\]$/, '$2');
+  const index = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(index))
+    throw new AdoptError(
+      'NotLiteral',
+      `--${list === 'args' ? 'arg' : 'command'} takes the argument's index as the scan prints it (args[2]: --arg 2), got ${text}`,
+    );
+  return { list, index };
+}
+
+/** A JSON patch of one workload, through its typed API (the generic client sends objects only). */
+async function jsonPatchWorkload(
+  kc: k8s.KubeConfig,
+  kind: AdoptableKind,
+  namespace: string,
+  name: string,
+  body: object,
+): Promise<void> {
+  const request = { namespace, name, body, fieldManager: 'nhictl' };
+  const json = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  if (kind === 'Deployment') await apps.patchNamespacedDeployment(request, json);
+  else if (kind === 'StatefulSet') await apps.patchNamespacedStatefulSet(request, json);
+  else if (kind === 'DaemonSet') await apps.patchNamespacedDaemonSet(request, json);
+  else await kc.makeApiClient(k8s.BatchV1Api).patchNamespacedCronJob(request, json);
+}
+
 export async function adopt(
   kc: k8s.KubeConfig,
   workloadArg: string,
@@ -350,34 +412,36 @@ export async function adopt(
     name,
     namespace: currentNamespace(kc, options.namespace),
     container: options.container,
-    env: options.env,
+    field: literalField(options),
   };
-  const workload = await c.objects.read({
-    apiVersion: AdoptableKinds[kind].apiVersion,
-    kind,
-    metadata: { name, namespace: at.namespace },
-  });
+  const readWorkload = () =>
+    c.objects.read({
+      apiVersion: AdoptableKinds[kind].apiVersion,
+      kind,
+      metadata: { name, namespace: at.namespace },
+    });
+  const workload = await readWorkload();
   const value = literalOf(workload, at);
   registerSecretValue(value);
-  const secretName = options.name ?? secretNameFromEnv(options.env);
+  const key = options.key ?? defaultKey(workload, at);
   const target: AdoptTarget = {
-    secretName,
+    secretName: options.name ?? secretNameFromEnv(key),
     targetSecret: options.secret,
-    key: options.key ?? options.env,
+    key,
     rotationInterval: options.rotationInterval ?? SpecDefaults.rotationInterval,
     ...(options.restartWorkload && { restartWorkload: true }),
   };
   const entry = adoptedSecretSpec(target, options.length);
-  const patch = workloadPatch(workload, at, target);
+  const { type: patchType, patch } = workloadPatch(workload, at, target);
   const actor = await actorOf(kc);
 
   const { identity, created, hadEntry } = await ensureIdentity(c, at, entry, options, workload);
   const waitMs = options.waitMs ?? 60_000;
-  let confirmed = await adoptValue(c, identity, entry, value, hadEntry, waitMs);
+  let confirmed = await adoptValue(c, identity, entry, value, hadEntry, adoptionOrigin(at, actor), waitMs);
   const { version } = confirmed;
   // Only a value the operator holds as current may be what the workload reads.
   const apply = (options.apply ?? false) && confirmed.adopted;
-  if (apply) {
+  if (apply && patchType === 'strategic') {
     await c.objects.patch(
       {
         apiVersion: AdoptableKinds[kind].apiVersion,
@@ -391,6 +455,17 @@ export async function adopt(
       undefined,
       k8s.PatchStrategy.StrategicMergePatch,
     );
+  } else if (apply) {
+    // An argument is patched by its index: re-read, check it still holds the adopted value, and
+    // test the resourceVersion read, so the index cannot have moved to another argument.
+    const fresh = await readWorkload();
+    if (literalOf(fresh, at) !== value)
+      throw new AdoptError(
+        'Conflict',
+        `${kind} ${at.namespace}/${name} changed while adopting: ${fieldName(at.field)} of container ${at.container} no longer holds the adopted value; run nhictl adopt again`,
+      );
+    const ops = workloadPatch(fresh, at, target, fresh.metadata?.resourceVersion).patch;
+    await jsonPatchWorkload(kc, kind, at.namespace, name, ops);
   }
   let rotationRequested = confirmed.requested;
   if (options.rotateNow && confirmed.adopted) {
@@ -410,12 +485,14 @@ export async function adopt(
   const result: AdoptResult = {
     workload: `${kind}/${at.namespace}/${name}`,
     container: at.container,
-    env: at.env,
+    field: fieldName(at.field),
+    ...('env' in at.field ? { env: at.field.env } : { argEnv: adoptedEnvVar(target) }),
     identity: { namespace: at.namespace, name: identity.metadata.name, created },
     secret: entry,
     version,
     workloadPatch: patch,
-    patchCommand: `kubectl patch ${kind.toLowerCase()} ${name} -n ${at.namespace} --type strategic --patch-file <file>`,
+    patchType,
+    patchCommand: `kubectl patch ${kind.toLowerCase()} ${name} -n ${at.namespace} --type ${patchType} --patch-file <file>`,
     applied: apply,
     applyRequested: options.apply ?? false,
     adopted: confirmed.adopted,
@@ -428,7 +505,7 @@ export async function adopt(
 }
 
 function summary(r: AdoptResult): string {
-  return `${r.workload} container ${r.container} env ${r.env} -> Secret ${r.secret.target?.secretName} key ${r.secret.target?.key} (version ${r.version}) of AgentIdentity ${r.identity.namespace}/${r.identity.name}`;
+  return `${r.workload} container ${r.container} ${r.env !== undefined ? `env ${r.env}` : `${r.field} (now $(${r.argEnv}))`} -> Secret ${r.secret.target?.secretName} key ${r.secret.target?.key} (version ${r.version}) of AgentIdentity ${r.identity.namespace}/${r.identity.name}`;
 }
 
 /** Step 4b: an Event on the AgentIdentity (and a hash-chained audit record with --audit-log). */
@@ -499,11 +576,16 @@ export function registerAdoptCommand(program: Command): void {
   program
     .command('adopt <workload>')
     .description(
-      'move a hard-coded env value of a workload (deployment/NAME, statefulset, daemonset, cronjob) into a managed, rotated Secret of its AgentIdentity; or adopt a shadow serviceaccount/NAME (with --iam-role, --vault-role) as an observe-only AgentIdentity',
+      'move a hard-coded env value or argument of a workload (deployment/NAME, statefulset, daemonset, cronjob) into a managed, rotated Secret of its AgentIdentity; or adopt a shadow serviceaccount/NAME (with --iam-role, --vault-role) as an observe-only AgentIdentity',
     )
     .option('-n, --namespace <namespace>', 'namespace of the workload')
     .option('--container <name>', 'container holding the literal (required for a workload)')
-    .option('--env <VAR>', 'env var whose literal value is adopted (required for a workload)')
+    .option('--env <VAR>', 'env var whose literal value is adopted (or --arg, --command)')
+    .option(
+      '--arg <index>',
+      'index of the container argument holding the literal, as the scan prints it (args[2]: 2); it becomes $(NHI_ADOPTED_KEY)',
+    )
+    .option('--command <index>', 'index of the container command word holding the literal (command[1]: 1)')
     .option(
       '--secret <name>',
       'target Secret the workload will read (created, owned by the identity; required for a workload)',
@@ -517,8 +599,11 @@ export function registerAdoptCommand(program: Command): void {
       '--provider <name>',
       'serviceaccount/NAME: the ClusterCredentialProvider the roles are read through',
     )
-    .option('--key <key>', 'data key in the target Secret (default: the env var name)')
-    .option('--name <name>', 'spec.secrets[].name (default: from the env var, DB_PASSWORD -> db-password)')
+    .option(
+      '--key <key>',
+      "data key in the target Secret (default: the env var name; for an argument its flag's, --api-token -> API_TOKEN)",
+    )
+    .option('--name <name>', 'spec.secrets[].name (default: from the key, DB_PASSWORD -> db-password)')
     .option('--identity <name>', 'name of a new AgentIdentity (default: the workload name)')
     .option('--owner <team>', 'owner team of a new identity (default: the workload annotation nhi.dev/owner)')
     .option(
@@ -557,7 +642,7 @@ export function registerAdoptCommand(program: Command): void {
           printListing(options.output, { data: result, human: () => humanObserveAdopt(result) });
           return;
         }
-        const missing = (['container', 'env', 'secret'] as const).filter((o) => !options[o]);
+        const missing = (['container', 'secret'] as const).filter((o) => !options[o]);
         if (missing.length > 0)
           throw new Error(
             `adopt ${workload}: required option${missing.length > 1 ? 's' : ''} ${missing.map((m) => `--${m}`).join(', ')} not specified`,

@@ -42,6 +42,11 @@ export interface SecretVersionRef {
   /** Opaque id in the backend (SM VersionId, KV version number as string, ...). */
   id?: string;
   createdAt?: string;
+  /**
+   * Where `nhictl adopt` took this version's value from (a workload's literal, never the value):
+   * set by the kubernetes backend when the target Secret's adoption marks name this version.
+   */
+  adoptedFrom?: string;
 }
 
 /** Secret material handed back to the controller so it can sync the Kubernetes target. Never logged. */

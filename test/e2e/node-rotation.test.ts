@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { KUBELET_RESYNC_NUDGE } from '../../src/api/v1alpha1/annotations.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity } from '../../src/testing/agent-identity.ts';
 import { createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
@@ -77,7 +78,7 @@ describeOnNode('a consumer of a rotated Secret on the dev node', () => {
           {
             namespace: ns,
             name: pod.metadata?.name ?? '',
-            body: { metadata: { annotations: { 'nhi.dev/resync': String(updated) } } },
+            body: { metadata: { annotations: { [KUBELET_RESYNC_NUDGE]: String(updated) } } },
           },
           mergePatch,
         );

@@ -62,6 +62,13 @@ export const RestartAnnotations = {
   restartedFor: 'nhi.dev/restarted-for',
 } as const;
 
+/**
+ * A pod annotation whose change makes kubelet resync that pod at once (any metadata change does), so a
+ * rotated Secret reaches its volume without waiting for kubelet's syncFrequency: the nudge the node
+ * tests measure (docs/node.md). Its value is the time of the nudge, in milliseconds since the epoch.
+ */
+export const KUBELET_RESYNC_NUDGE = 'nhi.dev/resync';
+
 /** Annotations the operator sets on an AgentIdentity for itself. */
 export const OperatorAnnotations = {
   /**
@@ -150,6 +157,14 @@ export const ObjectMarks = {
   previousVersion: 'nhi.dev/previous-version',
   rotatedAt: 'nhi.dev/rotated-at',
   previousRetireAt: 'nhi.dev/previous-retire-at',
+  /**
+   * On a target Secret whose current value `nhictl adopt` wrote (a hard-coded literal taken over):
+   * where the literal was, `<Kind>/<namespace>/<name> container <c> <field> by <user>` (never the
+   * value), and the version adopt wrote. The operator records an `adopted` audit record when it takes
+   * that version over (rotate.ts); the next rotation removes both.
+   */
+  adoptedFrom: 'nhi.dev/adopted-from',
+  adoptedVersion: 'nhi.dev/adopted-version',
   /** On a login target Secret (database.target): when the current login's lease ends. */
   leaseExpiresAt: 'nhi.dev/lease-expires-at',
   /**

@@ -162,6 +162,23 @@ describe('restarting the workload after a rotation', () => {
     expect(h.patches).toHaveLength(0);
   });
 
+  it('rolls nothing on the revocation path: a deleting identity whose rotation is due', async () => {
+    const h = new DeploymentHarness([secret('api-key', true), secret('db', true)]);
+    await h.settle();
+    expect(h.condition('Ready')?.status).toBe('True');
+    h.later(3 * HOUR); // both rotations are due
+    h.identity.metadata.deletionTimestamp = h.now.toISOString();
+    for (let i = 0; i < 4; i++) {
+      await h.reconcile().catch(() => undefined);
+      h.later(HOUR);
+    }
+    expect(h.identity.metadata.finalizers ?? []).toEqual([]);
+    expect(h.audit.records.map((r) => r.action)).toContain('offboarded');
+    expect(h.patches).toEqual([]);
+    expect(h.events.map((e) => e.reason)).not.toContain('WorkloadRestarted');
+    expect(h.audit.records.map((r) => r.action)).not.toContain('workload-restarted');
+  });
+
   it('rolls once when a restore gives the Secret a fresh value after quarantine', async () => {
     const h = new DeploymentHarness([secret('api-key', true)]);
     await h.settle();

@@ -2,11 +2,14 @@
 // KubernetesProvider over the in-memory port: what status says about a secret's values must be what
 // its target Secret holds.
 
+import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Controls } from '../../api/v1alpha1/annotations.ts';
+import { Controls, ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import type { SecretSpec } from '../../api/v1alpha1/types.ts';
+import { rotatedSecret } from '../../providers/kubernetes/secret-layout.ts';
 import { ProviderRegistry } from '../../providers/registry.ts';
 import { FakeVaultPort } from '../../providers/vault/testing/fake-port.ts';
+import { identityRef } from './identity.ts';
 import { HARNESS_NAMESPACE, ReconcilerHarness, VaultServersHarness, vaultScope } from './testing/harness.ts';
 
 const MIN = 60_000;
@@ -249,5 +252,74 @@ describe('a rotation cut short by a crash', () => {
     expect(h.secretStatus()?.currentVersion).toBe(2);
     const rotated = h.audit.records.filter((r) => r.action === 'rotated' && r.outcome !== 'intent');
     expect(rotated.map((r) => r.detail)).toEqual([expect.stringContaining('version 2')]);
+  });
+});
+
+describe('a value nhictl adopt wrote into the target Secret', () => {
+  const spec: SecretSpec = {
+    name: 'api-key',
+    generator: { type: 'random', length: 24 },
+    rotationInterval: '168h',
+  };
+  const FROM = 'Deployment/agents/bot container agent env[API_KEY] by alice';
+  const literal = randomBytes(24).toString('base64url');
+  /** What nhictl adopt writes: the literal as the next version, with the adoption mark. */
+  const adoptInto = (h: KubernetesOnly) => {
+    const live = h.port.peek('Secret', HARNESS_NAMESPACE, 'bot-api-key');
+    const next = rotatedSecret(live, {
+      ref: identityRef(h.identity),
+      spec,
+      name: 'bot-api-key',
+      value: literal,
+      now: h.now.getTime(),
+      adoptedFrom: FROM,
+    });
+    if (live) h.port.mutate('Secret', HARNESS_NAMESPACE, 'bot-api-key', (s) => Object.assign(s, next));
+    else h.port.seed('Secret', next);
+  };
+  const adopted = (h: KubernetesOnly) => h.audit.records.filter((r) => r.action === 'adopted');
+
+  it("is recorded once as 'adopted' in the operator's audit chain when the operator takes it over, never the value", async () => {
+    const h = new KubernetesOnly(spec);
+    adoptInto(h);
+    await h.settle();
+    expect(h.secretStatus()?.currentVersion).toBe(1);
+    expect(adopted(h)).toEqual([
+      expect.objectContaining({
+        action: 'adopted',
+        outcome: 'success',
+        severity: 'high',
+        resource: 'kubernetes:secret/api-key',
+        origin: `nhictl adopt ${FROM}`,
+        detail: `version 1 of Secret ${HARNESS_NAMESPACE}/bot-api-key taken over as the current value (status had none)`,
+      }),
+    ]);
+    expect(JSON.stringify(h.audit.records)).not.toContain(literal);
+    h.later(MIN);
+    await h.settle();
+    expect(adopted(h)).toHaveLength(1);
+  });
+
+  it('is recorded when it lands after the operator generated a first value, and the next rotation clears the mark', async () => {
+    const h = new KubernetesOnly(spec);
+    await h.settle();
+    expect(adopted(h)).toEqual([]);
+    adoptInto(h);
+    h.later(MIN);
+    h.identity.metadata.annotations = { [Controls.rotateRequestedAt]: h.now.toISOString() };
+    await h.settle();
+    expect(h.secretStatus()?.currentVersion).toBe(2);
+    expect(adopted(h).map((r) => r.detail)).toEqual([
+      expect.stringMatching(/^version 2 .*\(status had 1\)$/),
+    ]);
+    // A rotation after the adoption writes a version nhictl did not adopt: not recorded as adopted.
+    h.later(MIN);
+    h.identity.metadata.annotations = { [Controls.rotateRequestedAt]: h.now.toISOString() };
+    await h.settle();
+    expect(h.secretStatus()?.currentVersion).toBe(3);
+    expect(adopted(h)).toHaveLength(1);
+    const annotations = h.port.peek('Secret', HARNESS_NAMESPACE, 'bot-api-key')?.metadata?.annotations ?? {};
+    expect(annotations[ObjectMarks.adoptedFrom]).toBeUndefined();
+    expect(annotations[ObjectMarks.adoptedVersion]).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ import {
 } from '../../api/v1alpha1/defaults.ts';
 import type { AgentIdentity, PlannedChange, SecretSpec, SecretStatus } from '../../api/v1alpha1/types.ts';
 import type { AuditEntry } from '../../governance/audit/audit.ts';
+import { targetSecretNameOf } from '../../providers/kubernetes/names.ts';
 import { secretProviderKind } from '../../providers/registry.ts';
 import { withRequestIds } from '../../providers/request-ids.ts';
 import type { IdentityRef, SecretMaterial } from '../../providers/types.ts';
@@ -184,10 +185,14 @@ export async function rotateDueSecrets(
         // failed, or a value created with the secret itself): adopt it, don't rotate again — and
         // record it, since no rotation record may have been written for it.
         registerSecretValue(live.current.value);
+        // A literal `nhictl adopt` moved into the target Secret: the operator takes it over here, so
+        // the cluster's chain records it (where it came from, never the value).
+        if (live.current.adoptedFrom !== undefined)
+          await recordAdoption(deps, ref, secret, live.current, state?.currentVersion);
         // Also an external backend's first value (status had none): it is written by the rotation
         // loop's 'initial value' write, whose intent may be waiting for this outcome. A kubernetes
         // secret's first value comes with its Secret, which provisioning created and recorded.
-        if (state?.currentVersion !== undefined || kind !== 'kubernetes')
+        else if (state?.currentVersion !== undefined || kind !== 'kubernetes')
           await audited('success', 'reconcile: adopted', {
             detail: `version ${live.current.version} found in the backend (status had ${state?.currentVersion ?? 'none'})`,
           });
@@ -249,6 +254,30 @@ export async function rotateDueSecrets(
     }
   }
   return { secrets, rotated, nextAt };
+}
+
+/**
+ * The `adopted` record of a value `nhictl adopt` wrote into a kubernetes target Secret, made when the
+ * operator takes its version over as current: the managed secret and its target Secret, and where
+ * the literal was (the Secret's adoption mark), never the value.
+ */
+async function recordAdoption(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+  secret: SecretSpec,
+  current: SecretMaterial['current'],
+  hadVersion: number | undefined,
+): Promise<void> {
+  await deps.audit.record({
+    action: 'adopted',
+    identity: auditIdentity(ref.identity),
+    actor: deps.actor,
+    resource: `${secretProviderKind(secret)}:secret/${secret.name}`,
+    origin: `nhictl adopt ${current.adoptedFrom}`,
+    outcome: 'success',
+    severity: 'high',
+    detail: `version ${current.version} of Secret ${ref.subject.namespace}/${targetSecretNameOf(ref.identity, secret)} taken over as the current value (status had ${hadVersion ?? 'none'})`,
+  });
 }
 
 /** The rotations status.plan announces. */

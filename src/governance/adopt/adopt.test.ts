@@ -6,7 +6,10 @@ import { agentIdentity, withWorkload } from '../../testing/agent-identity.ts';
 import {
   AdoptError,
   type AdoptTarget,
+  adoptedEnvVar,
   adoptedSecretSpec,
+  adoptionOrigin,
+  defaultKey,
   identityOfWorkload,
   type LiteralLocation,
   literalOf,
@@ -40,7 +43,7 @@ const at = (kind: LiteralLocation['kind'] = 'Deployment'): LiteralLocation => ({
   namespace: 'agents',
   name: 'bot',
   container: 'agent',
-  env: 'API_TOKEN',
+  field: { env: 'API_TOKEN' },
 });
 
 describe('literalOf', () => {
@@ -88,7 +91,12 @@ describe('literalOf', () => {
 
 describe('workloadPatch', () => {
   it('is a strategic-merge patch that removes the literal and references the Secret key', () => {
-    const patch = workloadPatch(deploymentWith([{ name: 'API_TOKEN', value: literal }]), at(), target);
+    const { type, patch } = workloadPatch(
+      deploymentWith([{ name: 'API_TOKEN', value: literal }]),
+      at(),
+      target,
+    );
+    expect(type).toBe('strategic');
     expect(patch).toEqual({
       spec: {
         template: {
@@ -117,10 +125,120 @@ describe('workloadPatch', () => {
       kind: 'CronJob',
       spec: { jobTemplate: { spec: podTemplate([{ name: 'API_TOKEN', value: literal }], 'initContainers') } },
     };
-    const patch = workloadPatch(cronJob, at('CronJob'), target) as {
+    const patch = workloadPatch(cronJob, at('CronJob'), target).patch as {
       spec: { jobTemplate: { spec: { template: { spec: { initContainers: unknown[] } } } } };
     };
     expect(patch.spec.jobTemplate.spec.template.spec.initContainers).toHaveLength(1);
+  });
+});
+
+describe('an argument holding the literal (--arg, --command)', () => {
+  const withArgs = (args: string[], env?: object[]) => ({
+    kind: 'Deployment',
+    spec: { template: { spec: { containers: [{ name: 'sidecar' }, { name: 'agent', args, env }] } } },
+  });
+  const argAt = (index: number, list: 'args' | 'command' = 'args'): LiteralLocation => ({
+    ...at(),
+    field: { list, index },
+  });
+  const argTarget: AdoptTarget = { ...target, key: 'API_TOKEN' };
+
+  it.each([
+    ['--flag=VALUE: the value after the first =', ['serve', `--api-token=${literal}`], 1, 'API_TOKEN'],
+    ['a whole argument after its flag', ['--api-token', literal], 1, 'API_TOKEN'],
+    ['a positional argument', ['serve', literal], 1, 'ARGS_1'],
+  ])('takes %s, and names the key after the flag, never the value', (_, args, index, key) => {
+    const workload = withArgs(args);
+    expect(literalOf(workload, argAt(index))).toBe(literal);
+    expect(defaultKey(workload, argAt(index))).toBe(key);
+  });
+
+  it.each([
+    [
+      'a shell line',
+      ['-c', `curl -H "Authorization: Bearer ${literal}" https://x`],
+      1,
+      'NotLiteral',
+      /shell line/,
+    ],
+    ['an argument already referencing an env var', ['--token=$(TOKEN)'], 0, 'NotLiteral', /\$\(VAR\)/],
+    ['an index past the end', ['serve'], 3, 'ArgNotFound', /no such argument/],
+  ])('refuses %s, naming the field and never the value', (_, args, index, reason, message) => {
+    try {
+      literalOf(withArgs(args), argAt(index));
+      expect.unreachable();
+    } catch (error) {
+      expect((error as AdoptError).reason).toBe(reason);
+      expect((error as Error).message).toMatch(message);
+      expect((error as Error).message).toContain(`args[${index}]`);
+      expect((error as Error).message).not.toContain(literal);
+    }
+  });
+
+  it('is a JSON patch replacing that one argument with $(NHI_ADOPTED_KEY), read from the Secret key', () => {
+    const workload = withArgs(
+      ['serve', `--api-token=${literal}`, '--verbose'],
+      [{ name: 'LOG', value: 'x' }],
+    );
+    const { type, patch } = workloadPatch(workload, argAt(1), argTarget, '42');
+    expect(type).toBe('json');
+    const base = '/spec/template/spec/containers/1';
+    expect(patch).toEqual([
+      { op: 'test', path: '/metadata/resourceVersion', value: '42' },
+      { op: 'test', path: `${base}/name`, value: 'agent' },
+      { op: 'replace', path: `${base}/args/1`, value: '--api-token=$(NHI_ADOPTED_API_TOKEN)' },
+      {
+        op: 'add',
+        path: `${base}/env/-`,
+        value: {
+          name: 'NHI_ADOPTED_API_TOKEN',
+          valueFrom: { secretKeyRef: { name: 'bot-api', key: 'API_TOKEN' } },
+        },
+      },
+    ]);
+    // The other arguments (which may hold other literals) are not repeated.
+    expect(JSON.stringify(patch)).not.toContain(literal);
+    expect(JSON.stringify(patch)).not.toContain('--verbose');
+  });
+
+  it('creates the env list of a container without one, and patches command the same way', () => {
+    const workload = {
+      kind: 'Deployment',
+      spec: { template: { spec: { containers: [{ name: 'agent', command: ['run', literal] }] } } },
+    };
+    const { patch } = workloadPatch(workload, argAt(1, 'command'), argTarget);
+    expect(patch).toEqual([
+      { op: 'test', path: '/spec/template/spec/containers/0/name', value: 'agent' },
+      {
+        op: 'replace',
+        path: '/spec/template/spec/containers/0/command/1',
+        value: '$(NHI_ADOPTED_API_TOKEN)',
+      },
+      {
+        op: 'add',
+        path: '/spec/template/spec/containers/0/env',
+        value: [
+          {
+            name: adoptedEnvVar(argTarget),
+            valueFrom: { secretKeyRef: { name: 'bot-api', key: 'API_TOKEN' } },
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('refuses when the container already has the env var it would add', () => {
+    const workload = withArgs([literal], [{ name: 'NHI_ADOPTED_API_TOKEN', value: 'x' }]);
+    expect(() => workloadPatch(workload, argAt(0), argTarget)).toThrow(
+      /already has an env var NHI_ADOPTED_API_TOKEN/,
+    );
+  });
+
+  it('marks the target Secret with where the literal was and who adopted it, never the value', () => {
+    expect(adoptionOrigin(argAt(1), 'alice')).toBe('Deployment/agents/bot container agent args[1] by alice');
+    expect(adoptionOrigin(at(), 'alice')).toBe(
+      'Deployment/agents/bot container agent env[API_TOKEN] by alice',
+    );
   });
 });
 
@@ -226,7 +344,18 @@ describe('parseWorkloadArg', () => {
     expect(parseWorkloadArg(arg)).toEqual({ kind, name: 'bot' });
   });
 
-  it.each(['pod/bot', 'bot', 'deployment/'])('refuses %s', (arg) => {
+  it.each(['pod/bot', 'bot', 'deployment/', 'service/bot'])('refuses %s', (arg) => {
     expect(() => parseWorkloadArg(arg)).toThrow(AdoptError);
+  });
+
+  it.each([
+    [
+      'configmap/settings',
+      /move it by hand.*configMapKeyRef -> secretKeyRef.*remove the key from the ConfigMap/,
+    ],
+    ['job/once', /adopt the CronJob that creates it/],
+    ['pod/bare', /cannot be changed once it is created/],
+  ])('refuses %s saying how to migrate it by hand', (arg, message) => {
+    expect(() => parseWorkloadArg(arg)).toThrow(message);
   });
 });

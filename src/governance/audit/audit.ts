@@ -20,7 +20,10 @@ export const AuditActions = [
   'offboarded',
   /** A backend whose ClusterCredentialProvider is gone, given up on by the abandon annotation. */
   'abandoned',
-  /** A hard-coded value moved into a managed Secret (`nhictl adopt --secret`, with --audit-log). */
+  /**
+   * A hard-coded value moved into a managed Secret (`nhictl adopt --secret`): by the operator when it
+   * takes the adopted version over (rotate.ts), and by nhictl itself with --audit-log.
+   */
   'adopted',
   /** The sponsor confirmed the identity is still needed (`nhictl attest`); the actor is that Kubernetes user. */
   'attested',

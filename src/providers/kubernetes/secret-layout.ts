@@ -70,6 +70,13 @@ export function materialOf(secret: k8s.V1Secret, spec: SecretSpec): SecretMateri
     current: { version: state.currentVersion ?? 0, value: decode(current) },
   };
   if (state.rotatedAt) material.current.createdAt = state.rotatedAt;
+  const adoptedFrom = secret.metadata?.annotations?.[ObjectMarks.adoptedFrom];
+  if (
+    adoptedFrom &&
+    state.currentVersion !== undefined &&
+    secret.metadata?.annotations?.[ObjectMarks.adoptedVersion] === String(state.currentVersion)
+  )
+    material.current.adoptedFrom = adoptedFrom;
   const previous = secret.data?.[previousKeyOf(spec)];
   if (previous) material.previous = { version: state.previousVersion ?? 0, value: decode(previous) };
   return material;
@@ -114,6 +121,8 @@ export interface RotationInput {
   now: number;
   /** Restore: lift the quarantine in the same write. */
   clearQuarantine?: boolean;
+  /** `nhictl adopt`: where the value came from (ObjectMarks.adoptedFrom); any other rotation clears it. */
+  adoptedFrom?: string;
 }
 
 /**
@@ -134,6 +143,12 @@ export function rotatedSecret(live: k8s.V1Secret | undefined, input: RotationInp
     [ObjectMarks.rotatedAt]: new Date(now).toISOString(),
   };
   const remove: string[] = input.clearQuarantine ? [ObjectMarks.quarantined, ObjectMarks.quarantinedAt] : [];
+  if (input.adoptedFrom) {
+    annotations[ObjectMarks.adoptedFrom] = input.adoptedFrom;
+    annotations[ObjectMarks.adoptedVersion] = String(nextVersion);
+  } else {
+    remove.push(ObjectMarks.adoptedFrom, ObjectMarks.adoptedVersion);
+  }
   const oldCurrent = live?.data?.[currentKey];
   if (oldCurrent && state?.currentVersion !== undefined) {
     data[previousKey] = oldCurrent;

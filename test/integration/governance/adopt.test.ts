@@ -3,7 +3,8 @@
 // with a key-shaped literal env value (generated here, never committed) ends up reading it from a
 // Secret the operator owns, adopts as the current version and later rotates. There is no kubelet in
 // this environment, so no pod runs: the pod template's secretKeyRef is what proves the workload reads
-// the managed Secret.
+// the managed Secret. The operator records each adoption in the cluster's audit chain; a literal in a
+// container argument moves the same way (`--arg`), and a ConfigMap is refused with how to move it by hand.
 
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import type { AgentIdentity } from '../../../src/api/v1alpha1/types.ts';
 import type { AdoptResult } from '../../../src/cli/adopt.ts';
 import { repoRoot } from '../../../src/dev/components.ts';
 import { installOperatorManifests } from '../../../src/dev/install.ts';
-import { readAuditFile, verifyChain } from '../../../src/governance/audit/audit.ts';
+import { type AuditRecord, readAuditFile, verifyChain } from '../../../src/governance/audit/audit.ts';
 import { agentIdentity, withSpec } from '../../../src/testing/agent-identity.ts';
 import { AGENT_IDENTITIES, getIdentity, newNamespace, untilCondition } from '../../support/cluster.ts';
 import { childProcessEnv, kubeConfig } from '../../support/env.ts';
@@ -197,6 +198,29 @@ describe('nhictl adopt --secret --apply on a Deployment without an AgentIdentity
     ]);
   });
 
+  it("the operator records the adoption in the cluster's audit chain, and nhictl audit show lists it", async () => {
+    const record = await eventually("the operator's adopted record", async () =>
+      readAuditFile(operator.auditLog).find((r) => r.action === 'adopted' && r.identity.name === name),
+    );
+    expect(record).toMatchObject({
+      identity: { namespace: ns, name },
+      outcome: 'success',
+      resource: 'kubernetes:secret/aws-secret-access-key',
+      origin: expect.stringContaining(
+        `nhictl adopt Deployment/${ns}/${name} container agent env[${ENV}] by `,
+      ),
+      detail: expect.stringContaining(`version ${result.version} of Secret ${ns}/${name}-aws`),
+    });
+    const shown = JSON.parse(
+      await nhictl('audit', 'show', operator.auditLog, '--identity', name, '-n', ns, '-o', 'json'),
+    ) as AuditRecord[];
+    expect(shown.filter((r) => r.action === 'adopted')).toEqual([
+      expect.objectContaining({ seq: record.seq }),
+    ]);
+    const table = await nhictl('audit', 'show', operator.auditLog, '--identity', name, '-n', ns);
+    expect(table).toMatch(/\badopted\s+success\s/);
+  });
+
   it('a later rotation replaces the value and the workload still reads the Secret key', async () => {
     await nhictl('rotate', name, '-n', ns);
     const rotated = await eventually('the rotation', async () => {
@@ -304,9 +328,72 @@ describe('nhictl adopt --secret --rotate-now', () => {
   });
 });
 
+describe('nhictl adopt --secret --arg: a literal in a container argument', () => {
+  const name = 'crawler';
+  const literal = fakeSecretAccessKey();
+  const key = 'API_TOKEN';
+  const envVar = 'NHI_ADOPTED_API_TOKEN';
+
+  it('replaces that argument with $(NHI_ADOPTED_API_TOKEN), an env var read from the managed Secret', async () => {
+    literals.push(literal);
+    const body = deployment(name, name);
+    body.metadata = {
+      ...body.metadata,
+      annotations: { [Marks.owner]: 'team-search', [Marks.purpose]: 'crawls the partner catalogue' },
+    };
+    const container = body.spec?.template.spec?.containers[0];
+    if (container) container.args = ['--verbose', `--api-token=${literal}`, 'serve'];
+    await apps.createNamespacedDeployment({ namespace: ns, body });
+    const result = JSON.parse(
+      await nhictl(
+        'adopt',
+        `deployment/${name}`,
+        '-n',
+        ns,
+        '--container',
+        'agent',
+        '--arg',
+        '1',
+        '--secret',
+        `${name}-token`,
+        '--apply',
+        '-o',
+        'json',
+      ),
+    ) as AdoptResult;
+    expect(result).toMatchObject({
+      adopted: true,
+      applied: true,
+      patchType: 'json',
+      field: 'args[1]',
+      argEnv: envVar,
+    });
+    const live = await apps.readNamespacedDeployment({ namespace: ns, name });
+    const agent = live.spec?.template.spec?.containers.find((c) => c.name === 'agent');
+    expect(agent?.args).toEqual(['--verbose', `--api-token=$(${envVar})`, 'serve']);
+    expect(agent?.env).toEqual([
+      { name: envVar, valueFrom: { secretKeyRef: { name: `${name}-token`, key } } },
+    ]);
+    expect(JSON.stringify(live.spec).includes(literal)).toBe(false);
+    expect((await secretValue(`${name}-token`, key)) === literal).toBe(true);
+    const identity = await getIdentity(ns, name);
+    expect(adoptedVersion(identity, 'api-token')).toBe(result.version);
+    const record = await eventually("the operator's adopted record", async () =>
+      readAuditFile(operator.auditLog).find((r) => r.action === 'adopted' && r.identity.name === name),
+    );
+    expect(record.origin).toContain(`Deployment/${ns}/${name} container agent args[1] by `);
+  });
+
+  it('refuses a ConfigMap, saying how to move its value by hand', async () => {
+    await expect(
+      nhictl('adopt', 'configmap/settings', '-n', ns, '--container', 'x', '--env', 'X', '--secret', 's'),
+    ).rejects.toMatchObject({ stderr: expect.stringContaining('move it by hand') });
+  });
+});
+
 describe('the value never leaks', () => {
   it('appears in no nhictl output, operator log or audit record, Event, or AgentIdentity', async () => {
-    expect(literals).toHaveLength(3);
+    expect(literals).toHaveLength(4);
     const identities = JSON.stringify(
       await custom.listNamespacedCustomObject({ ...AGENT_IDENTITIES, namespace: ns }),
     );

@@ -1,7 +1,9 @@
 // Hard-coded credentials in the running cluster, found by the inventory against the real apiserver:
 // a Deployment with a key-shaped literal env value, a CronJob with a token in its args, a ConfigMap
-// holding a private key — each with its exact location, owner and fingerprint — while a benign
-// high-entropy value under a non-secret name is not reported. Every planted value is generated here
+// holding a private key, and one literal in each other kind the scan reads (a StatefulSet's init
+// container env, a DaemonSet's command, a standalone Job's args, a bare Pod's env) — each with its
+// exact location, owner and fingerprint — while a benign high-entropy value under a non-secret name
+// is not reported. Every planted value is generated here
 // and must be absent from the inventory, its json and table output, the HTML report and stderr.
 
 import { execFile } from 'node:child_process';
@@ -25,6 +27,7 @@ import {
   awsAccessKeyId,
   buildId,
   githubToken,
+  jwt,
   privateKeyPem,
 } from '../../../src/governance/secrets/testing/generated.ts';
 import { agentIdentity } from '../../../src/testing/agent-identity.ts';
@@ -34,7 +37,15 @@ import { namespaceBody } from '../../support/namespaces.ts';
 import { uniqueName } from '../../support/wait.ts';
 
 const run = promisify(execFile);
-const planted = { accessKeyId: awsAccessKeyId(), token: githubToken(), privateKey: privateKeyPem() };
+const planted = {
+  accessKeyId: awsAccessKeyId(),
+  token: githubToken(),
+  privateKey: privateKeyPem(),
+  statefulSetToken: githubToken(),
+  daemonSetJwt: jwt(),
+  jobKeyId: awsAccessKeyId(),
+  podJwt: jwt(),
+};
 const benign = buildId();
 const namespace = uniqueName('secrets');
 let items: InventoryItem[] = [];
@@ -110,8 +121,74 @@ beforeAll(async () => {
       data: { 'server.conf': `listen 443\n${planted.privateKey}`, build: benign },
     },
   });
+  await plantInEveryOtherKind(kc);
   items = await collectInventory({ kubernetes: kubernetesInventoryPort(kc) });
 });
+
+/** One literal each in a StatefulSet, a DaemonSet, a standalone Job and a bare Pod, owned by `platform`. */
+async function plantInEveryOtherKind(kc: k8s.KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const batch = kc.makeApiClient(k8s.BatchV1Api);
+  const metadata = (name: string) => ({ name, annotations: { [Marks.owner]: 'platform' } });
+  const template = (name: string, spec: k8s.V1PodSpec) => ({ metadata: { labels: { app: name } }, spec });
+  const image = 'registry.example/agents/tool:1';
+  await apps.createNamespacedStatefulSet({
+    namespace,
+    body: {
+      metadata: metadata('ledger'),
+      spec: {
+        serviceName: 'ledger',
+        selector: { matchLabels: { app: 'ledger' } },
+        template: template('ledger', {
+          initContainers: [
+            { name: 'migrate', image, env: [{ name: 'GH_TOKEN', value: planted.statefulSetToken }] },
+          ],
+          containers: [{ name: 'ledger', image }],
+        }),
+      },
+    },
+  });
+  await apps.createNamespacedDaemonSet({
+    namespace,
+    body: {
+      metadata: metadata('node-agent'),
+      spec: {
+        selector: { matchLabels: { app: 'node-agent' } },
+        template: template('node-agent', {
+          containers: [{ name: 'agent', image, command: ['agent', '--session', planted.daemonSetJwt] }],
+        }),
+      },
+    },
+  });
+  await batch.createNamespacedJob({
+    namespace,
+    body: {
+      metadata: metadata('backfill'),
+      spec: {
+        template: {
+          spec: {
+            restartPolicy: 'Never',
+            containers: [{ name: 'backfill', image, args: [`--aws-key=${planted.jobKeyId}`] }],
+          },
+        },
+      },
+    },
+  });
+  // A bare Pod needs its ServiceAccount to exist at admission: its own, not the namespace's default
+  // (which the controller manager may not have made yet).
+  await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'lone' } } });
+  await core.createNamespacedPod({
+    namespace,
+    body: {
+      metadata: metadata('lone'),
+      spec: {
+        serviceAccountName: 'lone',
+        containers: [{ name: 'probe', image, env: [{ name: 'SESSION', value: planted.podJwt }] }],
+      },
+    },
+  });
+}
 
 afterAll(async () => {
   await kubeConfig().makeApiClient(k8s.CoreV1Api).deleteNamespace({ name: namespace });
@@ -148,7 +225,45 @@ describe('hard-coded credentials in the cluster', () => {
       ]),
     );
     // The benign build id under BUILD_SHA and `build` is not a finding.
-    expect(found).toHaveLength(3);
+    expect(found).toHaveLength(7);
+  });
+
+  it('finds a literal in a StatefulSet, a DaemonSet, a standalone Job and a bare Pod, each at its exact location', () => {
+    const found = secretsHere().map((i) => i.secret);
+    const owned = (rule: string, value: string, location: object) => ({
+      rule,
+      fingerprint: fingerprint(value),
+      owner: 'platform',
+      location: { namespace, ...location },
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        owned('github/GITHUB_TOKEN', planted.statefulSetToken, {
+          kind: 'StatefulSet',
+          name: 'ledger',
+          container: 'migrate',
+          field: 'env[GH_TOKEN]',
+        }),
+        owned('nhi/jwt', planted.daemonSetJwt, {
+          kind: 'DaemonSet',
+          name: 'node-agent',
+          container: 'agent',
+          field: 'command[2]',
+        }),
+        owned('aws/AWSAccessKeyID', planted.jobKeyId, {
+          kind: 'Job',
+          name: 'backfill',
+          container: 'backfill',
+          field: 'args[0]',
+        }),
+        owned('nhi/jwt', planted.podJwt, {
+          kind: 'Pod',
+          name: 'lone',
+          container: 'probe',
+          field: 'env[SESSION]',
+        }),
+      ]),
+    );
   });
 
   it('raises the risk of the AgentIdentity whose workload carries one', () => {
