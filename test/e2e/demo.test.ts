@@ -156,8 +156,10 @@ describeOnNode('nhictl demo on the dev node', () => {
       stateDir,
       node: () => node,
     });
-    console.log(`[nhi] the demo on the node: ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const output = lines.join('\n');
+    console.log(
+      `[nhi] the demo on the node: ${((Date.now() - started) / 1000).toFixed(1)} s\n${output.slice(output.indexOf('── summary ──'))}`,
+    );
 
     const operator = stage(output, 'nhi-operator as a Pod');
     const leader =
