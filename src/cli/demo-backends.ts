@@ -39,13 +39,31 @@ export const CRM_TABLE = 'closed_deals';
 /** Another tenant's schema in the same database: outside crm-sync's reach. */
 export const OTHER_SCHEMA = 'agents';
 
+/** Where the operator reaches the backends from inside the cluster, and how it logs in to OpenBao there. */
+export interface InClusterRoutes {
+  baoAddr: string;
+  awsEndpoint: string;
+  vaultAuth: Record<string, unknown>;
+}
+
 /**
  * The ClusterCredentialProviders `aws` and `vault` for the dev environment, usable from agents-dev
- * only. The operator reads the OpenBao dev root token from a file written here (mode 0600).
+ * only. A host-process operator reads the OpenBao dev root token from a file written here (mode
+ * 0600); an operator in the cluster (`inCluster`) reaches the backends at the node's bridge address
+ * and logs in to OpenBao with its own ServiceAccount token.
  */
-export function providerObjects(env: DevEnvironment, stateDir: string): k8s.KubernetesObject[] {
-  const tokenFile = join(stateDir, 'openbao-operator-token');
-  writeFileSync(tokenFile, env.bao.token, { mode: 0o600 });
+export function providerObjects(
+  env: DevEnvironment,
+  stateDir: string,
+  inCluster?: InClusterRoutes,
+): k8s.KubernetesObject[] {
+  let auth: Record<string, unknown>;
+  if (inCluster) auth = inCluster.vaultAuth;
+  else {
+    const tokenFile = join(stateDir, 'openbao-operator-token');
+    writeFileSync(tokenFile, env.bao.token, { mode: 0o600 });
+    auth = { tokenFile: { path: tokenFile } };
+  }
   const allowedNamespaces = { names: [CRM_NAMESPACE] };
   const providers: Array<k8s.KubernetesObject & { spec: unknown }> = [
     {
@@ -56,7 +74,7 @@ export function providerObjects(env: DevEnvironment, stateDir: string): k8s.Kube
         aws: {
           region: env.aws.region,
           accountId: ACCOUNT_ID,
-          endpoint: env.aws.endpoint,
+          endpoint: inCluster?.awsEndpoint ?? env.aws.endpoint,
           rolePath: '/nhi/',
           roleNamePrefix: 'nhi-',
           mode: 'irsa',
@@ -75,12 +93,12 @@ export function providerObjects(env: DevEnvironment, stateDir: string): k8s.Kube
       metadata: { name: 'vault' },
       spec: {
         vault: {
-          address: env.bao.addr,
+          address: inCluster?.baoAddr ?? env.bao.addr,
           kubernetesAuthMount: env.bao.kubernetesAuthMount,
           kvMount: 'secret',
           tokenMaxTTL: '1h',
           ...(env.database ? { database: { ...env.database, maxTTL: '1h' } } : {}),
-          auth: { tokenFile: { path: tokenFile } },
+          auth,
         },
         allowedNamespaces,
       },

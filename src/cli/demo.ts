@@ -5,6 +5,9 @@
 // well under a minute):
 //   support-bot  config/samples/support-bot.yaml, production, namespace agents: kubernetes only;
 //   crm-sync     development, namespace agents-dev: an IAM role and a Vault role (demo-backends.ts).
+// With the dev node (as root), the operator runs as a Pod from the Helm chart with the image built
+// here (demo-chart.ts) and crm-sync as a real pod (demo-pod.ts); without it, the operator is a host
+// process and the workloads stay Pending.
 // It walks: provision → the IRSA role in IAM → the workload's token logs in to OpenBao (and, with
 // PostgreSQL in the environment, reads a database login and queries its schema) → rotate → admission
 // guardrail → workloads deleted → quarantine (the Vault token and the database login stop working) →
@@ -16,7 +19,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import type { AgentIdentity } from '../api/v1alpha1/types.ts';
 import { repoRoot } from '../dev/components.ts';
-import type { DevEnvironment } from '../dev/environment.ts';
+import { type DevEnvironment, removeProcess } from '../dev/environment.ts';
 import { applyObjects, installOperatorManifests, readManifests } from '../dev/install.ts';
 import { type DevNode, readNode } from '../dev/node/node.ts';
 import { readAuditFile, verifyChain } from '../governance/audit/audit.ts';
@@ -41,6 +44,13 @@ import {
   seedTeamSettings,
   workloadLogin,
 } from './demo-backends.ts';
+import {
+  DEMO_RELEASE,
+  describeLeader,
+  inClusterVaultAuth,
+  installOperatorChart,
+  OPERATOR_VAULT_ROLE,
+} from './demo-chart.ts';
 import { askPod, onDevNode, readyPod } from './demo-pod.ts';
 import { devDir, devUp, startDevOperator } from './dev.ts';
 import { rotate } from './identity.ts';
@@ -64,8 +74,13 @@ export interface DemoSetup {
   startOperator(): Promise<{ auditLog: string }>;
   /** A private folder for files the operator reads (the OpenBao token file). */
   stateDir: string;
-  /** The dev node to run crm-sync on as a real pod (docs/node.md); none: its pod stays Pending. */
+  /**
+   * The dev node (docs/node.md): crm-sync runs on it as a real pod, and the operator as a Pod from the
+   * Helm chart instead of startOperator. None: the operator is a host process, crm-sync stays Pending.
+   */
   node?(): DevNode | undefined;
+  /** Stops a host-process operator an earlier run left, before the chart's operator takes over. */
+  stopHostOperator?(): Promise<boolean>;
 }
 
 /** As root, the demo's crm-sync runs as a real pod on the dev node (docs/node.md); NHI_DEMO_NODE=0 opts out. */
@@ -88,6 +103,7 @@ export function devDemoSetup(log: Log): DemoSetup {
     },
     stateDir: devDir(),
     node: () => readNode(devDir()),
+    stopHostOperator: () => removeProcess(devDir(), 'nhi-operator'),
   };
 }
 
@@ -123,13 +139,32 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
   await stage(
     `ClusterCredentialProviders aws (the emulator, IRSA) and vault (OpenBao), for namespace ${CRM_NAMESPACE} only`,
     async () => {
-      await applyObjects(kc, providerObjects(env, setup.stateDir));
+      const providers = providerObjects(
+        env,
+        setup.stateDir,
+        node && {
+          baoAddr: node.podBaoAddr,
+          awsEndpoint: node.podAwsEndpoint,
+          vaultAuth: inClusterVaultAuth(env),
+        },
+      );
+      await replaceMovedProviders(custom, providers, log);
+      await applyObjects(kc, providers);
       await seedTeamSettings(env);
       await seedKnowledgeBase(env);
+      const route = (at: string, local: string) =>
+        node ? `${at} (the node's bridge address, where pods reach it; node-proxy forwards to ${local})` : at;
       log(
-        `  aws: IAM at ${env.aws.endpoint}, roles trusting the apiserver's issuer ${env.serviceAccountIssuer}`,
+        `  aws: IAM at ${node ? route(node.podAwsEndpoint, env.aws.endpoint) : env.aws.endpoint}, roles trusting the apiserver's issuer ${env.serviceAccountIssuer}`,
       );
-      log(`  vault: OpenBao at ${env.bao.addr}, kubernetes auth mount verifying tokens with the apiserver`);
+      log(
+        `  vault: OpenBao at ${node ? route(node.podBaoAddr, env.bao.addr) : env.bao.addr}, kubernetes auth mount verifying tokens with the apiserver`,
+      );
+      log(
+        node
+          ? `  the operator logs in to OpenBao with its own projected ServiceAccount token (audience vault), role ${OPERATOR_VAULT_ROLE} with exactly operatorPolicy() (src/providers/vault/operator-policy.ts)`
+          : '  the operator reads the OpenBao dev root token from a file (host process only)',
+      );
       log(`  the platform keeps the team's settings at ${CRM_SETTINGS_PATH}`);
       if (env.database) {
         log(
@@ -139,9 +174,23 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
     },
   );
 
-  const { auditLog } = await stage('start nhi-operator (it keeps running with the environment)', () =>
-    setup.startOperator(),
-  );
+  const { auditLog } = node
+    ? await stage(
+        `nhi-operator as a Pod: the Helm chart with the image built here, 2 replicas, leader election`,
+        async () => {
+          if (await setup.stopHostOperator?.()) log('  stopped the host-process operator of an earlier run');
+          const pods = await installOperatorChart(kc, env, node, setup.stateDir, log);
+          await describeLeader(kc, pods, log);
+          identities.hint = `kubectl logs -n ${pods.leader.namespace} ${pods.leader.name}`;
+          return pods;
+        },
+      )
+    : await stage('start nhi-operator (it keeps running with the environment)', async () => {
+        log(
+          '  no dev node (it needs root; NHI_DEMO_NODE=0 opts out): the operator runs as a host process, not as a Pod',
+        );
+        return setup.startOperator();
+      });
   await stage(
     `apply config/samples/support-bot.yaml (production, ${NS}) and crm-sync (development, ${CRM_NAMESPACE})`,
     async () => {
@@ -373,6 +422,7 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
   await stage('audit trail', async () => {
     const records = readAuditFile(auditLog);
     const broken = verifyChain(records);
+    if (node) log("  the leader pod's trail, read from its emptyDir on the node");
     log(
       `  ${records.length} hash-chained records (${[...new Set(records.map((r) => r.action))].join(', ')}); chain ${broken ? `BROKEN at #${broken.index + 1}` : 'intact'}`,
     );
@@ -391,6 +441,11 @@ export async function runDemo(log: Log = console.log, setup: DemoSetup = devDemo
   );
   log('  npx nhictl risk -o yaml                  # their risk, as table, json or yaml');
   log('  npx nhictl dev status                    # the processes and their logs');
+  if (node) {
+    log(
+      `  $NHI_BIN_DIR/kubectl -n ${DEMO_RELEASE.namespace} get pods,lease   # the operator's pods and the Lease its leader holds`,
+    );
+  }
   log('Stop everything with: npx nhictl dev down');
 }
 
@@ -453,6 +508,8 @@ async function greedyIdentityRejection(custom: k8s.CustomObjectsApi): Promise<st
 
 /** Reads of the demo's AgentIdentities, and waits on their conditions. */
 class Identities {
+  /** Where to look when an identity does not get there: the operator's log. */
+  hint = 'see .nhi/dev/state/logs/nhi-operator.log';
   constructor(private readonly custom: k8s.CustomObjectsApi) {}
 
   async get(key: Key): Promise<AgentIdentity | undefined> {
@@ -479,7 +536,7 @@ class Identities {
       await sleep(250);
     }
     throw new Error(
-      `${key.namespace}/${key.name} did not become ${type} within ${timeoutMs / 1000}s; see .nhi/dev/state/logs/nhi-operator.log`,
+      `${key.namespace}/${key.name} did not become ${type} within ${timeoutMs / 1000}s; ${this.hint}`,
     );
   }
 
@@ -491,6 +548,37 @@ class Identities {
       if (error instanceof k8s.ApiException && error.code === 404) return false;
       throw error;
     }
+  }
+}
+
+/**
+ * A provider's address and endpoint are immutable (they decide where credentials live). The demo's
+ * own providers move between the host's loopback ports and the node's bridge address, which lead to
+ * the same OpenBao and moto, when the node comes or goes: such a provider is deleted and re-created.
+ */
+async function replaceMovedProviders(
+  custom: k8s.CustomObjectsApi,
+  providers: k8s.KubernetesObject[],
+  log: Log,
+): Promise<void> {
+  type Spec = { aws?: { endpoint?: string }; vault?: { address?: string } };
+  const where = (spec: Spec | undefined) => spec?.aws?.endpoint ?? spec?.vault?.address;
+  const api = { group: 'nhi.dev', version: 'v1alpha1', plural: 'clustercredentialproviders' };
+  for (const provider of providers) {
+    const name = provider.metadata?.name ?? '';
+    const live = (await custom.getClusterCustomObject({ ...api, name }).catch(() => undefined)) as
+      | { spec?: Spec }
+      | undefined;
+    const wanted = where((provider as { spec?: Spec }).spec);
+    if (!live || where(live.spec) === wanted) continue;
+    await custom.deleteClusterCustomObject({ ...api, name });
+    for (
+      let i = 0;
+      i < 40 && (await custom.getClusterCustomObject({ ...api, name }).catch(() => undefined));
+      i++
+    )
+      await sleep(250);
+    log(`  provider ${name} moved from ${where(live.spec)} to ${wanted} (the same backend): re-created`);
   }
 }
 

@@ -119,6 +119,17 @@ export async function addProcess(dir: string, started: StartedProcess): Promise<
   writeFileSync(stateFile(dir), JSON.stringify(env, null, 2), { mode: 0o600 });
 }
 
+/** Stops and forgets an extra process of the environment (the host-process operator); false when none ran. */
+export async function removeProcess(dir: string, name: string): Promise<boolean> {
+  const env = readEnvironment(dir);
+  const previous = env?.processes.filter((p) => p.name === name) ?? [];
+  if (!env || previous.length === 0) return false;
+  await stopProcesses(previous);
+  env.processes = env.processes.filter((p) => p.name !== name);
+  writeFileSync(stateFile(dir), JSON.stringify(env, null, 2), { mode: 0o600 });
+  return true;
+}
+
 export async function startEnvironment(dir: string, progress: Progress = () => {}): Promise<DevEnvironment> {
   const paths = componentPaths();
   const missing = missingComponents(paths);

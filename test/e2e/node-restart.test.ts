@@ -3,7 +3,7 @@
 // (secretKeyRef). Each rotation rolls the Deployment exactly once (one new ReplicaSet, the pod
 // template's nhi.dev/restarted-for names the rotation) and the new pod sees the new value, while
 // through the rollout some pod is always Ready with the old value (still valid for the overlap) or
-// the new one; a quarantine rolls nothing. Values never leave the pod: the probe answers with their SHA-256.
+// the new one; a quarantine rolls nothing. Two secrets rotating together roll it once. Values never leave the pod: the probe answers with their SHA-256.
 
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -202,6 +202,121 @@ describeOnNode('restarting a consumer after rotation on the dev node', () => {
     expect(await template()).toEqual(rolledFor);
     expect(await replicaSets()).toBe(3);
     const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=consumer' })).items;
+    expect(pods.map((p) => p.metadata?.name)).toEqual([pod.metadata?.name]);
+  });
+  it('rolls the Deployment once when two of its secrets rotate together, and the new pod reads both new values', async () => {
+    const ns = await newNamespace('node-restart-pair');
+    const names = ['api-key', 'db-password'];
+    const secretOf = (name: string) => `pair-${name}`;
+    const envOf = (name: string) => name.toUpperCase().replace('-', '_');
+    await apps.createNamespacedDeployment({
+      namespace: ns,
+      body: probeDeployment('pair', 'pair', {
+        env: names.map((name) => ({
+          name: envOf(name),
+          valueFrom: { secretKeyRef: { name: secretOf(name), key: name } },
+        })),
+      }),
+    });
+    await createIdentity(
+      agentIdentity(
+        'pair',
+        onTestCluster(ns),
+        ...names.map((name) => withSecret(name, { restartWorkload: true })),
+      ),
+    );
+    await untilCondition(ns, 'pair', 'Ready');
+    const values = async () =>
+      Promise.all(
+        names.map(
+          async (name) =>
+            (await core.readNamespacedSecret({ namespace: ns, name: secretOf(name) }).catch(() => undefined))
+              ?.data?.[name] ?? '',
+        ),
+      );
+    const replicaSets = async () =>
+      (await apps.listNamespacedReplicaSet({ namespace: ns, labelSelector: 'app=pair' })).items.length;
+    /** The one Ready pod left once any rollout is over, reading `digests` (in the order of names). */
+    const onlyPodWith = (digests: string[]) =>
+      eventually(
+        'one Ready pod that reads both current values',
+        async () => {
+          const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=pair' })).items;
+          const [pod] = pods;
+          if (
+            pods.length !== 1 ||
+            !pod?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          )
+            return undefined;
+          const read = await Promise.all(
+            names.map((name) => probe<{ sha256?: string }>(pod, `/env${query({ name: envOf(name) })}`)),
+          );
+          return read.every((r, i) => r.sha256 === digests[i]) ? pod : undefined;
+        },
+        { timeoutMs: 90_000, intervalMs: 200 },
+      );
+
+    const first = await values();
+    const firstPod = await onlyPodWith(first.map(sha256));
+    expect(await replicaSets()).toBe(1);
+
+    // One rotate request rotates both secrets in one reconcile.
+    await custom.patchNamespacedCustomObject(
+      {
+        ...AGENT_IDENTITIES,
+        namespace: ns,
+        name: 'pair',
+        body: { metadata: { annotations: { [Controls.rotateRequestedAt]: new Date().toISOString() } } },
+      },
+      mergePatch,
+    );
+    const rotated = await eventually(
+      'both Secrets to rotate',
+      async () => {
+        const now = await values();
+        return now.every((v, i) => v !== '' && v !== first[i]) ? now : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 50 },
+    );
+    const pod = await onlyPodWith(rotated.map(sha256));
+    expect(pod.metadata?.name).not.toBe(firstPod.metadata?.name);
+    const template = (await apps.readNamespacedDeployment({ namespace: ns, name: 'pair' })).spec?.template
+      .metadata?.annotations;
+    expect(template?.[RestartAnnotations.restartedFor]).toBe('api-key=v2,db-password=v2');
+
+    // Later reconciles roll nothing more: once status observes a spec change made now, one has run.
+    const changed = (await custom.patchNamespacedCustomObject(
+      {
+        ...AGENT_IDENTITIES,
+        namespace: ns,
+        name: 'pair',
+        body: { spec: { purpose: 'Consume two rotated secrets' } },
+      },
+      mergePatch,
+    )) as { metadata: { generation: number } };
+    await eventually(
+      'a reconcile after the rollout',
+      async () => {
+        const seen = (await custom.getNamespacedCustomObject({
+          ...AGENT_IDENTITIES,
+          namespace: ns,
+          name: 'pair',
+        })) as {
+          status?: {
+            observedGeneration?: number;
+            secrets?: Array<{ name: string; currentVersion?: number; restartedVersion?: number }>;
+          };
+        };
+        return (seen.status?.observedGeneration ?? 0) >= changed.metadata.generation ? seen : undefined;
+      },
+      { timeoutMs: 30_000 },
+    ).then((seen) =>
+      expect(seen.status?.secrets).toEqual(
+        names.map((name) => expect.objectContaining({ name, currentVersion: 2, restartedVersion: 2 })),
+      ),
+    );
+    expect(await replicaSets()).toBe(2); // exactly one rollout for the two rotations
+    const pods = (await core.listNamespacedPod({ namespace: ns, labelSelector: 'app=pair' })).items;
     expect(pods.map((p) => p.metadata?.name)).toEqual([pod.metadata?.name]);
   });
 });

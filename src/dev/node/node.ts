@@ -442,15 +442,18 @@ export async function startNode(env: DevEnvironment, progress: Progress = () => 
 }
 
 interface PodList {
-  items?: { metadata?: { name?: string; namespace?: string } }[];
+  items?: { metadata?: { name?: string; namespace?: string; deletionTimestamp?: string } }[];
 }
 
-async function podsOnNode(env: DevEnvironment): Promise<{ name: string; namespace: string }[]> {
+async function podsOnNode(
+  env: DevEnvironment,
+): Promise<{ name: string; namespace: string; deleting: boolean }[]> {
   const { status, json } = await apiGet(env, `/api/v1/pods?fieldSelector=spec.nodeName%3D${NODE_NAME}`);
   if (status !== 200) throw new Error(`listing the node's pods: HTTP ${status}`);
   return ((json as PodList).items ?? []).map((pod) => ({
     name: pod.metadata?.name ?? '',
     namespace: pod.metadata?.namespace ?? '',
+    deleting: Boolean(pod.metadata?.deletionTimestamp),
   }));
 }
 
@@ -463,13 +466,19 @@ async function drain(env: DevEnvironment, node: DevNode): Promise<void> {
     { spec: { unschedulable: true } },
     'application/merge-patch+json',
   );
-  for (const pod of await podsOnNode(env)) {
-    await apiWrite(env, 'DELETE', `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}`, {
-      gracePeriodSeconds: 2,
-    });
-  }
   const deadline = Date.now() + 30_000;
+  let lastDelete = 0;
   while (Date.now() < deadline) {
+    // Every pod not yet deleting, again each second: a delete the apiserver did not take (a timeout,
+    // a conflict) would otherwise leave its pod running until the deadline.
+    if (Date.now() - lastDelete >= 1000) {
+      lastDelete = Date.now();
+      for (const pod of (await podsOnNode(env)).filter((p) => !p.deleting)) {
+        await apiWrite(env, 'DELETE', `/api/v1/namespaces/${pod.namespace}/pods/${pod.name}`, {
+          gracePeriodSeconds: 2,
+        }).catch(() => 0);
+      }
+    }
     const tasks = tryRun(componentPaths().ctr, [
       '-a',
       node.containerdSocket,
