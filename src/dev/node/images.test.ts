@@ -1,11 +1,19 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { repoRoot } from '../components.ts';
-import { OPERATOR_IMAGE, writeImageArchive } from './images.ts';
+import { OPERATOR_IMAGE, pruneArchives, writeImageArchive } from './images.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -60,5 +68,27 @@ describe('writeImageArchive', () => {
         .digest('hex');
     };
     expect(digest('one.tar')).toBe(digest('two.tar'));
+  });
+});
+
+describe('the image cache', () => {
+  it("keeps the newest archives of an image and leaves other images' alone", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nhi-images-'));
+    try {
+      const key = (c: string) => c.repeat(16);
+      const files = ['a', 'b', 'c', 'd'].map((c) => `op-${key(c)}.tar`).concat(`op-x-${key('e')}.tar`);
+      files.forEach((file, i) => {
+        writeFileSync(join(dir, file), '');
+        utimesSync(join(dir, file), 1000 + i, 1000 + i);
+      });
+      pruneArchives(dir, 'op', 2);
+      expect(readdirSync(dir).sort()).toEqual([
+        `op-${key('c')}.tar`,
+        `op-${key('d')}.tar`,
+        `op-x-${key('e')}.tar`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

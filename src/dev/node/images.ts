@@ -15,6 +15,7 @@ import {
   existsSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -158,7 +159,24 @@ function cachedArchive(recipe: ImageRecipe, cacheDir: string): string {
   } finally {
     rmSync(rootfs, { recursive: true, force: true });
   }
+  pruneArchives(cacheDir, name, KEPT_ARCHIVES);
   return out;
+}
+
+/**
+ * Archives of one image kept in the cache: each change of the sources builds a new one (about 250 MB
+ * for the operator), so older ones go. Several stay, because runs under different Node binaries
+ * (vitest from PATH, nhictl on node_modules/node) and branches in other worktrees each want their own.
+ */
+export const KEPT_ARCHIVES = 4;
+
+/** Removes all but the `keep` newest `<name>-<key>.tar` archives in `cacheDir`. */
+export function pruneArchives(cacheDir: string, name: string, keep: number): void {
+  const archives = readdirSync(cacheDir)
+    .filter((file) => file.startsWith(`${name}-`) && /^-[0-9a-f]{16}\.tar$/.test(file.slice(name.length)))
+    .map((file) => ({ file, mtime: statSync(join(cacheDir, file)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { file } of archives.slice(keep)) rmSync(join(cacheDir, file), { force: true });
 }
 
 const pauseRecipe: ImageRecipe = {
