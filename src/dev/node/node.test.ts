@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CNI_BIN_DIR, RUNC } from '../components.ts';
 import {
+  bridgePorts,
   cniConfig,
   containerdConfig,
   KUBERNETES_SERVICE_IP,
@@ -57,5 +58,17 @@ describe('the dev node configuration', () => {
     expect(toml).toContain(`config_path = "${STATE}/certs.d"`);
     expect(toml).toContain('restrict_oom_score_adj = true');
     expect(toml).toContain('"io.containerd.nri.v1.nri"');
+  });
+});
+
+describe('the teardown of the dev bridge', () => {
+  it('finds the pod veths attached to the bridge from `ip -o link show master`', () => {
+    const listing = [
+      '7: veth1a2b3c4d@if2: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master nhi0 state UP mode DEFAULT',
+      '9: vethdeadbeef@if3: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue master nhi0 state UP mode DEFAULT',
+      '',
+    ].join('\n');
+    expect(bridgePorts(listing)).toEqual(['veth1a2b3c4d', 'vethdeadbeef']);
+    expect(bridgePorts('')).toEqual([]);
   });
 });

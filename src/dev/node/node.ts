@@ -549,8 +549,19 @@ async function sweep(stateDir: string): Promise<void> {
     await sleep(100);
   }
   for (const mount of mountsUnder(stateDir)) tryRun('umount', ['-l', mount]);
+  // The host ends of pod veths still on our bridge: a pod network namespace unmounted lazily is
+  // freed by the kernel late (minutes, at times), and its veth with it. Deleting one end deletes both.
+  for (const veth of bridgePorts()) tryRun('ip', ['link', 'del', veth]);
   tryRun('ip', ['link', 'del', BRIDGE]);
   for (const cgroup of nodeCgroups()) removeCgroupTree(cgroup);
+}
+
+/** The links attached to the dev bridge (`ip -o link show master nhi0`: `7: vethX@if2: <...> ...`). */
+export function bridgePorts(listing = tryRun('ip', ['-o', 'link', 'show', 'master', BRIDGE])): string[] {
+  return listing
+    .split('\n')
+    .map((line) => /^\d+:\s+([^:@\s]+)/.exec(line)?.[1])
+    .filter((name): name is string => name !== undefined && name !== BRIDGE);
 }
 
 /** The state folders of dev nodes whose forwarder runs on this machine (its --state= argument). */
