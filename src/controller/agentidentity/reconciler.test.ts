@@ -24,6 +24,23 @@ describe('status writes', () => {
   });
 });
 
+describe('events', () => {
+  it("announces a new identity's provisioning with one Ready Event, not one per condition", async () => {
+    const h = new ScriptedVaultHarness(false);
+    await h.settle();
+    expect(h.condition('Ready')?.status).toBe('True');
+    expect(h.events.map((e) => `${e.type} ${e.reason}`)).toEqual(['Normal Ready']);
+  });
+
+  it('still reports a condition that goes bad on a new identity', async () => {
+    const h = new ScriptedVaultHarness(false);
+    h.violation = () => ['spec.scopes[0].rules[0].resources: secrets are forbidden in production'];
+    await h.settle();
+    expect(h.events).toContainEqual(expect.objectContaining({ type: 'Warning' }));
+    expect(h.events.filter((e) => e.reason === 'Ready')).toEqual([]);
+  });
+});
+
 describe('observe mode', () => {
   it('records the observed ServiceAccount and writes nothing anywhere: no finalizer, no RBAC', async () => {
     const h = new ScriptedVaultHarness(false);

@@ -66,7 +66,10 @@ function isBad(t: Transition): boolean {
   );
 }
 
-/** One Event per condition transition worth a human's attention, and audit records for the lifecycle ones. */
+/**
+ * One Event per condition transition worth a human's attention (a new identity's first good
+ * conditions are announced by its Ready alone), and audit records for the lifecycle ones.
+ */
 export async function transitionsToEvents(
   deps: ReconcilerDeps,
   identity: AgentIdentity,
@@ -77,7 +80,9 @@ export async function transitionsToEvents(
   const events: Promise<void>[] = [];
   for (const t of transitions) {
     const bad = isBad(t);
-    const quietStart = t.from === undefined && !bad && t.to !== 'True';
+    // A new identity's conditions all appear at once; of the good ones only Ready says so (one Event
+    // for the provisioning, not one per condition: at scale each Event is an apiserver write).
+    const quietStart = t.from === undefined && !bad && !(t.type === 'Ready' && t.to === 'True');
     if (quietStart || (t.type === 'Ready' && t.to !== 'True')) continue;
     const reason = t.to === 'True' ? t.type : t.reason;
     events.push(deps.notifier.event(identity, bad ? 'Warning' : 'Normal', reason, t.message));
