@@ -110,7 +110,8 @@ ${fixed(f.storm.operator.statusWritesPerIdentityPerSecond, 2)} status writes per
   counting proxy, not by its audit device.
 - moto has no fault settings: throttling and 503 answers in front of it come from the AWS suite's
   fault proxy (test/integration/aws/fault-proxy.ts), which forwards to the real moto.
-- Lost watch events, fuzzed input, secret leakage on error paths and uninstall semantics are covered
-  by other suites.
+- Lost watch events, fuzzed input (10,000 objects), secret leakage on error paths and uninstall and
+  namespace deletion semantics are covered by other suites in \`npm test\`, with their own table of
+  load, faults, inputs and losses: [reliability-safety.md](reliability-safety.md).
 `;
 }
