@@ -53,6 +53,16 @@ describeOnNode('a consumer of a rotated Secret on the dev node', () => {
     const ns = await newNamespace('node-rotate');
     const secretName = 'consumer-api-key';
     const key = 'api-key'; // the kubernetes backend's default data key: the secret's name
+    // The Secret first: a pod whose Secret volume is missing waits on kubelet's mount backoff (up to
+    // two minutes), which is not what this measures.
+    await createIdentity(agentIdentity('consumer', onTestCluster(ns), withSecret('api-key')));
+    await eventually('the consumer Secret', async () =>
+      (await core.readNamespacedSecret({ namespace: ns, name: secretName }).catch(() => undefined))?.data?.[
+        key
+      ]
+        ? true
+        : undefined,
+    );
     await apps.createNamespacedDeployment({
       namespace: ns,
       body: probeDeployment('consumer', 'consumer', {
@@ -60,7 +70,6 @@ describeOnNode('a consumer of a rotated Secret on the dev node', () => {
         mounts: [{ name: 'api-key', mountPath: '/etc/nhi-secret', readOnly: true }],
       }),
     });
-    await createIdentity(agentIdentity('consumer', onTestCluster(ns), withSecret('api-key')));
     await untilCondition(ns, 'consumer', 'Ready');
     const current = async () =>
       (await core.readNamespacedSecret({ namespace: ns, name: secretName })).data?.[key] ?? '';

@@ -342,7 +342,9 @@ export async function stormRun(options: StormOptions): Promise<StormResult> {
       lostDuringStorm.push(...losses(planned, await inventory(known)).map((l) => `phase ${phases}: ${l}`));
       samples++;
       if (phases % 5 === 0)
-        log(`[storm] ${phases} phases, ${Math.round((Date.now() - stormStart) / 1000)} s`);
+        log(
+          `[storm] ${phases} phases, ${Math.round((Date.now() - stormStart) / 1000)} s, toxiproxy restarted ${toxiproxy.restarts} times to clear stuck toxics`,
+        );
     }
     const stormEnd = Date.now();
     const reconciles = (await metric(operator, 'controller_runtime_reconcile_total')) - reconcilesBefore;

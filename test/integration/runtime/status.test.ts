@@ -114,6 +114,11 @@ describe('status, finalizers and events (real apiserver)', () => {
       const g = await read('steady');
       return g.status?.observedSize === 2 ? g : undefined;
     });
+    // The object shows the write before the writer has counted it (the count follows the answer).
+    await eventually(
+      'the second write counted',
+      async () => (await writes(metrics, 'written')) >= 2 || undefined,
+    );
     expect(await writes(metrics, 'written')).toBe(2);
     const [ready] = second.status?.conditions ?? [];
     expect(ready).toMatchObject({ type: 'Ready', status: 'True', message: 'size 2', observedGeneration: 2 });
