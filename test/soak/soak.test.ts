@@ -33,12 +33,10 @@ const figures: Partial<SoakFigures> = {};
 const started = Date.now();
 
 // Each part's figures are saved as it finishes (.nhi/soak/<part>.json), so one part can be run again
-// on its own (NHI_SOAK_ONLY=storm) and the page written from the saved figures of the others, each
-// named with when it ran.
+// on its own with vitest's name filter (`npm run soak -- -t 'fault storm|writes'`) and the page
+// written from the saved figures of the others, each named with when it ran.
 type Part = 'crash' | 'storm' | 'failover';
 const PARTS: readonly Part[] = ['crash', 'storm', 'failover'];
-const only = (process.env.NHI_SOAK_ONLY ?? '').split(',').filter(Boolean) as Part[];
-const runs = (part: Part) => only.length === 0 || only.includes(part);
 const savedDir = join(repoRoot, '.nhi', 'soak');
 const ranAt: Partial<Record<Part, string>> = {};
 /** Parts whose figures come from an earlier run's saved file. */
@@ -69,7 +67,7 @@ afterAll(async () => {
 });
 
 describe('soak', () => {
-  it.runIf(runs('crash'))(`crash injection: ${asked.kills} kills`, async () => {
+  it(`crash injection: ${asked.kills} kills`, async () => {
     await installAwsProvider();
     await installVaultProvider();
     const run = await crashRun({
@@ -94,7 +92,7 @@ describe('soak', () => {
     expect(report.problems).toEqual([]);
   });
 
-  it.runIf(runs('storm'))(`fault storm: ${asked.stormMin} min`, async () => {
+  it(`fault storm: ${asked.stormMin} min`, async () => {
     const run = await stormRun({
       stormMs: asked.stormMin * 60_000,
       phaseMs: 5_000,
@@ -126,7 +124,7 @@ describe('soak', () => {
     }
   });
 
-  it.runIf(runs('failover'))(`leader failover: ${asked.failovers} failovers`, async () => {
+  it(`leader failover: ${asked.failovers} failovers`, async () => {
     await installAwsProvider();
     await installVaultProvider();
     const run = await failoverRun({
