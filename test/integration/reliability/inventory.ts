@@ -15,6 +15,7 @@ import {
 import {
   ListSecretsCommand,
   ListSecretVersionIdsCommand,
+  ResourceNotFoundException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import * as k8s from '@kubernetes/client-node';
@@ -94,8 +95,12 @@ async function listBao(path: string): Promise<string[]> {
   return (answer.json.data?.keys ?? []) as string[];
 }
 
-async function kvCustom(path: string): Promise<{ custom: Record<string, string>; current: number }> {
+/** The KV entry's metadata; undefined when it went between the LIST that named it and this read. */
+async function kvCustom(
+  path: string,
+): Promise<{ custom: Record<string, string>; current: number } | undefined> {
   const answer = await baoRetried('GET', `secret/metadata/${path}`, testEnv().bao.token);
+  if (answer.status === 404) return undefined;
   if (answer.status !== 200) throw new Error(`GET secret/metadata/${path}: ${answer.status}`);
   return {
     custom: (answer.json.data?.custom_metadata ?? {}) as Record<string, string>,
@@ -141,10 +146,15 @@ export async function inventory(known: readonly Known[]): Promise<Map<string, He
     for (const secret of page.SecretList ?? []) {
       const entry = of(secret.Tags?.find((t) => t.Key === Marks.identityUid)?.Value);
       if (!entry) continue;
+      // Deleted between the list and this read: not held.
+      const versions = await sm
+        .send(new ListSecretVersionIdsCommand({ SecretId: secret.ARN, IncludeDeprecated: true }))
+        .catch((error: unknown) => {
+          if (error instanceof ResourceNotFoundException) return undefined;
+          throw error;
+        });
+      if (!versions) continue;
       entry.counts['sm-secret']++;
-      const versions = await sm.send(
-        new ListSecretVersionIdsCommand({ SecretId: secret.ARN, IncludeDeprecated: true }),
-      );
       const name = secret.Name?.split('/').at(-1) ?? '';
       entry.versions[`aws:${name}`] = (versions.Versions ?? [])
         .map((v) => versionOf(v.VersionId ?? ''))
@@ -174,15 +184,15 @@ export async function inventory(known: readonly Known[]): Promise<Map<string, He
     if (entry) entry.counts['vault-role']++;
   }
   for (const name of await listBao('secret/metadata/nhi/_owners')) {
-    const entry = of((await kvCustom(`nhi/_owners/${name}`)).custom[Marks.identityUid]);
+    const entry = of((await kvCustom(`nhi/_owners/${name}`))?.custom[Marks.identityUid]);
     if (entry) entry.counts['vault-owner-record']++;
   }
   for (const ns of new Set(known.map((k) => k.namespace))) {
     for (const folder of await listBao(`secret/metadata/nhi/${ns}`)) {
       for (const key of await listBao(`secret/metadata/nhi/${ns}/${folder}`)) {
         const meta = await kvCustom(`nhi/${ns}/${folder}${key}`);
-        const entry = of(meta.custom[Marks.identityUid]);
-        if (!entry) continue;
+        const entry = of(meta?.custom[Marks.identityUid]);
+        if (!meta || !entry) continue;
         entry.counts['vault-kv']++;
         const current = Number(meta.custom[CURRENT_VERSION] ?? 0);
         entry.versions[`vault:${key}`] = [meta.current, current];
