@@ -8,13 +8,14 @@
 // Secret. Nothing here prints a token or key.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { repoRoot } from '../dev/components.ts';
 import type { DevEnvironment } from '../dev/environment.ts';
 import { applyObjects } from '../dev/install.ts';
+import { processesRunning } from '../dev/node/host.ts';
 import { OPERATOR_IMAGE, operatorImageArchive } from '../dev/node/images.ts';
 import { type DevNode, importImage } from '../dev/node/node.ts';
 import { operatorPolicy } from '../providers/vault/operator-policy.ts';
@@ -273,33 +274,18 @@ function operatorProcess(
   | { pid: number; uid: string; capEff: string; noNewPrivs: string; seccomp: string; rootReadOnly: boolean }
   | undefined {
   const marks = [`pod${uid}`, `pod${uid.replace(/-/g, '_')}`];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
-      if (command !== `/usr/local/bin/${OPERATOR_IMAGE.entrypoint.join(' ')}`) continue;
-      const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-      if (!marks.some((mark) => cgroup.includes(mark))) continue;
-      const status = Object.fromEntries(
-        readFileSync(`/proc/${pid}/status`, 'utf8')
-          .split('\n')
-          .map((line) => line.split(':\t'))
-          .map(([key, value]) => [key, value?.trim() ?? '']),
-      );
-      const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
-        .split('\n')
-        .find((line) => line.split(' ')[4] === '/');
-      return {
-        pid: Number(pid),
-        uid: (status.Uid ?? '').split('\t')[0] ?? '',
-        capEff: status.CapEff ?? '',
-        noNewPrivs: status.NoNewPrivs ?? '',
-        seccomp: status.Seccomp ?? '',
-        rootReadOnly: (root?.split(' ')[5] ?? '').split(',').includes('ro'),
-      };
-    } catch {
-      // exited meanwhile, or not ours to read
-    }
-  }
+  const found = processesRunning(`/usr/local/bin/${OPERATOR_IMAGE.entrypoint.join(' ')}`).find((p) =>
+    marks.some((mark) => p.cgroup.includes(mark)),
+  );
+  if (found)
+    return {
+      pid: found.pid,
+      uid: (found.status.Uid ?? '').split('\t')[0] ?? '',
+      capEff: found.status.CapEff ?? '',
+      noNewPrivs: found.status.NoNewPrivs ?? '',
+      seccomp: found.status.Seccomp ?? '',
+      rootReadOnly: found.rootMountOptions.includes('ro'),
+    };
   return undefined;
 }
 

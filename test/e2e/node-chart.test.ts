@@ -5,9 +5,9 @@
 // the leader provisions an identity that a probe pod then uses, and the standby takes the Lease over
 // when the leader's pod is deleted.
 
-import { readdirSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { processesRunning } from '../../src/dev/node/host.ts';
 import { OPERATOR_IMAGE, operatorImageArchive } from '../../src/dev/node/images.ts';
 import { importImage } from '../../src/dev/node/node.ts';
 import { agentIdentity, withScopes } from '../../src/testing/agent-identity.ts';
@@ -43,36 +43,9 @@ afterAll(async () => {
   await core.deleteNamespace({ name: namespace }).catch(() => undefined);
 });
 
-interface OperatorProcess {
-  pid: number;
-  status: Record<string, string>;
-  rootMountOptions: string;
-}
-
 /** The operator processes the node runs (node dist/main.js in a pod's cgroup), read from /proc. */
-function operatorProcesses(): OperatorProcess[] {
-  const found: OperatorProcess[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const command = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-      if (command.join(' ') !== '/usr/local/bin/node dist/main.js') continue;
-      if (!readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes('kubepods')) continue;
-      const status = Object.fromEntries(
-        readFileSync(`/proc/${pid}/status`, 'utf8')
-          .split('\n')
-          .map((line) => line.split(':\t'))
-          .map(([key, value]) => [key, value?.trim() ?? '']),
-      );
-      const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
-        .split('\n')
-        .find((line) => line.split(' ')[4] === '/');
-      found.push({ pid: Number(pid), status, rootMountOptions: root?.split(' ')[5] ?? '' });
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return found;
-}
+const operatorProcesses = () =>
+  processesRunning('/usr/local/bin/node dist/main.js').filter((p) => p.cgroup.includes('kubepods'));
 
 async function leaseHolder(): Promise<string> {
   const lease = await coordination.readNamespacedLease({ namespace, name: 'nhi-operator' });
@@ -114,7 +87,7 @@ describeOnNode('the Helm chart on the dev node', () => {
       expect(p.status.CapEff).toBe('0000000000000000');
       expect(p.status.NoNewPrivs).toBe('1');
       expect(p.status.Seccomp).toBe('2');
-      expect(p.rootMountOptions.split(',')).toContain('ro');
+      expect(p.rootMountOptions).toContain('ro');
     }
 
     // Provisioning from inside the cluster: the probe pod then uses what the leader granted.

@@ -179,3 +179,42 @@ export function hostLeftovers(before: HostSnapshot, stateDir: string): string[] 
   for (const path of after.hostPaths) if (!before.hostPaths.includes(path)) left.push(`host path ${path}`);
   return left;
 }
+
+/** What /proc shows of a process: its command line, cgroups, status fields and root mount options. */
+export interface ProcessFacts {
+  pid: number;
+  command: string;
+  cgroup: string;
+  status: Record<string, string>;
+  rootMountOptions: string[];
+}
+
+/** The processes whose command line is `command` (arguments joined by spaces), read from /proc. */
+export function processesRunning(command: string): ProcessFacts[] {
+  const found: ProcessFacts[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const line = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      if (line !== command) continue;
+      const status = Object.fromEntries(
+        readFileSync(`/proc/${pid}/status`, 'utf8')
+          .split('\n')
+          .map((entry) => entry.split(':\t'))
+          .map(([key, value]) => [key, value?.trim() ?? '']),
+      );
+      const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+        .split('\n')
+        .find((entry) => entry.split(' ')[4] === '/');
+      found.push({
+        pid: Number(pid),
+        command: line,
+        cgroup: readFileSync(`/proc/${pid}/cgroup`, 'utf8'),
+        status,
+        rootMountOptions: (root?.split(' ')[5] ?? '').split(','),
+      });
+    } catch {
+      // exited meanwhile, or not ours to read
+    }
+  }
+  return found;
+}
