@@ -26,12 +26,13 @@ export function agentIdentityStore({ cache, custom, metrics }: IdentityStoreOpti
   const patch = customObjectMergePatcher(custom, agentIdentityResource);
   return {
     get: (namespace, name) => fromKube<AgentIdentity>(cache.get(name, namespace)),
-    writeStatus: async (identity, status) => {
-      await writeStatusIfChanged(writeStatus, toKube(identity), status, {
-        metrics,
-        resource: agentIdentityResource.plural,
-      });
-    },
+    writeStatus: async (identity, status) =>
+      fromKube<AgentIdentity>(
+        await writeStatusIfChanged(writeStatus, toKube(identity), status, {
+          metrics,
+          resource: agentIdentityResource.plural,
+        }),
+      ),
     addFinalizer: async (identity, finalizer) =>
       fromKube<AgentIdentity>(await addFinalizer(patch, toKube(identity), finalizer)) ?? identity,
     removeFinalizer: async (identity, finalizer) => {

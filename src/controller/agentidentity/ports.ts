@@ -18,8 +18,11 @@ import type { WorkloadPort } from './workload.ts';
 export interface IdentityStore {
   /** The cached object (the informer's view), or undefined when it is gone. */
   get(namespace: string, name: string): AgentIdentity | undefined;
-  /** Writes status through the subresource only when it changed; ConflictError on 409. */
-  writeStatus(identity: AgentIdentity, status: AgentIdentityStatus): Promise<void>;
+  /**
+   * Writes status through the subresource only when it changed; ConflictError on 409. Returns the
+   * object as stored afterwards, or undefined when nothing needed writing.
+   */
+  writeStatus(identity: AgentIdentity, status: AgentIdentityStatus): Promise<AgentIdentity | undefined>;
   /** Returns the object as stored afterwards, so the same reconcile can write status without a 409. */
   addFinalizer(identity: AgentIdentity, finalizer: string): Promise<AgentIdentity>;
   /** Sets (string) or removes (null) annotations on the AgentIdentity with a merge patch. */

@@ -92,8 +92,8 @@ describe('provision records after an interrupted reconcile', () => {
   it('records every backend provisioned even when the process died between the writes and their records', async () => {
     const vault = new FakeVaultPort();
     const h = new VaultServersHarness({ vault }, { scopes: [vaultScope()] });
-    await h.reconcile(); // records the intent (status.providers)
-    // The process dies right after the backends were written, before any 'provisioned' record.
+    // The first reconcile records the intent (status.providers) and goes on to provision; the process
+    // dies right after the backends were written, before any 'provisioned' record.
     const record = h.audit.record.bind(h.audit);
     let killed = false;
     h.audit.record = async (entry) => {

@@ -11,7 +11,12 @@
 //  4. backends the spec no longer names are revoked, so removing a scope leaves no ghost credential.
 
 import { Controls } from '../../api/v1alpha1/annotations.ts';
-import type { AgentIdentityStatus, PlannedChange, ProviderKind } from '../../api/v1alpha1/types.ts';
+import type {
+  AgentIdentity,
+  AgentIdentityStatus,
+  PlannedChange,
+  ProviderKind,
+} from '../../api/v1alpha1/types.ts';
 import type { ProviderEntry } from '../../providers/registry.ts';
 import { withRequestIds } from '../../providers/request-ids.ts';
 import {
@@ -56,18 +61,22 @@ function ordered(entries: ProviderEntry[]): ProviderEntry[] {
 
 /**
  * Backends the spec needs that status does not record yet. When there are some, writes the intent and
- * returns true: the caller requeues and provisions on the next reconcile.
+ * returns the identity as written: the caller provisions from it, so no backend is touched before the
+ * record of it is durable. Undefined when every backend is recorded already.
  */
-export async function recordIntent(deps: ReconcilerDeps, ref: IdentityRef): Promise<boolean> {
+export async function recordIntent(
+  deps: ReconcilerDeps,
+  ref: IdentityRef,
+): Promise<AgentIdentity | undefined> {
   const recorded = new Set(ref.identity.status?.providers ?? []);
   const unrecorded = deps.providers
     .forIdentity(ref.identity)
     .map((e) => e.key)
     .filter((k) => !recorded.has(k));
-  if (unrecorded.length === 0) return false;
+  if (unrecorded.length === 0) return undefined;
   const providers = [...recorded, ...unrecorded];
-  await deps.store.writeStatus(ref.identity, { ...ref.identity.status, providers });
-  return true;
+  const status = { ...ref.identity.status, providers };
+  return (await deps.store.writeStatus(ref.identity, status)) ?? { ...ref.identity, status };
 }
 
 /**

@@ -134,11 +134,12 @@ describe('transition records and a crash right after the status write', () => {
       const write = h.store.writeStatus.bind(h.store);
       let killed = false;
       h.store.writeStatus = async (identity, status) => {
-        await write(identity, status);
+        const written = await write(identity, status);
         if (!killed && status.conditions?.some((c) => c.type === 'Quarantined' && c.status === 'True')) {
           killed = true;
           throw new Error('SIGKILL');
         }
+        return written;
       };
       await h.reconcile().catch(() => undefined);
       expect(killed).toBe(true);

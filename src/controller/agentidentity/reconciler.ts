@@ -50,6 +50,7 @@ const MAX_REQUEUE_MS = 24 * 3_600_000;
 type StepOutcome =
   | { kind: 'finalized' }
   | { kind: 'requeue' }
+  | { kind: 'intentRecorded'; identity: AgentIdentity }
   | { kind: 'retry'; afterMs: number }
   | { kind: 'done'; nextAt?: Date | undefined };
 
@@ -71,13 +72,27 @@ export class AgentIdentityReconciler {
 
   reconcile = async (key: string): Promise<ReconcileOutcome> => {
     const { namespace, name } = parseKey(key);
-    let identity = this.deps.store.get(namespace ?? 'default', name);
+    const identity = this.deps.store.get(namespace ?? 'default', name);
     if (!identity) {
       this.observer.forget(key);
       this.delivered.forget(key);
       this.finalized.delete(key);
       return;
     }
+    return this.reconcileIdentity(key, identity, true);
+  };
+
+  /**
+   * One reconcile of `identity` as read. Once the intent record is written, the reconcile goes on at
+   * once with the object the apiserver returned (the intent is durable: the write succeeded), instead
+   * of waiting for the queue and the cache to bring it back; `mayContinue` allows that once.
+   */
+  private async reconcileIdentity(
+    key: string,
+    read: AgentIdentity,
+    mayContinue: boolean,
+  ): Promise<ReconcileOutcome> {
+    let identity = read;
     const now = this.deps.now();
     const deleting = Boolean(identity.metadata.deletionTimestamp);
     const uid = identity.metadata.uid ?? '';
@@ -134,6 +149,8 @@ export class AgentIdentityReconciler {
           return;
         }
         if (outcome.kind === 'requeue') return { requeueAfterMs: 200 };
+        if (outcome.kind === 'intentRecorded')
+          return mayContinue ? this.reconcileIdentity(key, outcome.identity, false) : { requeueAfterMs: 200 };
         if (outcome.kind === 'retry') return { requeueAfterMs: outcome.afterMs };
         nextWork = outcome.nextAt;
         clearFailures(draft);
@@ -166,7 +183,7 @@ export class AgentIdentityReconciler {
     if (!this.deps.dryRun) await reportAnomalies(this.deps, identity, draft.status.activity);
     await this.deps.store.writeStatus(identity, status);
     return this.wakeUp(now, decision, lifecycle, status, nextWork);
-  };
+  }
 
   /**
    * spec.management: Observe. Gathers and decides as for any identity, then only records: the
@@ -244,7 +261,8 @@ export class AgentIdentityReconciler {
         markDeprovisioned(draft);
         return { kind: 'done' };
       case 'provision': {
-        if (await recordIntent(deps, ref)) return { kind: 'requeue' };
+        const recorded = await recordIntent(deps, ref);
+        if (recorded) return { kind: 'intentRecorded', identity: recorded };
         if (decision.restore) await restore(deps, ref, draft);
         else markActive(draft);
         const { driftRestored } = await provision(deps, ref, draft, decision.restore);

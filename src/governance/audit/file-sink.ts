@@ -6,18 +6,8 @@
 // fragment verifies on its own. Each of these becomes a `recovered` record.
 
 import { createHash } from 'node:crypto';
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AuditRecord } from './audit.ts';
 import type { Checkpoint } from './checkpoint.ts';
@@ -28,13 +18,14 @@ function stamp(now: Date): string {
   return now.toISOString().replace(/[:.]/g, '-');
 }
 
-function appendDurably(path: string, text: string): void {
-  appendFileSync(path, text);
-  const fd = openSync(path, 'r');
+/** Appends and syncs without blocking the event loop (the reconcile workers go on meanwhile). */
+async function appendDurably(path: string, text: string): Promise<void> {
+  const handle = await open(path, 'a');
   try {
-    fsyncSync(fd);
+    await handle.appendFile(text);
+    await handle.sync();
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
@@ -84,14 +75,14 @@ export function fileSink(path: string, now: () => Date = () => new Date()): Trai
       // in the cluster, and an older opening line would make the new one look like a gap.
       else writeFileSync(path, '');
       // A fresh fragment opens with the signed head it continues from.
-      appendDurably(path, `${JSON.stringify({ checkpoint: head })}\n`);
+      await appendDurably(path, `${JSON.stringify({ checkpoint: head })}\n`);
       return { tail: [], recovered };
     },
-    async append(record: AuditRecord) {
-      appendDurably(path, `${JSON.stringify(record)}\n`);
+    async append(records: readonly AuditRecord[]) {
+      await appendDurably(path, records.map((record) => `${JSON.stringify(record)}\n`).join(''));
     },
     async seal(_records, checkpoint: Checkpoint) {
-      appendDurably(path, `${JSON.stringify({ checkpoint })}\n`);
+      await appendDurably(path, `${JSON.stringify({ checkpoint })}\n`);
     },
   };
 }

@@ -297,3 +297,50 @@ describe('write-once storage across a failure between a seal and the head', () =
     expect(store.head?.seq).toBe(2);
   });
 });
+
+describe('records asked for together', () => {
+  it('are written as one batch per sync, in chain order, and each caller gets its own record', async () => {
+    const store = new MemoryHeadStore();
+    const path = join(dir(), 'audit.jsonl');
+    const batches: number[] = [];
+    const file = fileSink(path);
+    const counting = {
+      ...file,
+      append: async (records: Parameters<NonNullable<typeof file.append>>[0]) => {
+        batches.push(records.length);
+        await file.append?.(records);
+      },
+    };
+    const trail = new AuditTrail({ sinks: [counting], anchor: { store, key: async () => key }, writer: 'w' });
+    await trail.open();
+    const records = await Promise.all(Array.from({ length: 50 }, (_, i) => trail.record(entry(`n${i}`))));
+    await trail.close();
+    expect(records.map((r) => r.identity.name)).toEqual(Array.from({ length: 50 }, (_, i) => `n${i}`));
+    expect(records.map((r) => r.seq)).toEqual(records.map((_, i) => (records[0]?.seq ?? 0) + i));
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(50);
+    expect(batches.length).toBeLessThan(50);
+    expect(verifyFiles([path], store).problem).toBeUndefined();
+  });
+
+  it('all fail together when the sink cannot write them, and the chain goes on from the last durable record', async () => {
+    const store = new MemoryHeadStore();
+    const path = join(dir(), 'audit.jsonl');
+    const file = fileSink(path);
+    let fail = true;
+    const flaky = {
+      ...file,
+      append: async (records: Parameters<NonNullable<typeof file.append>>[0]) => {
+        if (fail) throw new Error('disk full');
+        await file.append?.(records);
+      },
+    };
+    const trail = new AuditTrail({ sinks: [flaky], anchor: { store, key: async () => key }, writer: 'w' });
+    await trail.open();
+    const lost = await Promise.allSettled([trail.record(entry('a')), trail.record(entry('b'))]);
+    expect(lost.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    fail = false;
+    await trail.record(entry('c'));
+    await trail.close();
+    expect(verifyFiles([path], store).problem).toBeUndefined();
+  });
+});

@@ -36,8 +36,11 @@ export interface TrailSink {
   readonly name: string;
   /** Called once when the trail opens, with the head the chain continues from. */
   open?(head: Checkpoint | undefined): Promise<SinkOpening>;
-  /** Each record as it is appended. */
-  append?(record: AuditRecord): Promise<void>;
+  /**
+   * The records appended since the last call, in chain order, durable when this resolves. Records
+   * that arrive while a batch is being made durable go together in the next call (group commit).
+   */
+  append?(records: readonly AuditRecord[]): Promise<void>;
   /** At each checkpoint: the records since the last one, then the signed checkpoint covering them. */
   seal?(records: readonly AuditRecord[], checkpoint: Checkpoint): Promise<void>;
 }
@@ -62,6 +65,13 @@ export class AuditTrail implements AuditSink {
   private headVersion: string | undefined;
   private pending: AuditRecord[] = [];
   private queue: Promise<unknown> = Promise.resolve();
+  /** Records asked for and not yet appended, and whether a drain of them is queued. */
+  private waiting: Array<{
+    entry: AuditEntry;
+    resolve: (record: AuditRecord) => void;
+    reject: (error: unknown) => void;
+  }> = [];
+  private drainScheduled = false;
   private state: 'new' | 'open' | 'closed' = 'new';
   private key: AuditSigningKey | undefined;
   private sealed: Checkpoint | undefined;
@@ -104,8 +114,7 @@ export class AuditTrail implements AuditSink {
       }
       // A sink that holds less of the unanchored tail than another (a fresh file beside S3) gets
       // the rest, so each one stays a gapless piece of the chain.
-      for (const { sink, held } of openings)
-        for (const record of tail.slice(held)) await sink.append?.(record);
+      for (const { sink, held } of openings) if (tail.length > held) await sink.append?.(tail.slice(held));
       const end = tail.at(-1);
       if (end) {
         this.last = { seq: end.seq, hash: end.hash };
@@ -115,18 +124,20 @@ export class AuditTrail implements AuditSink {
       try {
         // Genesis: anchor the empty chain, so a later deletion of the whole trail shows.
         if (this.options.anchor && !head) await this.checkpoint();
-        for (const note of this.recovered.splice(0)) {
-          await this.appendNow({
-            action: 'recovered',
-            identity: { uid: '', namespace: '', name: '' },
-            actor: this.options.writer,
-            resource: 'audit:trail',
-            origin: 'audit trail opened',
-            outcome: 'success',
-            severity: 'warning',
-            detail: note,
-          });
-        }
+        const notes = this.recovered.splice(0);
+        if (notes.length > 0)
+          await this.appendNow(
+            notes.map((detail) => ({
+              action: 'recovered' as const,
+              identity: { uid: '', namespace: '', name: '' },
+              actor: this.options.writer,
+              resource: 'audit:trail',
+              origin: 'audit trail opened',
+              outcome: 'success' as const,
+              severity: 'warning' as const,
+              detail,
+            })),
+          );
         if (this.pending.length > 0) await this.checkpoint();
       } catch (error) {
         // Not open after all: the next attempt reads the head and the sinks again.
@@ -136,16 +147,35 @@ export class AuditTrail implements AuditSink {
     });
   }
 
+  /**
+   * Appends `entry`; resolves once every sink holds it durably. Records asked for while a batch is
+   * being written wait for the next one, which takes them all: one write and one sync per batch
+   * (group commit), so concurrent reconciles do not queue behind one fsync each.
+   */
   record(entry: AuditEntry): Promise<AuditRecord> {
-    return this.serially(async () => {
-      const record = await this.appendNow(entry);
-      if (this.pending.length >= (this.options.maxPending ?? 100)) {
-        // The record is written: a checkpoint that fails (S3 or the apiserver away) is retried by
-        // the next flush and must not make the caller believe the action went unrecorded.
-        await this.checkpoint().catch((error: unknown) => this.options.onCheckpointError?.(error));
-      }
-      return record;
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ entry, resolve, reject });
+      if (this.drainScheduled) return;
+      this.drainScheduled = true;
+      void this.serially(() => this.drain());
     });
+  }
+
+  private async drain(): Promise<void> {
+    this.drainScheduled = false;
+    const batch = this.waiting.splice(0);
+    try {
+      const records = await this.appendNow(batch.map((w) => w.entry));
+      for (const [i, w] of batch.entries()) w.resolve(records[i] as AuditRecord);
+    } catch (error) {
+      for (const w of batch) w.reject(error);
+      return;
+    }
+    if (this.pending.length >= (this.options.maxPending ?? 100)) {
+      // The records are written: a checkpoint that fails (S3 or the apiserver away) is retried by
+      // the next flush and must not make the callers believe the actions went unrecorded.
+      await this.checkpoint().catch((error: unknown) => this.options.onCheckpointError?.(error));
+    }
   }
 
   /** Seals what was appended since the last checkpoint and moves the anchored head (no-op if nothing). */
@@ -174,14 +204,21 @@ export class AuditTrail implements AuditSink {
     return next;
   }
 
-  private async appendNow(entry: AuditEntry): Promise<AuditRecord> {
+  /** Chains `entries` after the last record and appends them to every sink, as one batch. */
+  private async appendNow(entries: readonly AuditEntry[]): Promise<AuditRecord[]> {
     if (this.state !== 'open')
       throw new AuditTrailClosedError(`the audit trail is ${this.state}: only the leader records`);
-    const record = chain(this.last, entry, this.now(), this.options.writer);
-    for (const sink of this.options.sinks) await sink.append?.(record);
-    this.last = { seq: record.seq, hash: record.hash };
-    if (this.options.anchor) this.pending.push(record);
-    return record;
+    const records: AuditRecord[] = [];
+    let link = this.last;
+    for (const entry of entries) {
+      const record = chain(link, entry, this.now(), this.options.writer);
+      records.push(record);
+      link = { seq: record.seq, hash: record.hash };
+    }
+    for (const sink of this.options.sinks) await sink.append?.(records);
+    this.last = link;
+    if (this.options.anchor) this.pending.push(...records);
+    return records;
   }
 
   private async checkpoint(): Promise<void> {
@@ -232,8 +269,8 @@ export function streamSink(out: Pick<NodeJS.WritableStream, 'write'> = process.s
       if (head) out.write(`${JSON.stringify({ checkpoint: head })}\n`);
       return { tail: [], recovered: [] };
     },
-    async append(record) {
-      out.write(`${JSON.stringify({ audit: record })}\n`);
+    async append(records) {
+      out.write(records.map((record) => `${JSON.stringify({ audit: record })}\n`).join(''));
     },
     async seal(_records, checkpoint) {
       out.write(`${JSON.stringify({ checkpoint })}\n`);

@@ -38,10 +38,14 @@ export class MemoryIdentityStore implements IdentityStore {
     return structuredClone(this.identity);
   }
 
-  async writeStatus(_identity: AgentIdentity, status: AgentIdentity['status'] & object): Promise<void> {
-    if (statusEqual(this.identity.status, status)) return;
+  async writeStatus(
+    _identity: AgentIdentity,
+    status: AgentIdentity['status'] & object,
+  ): Promise<AgentIdentity | undefined> {
+    if (statusEqual(this.identity.status, status)) return undefined;
     this.statusWrites++;
     this.identity.status = structuredClone(status);
+    return this.get();
   }
 
   async addFinalizer(_identity: AgentIdentity, finalizer: string): Promise<AgentIdentity> {
