@@ -13,6 +13,12 @@ export { backendProvider, secretProviderKind } from './resolution.ts';
 
 export type ProviderFactory = (config: ClusterCredentialProvider) => CredentialProvider;
 
+/**
+ * The key of the one built-in Kubernetes provider in status.providers. Every lifecycle phase covers it
+ * for every identity, recorded or not (its objects carry the identity's uid label).
+ */
+export const KUBERNETES_KEY = 'kubernetes';
+
 export interface ProviderEntry {
   kind: ProviderKind;
   /** `kubernetes`, or `<kind>/<ClusterCredentialProvider name>`: what status.providers records. */
@@ -55,7 +61,7 @@ export class ProviderRegistry {
 
   /** Like resolve, with the key recorded in status.providers: `kubernetes`, `aws/<name>`, `vault/<name>`. */
   resolveKeyed(kind: ProviderKind, providerRef?: string): ProviderEntry {
-    if (kind === 'kubernetes') return { kind, key: 'kubernetes', provider: this.kubernetes };
+    if (kind === 'kubernetes') return { kind, key: KUBERNETES_KEY, provider: this.kubernetes };
     const factory = this.factories.get(kind);
     if (!factory) throw new InvalidConfigError(`provider ${kind} is not enabled in this operator`);
     const config = this.pickConfig(kind, providerRef);

@@ -13,6 +13,7 @@
 import { Controls, parseAbandonValue } from '../../api/v1alpha1/annotations.ts';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
 import type { AuditAction, AuditEntry } from '../../governance/audit/audit.ts';
+import { KUBERNETES_KEY } from '../../providers/registry.ts';
 import { withRequestIds } from '../../providers/request-ids.ts';
 import { type IdentityRef, ProviderError } from '../../providers/types.ts';
 import { auditFailure, auditIdentity, auditRequestIds } from './identity.ts';
@@ -120,7 +121,7 @@ export function droppedByAbandonment(deps: ReconcilerDeps, identity: AgentIdenti
 export function credentialKeys(deps: ReconcilerDeps, identity: AgentIdentity): string[] {
   const { honoured } = abandonment(deps, identity);
   const keys = new Set((identity.status?.providers ?? []).filter((k) => !honoured.includes(k)));
-  keys.add('kubernetes');
+  keys.add(KUBERNETES_KEY);
   try {
     for (const entry of deps.providers.forIdentity(identity)) keys.add(entry.key);
   } catch {
@@ -141,7 +142,7 @@ export async function applyPhase(
   origin: string,
   options: { audit: boolean } = { audit: true },
 ): Promise<string[]> {
-  const ordered = [...keys.filter((k) => k !== 'kubernetes'), ...keys.filter((k) => k === 'kubernetes')];
+  const ordered = [...keys.filter((k) => k !== KUBERNETES_KEY), ...keys.filter((k) => k === KUBERNETES_KEY)];
   const failures: Array<{ key: string; error: unknown }> = [];
   const done: string[] = [];
   const record = (key: string, outcome: AuditEntry['outcome'], more: Partial<AuditEntry> = {}) =>

@@ -120,3 +120,22 @@ describe('provision records after an interrupted reconcile', () => {
     expect(h.audit.records.length).toBe(count);
   });
 });
+
+describe('round trips of a new identity', () => {
+  it('one with Kubernetes credentials only is provisioned by its first reconcile, with one status write', async () => {
+    const h = new ScriptedVaultHarness(false);
+    await h.reconcile();
+    expect(h.condition('Provisioned')?.status).toBe('True');
+    expect(h.store.statusWrites).toBe(1);
+    expect(h.identity.status?.providers).toEqual(['kubernetes']);
+  });
+
+  it('one with a Vault scope records the intent, then provisions in the same reconcile', async () => {
+    const vault = new FakeVaultPort();
+    const h = new VaultServersHarness({ vault }, { scopes: [vaultScope()] });
+    await h.reconcile();
+    expect(h.store.statusWrites).toBe(2);
+    expect(vault.roles.size).toBe(1);
+    expect(h.condition('Provisioned')?.status).toBe('True');
+  });
+});

@@ -17,7 +17,7 @@ import type {
   PlannedChange,
   ProviderKind,
 } from '../../api/v1alpha1/types.ts';
-import type { ProviderEntry } from '../../providers/registry.ts';
+import { KUBERNETES_KEY, type ProviderEntry } from '../../providers/registry.ts';
 import { withRequestIds } from '../../providers/request-ids.ts';
 import {
   type CredentialProvider,
@@ -62,7 +62,10 @@ function ordered(entries: ProviderEntry[]): ProviderEntry[] {
 /**
  * Backends the spec needs that status does not record yet. When there are some, writes the intent and
  * returns the identity as written: the caller provisions from it, so no backend is touched before the
- * record of it is durable. Undefined when every backend is recorded already.
+ * record of it is durable. Undefined when every backend is recorded already. The built-in Kubernetes
+ * backend needs no record first: every phase covers it for every identity (credentialKeys), so an
+ * identity with Kubernetes credentials only is provisioned without this write; the status write at the
+ * end of the reconcile records it.
  */
 export async function recordIntent(
   deps: ReconcilerDeps,
@@ -73,7 +76,7 @@ export async function recordIntent(
     .forIdentity(ref.identity)
     .map((e) => e.key)
     .filter((k) => !recorded.has(k));
-  if (unrecorded.length === 0) return undefined;
+  if (unrecorded.every((k) => k === KUBERNETES_KEY)) return undefined;
   const providers = [...recorded, ...unrecorded];
   const status = { ...ref.identity.status, providers };
   return (await deps.store.writeStatus(ref.identity, status)) ?? { ...ref.identity, status };

@@ -8,6 +8,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { ObjectMarks } from '../../api/v1alpha1/annotations.ts';
 import type { PlannedChange, SecretGenerator, SecretSpec } from '../../api/v1alpha1/types.ts';
 import { ConflictError } from '../../runtime/errors.ts';
+import { settleAll } from '../../runtime/settle.ts';
 import { generateSecretValue } from '../generators.ts';
 import {
   type CredentialProvider,
@@ -165,28 +166,35 @@ export class KubernetesProvider implements CredentialProvider {
     await this.quarantineWithChanges(ref);
   }
 
-  /** quarantine(), returning what it changed (for the audit record). */
+  /**
+   * quarantine(), returning what it changed (for the audit record). The three parts touch different
+   * objects and go at once (a quarantine is two round trips, not one per object); each runs to its
+   * end even when another fails, and the first failure is thrown after all of them.
+   */
   async quarantineWithChanges(ref: IdentityRef): Promise<PlannedChange[]> {
-    const changes: PlannedChange[] = [];
-    const sa = await this.port.get('ServiceAccount', ref.subject.namespace, ref.subject.serviceAccountName);
-    if (
-      sa &&
-      isOurs(sa.metadata, identityUidOf(ref)) &&
-      sa.metadata?.annotations?.[ObjectMarks.quarantined] !== 'true'
-    ) {
+    const markServiceAccount = async (): Promise<PlannedChange[]> => {
+      const { namespace, serviceAccountName } = ref.subject;
+      const sa = await this.port.get('ServiceAccount', namespace, serviceAccountName);
+      if (
+        !sa ||
+        !isOurs(sa.metadata, identityUidOf(ref)) ||
+        sa.metadata?.annotations?.[ObjectMarks.quarantined] === 'true'
+      )
+        return [];
       await this.annotateServiceAccount(ref, { [ObjectMarks.quarantined]: 'true' });
-      changes.push(
-        this.change(ref, 'ServiceAccount', ref.subject.serviceAccountName, 'quarantine', 'annotated'),
+      return [this.change(ref, 'ServiceAccount', serviceAccountName, 'quarantine', 'annotated')];
+    };
+    const deleteBindings = async (): Promise<PlannedChange[]> => {
+      const deleted = await settleAll(
+        (await this.ours(ref, 'RoleBinding')).map(async (binding) =>
+          (await this.deleteOurs(ref, 'RoleBinding', binding)) ? [binding.metadata?.name] : [],
+        ),
       );
-    }
-    for (const binding of await this.ours(ref, 'RoleBinding')) {
-      if (await this.deleteOurs(ref, 'RoleBinding', binding)) {
-        changes.push(this.change(ref, 'RoleBinding', binding.metadata?.name, 'delete', 'quarantined'));
-      }
-    }
-    const secrets = (await this.ours(ref, 'Secret')).map((s) => s.metadata?.name ?? '');
-    changes.push(...(await quarantineSecrets(this.port, ref, secrets, this.clock)));
-    return changes;
+      return deleted.flat().map((name) => this.change(ref, 'RoleBinding', name, 'delete', 'quarantined'));
+    };
+    const emptySecrets = async () =>
+      quarantineSecrets(this.port, ref, await this.ours(ref, 'Secret'), this.clock);
+    return (await settleAll([markServiceAccount(), deleteBindings(), emptySecrets()])).flat();
   }
 
   /** Undoes quarantine: fresh Secret values (one rotation each), the RoleBinding back, the annotation off last. */

@@ -5,6 +5,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { PlannedChange, SecretSpec } from '../../api/v1alpha1/types.ts';
 import { ConflictError } from '../../runtime/errors.ts';
+import { settleAll } from '../../runtime/settle.ts';
 import {
   type IdentityRef,
   NotOwnedError,
@@ -200,9 +201,12 @@ async function updateOwned(
   ref: IdentityRef,
   name: string,
   transform: (live: k8s.V1Secret) => k8s.V1Secret | undefined,
+  listed?: k8s.V1Secret,
 ): Promise<boolean> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-    const live = await port.get('Secret', ref.subject.namespace, name);
+    // A Secret just listed from the apiserver (with its values) is the first attempt's read; the
+    // write carries its resourceVersion, so a change since the list is a conflict and a fresh read.
+    const live = attempt === 0 && listed ? listed : await port.get('Secret', ref.subject.namespace, name);
     if (!live || !ownsObject('Secret', live, identityUidOf(ref))) return false;
     const next = transform(live);
     if (!next) return false;
@@ -216,22 +220,41 @@ async function updateOwned(
   throw new ConflictError(`update ${resourceName('Secret', ref.subject.namespace, name)}: kept conflicting`);
 }
 
-/** Empties every Secret carrying this identity's marks (values gone, objects and versions kept). */
+/**
+ * Empties every Secret carrying this identity's marks (values gone, objects and versions kept), all at
+ * once. `listed` are those Secrets as just listed live, values included; each write is guarded by the
+ * resourceVersion listed.
+ */
 export async function quarantineSecrets(
   port: KubernetesPort,
   ref: IdentityRef,
-  names: string[],
+  listed: k8s.V1Secret[],
   clock: NowSource,
 ): Promise<PlannedChange[]> {
-  const changes: PlannedChange[] = [];
-  for (const name of names) {
-    const wrote = await updateOwned(port, ref, name, (live) =>
-      fullyQuarantined(live) ? undefined : quarantinedSecret(live, clock.now()),
-    );
-    const resource = resourceName('Secret', ref.subject.namespace, name);
-    if (wrote) changes.push({ action: 'quarantine', resource, reason: 'values removed' });
-  }
-  return changes;
+  const wrote = await settleAll(
+    listed.map(async (secret) => {
+      const name = secret.metadata?.name ?? '';
+      const changed = await updateOwned(
+        port,
+        ref,
+        name,
+        (live) => (fullyQuarantined(live) ? undefined : quarantinedSecret(live, clock.now())),
+        secret,
+      );
+      return changed ? name : undefined;
+    }),
+  );
+  return wrote.flatMap((name) =>
+    name
+      ? [
+          {
+            action: 'quarantine',
+            resource: resourceName('Secret', ref.subject.namespace, name),
+            reason: 'values removed',
+          },
+        ]
+      : [],
+  );
 }
 
 /**
