@@ -2,8 +2,13 @@
 // reconcile makes no request for the objects the provider manages. What it serves from a cache:
 //  - get of a ServiceAccount, Role or RoleBinding the cache holds (objects carrying our identity-uid
 //    label); a miss is a live GET, so an object without our label (refused, never adopted blindly)
-//    or not seen yet is always read from the apiserver before anything is created: nothing is
-//    duplicated, and writes still carry the resourceVersion precondition of what was read;
+//    or not seen yet is read from the apiserver before anything is written over it, and writes carry
+//    the resourceVersion precondition of what was read;
+//  - knownAbsent(): a name the synced cache does not hold may be created without a read (a new
+//    identity's objects: no GET each). Create never overwrites: an object the cache did not show
+//    answers AlreadyExists, and that name is read live from then on (every name of that namespace
+//    for `freshForMs`: the cache lags there), so it is refused or adopted as after a read; nothing is
+//    duplicated;
 //  - lists by our identity-uid label (adoption, stale objects, revocation) and Pods by
 //    ServiceAccount (bound pods, last use);
 //  - cachedView(): a Secret as the cache keeps it, without values (for the plan to see that nothing is to
@@ -48,6 +53,13 @@ const TOKEN_FIELD = 'type=kubernetes.io/service-account-token';
 export interface PeekingPort extends KubernetesPort {
   /** The cached view of an object (a Secret without values, never to be written), or undefined: ask get(). */
   cachedView?<K extends ManagedKind>(kind: K, namespace: string, name: string): ManagedObjects[K] | undefined;
+  /**
+   * True when the synced cache holds no such object, this process neither wrote nor deleted it lately,
+   * and no create of that name has met an object the cache does not show: the plan may create it
+   * without reading it first. The create itself is the check: if anything holds the name, the
+   * apiserver answers AlreadyExists (a ConflictError), and from then on the name is always read live.
+   */
+  knownAbsent?(kind: ManagedKind, namespace: string, name: string): boolean;
 }
 
 export interface CachedPortOptions {
@@ -85,6 +97,17 @@ export function cachedKubernetesPort(
     if (recent.size > 10_000) for (const [k, e] of recent) if (now() - e.at > freshForMs) recent.delete(k);
     recent.set(keyOf(kind, namespace, name), { object: value, at: now() });
   };
+  /** kind/namespace/name a create found held by an object the caches do not show: read live from then on. */
+  const heldUnseen = new Set<string>();
+  /** Namespace -> when a create there last met an object the caches did not show (they lag: read live a while). */
+  const lagging = new Map<string, number>();
+  const noteHeldUnseen = (kind: string, object: { metadata?: { namespace?: string; name?: string } }) => {
+    const { namespace = '', name = '' } = object.metadata ?? {};
+    if (heldUnseen.size >= 10_000) heldUnseen.delete(heldUnseen.values().next().value ?? '');
+    heldUnseen.add(keyOf(kind, namespace, name));
+    if (lagging.size >= 10_000) lagging.clear();
+    lagging.set(namespace, now());
+  };
   const refuseCachedView = (kind: ManagedKind, object: object) => {
     if (isCachedObject(object))
       throw new InvalidConfigError(`refusing to write a ${kind} built from a cache without its values`);
@@ -102,6 +125,14 @@ export function cachedKubernetesPort(
       }
       return live.get(kind, namespace, name);
     },
+    knownAbsent(kind, namespace, name) {
+      const key = keyOf(kind, namespace, name);
+      if (fresh(key) || heldUnseen.has(key)) return false;
+      const lagged = lagging.get(namespace);
+      if (lagged !== undefined && now() - lagged <= freshForMs) return false;
+      const cache = caches[kind];
+      return cache.hasSynced() && cache.get(name, namespace) === undefined;
+    },
     cachedView<K extends ManagedKind>(kind: K, namespace: string, name: string) {
       if (fresh(keyOf(kind, namespace, name))) return undefined;
       const cache = caches[kind] as KindCache<ManagedObjects[K]>;
@@ -115,7 +146,10 @@ export function cachedKubernetesPort(
         return created;
       } catch (err) {
         // Something holds the name that the cache (or a remembered deletion) did not show: read it live.
-        if (err instanceof ConflictError) remember(kind, object, 'live');
+        if (err instanceof ConflictError) {
+          remember(kind, object, 'live');
+          noteHeldUnseen(kind, object);
+        }
         throw err;
       }
     },

@@ -133,10 +133,14 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
   // The Role and RoleBinding are read only while there are kubernetes scopes (unused otherwise).
   const wantRole = desiredRules(ref).length > 0;
   const none = Promise.resolve(undefined);
+  const peeking = port as PeekingPort;
+  // A name the cache knows to be free is not read: the create that follows is the check (cached-port.ts).
+  const read = <K extends ManagedKind>(kind: K, name: string) =>
+    peeking.knownAbsent?.(kind, ns, name) ? none : port.get(kind, ns, name);
   const [sa, role, binding, ourSas, ourRoles, ourBindings, ourSecrets] = await Promise.all([
-    port.get('ServiceAccount', ns, saName),
-    wantRole ? port.get('Role', ns, rbacName) : none,
-    wantRole ? port.get('RoleBinding', ns, rbacName) : none,
+    read('ServiceAccount', saName),
+    wantRole ? read('Role', rbacName) : none,
+    wantRole ? read('RoleBinding', rbacName) : none,
     port.list('ServiceAccount', selector),
     port.list('Role', selector),
     port.list('RoleBinding', selector),
@@ -177,7 +181,6 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
 
   // Target Secrets. A cached view (no values) that is ours and needs nothing spares the read; any
   // action is planned from the live object, as it writes the values the view does not hold.
-  const peeking = port as PeekingPort;
   const perSecret = await Promise.all(
     [...targets].map(async ([name, spec]) => {
       const view = peeking.cachedView?.('Secret', ns, name);
@@ -185,7 +188,7 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
         const probe = { ...options, generate: () => '' };
         if (secretActions(ref, name, spec, view, plan.quarantined, probe).length === 0) return [];
       }
-      const live = await port.get('Secret', ns, name);
+      const live = await read('Secret', name);
       if (refuse('Secret', live)) return [];
       return secretActions(ref, name, spec, live, plan.quarantined, options);
     }),
