@@ -142,6 +142,9 @@ export function figureRows(results: Results, options: BenchOptions): FigureRow[]
       figure: `${deletions} workloads deleted at once (orphanGracePeriod 0s) → Quarantined, p99${deletions < 200 ? ' (issue: 200)' : ''}${missing}`,
       unit: 's',
       measured: s(`d.p99.${deletions}`),
+      ...(results.has(`d.plain.${deletions}`) && {
+        baselineText: `plain client, the 4 writes a quarantine needs for all ${deletions}: ${fmt(s(`d.plain.${deletions}`), 's')}`,
+      }),
       target: { text: '≤ 2 s', met: at(2) },
     });
   }

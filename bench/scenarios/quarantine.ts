@@ -1,15 +1,110 @@
 // (d) Workloads deleted at once: the Deployments of D identities (orphanGracePeriod 0s) deleted in
-// parallel; each identity timed from its Deployment's delete to Quarantined=True.
+// parallel; each identity timed from its Deployment's delete to Quarantined=True. The floor, measured
+// in the same run: a plain client making the writes a quarantine cannot do without (the ServiceAccount
+// marked, the RoleBinding deleted, the Secret emptied, the status written), one after another per
+// identity, as many identities at a time as the operator has workers.
 
-import { pool, withRetry } from '../cluster.ts';
+import * as k8s from '@kubernetes/client-node';
+import {
+  AGENT_IDENTITIES,
+  benchIdentity,
+  createNamespace,
+  deleteNamespace,
+  names,
+  pool,
+  withRetry,
+} from '../cluster.ts';
 import { percentile } from '../stats.ts';
+import { tally } from '../traffic.ts';
 import { type Context, LATENCY_WAIT_MS, type Population, seconds } from './context.ts';
+
+const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** The plain client's quarantine of `count` identities: 4 writes each, `workers` identities at a time. */
+export async function plainQuarantineMs(ctx: Context, count: number): Promise<number> {
+  const { env } = ctx;
+  const namespace = `bench-plain-q${count}-r${ctx.run}`;
+  await createNamespace(env, namespace);
+  const ids = names('agent', count);
+  // What there is to quarantine (not timed).
+  await pool(ids, 8, async (name) => {
+    await withRetry(() =>
+      env.custom.createNamespacedCustomObject({
+        ...AGENT_IDENTITIES,
+        namespace,
+        body: benchIdentity(name, namespace),
+      }),
+    );
+    await withRetry(() =>
+      env.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }),
+    );
+    await withRetry(() =>
+      env.rbac.createNamespacedRoleBinding({
+        namespace,
+        body: {
+          metadata: { name: `nhi-${name}` },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+          subjects: [{ kind: 'ServiceAccount', name, namespace }],
+        },
+      }),
+    );
+    await withRetry(() =>
+      env.core.createNamespacedSecret({
+        namespace,
+        body: { metadata: { name: `${name}-key` }, stringData: { key: 'x'.repeat(40) } },
+      }),
+    );
+  });
+  const started = performance.now();
+  await pool(ids, ctx.options.workers, async (name) => {
+    const marked = { metadata: { annotations: { 'bench/quarantined': 'true' } } };
+    await withRetry(() => env.core.patchNamespacedServiceAccount({ namespace, name, body: marked }, MERGE));
+    await withRetry(() => env.rbac.deleteNamespacedRoleBinding({ namespace, name: `nhi-${name}` }));
+    await withRetry(() =>
+      env.core.patchNamespacedSecret(
+        { namespace, name: `${name}-key`, body: { data: null, ...marked } },
+        MERGE,
+      ),
+    );
+    await withRetry(() =>
+      env.custom.patchNamespacedCustomObjectStatus(
+        {
+          ...AGENT_IDENTITIES,
+          namespace,
+          name,
+          body: {
+            status: {
+              conditions: [
+                {
+                  type: 'Quarantined',
+                  status: 'True',
+                  reason: 'Orphaned',
+                  message: 'plain client',
+                  lastTransitionTime: new Date().toISOString(),
+                },
+              ],
+            },
+          },
+        },
+        MERGE,
+      ),
+    );
+  });
+  const elapsed = performance.now() - started;
+  await deleteNamespace(env, namespace, ctx.progress);
+  return elapsed;
+}
 
 export async function quarantineAtOnce(ctx: Context, population: Population): Promise<void> {
   const { env, options, progress, results } = ctx;
   const victims = population.names.slice(0, Math.min(options.deletions, population.names.length));
+  progress(`(d) plain client: ${victims.length} quarantines × 4 writes, ${options.workers} at a time`);
+  const plainMs = await plainQuarantineMs(ctx, victims.length);
+  progress(`(d) plain client took ${seconds(plainMs).toFixed(1)} s`);
+  results.add(`d.plain.${victims.length}`, seconds(plainMs));
   progress(`(d) deleting ${victims.length} Deployments at once among ${population.size} identities`);
   const deletedAt = new Map<string, number>();
+  const from = Date.now();
   await pool(victims, 50, async (name) => {
     deletedAt.set(name, Date.now());
     await withRetry(() => env.apps.deleteNamespacedDeployment({ namespace: population.namespace, name }));
@@ -18,6 +113,12 @@ export async function quarantineAtOnce(ctx: Context, population: Population): Pr
     progress(`(d) ${m}`),
   );
   const gaveUp = Date.now();
+  const calls = env.kubeProxy.between(from, gaveUp + 1);
+  const per = (n: number) => (n / victims.length).toFixed(1);
+  const top = tally(calls, (c) => `${c.verb} ${c.what}`)
+    .slice(0, 8)
+    .map(([what, n]) => `${what} ${per(n)}`)
+    .join(', ');
   const latencies = victims.map(
     (n) => (population.clock.at('Quarantined', n) ?? gaveUp) - (deletedAt.get(n) ?? 0),
   );
@@ -33,6 +134,6 @@ export async function quarantineAtOnce(ctx: Context, population: Population): Pr
   results.add(`d.p99.${victims.length}`, seconds(p99));
   results.note(
     '(d) workloads deleted at once',
-    `- run ${ctx.run}, ${victims.length} Deployments deleted among ${population.size} identities: delete → Quarantined p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s, max ${seconds(Math.max(...latencies)).toFixed(1)} s${bound}.`,
+    `- run ${ctx.run}, ${victims.length} Deployments deleted among ${population.size} identities: delete → Quarantined p50 ${seconds(percentile(latencies, 50)).toFixed(1)} s, p99 ${seconds(p99).toFixed(1)} s, max ${seconds(Math.max(...latencies)).toFixed(1)} s${bound}; the operator made ${per(calls.length)} apiserver requests per quarantined identity (${per(calls.filter((c) => c.write).length)} writes) meanwhile: ${top}.`,
   );
 }

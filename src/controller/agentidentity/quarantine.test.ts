@@ -149,3 +149,21 @@ describe('transition records and a crash right after the status write', () => {
     },
   );
 });
+
+describe('what a quarantine announces', () => {
+  it('a workload deleted with no grace period is one Warning Event naming its causes, and the orphan is still audited', async () => {
+    const h = new ScriptedVaultHarness(false);
+    h.identity.spec.orphanGracePeriod = '0s';
+    await h.settle();
+    h.events.length = 0;
+    h.workloadGone = true;
+    h.later(1000);
+    await h.reconcile();
+    expect(h.condition('Quarantined')?.status).toBe('True');
+    expect(h.events.filter((e) => e.type === 'Warning').map((e) => e.reason)).toEqual(['Quarantined']);
+    const [event] = h.events;
+    expect(event?.message).toContain('Orphaned=True');
+    expect(h.audit.records.some((r) => r.action === 'orphaned')).toBe(true);
+    expect(h.audit.records.some((r) => r.action === 'quarantined' && r.outcome === 'success')).toBe(true);
+  });
+});

@@ -67,8 +67,17 @@ function isBad(t: Transition): boolean {
 }
 
 /**
- * One Event per condition transition worth a human's attention (a new identity's first good
- * conditions are announced by its Ready alone), and audit records for the lifecycle ones.
+ * What a quarantine in the same reconcile announces for them: the observations that led to it (the
+ * workload gone, the grace over, the ttl passed). Their Events would repeat the Quarantined one.
+ */
+const CAUSES_OF_QUARANTINE = new Set<Transition['type']>(['WorkloadBound', 'Orphaned', 'Expired']);
+
+/**
+ * One Event per condition transition worth a human's attention, and audit records for the lifecycle
+ * ones. A new identity's first good conditions are announced by its Ready alone; the bad observations
+ * that a quarantine of the same reconcile acts on are named in the Quarantined Event instead of one
+ * Event each (at scale every Event is an apiserver write; 200 workloads deleted at once are 200 Events,
+ * not 600). Their audit records are kept.
  */
 export async function transitionsToEvents(
   deps: ReconcilerDeps,
@@ -76,34 +85,53 @@ export async function transitionsToEvents(
   transitions: Transition[],
 ): Promise<void> {
   // The Events go out together (one round trip, not one per transition; the recorder never throws),
-  // the audit records in order; both before the status write that follows.
+  // the audit records in order, made durable together; both before the status write that follows.
   const events: Promise<void>[] = [];
+  const records: Promise<unknown>[] = [];
+  const quarantined = transitions.some((t) => t.type === 'Quarantined' && t.to === 'True');
+  const folded = quarantined ? transitions.filter((t) => CAUSES_OF_QUARANTINE.has(t.type) && isBad(t)) : [];
   for (const t of transitions) {
     const bad = isBad(t);
     // A new identity's conditions all appear at once; of the good ones only Ready says so (one Event
     // for the provisioning, not one per condition: at scale each Event is an apiserver write).
     const quietStart = t.from === undefined && !bad && !(t.type === 'Ready' && t.to === 'True');
-    if (quietStart || (t.type === 'Ready' && t.to !== 'True')) continue;
+    const announced = !(quietStart || (t.type === 'Ready' && t.to !== 'True') || folded.includes(t));
     const reason = t.to === 'True' ? t.type : t.reason;
-    events.push(deps.notifier.event(identity, bad ? 'Warning' : 'Normal', reason, t.message));
+    if (announced) {
+      const also =
+        t.type === 'Quarantined' && folded.length > 0
+          ? ` (${folded.map((f) => `${f.type}=${f.to}: ${f.message}`).join('; ')})`
+          : '';
+      events.push(
+        deps.notifier.event(
+          identity,
+          bad ? 'Warning' : 'Normal',
+          reason,
+          `${t.message}${also}`.slice(0, 1000),
+        ),
+      );
+    }
     const action = deps.dryRun ? undefined : transitionAudit[t.type];
     const fires = t.type === 'PolicyCompliant' ? t.to === 'False' : t.to === 'True';
     if (!deps.dryRun && t.type === 'Quarantined' && t.to === 'True' && t.reason === 'Locked')
-      await recordLock(deps, identity, t);
+      records.push(recordLock(deps, identity, t));
     if (action && fires) {
-      await deps.audit.record({
-        action,
-        identity: auditIdentity(identity),
-        actor: deps.actor,
-        resource: identityResource(identity),
-        origin: 'reconcile',
-        outcome: action === 'denied' ? 'denied' : 'success',
-        severity: 'warning',
-        detail: t.message,
-      });
+      // Asked for in order now (the trail chains them so), made durable together below.
+      records.push(
+        deps.audit.record({
+          action,
+          identity: auditIdentity(identity),
+          actor: deps.actor,
+          resource: identityResource(identity),
+          origin: 'reconcile',
+          outcome: action === 'denied' ? 'denied' : 'success',
+          severity: 'warning',
+          detail: t.message,
+        }),
+      );
     }
   }
-  await Promise.all(events);
+  await Promise.all([...events, ...records]);
 }
 
 /**
