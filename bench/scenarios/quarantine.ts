@@ -1,60 +1,28 @@
 // (d) Workloads deleted at once: the Deployments of D identities (orphanGracePeriod 0s) deleted in
 // parallel; each identity timed from its Deployment's delete to Quarantined=True. The floor, measured
-// in the same run: a plain client making the writes a quarantine cannot do without (the ServiceAccount
-// marked, the RoleBinding deleted, the Secret emptied, the status written), one after another per
-// identity, as many identities at a time as the operator has workers.
+// in the same run, before the operator starts (apply.ts): a plain client making the writes a quarantine
+// cannot do without (the ServiceAccount marked, the RoleBinding deleted, the Secret emptied, the status
+// written) on what (a)'s plain client made, one after another per identity, as many identities at a
+// time as the operator has workers.
 
 import * as k8s from '@kubernetes/client-node';
-import {
-  AGENT_IDENTITIES,
-  benchIdentity,
-  createNamespace,
-  deleteNamespace,
-  names,
-  pool,
-  withRetry,
-} from '../cluster.ts';
+import { AGENT_IDENTITIES, pool, withRetry } from '../cluster.ts';
 import { percentile } from '../stats.ts';
 import { tally } from '../traffic.ts';
 import { type Context, LATENCY_WAIT_MS, type Population, seconds } from './context.ts';
 
 const MERGE = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-/** The plain client's quarantine of `count` identities: 4 writes each, `workers` identities at a time. */
-export async function plainQuarantineMs(ctx: Context, count: number): Promise<number> {
+/**
+ * The plain client's quarantine of `ids` in `namespace` (what (a)'s plain client made there, before the
+ * operator runs): 4 writes each, one after another, `workers` identities at a time.
+ */
+export async function plainQuarantineMs(
+  ctx: Context,
+  namespace: string,
+  ids: readonly string[],
+): Promise<number> {
   const { env } = ctx;
-  const namespace = `bench-plain-q${count}-r${ctx.run}`;
-  await createNamespace(env, namespace);
-  const ids = names('agent', count);
-  // What there is to quarantine (not timed).
-  await pool(ids, 8, async (name) => {
-    await withRetry(() =>
-      env.custom.createNamespacedCustomObject({
-        ...AGENT_IDENTITIES,
-        namespace,
-        body: benchIdentity(name, namespace),
-      }),
-    );
-    await withRetry(() =>
-      env.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name } } }),
-    );
-    await withRetry(() =>
-      env.rbac.createNamespacedRoleBinding({
-        namespace,
-        body: {
-          metadata: { name: `nhi-${name}` },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
-          subjects: [{ kind: 'ServiceAccount', name, namespace }],
-        },
-      }),
-    );
-    await withRetry(() =>
-      env.core.createNamespacedSecret({
-        namespace,
-        body: { metadata: { name: `${name}-key` }, stringData: { key: 'x'.repeat(40) } },
-      }),
-    );
-  });
   const started = performance.now();
   await pool(ids, ctx.options.workers, async (name) => {
     const marked = { metadata: { annotations: { 'bench/quarantined': 'true' } } };
@@ -90,18 +58,12 @@ export async function plainQuarantineMs(ctx: Context, count: number): Promise<nu
       ),
     );
   });
-  const elapsed = performance.now() - started;
-  await deleteNamespace(env, namespace, ctx.progress);
-  return elapsed;
+  return performance.now() - started;
 }
 
 export async function quarantineAtOnce(ctx: Context, population: Population): Promise<void> {
   const { env, options, progress, results } = ctx;
   const victims = population.names.slice(0, Math.min(options.deletions, population.names.length));
-  progress(`(d) plain client: ${victims.length} quarantines × 4 writes, ${options.workers} at a time`);
-  const plainMs = await plainQuarantineMs(ctx, victims.length);
-  progress(`(d) plain client took ${seconds(plainMs).toFixed(1)} s`);
-  results.add(`d.plain.${victims.length}`, seconds(plainMs));
   progress(`(d) deleting ${victims.length} Deployments at once among ${population.size} identities`);
   const deletedAt = new Map<string, number>();
   const from = Date.now();
