@@ -94,8 +94,15 @@ export function cachedKubernetesPort(
     value: unknown,
   ) => {
     const { namespace = '', name = '' } = object.metadata ?? {};
-    if (recent.size > 10_000) for (const [k, e] of recent) if (now() - e.at > freshForMs) recent.delete(k);
-    recent.set(keyOf(kind, namespace, name), { object: value, at: now() });
+    const key = keyOf(kind, namespace, name);
+    // Re-inserted at the end, so the map stays in write order and what has expired is at its front:
+    // dropped as new writes come, so no written object outlives its few seconds in memory.
+    recent.delete(key);
+    recent.set(key, { object: value, at: now() });
+    for (const [k, e] of recent) {
+      if (now() - e.at <= freshForMs) break;
+      recent.delete(k);
+    }
   };
   /** kind/namespace/name a create found held by an object the caches do not show: read live from then on. */
   const heldUnseen = new Set<string>();
