@@ -19,7 +19,14 @@ import { installOperatorManifests } from '../../../src/dev/install.ts';
 import { agentIdentity, withScopes, withSpec } from '../../../src/testing/agent-identity.ts';
 import { type HealthCase, HealthCases } from '../../fixtures/argocd/health-cases.ts';
 import { argoHealth } from '../../support/argocd-health.ts';
-import { AGENT_IDENTITIES, conditionOf, createIdentity, newNamespace } from '../../support/cluster.ts';
+import {
+  AGENT_IDENTITIES,
+  conditionOf,
+  createIdentity,
+  installVaultProvider,
+  newNamespace,
+  removeProvider,
+} from '../../support/cluster.ts';
 import { kubeConfig } from '../../support/env.ts';
 import { deployment, onTestCluster, readConfigMaps } from '../../support/fixtures.ts';
 import { type OperatorProcess, startOperatorProcess } from '../../support/operator.ts';
@@ -101,10 +108,20 @@ async function scenario(): Promise<Recorder> {
   return recorder;
 }
 
-/** The identity `name` next to a Deployment that runs as its ServiceAccount. */
-async function boundIdentity(ns: string, name: string): Promise<void> {
+/**
+ * The identity `name` next to a Deployment that runs as its ServiceAccount; with `vault`, it also
+ * holds a Vault role, so its first visit records the backends before provisioning them (an identity
+ * with Kubernetes credentials only is provisioned by its first visit).
+ */
+async function boundIdentity(ns: string, name: string, vault = false): Promise<void> {
   await apps.createNamespacedDeployment({ namespace: ns, body: deployment(name, name) });
-  await createIdentity(agentIdentity(name, onTestCluster(ns), withScopes(readConfigMaps)));
+  const scopes = vault
+    ? [
+        readConfigMaps,
+        { provider: 'vault' as const, paths: [{ path: `secret/data/${ns}/*`, capabilities: ['read'] }] },
+      ]
+    : [readConfigMaps];
+  await createIdentity(agentIdentity(name, onTestCluster(ns), withScopes(...scopes)));
 }
 
 function patchSpec(ns: string, name: string, spec: Record<string, unknown>): Promise<unknown> {
@@ -131,12 +148,14 @@ async function expectHealth(state: string, identity: AgentIdentity): Promise<voi
 
 beforeAll(async () => {
   await installOperatorManifests(kc);
+  await installVaultProvider();
   operator = startOperatorProcess();
 });
 
 afterAll(async () => {
   for (const recorder of recorders) recorder.stop();
   await operator?.stop();
+  await removeProvider('vault');
   if (process.env.NHI_WRITE_ARGOCD_FIXTURES) {
     for (const [state, identity] of captured) {
       const { managedFields: _noise, ...metadata } = identity.metadata as AgentIdentity['metadata'] & {
@@ -153,7 +172,7 @@ afterAll(async () => {
 describe('Argo CD health of AgentIdentities from real reconciles', () => {
   it('is Progressing from creation through the first visit, then Healthy, never Degraded on the way', async () => {
     const recorder = await scenario();
-    await boundIdentity(recorder.namespace, 'support-bot');
+    await boundIdentity(recorder.namespace, 'support-bot', true);
     await expectHealth('created', await recorder.first('support-bot', 'created', (i) => !i.status));
     await expectHealth(
       'first-visit',
