@@ -1,7 +1,8 @@
 // (e) The population idle: nothing changes for the window (10 minutes; shorter in quick mode, scaled
 // to an hour). Every request the operator makes in it is counted by the proxy in front of the
 // apiserver: writes, all requests, and provider calls (ServiceAccounts, Roles, RoleBindings, Secrets),
-// each per identity per hour. The window opens once the population is Ready and the apply is over.
+// each per identity per hour. The window opens once the population is Ready, the apply is over and
+// the operator has written nothing for 30 s (the Pods of the Deployments arrive after it).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpsGet } from '../../src/dev/processes.ts';
@@ -10,9 +11,24 @@ import { metricSum } from '../operator-process.ts';
 import { tally } from '../traffic.ts';
 import type { Context, Population } from './context.ts';
 
+/** The window opens once the operator has written nothing for this long after the apply (at most the limit). */
+const QUIET_MS = 30_000;
+const SETTLE_LIMIT_MS = 5 * 60_000;
+
 export async function idleWindow(ctx: Context, population: Population): Promise<void> {
   const { env, options, progress, results } = ctx;
   const windowMs = options.idleMs;
+  // The apply's tail first: kube-controller-manager creates each Deployment's Pod only once its
+  // ServiceAccount exists, with a backoff, and each Pod that arrives is a status change (boundPods).
+  const settleFrom = Date.now();
+  const lastWrite = () =>
+    env.kubeProxy
+      .between(settleFrom)
+      .filter((c) => c.write)
+      .at(-1)?.at ?? settleFrom;
+  while (Date.now() - lastWrite() < QUIET_MS && Date.now() - settleFrom < SETTLE_LIMIT_MS) await sleep(2_000);
+  const settledS = (Date.now() - settleFrom) / 1000;
+  progress(`(e) settled after ${settledS.toFixed(0)} s (no write for ${QUIET_MS / 1000} s)`);
   progress(`(e) idling ${population.size} identities for ${(windowMs / 60_000).toFixed(1)} minutes`);
   const apiserverBefore = await apiserverRequests(env);
   const from = Date.now();
@@ -34,7 +50,7 @@ export async function idleWindow(ctx: Context, population: Population): Promise<
   results.add(`e.provider.${population.size}`, perHour(provider.length));
   results.note(
     '(e) idle',
-    `- run ${ctx.run}, ${population.size} identities for ${((to - from) / 60_000).toFixed(1)} min: ${calls.length} requests (${writes.length} writes): ${tally(
+    `- run ${ctx.run}, ${population.size} identities for ${((to - from) / 60_000).toFixed(1)} min (opened ${settledS.toFixed(0)} s after the apply, once the operator had written nothing for ${QUIET_MS / 1000} s): ${calls.length} requests (${writes.length} writes): ${tally(
       calls,
       (c) => `${c.verb} ${c.what}`,
     )

@@ -56,39 +56,47 @@ describe('the cached Kubernetes port', () => {
     expect(reads).toEqual([]);
   });
 
-  it('an unmarked object the cache does not show is refused, never adopted: the create meets it, then it is read live', async () => {
+  it('reads the ServiceAccount live before anything: one someone else owns is refused before a write', async () => {
     store.seed('ServiceAccount', { metadata: { name: 'bot', namespace: NS, labels: { app: 'legacy' } } });
     await caches.sync(NS);
-    const before = structuredClone(store.peek('ServiceAccount', NS, 'bot'));
     await expect(provider.provision(bot())).rejects.toBeInstanceOf(NotOwnedError);
     expect(reads).toContain('get ServiceAccount/bot');
-    expect(store.peek('ServiceAccount', NS, 'bot')).toEqual(before);
-    expect(store.writesOf('ServiceAccount').map((w) => w.verb)).toEqual(['create']);
+    expect(store.writes).toEqual([]);
+  });
+
+  it('an unmarked Role the cache does not show is refused, never adopted: the create meets it, then it is read live', async () => {
+    store.seed('Role', { metadata: { name: 'nhi-bot', namespace: NS, labels: { app: 'legacy' } } });
+    await caches.sync(NS);
+    const before = structuredClone(store.peek('Role', NS, 'nhi-bot'));
+    await expect(provider.provision(bot())).rejects.toBeInstanceOf(NotOwnedError);
+    expect(reads).toContain('get Role/nhi-bot');
+    expect(store.peek('Role', NS, 'nhi-bot')).toEqual(before);
+    expect(store.writesOf('Role').map((w) => w.verb)).toEqual(['create']);
     // From then on that name is read before anything is planned for it: no second create.
     clock += 10_000;
     await expect(provider.provision(bot())).rejects.toBeInstanceOf(NotOwnedError);
-    expect(store.writesOf('ServiceAccount').map((w) => w.verb)).toEqual(['create']);
+    expect(store.writesOf('Role').map((w) => w.verb)).toEqual(['create']);
   });
 
-  it("creates a new identity's objects without reading them first once the caches have synced", async () => {
+  it("creates a new identity's Role, RoleBinding and Secret without reading them first once the caches have synced", async () => {
     await caches.sync(NS);
     await provider.provision(bot());
-    expect(reads.filter((r) => r.startsWith('get'))).toEqual([]);
+    expect(reads.filter((r) => r.startsWith('get'))).toEqual(['get ServiceAccount/bot']);
   });
 
   it('creates nothing twice when the cache has not seen its own creation yet', async () => {
     await provider.provision(bot());
     clock += 10_000; // past the remembered writes; the caches never saw them
     const again = await provider.provision(bot());
-    // The second provision's first create meets the object (AlreadyExists): the namespace is read
-    // live from then on, so it finds everything in place and changes nothing.
+    // The ServiceAccount is read live and found; the Role's create meets the object (AlreadyExists):
+    // the namespace is read live from then on, so it finds everything in place and changes nothing.
     expect(again.changes).toEqual([]);
     expect(store.writes.filter((w) => w.verb === 'create').map((w) => w.kind)).toEqual([
       'ServiceAccount',
       'Role',
       'RoleBinding',
       'Secret',
-      'ServiceAccount',
+      'Role',
     ]);
     for (const kind of ['ServiceAccount', 'Role', 'RoleBinding', 'Secret'] as const)
       expect(await store.list(kind, { namespace: NS })).toHaveLength(1);

@@ -5,7 +5,8 @@
 //    or not seen yet is read from the apiserver before anything is written over it, and writes carry
 //    the resourceVersion precondition of what was read;
 //  - knownAbsent(): a name the synced cache does not hold may be created without a read (a new
-//    identity's objects: no GET each). Create never overwrites: an object the cache did not show
+//    identity's Role, RoleBinding and Secrets: no GET each; the plan always reads the ServiceAccount,
+//    whose refusal must come before any other backend binds to it). Create never overwrites: an object the cache did not show
 //    answers AlreadyExists, and that name is read live from then on (every name of that namespace
 //    for `freshForMs`: the cache lags there), so it is refused or adopted as after a read; nothing is
 //    duplicated;

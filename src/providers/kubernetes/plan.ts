@@ -135,10 +135,13 @@ export async function planFor(port: KubernetesPort, ref: IdentityRef, options: P
   const none = Promise.resolve(undefined);
   const peeking = port as PeekingPort;
   // A name the cache knows to be free is not read: the create that follows is the check (cached-port.ts).
+  // Never the ServiceAccount: other backends bind to it by name before it is created (a Vault role, an
+  // IAM trust policy), and this plan's refusal of a ServiceAccount someone else owns is what stops them
+  // (provision.ts plans first), so it is always read.
   const read = <K extends ManagedKind>(kind: K, name: string) =>
     peeking.knownAbsent?.(kind, ns, name) ? none : port.get(kind, ns, name);
   const [sa, role, binding, ourSas, ourRoles, ourBindings, ourSecrets] = await Promise.all([
-    read('ServiceAccount', saName),
+    port.get('ServiceAccount', ns, saName),
     wantRole ? read('Role', rbacName) : none,
     wantRole ? read('RoleBinding', rbacName) : none,
     port.list('ServiceAccount', selector),
