@@ -2,6 +2,9 @@
 // informer's cache (habit 1: the cache is the truth), writes go to the apiserver through the custom
 // objects API: status through the subresource only when it changed, finalizers and annotations as
 // merge patches that carry the resourceVersion (a 409 is a ConflictError, i.e. a quiet requeue).
+// It remembers the versions this process wrote over for a while: a reconcile handed a cached object at
+// one of them waits for the watch instead of acting on what it has already changed (a second
+// adoption record, a second rotation attempt), as kube-controller-manager's expectations do.
 
 import type * as k8s from '@kubernetes/client-node';
 import type { AgentIdentity } from '../../api/v1alpha1/types.ts';
@@ -21,27 +24,57 @@ export interface IdentityStoreOptions {
   metrics: RuntimeMetrics;
 }
 
+/** How long a version this process wrote over is remembered as superseded (the watch delivers sooner). */
+const SUPERSEDED_FOR_MS = 30_000;
+
 export function agentIdentityStore({ cache, custom, metrics }: IdentityStoreOptions): IdentityStore {
   const writeStatus = customObjectStatusWriter(custom, agentIdentityResource);
   const patch = customObjectMergePatcher(custom, agentIdentityResource);
+  /**
+   * "namespace/name resourceVersion" of the versions this process wrote over, and when: a cached
+   * object still at one of them is older than what the apiserver holds (the watch has not delivered
+   * this process's own write yet). Kept in write order, so what has expired is at the front.
+   */
+  const superseded = new Map<string, number>();
+  const versionKey = (identity: AgentIdentity, version = identity.metadata.resourceVersion) =>
+    `${identity.metadata.namespace ?? ''}/${identity.metadata.name} ${version ?? ''}`;
+  const wroteOver = <T>(identity: AgentIdentity, written: T): T => {
+    const now = Date.now();
+    superseded.set(versionKey(identity), now);
+    for (const [key, at] of superseded) {
+      if (now - at <= SUPERSEDED_FOR_MS) break;
+      superseded.delete(key);
+    }
+    return written;
+  };
   return {
     get: (namespace, name) => fromKube<AgentIdentity>(cache.get(name, namespace)),
-    writeStatus: async (identity, status) =>
-      fromKube<AgentIdentity>(
+    isStale: (identity) => {
+      const at = superseded.get(versionKey(identity));
+      return at !== undefined && Date.now() - at <= SUPERSEDED_FOR_MS;
+    },
+    writeStatus: async (identity, status) => {
+      const written = fromKube<AgentIdentity>(
         await writeStatusIfChanged(writeStatus, toKube(identity), status, {
           metrics,
           resource: agentIdentityResource.plural,
         }),
-      ),
-    addFinalizer: async (identity, finalizer) =>
-      fromKube<AgentIdentity>(await addFinalizer(patch, toKube(identity), finalizer)) ?? identity,
+      );
+      return written ? wroteOver(identity, written) : undefined;
+    },
+    addFinalizer: async (identity, finalizer) => {
+      const written = fromKube<AgentIdentity>(await addFinalizer(patch, toKube(identity), finalizer));
+      return written && written !== identity ? wroteOver(identity, written) : (written ?? identity);
+    },
     removeFinalizer: async (identity, finalizer) => {
       await removeFinalizer(patch, toKube(identity), finalizer);
+      wroteOver(identity, undefined);
     },
     annotate: async (identity, annotations) => {
       await patch(toKube(identity), {
         metadata: { annotations, resourceVersion: identity.metadata.resourceVersion },
       });
+      wroteOver(identity, undefined);
     },
   };
 }

@@ -19,6 +19,11 @@ export interface IdentityStore {
   /** The cached object (the informer's view), or undefined when it is gone. */
   get(namespace: string, name: string): AgentIdentity | undefined;
   /**
+   * Whether `identity` (as cached) is a version this process has written over: the cache has not
+   * caught up with its own write yet, and acting on it would repeat what that write recorded.
+   */
+  isStale?(identity: AgentIdentity): boolean;
+  /**
    * Writes status through the subresource only when it changed; ConflictError on 409. Returns the
    * object as stored afterwards, or undefined when nothing needed writing.
    */

@@ -47,6 +47,9 @@ import { StatusDraft } from './status-draft.ts';
 /** Far deadlines (a 90-day ttl) are re-planned anyway by the periodic resync: wake at least daily. */
 const MAX_REQUEUE_MS = 24 * 3_600_000;
 
+/** How soon a reconcile handed a version this process has already written over looks again. */
+const STALE_RETRY_MS = 100;
+
 type StepOutcome =
   | { kind: 'finalized' }
   | { kind: 'requeue' }
@@ -79,6 +82,8 @@ export class AgentIdentityReconciler {
       this.finalized.delete(key);
       return;
     }
+    // This process wrote over the cached version: the watch brings the newer one in a moment.
+    if (this.deps.store.isStale?.(identity)) return { requeueAfterMs: STALE_RETRY_MS };
     return this.reconcileIdentity(key, identity, true);
   };
 

@@ -13,6 +13,7 @@ import {
   NoSuchEntityException,
 } from '@aws-sdk/client-iam';
 import {
+  DescribeSecretCommand,
   ListSecretsCommand,
   ListSecretVersionIdsCommand,
   ResourceNotFoundException,
@@ -146,11 +147,20 @@ export async function inventory(known: readonly Known[]): Promise<Map<string, He
     for (const secret of page.SecretList ?? []) {
       const entry = of(secret.Tags?.find((t) => t.Key === Marks.identityUid)?.Value);
       if (!entry) continue;
-      // Deleted between the list and this read: not held.
+      // Deleted between the list and this read: not held. moto answers a read of a secret deleted a
+      // moment ago with a 500 (an HTML page) now and then instead of ResourceNotFound: a secret that
+      // DescribeSecret no longer finds is not held either.
+      const gone = async (error: unknown) => {
+        if (error instanceof ResourceNotFoundException) return true;
+        return sm.send(new DescribeSecretCommand({ SecretId: secret.ARN })).then(
+          () => false,
+          (again: unknown) => again instanceof ResourceNotFoundException,
+        );
+      };
       const versions = await sm
         .send(new ListSecretVersionIdsCommand({ SecretId: secret.ARN, IncludeDeprecated: true }))
-        .catch((error: unknown) => {
-          if (error instanceof ResourceNotFoundException) return undefined;
+        .catch(async (error: unknown) => {
+          if (await gone(error)) return undefined;
           throw error;
         });
       if (!versions) continue;
