@@ -168,11 +168,14 @@ export function quarantinePeriodEnd(spec: Spec, start: Date): Date {
 }
 
 /**
- * How far "last used" must move before status records it: a hundredth of the inactivity timeout,
- * between 1 s and 5 min. Without this step every reconcile of a busy identity would write status.
+ * How far "last used" must move before status records it: a hundredth of the inactivity timeout (at
+ * least 1 s), so inactivity is judged within 1 % of its timeout. Without this step every reconcile of
+ * a busy identity would write status; with the default 30 days, a workload running all the time
+ * costs one status write every 7.2 hours, not one every few minutes (at 10,000 identities in use, a
+ * 5-minute step was 33 writes a second).
  */
 export function lastUsedStepMs(spec: Spec): number {
-  return Math.min(5 * MINUTE, Math.max(1000, inactivityTimeoutMs(spec) / 100));
+  return Math.max(1000, inactivityTimeoutMs(spec) / 100);
 }
 
 /** credentialTTL in whole seconds (what STS and Vault take). */
