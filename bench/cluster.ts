@@ -348,3 +348,34 @@ export async function deleteNamespace(env: BenchEnv, namespace: string, progress
   }
   progress(`namespace ${namespace} still terminating after 10 minutes; going on`);
 }
+
+/** The plain client's status write: one condition, True, as a merge patch of the status subresource. */
+export function patchPlainStatus(
+  env: BenchEnv,
+  namespace: string,
+  name: string,
+  condition: { type: string; reason: string },
+  resourceVersion?: string,
+): Promise<unknown> {
+  return env.custom.patchNamespacedCustomObjectStatus(
+    {
+      ...AGENT_IDENTITIES,
+      namespace,
+      name,
+      body: {
+        ...(resourceVersion && { metadata: { resourceVersion } }),
+        status: {
+          conditions: [
+            {
+              ...condition,
+              status: 'True',
+              message: 'plain client',
+              lastTransitionTime: new Date().toISOString(),
+            },
+          ],
+        },
+      },
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+}

@@ -4,7 +4,6 @@
 // is running (synced) before the first apply; the clock stops when the last identity is Ready.
 // The population stays: the scenarios (c)-(f) run on it.
 
-import * as k8s from '@kubernetes/client-node';
 import {
   AGENT_IDENTITIES,
   BENCH_RULES,
@@ -15,6 +14,7 @@ import {
   createNamespace,
   deleteNamespace,
   names,
+  patchPlainStatus,
   pool,
   withRetry,
 } from '../cluster.ts';
@@ -68,27 +68,12 @@ export async function plainClientMs(ctx: Context, size: number, quarantines = 0)
       }),
     );
     await withRetry(() =>
-      env.custom.patchNamespacedCustomObjectStatus(
-        {
-          ...AGENT_IDENTITIES,
-          namespace,
-          name,
-          body: {
-            metadata: { resourceVersion: created.metadata.resourceVersion },
-            status: {
-              conditions: [
-                {
-                  type: 'Ready',
-                  status: 'True',
-                  reason: 'Provisioned',
-                  message: 'plain client',
-                  lastTransitionTime: new Date().toISOString(),
-                },
-              ],
-            },
-          },
-        },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+      patchPlainStatus(
+        env,
+        namespace,
+        name,
+        { type: 'Ready', reason: 'Provisioned' },
+        created.metadata.resourceVersion,
       ),
     );
   });

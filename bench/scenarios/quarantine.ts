@@ -6,7 +6,7 @@
 // time as the operator has workers.
 
 import * as k8s from '@kubernetes/client-node';
-import { AGENT_IDENTITIES, pool, withRetry } from '../cluster.ts';
+import { patchPlainStatus, pool, withRetry } from '../cluster.ts';
 import { percentile } from '../stats.ts';
 import { tally } from '../traffic.ts';
 import { type Context, LATENCY_WAIT_MS, type Population, seconds } from './context.ts';
@@ -35,27 +35,7 @@ export async function plainQuarantineMs(
       ),
     );
     await withRetry(() =>
-      env.custom.patchNamespacedCustomObjectStatus(
-        {
-          ...AGENT_IDENTITIES,
-          namespace,
-          name,
-          body: {
-            status: {
-              conditions: [
-                {
-                  type: 'Quarantined',
-                  status: 'True',
-                  reason: 'Orphaned',
-                  message: 'plain client',
-                  lastTransitionTime: new Date().toISOString(),
-                },
-              ],
-            },
-          },
-        },
-        MERGE,
-      ),
+      patchPlainStatus(env, namespace, name, { type: 'Quarantined', reason: 'Orphaned' }),
     );
   });
   return performance.now() - started;
