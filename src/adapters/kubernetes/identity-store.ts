@@ -36,8 +36,8 @@ export function agentIdentityStore({ cache, custom, metrics }: IdentityStoreOpti
    * this process's own write yet). Kept in write order, so what has expired is at the front.
    */
   const superseded = new Map<string, number>();
-  const versionKey = (identity: AgentIdentity, version = identity.metadata.resourceVersion) =>
-    `${identity.metadata.namespace ?? ''}/${identity.metadata.name} ${version ?? ''}`;
+  const versionKey = ({ metadata }: AgentIdentity) =>
+    `${metadata.namespace ?? ''}/${metadata.name} ${metadata.resourceVersion ?? ''}`;
   const wroteOver = <T>(identity: AgentIdentity, written: T): T => {
     const now = Date.now();
     superseded.set(versionKey(identity), now);
