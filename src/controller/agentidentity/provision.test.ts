@@ -130,6 +130,18 @@ describe('round trips of a new identity', () => {
     expect(h.identity.status?.providers).toEqual(['kubernetes']);
   });
 
+  it('a cached version this process has already written over is not acted on: the reconcile waits for the watch', async () => {
+    const h = new ScriptedVaultHarness(false);
+    h.store.isStale = () => true;
+    const outcome = await h.reconcile();
+    expect(outcome?.requeueAfterMs).toBeLessThanOrEqual(1000);
+    expect(h.store.statusWrites).toBe(0);
+    expect(h.port.peek('ServiceAccount', HARNESS_NAMESPACE, 'bot')).toBeUndefined();
+    h.store.isStale = () => false;
+    await h.reconcile();
+    expect(h.condition('Provisioned')?.status).toBe('True');
+  });
+
   it('one with a Vault scope records the intent, then provisions in the same reconcile', async () => {
     const vault = new FakeVaultPort();
     const h = new VaultServersHarness({ vault }, { scopes: [vaultScope()] });

@@ -31,6 +31,8 @@ import { AgentIdentityReconciler } from '../reconciler.ts';
 
 export class MemoryIdentityStore implements IdentityStore {
   statusWrites = 0;
+  /** Whether the cached version counts as one this process wrote over (never, unless a test says so). */
+  isStale: (identity: AgentIdentity) => boolean = () => false;
 
   constructor(public identity: AgentIdentity) {}
 
