@@ -60,6 +60,7 @@ beforeAll(async () => {
   await installOperatorManifests(kc);
   await installAwsProvider();
   operator = startOperatorProcess();
+  await operator.ready();
 });
 
 afterAll(async () => {

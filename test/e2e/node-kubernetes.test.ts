@@ -23,6 +23,7 @@ beforeAll(async () => {
   await useNode();
   await installOperatorManifests(kc);
   operator = startOperatorProcess();
+  await operator.ready();
 });
 
 afterAll(async () => {

@@ -29,6 +29,7 @@ beforeAll(async () => {
   await useNode();
   await installOperatorManifests(kc);
   operator = startOperatorProcess();
+  await operator.ready();
 });
 
 afterAll(async () => {

@@ -34,6 +34,7 @@ beforeAll(async () => {
   await useNode();
   await installOperatorManifests(kc);
   operator = startOperatorProcess();
+  await operator.ready();
 });
 
 afterAll(async () => {

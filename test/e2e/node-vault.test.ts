@@ -37,6 +37,7 @@ beforeAll(async () => {
   await installOperatorManifests(kc);
   await installVaultProvider({ spec: { audience: AUDIENCE } });
   operator = startOperatorProcess();
+  await operator.ready();
 });
 
 afterAll(async () => {

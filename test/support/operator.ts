@@ -7,11 +7,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../src/dev/components.ts';
 import { childProcessEnv } from './env.ts';
+import { eventually } from './wait.ts';
 
 export interface OperatorProcess {
   child: ChildProcess;
   auditLog: string;
   logs: () => string;
+  /**
+   * Resolves once the process serves 200 on /readyz (its caches synced). A suite whose workload
+   * needs the identity's ServiceAccount at once waits for this before applying: a ReplicaSet that
+   * meets a missing ServiceAccount backs off exponentially, so a slow start would delay its pod by
+   * far more than the start itself.
+   */
+  ready(timeoutMs?: number): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -53,6 +61,19 @@ export function startOperatorProcess(
     child,
     auditLog,
     logs: () => output,
+    ready: async (timeoutMs = 60_000) => {
+      await eventually(
+        'the operator to report ready on /readyz',
+        async () => {
+          if (child.exitCode !== null) throw new Error(`the operator exited (${child.exitCode}):\n${output}`);
+          const line = output.split('\n').find((l) => l.includes('"nhi-operator started"'));
+          if (!line) return false;
+          const { port } = JSON.parse(line) as { port: number };
+          return (await fetch(`http://127.0.0.1:${port}/readyz`)).ok;
+        },
+        { timeoutMs, intervalMs: 100 },
+      );
+    },
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
