@@ -10,22 +10,29 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { compiledOperator, FAST_START_ENV } from '../test/integration/reliability/compiled-operator.ts';
 import type { BenchEnv } from './cluster.ts';
+import { memoryCgroup } from './memory-limit.ts';
 
 export interface OperatorOptions {
   workers: number;
   /** The apiserver URL the operator uses (the counting proxy's). */
   server: string;
   extraArgs?: string[];
+  /** NODE_OPTIONS for the process; by default the image's. */
+  nodeOptions?: string;
+  /** Run in a memory cgroup with this limit, as the kubelet runs the pod (bench/memory-limit.ts). */
+  memoryLimit?: { quantity: string; bytes: number };
 }
 
 export interface BenchOperator {
   pid: number;
   startedAt: number;
+  /** How its memory was limited, for the report: e.g. "a 512Mi memory cgroup". */
+  limit: string;
   /** Resolves with the metrics port once the process logged its start line. */
   port(): Promise<number>;
   metrics(): Promise<string>;
-  /** Resident set size and its peak (VmRSS, VmHWM), MiB. */
-  memory(): { rssMiB: number; peakMiB: number };
+  /** Resident set size, its peak, and its anonymous and file-backed parts (VmRSS, VmHWM, RssAnon, RssFile), MiB. */
+  memory(): { rssMiB: number; peakMiB: number; anonMiB: number; fileMiB: number };
   logs(): string;
   stop(): Promise<void>;
 }
@@ -70,9 +77,26 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
   const kubeconfig = join(dir, 'kubeconfig');
   writeFileSync(kubeconfig, proxiedKubeconfig(options.server, env.dev.adminToken), { mode: 0o600 });
   const startedAt = Date.now();
+  const cgroup = options.memoryLimit
+    ? memoryCgroup(`nhi-bench-${process.pid}-${Date.now()}`, options.memoryLimit.bytes)
+    : undefined;
+  const joined = cgroup && 'procs' in cgroup ? cgroup : undefined;
+  // Without a cgroup to join, the heap ceiling Node would give itself under the limit (half of it).
+  const fallbackHeap =
+    options.memoryLimit && !joined
+      ? ` --max-old-space-size=${Math.floor(options.memoryLimit.bytes / 2 ** 21)}`
+      : '';
+  const limit = !options.memoryLimit
+    ? 'no memory limit'
+    : joined
+      ? `a ${options.memoryLimit.quantity} memory cgroup`
+      : `no cgroup (${(cgroup as { unavailable: string }).unavailable}): the heap ceiling Node sets under ${options.memoryLimit.quantity} instead`;
+  const node = [process.execPath];
+  const command = joined ? ['/bin/sh', '-c', 'echo $$ > "$0" && exec "$@"', joined.procs, ...node] : node;
   const child: ChildProcess = spawn(
-    process.execPath,
+    command[0] as string,
     [
+      ...command.slice(1),
       buildOperator(),
       '--http-port=0',
       '--http-host=127.0.0.1',
@@ -86,6 +110,7 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
         ...process.env,
         ...FAST_START_ENV,
         KUBECONFIG: kubeconfig,
+        NODE_OPTIONS: `${options.nodeOptions ?? ''}${fallbackHeap}`.trim(),
         AWS_REGION: env.dev.aws.region,
         AWS_ACCESS_KEY_ID: env.dev.aws.accessKeyId,
         AWS_SECRET_ACCESS_KEY: env.dev.aws.secretAccessKey,
@@ -94,7 +119,10 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
     },
   );
   live.set(child, dir);
-  child.once('exit', () => live.delete(child));
+  child.once('exit', () => {
+    live.delete(child);
+    joined?.remove();
+  });
   // Keep the last lines only: at thousands of identities the info log is large.
   let tail: string[] = [];
   let startLine: string | undefined;
@@ -119,13 +147,19 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
   return {
     pid: child.pid ?? -1,
     startedAt,
+    limit,
     port,
     metrics: async () => (await fetch(`http://127.0.0.1:${await port()}/metrics`)).text(),
     memory: () => {
       if (exited()) throw failure();
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-      return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 };
+      return {
+        rssMiB: kib('VmRSS') / 1024,
+        peakMiB: kib('VmHWM') / 1024,
+        anonMiB: kib('RssAnon') / 1024,
+        fileMiB: kib('RssFile') / 1024,
+      };
     },
     logs: () => tail.join('\n'),
     stop: async () => {

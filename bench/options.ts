@@ -36,6 +36,10 @@ export interface BenchOptions {
   /** AWS identities (g) and the provider's configured write ceiling. */
   awsIdentities: number;
   awsMaxWritesPerSecond: number;
+  /** NODE_OPTIONS for the operator process (e.g. heap flags), in place of the image's. */
+  nodeOptions: string | undefined;
+  /** The memory limit the operator runs under: a quantity, 'none', or undefined for the chart's. */
+  memoryLimit: string | undefined;
   /** A running environment to use (`nhictl dev up` state folder); else one is started and stopped. */
   envDir: string | undefined;
   out: string;
@@ -45,7 +49,10 @@ export interface BenchOptions {
   save: string;
 }
 
-export const FULL: Omit<BenchOptions, 'only' | 'quick' | 'envDir' | 'out' | 'render' | 'save'> = {
+export const FULL: Omit<
+  BenchOptions,
+  'only' | 'quick' | 'envDir' | 'nodeOptions' | 'memoryLimit' | 'out' | 'render' | 'save'
+> = {
   sizes: [1000, 5000],
   repeat: 1,
   workers: 4,
@@ -87,6 +94,8 @@ export const USAGE = `npm run bench -- [options]
   --new=50                new identities while the largest population exists (c)
   --deletions=200         workloads deleted at once (d)
   --aws=500               AWS identities (g); --aws-max-writes=20 the write ceiling configured
+  --node-options=FLAGS    NODE_OPTIONS for the operator process instead of the image's (heap sizing)
+  --memory-limit=512Mi    the operator's memory limit (a memory cgroup); default the chart's, none for no limit
   --env-dir=DIR           use the environment already running there (nhictl dev up)
   --out=BENCHMARKS.md     where to write the results
   --render=FILE           write --out from a saved run (.nhi/bench-results.json) without measuring
@@ -133,6 +142,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'aws',
     'aws-max-writes',
     'env-dir',
+    'node-options',
+    'memory-limit',
     'out',
     'render',
     'save',
@@ -177,6 +188,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     deletions: int('deletions', base.deletions),
     awsIdentities: int('aws', base.awsIdentities),
     awsMaxWritesPerSecond: int('aws-max-writes', base.awsMaxWritesPerSecond),
+    nodeOptions: values.get('node-options'),
+    memoryLimit: values.get('memory-limit'),
     envDir: values.get('env-dir'),
     out: values.get('out') ?? 'BENCHMARKS.md',
     render: values.get('render'),

@@ -2,7 +2,8 @@
 // which repetition this is (namespaces are named per run so leftovers never collide).
 
 import type { BenchEnv, ConditionClock, Progress } from '../cluster.ts';
-import type { BenchOperator } from '../operator-process.ts';
+import { chartMemoryLimit, quantityBytes } from '../memory-limit.ts';
+import type { BenchOperator, OperatorOptions } from '../operator-process.ts';
 import type { BenchOptions } from '../options.ts';
 import type { Results } from '../results.ts';
 
@@ -23,9 +24,25 @@ export interface Population {
   clock: ConditionClock;
 }
 
-/** The operator's flags in every scenario: the defaults a user gets, with the issue's 4 workers. */
-export function operatorFlags(ctx: Context): { workers: number; server: string } {
-  return { workers: ctx.options.workers, server: ctx.env.kubeProxy.url };
+/**
+ * The operator's flags in every scenario: the defaults a user gets, with the issue's 4 workers, under
+ * the chart's memory limit (or --memory-limit's).
+ */
+export function operatorFlags(ctx: Context): OperatorOptions {
+  return {
+    workers: ctx.options.workers,
+    server: ctx.env.kubeProxy.url,
+    ...(ctx.options.nodeOptions !== undefined && { nodeOptions: ctx.options.nodeOptions }),
+    ...memoryLimitOf(ctx.options.memoryLimit),
+  };
+}
+
+function memoryLimitOf(option: string | undefined): Pick<OperatorOptions, 'memoryLimit'> {
+  if (option === 'none') return {};
+  if (option === undefined) return { memoryLimit: chartMemoryLimit() };
+  const bytes = quantityBytes(option);
+  if (bytes === undefined) throw new Error(`--memory-limit: not a memory quantity: "${option}"`);
+  return { memoryLimit: { quantity: option, bytes } };
 }
 
 export const DEFAULT_RESYNC_MS = 60_000;

@@ -9,9 +9,10 @@ import type { Context, Population } from './context.ts';
 export async function measureMemory(ctx: Context, population: Population): Promise<void> {
   // Let the provisioning garbage settle into one steady reading.
   await sleep(ctx.options.quick ? 2_000 : 15_000);
-  const { rssMiB, peakMiB } = population.operator.memory();
+  const { rssMiB, peakMiB, anonMiB, fileMiB } = population.operator.memory();
   const metrics = await population.operator.metrics();
-  const heapMiB = metricSum(metrics, 'nodejs_heap_size_used_bytes') / 2 ** 20;
+  const mib = (name: string) => (metricSum(metrics, name) / 2 ** 20).toFixed(0);
+  const heapMiB = mib('nodejs_heap_size_used_bytes');
   ctx.progress(
     `(f) ${population.size} identities: RSS ${rssMiB.toFixed(0)} MiB (peak ${peakMiB.toFixed(0)} MiB)`,
   );
@@ -19,7 +20,7 @@ export async function measureMemory(ctx: Context, population: Population): Promi
   ctx.results.add(`f.peak.${population.size}`, peakMiB);
   ctx.results.note(
     '(f) memory',
-    `- run ${ctx.run}, ${population.size} identities Ready: RSS ${rssMiB.toFixed(0)} MiB, peak ${peakMiB.toFixed(0)} MiB, V8 heap used ${heapMiB.toFixed(0)} MiB.`,
+    `- run ${ctx.run}, ${population.size} identities Ready: RSS ${rssMiB.toFixed(0)} MiB (anonymous ${anonMiB.toFixed(0)}, file-backed ${fileMiB.toFixed(0)}), peak ${peakMiB.toFixed(0)} MiB; V8 heap used ${heapMiB} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB; run under ${population.operator.limit}${ctx.options.nodeOptions ? `, NODE_OPTIONS ${ctx.options.nodeOptions}` : ''}.`,
   );
 }
 
