@@ -2,6 +2,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { InformerSource } from './informer.ts';
 import { objectKey } from './keys.ts';
+import { packed } from './packed.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { FakeClock, settle } from './testing/fake-clock.ts';
 import { FakeCluster } from './testing/fakes.ts';
@@ -29,6 +30,19 @@ function setup(options: { maxSilenceMs?: number } = {}) {
 }
 
 describe('InformerSource', () => {
+  it('reads, lists and emits objects its informer stores packed as the objects themselves', async () => {
+    const { cluster, source } = setup();
+    const full = { metadata: { name: 'a', namespace: 'ns', labels: { app: 'x' } } };
+    const emitted: KubernetesObject[] = [];
+    source.onChange((o) => emitted.push(o));
+    cluster.put(packed(full));
+    await source.start();
+    expect(source.get('a', 'ns')).toEqual(full);
+    expect(source.list()).toEqual([full]);
+    expect(emitted).toEqual([full]);
+    await source.stop();
+  });
+
   it('emits every listed object once synced, then each change', async () => {
     const { cluster, source, seen } = setup();
     cluster.put(obj('a'));

@@ -7,12 +7,15 @@
 //  - the old cache keeps serving reads until the new informer has listed, then the new one takes
 //    over and every object is re-emitted (plus the ones that vanished meanwhile), so nothing that
 //    changed during the outage is missed;
-//  - events of an informer that is not (or no longer) the current one are ignored.
+//  - events of an informer that is not (or no longer) the current one are ignored;
+//  - an informer may store its objects packed as JSON text (runtime/packed.ts): every read and every
+//    change handler gets them unpacked.
 import type { Informer, KubernetesObject, ObjectCache } from '@kubernetes/client-node';
 import { type CancelTimer, type Clock, systemClock } from './clock.ts';
 import { objectKey } from './keys.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import type { RuntimeMetrics } from './metrics.ts';
+import { unpacked } from './packed.ts';
 
 const RELIST = { relist: true } as const;
 
@@ -100,11 +103,11 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
   }
 
   get(name: string, namespace?: string): T | undefined {
-    return this.current?.get(name, namespace);
+    return unpacked(this.current?.get(name, namespace));
   }
 
   list(namespace?: string): readonly T[] {
-    return this.current?.list(namespace) ?? [];
+    return (this.current?.list(namespace) ?? []).map((obj) => unpacked(obj));
   }
 
   onChange(handler: ChangeHandler<T>): void {
@@ -194,7 +197,8 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.cancelWatchdog = this.clock.setTimer(check, Math.ceil(maxSilence / 4));
   }
 
-  private emit(obj: T, change?: { relist: boolean }): void {
+  private emit(stored: T, change?: { relist: boolean }): void {
+    const obj = unpacked(stored);
     for (const handler of this.handlers) {
       try {
         handler(obj, change);

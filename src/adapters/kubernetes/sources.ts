@@ -9,6 +9,7 @@ import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
 import { InformerSource, type ManagedInformer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
+import { packed } from '../../runtime/packed.ts';
 import {
   podSlim,
   secretWithoutValues,
@@ -90,7 +91,8 @@ export function workloadSource(
 
 /**
  * client-node's ListWatch with `slim` applied to every object as it arrives, listed or watched, so the
- * cache never holds what slim drops (adapters/kubernetes/slim.ts). `labelSelector` narrows the watch;
+ * cache never holds what slim drops (adapters/kubernetes/slim.ts), and what it keeps stored as JSON
+ * text (runtime/packed.ts; InformerSource unpacks on every read). `labelSelector` narrows the watch;
  * `list` must apply the same selector.
  */
 export function slimInformer<T extends k8s.KubernetesObject>(
@@ -102,6 +104,7 @@ export function slimInformer<T extends k8s.KubernetesObject>(
   fieldSelector?: string,
 ): ManagedInformer<T> {
   const watch = new k8s.Watch(kc);
+  const store = (obj: T): T => packed(slim(obj));
   const slimming = {
     watch: (
       watchPath: string,
@@ -113,13 +116,13 @@ export function slimInformer<T extends k8s.KubernetesObject>(
         watchPath,
         query,
         (phase, obj, raw) =>
-          callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? obj : slim(obj as T), raw),
+          callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? obj : store(obj as T), raw),
         done,
       ),
   } as unknown as k8s.Watch;
   const slimList = async () => {
     const listed = await list();
-    return { ...listed, items: listed.items.map(slim) };
+    return { ...listed, items: listed.items.map(store) };
   };
   return new k8s.ListWatch<T>(path, slimming, slimList, false, labelSelector, fieldSelector);
 }
