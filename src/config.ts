@@ -38,6 +38,11 @@ export interface OperatorConfig {
   providers: readonly ('aws' | 'vault')[];
   /** Every apiserver request (not watches) gives up after this long (adapters/kubernetes/kube-config.ts). */
   apiRequestTimeoutMs: number;
+  /**
+   * A watch that heard nothing (no event, no bookmark) for this long is resumed on a fresh connection
+   * (adapters/kubernetes/sources.ts): how long a silently dead connection can hide changes.
+   */
+  watchTimeoutMs: number;
   /** Offboarding in a namespace being deleted gives up after this long (defaults.ts TerminatingNamespaceOffboarding). */
   offboardingReleaseAfterMs: number;
   /** Audit logs followed for status.activity (none: no summary) and the window it counts. */
@@ -90,6 +95,7 @@ const FLAGS = {
   'activity-vault-audit-log': { type: 'string', env: 'NHI_ACTIVITY_VAULT_AUDIT_LOG' },
   'activity-window': { type: 'string', env: 'NHI_ACTIVITY_WINDOW', default: ACTIVITY_WINDOW },
   'api-request-timeout': { type: 'string', env: 'NHI_API_REQUEST_TIMEOUT', default: '30s' },
+  'watch-timeout': { type: 'string', env: 'NHI_WATCH_TIMEOUT', default: '90s' },
   'offboarding-release-after': {
     type: 'string',
     env: 'NHI_OFFBOARDING_RELEASE_AFTER',
@@ -216,6 +222,7 @@ export function loadConfig(
       windowMs: duration('activity-window', value('activity-window')),
     }),
     apiRequestTimeoutMs: duration('api-request-timeout', value('api-request-timeout')),
+    watchTimeoutMs: duration('watch-timeout', value('watch-timeout')),
     offboardingReleaseAfterMs: duration('offboarding-release-after', value('offboarding-release-after')),
   });
 }

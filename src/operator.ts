@@ -59,7 +59,7 @@ export async function startOperator(
   logger: Logger,
 ): Promise<RunningOperator> {
   const metrics = new RuntimeMetrics({ processMetrics: true });
-  const watched = { logger, metrics };
+  const watched = { logger, metrics, watchTimeoutMs: config.watchTimeoutMs };
   const identities = customObjectSource(kc, 'agentidentities', {
     ...watched,
     namespace: config.watchNamespace,

@@ -2,8 +2,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { InformerSource } from './informer.ts';
 import { objectKey } from './keys.ts';
-import { packed } from './packed.ts';
 import { RuntimeMetrics } from './metrics.ts';
+import { packed } from './packed.ts';
 import { FakeClock, settle } from './testing/fake-clock.ts';
 import { FakeCluster } from './testing/fakes.ts';
 
@@ -108,6 +108,32 @@ describe('InformerSource', () => {
     await clock.advance(1000);
     await started;
     expect(source.hasSynced()).toBe(true);
+    await source.stop();
+  });
+
+  it('does not restart a quiet watch that keeps hearing bookmarks (activity its informer reports)', async () => {
+    const clock = new FakeClock();
+    const cluster = new FakeCluster<KubernetesObject>();
+    const metrics = new RuntimeMetrics();
+    let activity = () => {};
+    const source = new InformerSource({
+      name: 'things',
+      create: (heard) => {
+        activity = heard;
+        return cluster.informer();
+      },
+      clock,
+      metrics,
+      maxSilenceMs: 60_000,
+    });
+    await source.start();
+    for (let i = 0; i < 10; i++) {
+      await clock.advance(50_000);
+      activity();
+    }
+    expect(await metrics.value('nhi_watch_restarts_total', { source: 'things', reason: 'stalled' })).toBe(0);
+    await clock.advance(75_000);
+    expect(await metrics.value('nhi_watch_restarts_total', { source: 'things', reason: 'stalled' })).toBe(1);
     await source.stop();
   });
 

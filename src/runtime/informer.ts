@@ -2,8 +2,9 @@
 // failures (a failed list, a 403/500 on the watch, a dropped connection), and nothing notices a
 // list or connect that hangs. InformerSource keeps one alive:
 //  - on 'error' it starts a fresh informer after an exponential backoff (1s .. 60s by default);
-//  - a watchdog restarts it when nothing (no event, no reconnect) arrived for `maxSilenceMs`;
-//    a healthy client-node watch reconnects at least every 30s, so silence means a stall;
+//  - a watchdog restarts it when nothing (no event, no bookmark, no reconnect) arrived for
+//    `maxSilenceMs`; a healthy watch hears a bookmark about every minute or reconnects after its
+//    inactivity timeout, so silence past both means a stall;
 //  - the old cache keeps serving reads until the new informer has listed, then the new one takes
 //    over and every object is re-emitted (plus the ones that vanished meanwhile), so nothing that
 //    changed during the outage is missed;
@@ -42,8 +43,12 @@ export type ChangeHandler<T> = (obj: T, change?: { relist: boolean }) => void;
 export interface InformerSourceOptions<T extends KubernetesObject> {
   /** For logs and metrics, e.g. 'agentidentities'. */
   name: string;
-  /** Makes a new informer, e.g. `() => makeInformer(kc, path, listFn)`; called on every restart. */
-  create: () => ManagedInformer<T>;
+  /**
+   * Makes a new informer, e.g. `() => makeInformer(kc, path, listFn)`; called on every restart.
+   * `activity` is for what the informer hears but does not emit (a watch bookmark): it keeps the
+   * watchdog from taking a quiet, healthy watch for a stalled one.
+   */
+  create: (activity: () => void) => ManagedInformer<T>;
   clock?: Clock;
   logger?: Logger;
   metrics?: RuntimeMetrics;
@@ -118,13 +123,13 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
     this.cancelRelaunch = undefined;
     const generation = ++this.generation;
     const live = () => generation === this.generation && this.running;
-    const informer = this.options.create();
-    let failure: { err: unknown } | undefined;
-    this.pending = informer;
-    this.lastActivity = this.clock.now();
     const touch = () => {
       if (live()) this.lastActivity = this.clock.now();
     };
+    const informer = this.options.create(touch);
+    let failure: { err: unknown } | undefined;
+    this.pending = informer;
+    this.lastActivity = this.clock.now();
     const forward = (obj: T) => {
       touch();
       if (live() && this.current === informer) this.emit(obj);

@@ -21,16 +21,38 @@ import {
 export interface SourceOptions {
   logger: Logger;
   metrics: RuntimeMetrics;
+  /** config.ts watchTimeoutMs: a watch that heard nothing, not even a bookmark, for this long is resumed. */
+  watchTimeoutMs: number;
   /** Omit to watch every namespace (and for cluster-scoped kinds). */
   namespace?: string | undefined;
+}
+
+/**
+ * The watchdog's bound (runtime/informer.ts): past the inactivity timeout by a margin, so a watch that
+ * resumes on time is never taken for a stalled one (a restart relists everything).
+ */
+function maxSilenceMs(watchTimeoutMs: number): number {
+  return Math.max(120_000, 2 * watchTimeoutMs);
+}
+
+/** What every source passes to its informer and its watchdog. */
+type WatchOptions = Pick<SourceOptions, 'logger' | 'metrics' | 'watchTimeoutMs'>;
+
+function supervised<T extends k8s.KubernetesObject>(
+  name: string,
+  create: (activity: () => void) => ManagedInformer<T>,
+  { logger, metrics, watchTimeoutMs }: WatchOptions,
+): InformerSource<T> {
+  return new InformerSource<T>({ name, create, logger, metrics, maxSilenceMs: maxSilenceMs(watchTimeoutMs) });
 }
 
 /** An nhi.dev/v1alpha1 kind by its plural, e.g. `agentidentities`. */
 export function customObjectSource(
   kc: k8s.KubeConfig,
   plural: string,
-  { logger, metrics, namespace }: SourceOptions,
+  options: SourceOptions,
 ): InformerSource<k8s.KubernetesObject> {
+  const { namespace } = options;
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
   const path = namespace
     ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`
@@ -41,12 +63,11 @@ export function customObjectSource(
       : api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as Promise<
       k8s.KubernetesListObject<k8s.KubernetesObject>
     >;
-  return new InformerSource<k8s.KubernetesObject>({
-    name: plural,
-    create: () => slimInformer(kc, path, list, withoutManagedFields()),
-    logger,
-    metrics,
-  });
+  return supervised(
+    plural,
+    (activity) => slimInformer(kc, path, list, withoutManagedFields(), { ...options, activity }),
+    options,
+  );
 }
 
 export type WorkloadKind = 'deployments' | 'statefulsets' | 'daemonsets';
@@ -59,8 +80,9 @@ export type WorkloadKind = 'deployments' | 'statefulsets' | 'daemonsets';
 export function workloadSource(
   kc: k8s.KubeConfig,
   kind: WorkloadKind,
-  { logger, metrics, namespace }: SourceOptions,
+  options: SourceOptions,
 ): InformerSource<k8s.KubernetesObject> {
+  const { namespace } = options;
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const all = {
     deployments: () => apps.listDeploymentForAllNamespaces(),
@@ -75,35 +97,53 @@ export function workloadSource(
   const list = (namespace ? inNamespace(namespace) : all)[kind];
   const path = namespace ? `/apis/apps/v1/namespaces/${namespace}/${kind}` : `/apis/apps/v1/${kind}`;
   const kindName = { deployments: 'Deployment', statefulsets: 'StatefulSet', daemonsets: 'DaemonSet' }[kind];
-  return new InformerSource<k8s.KubernetesObject>({
-    name: kind,
-    create: () =>
+  return supervised(
+    kind,
+    (activity) =>
       slimInformer(
         kc,
         path,
         list as () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
         workloadSlim(kindName),
+        { ...options, activity },
       ),
-    logger,
-    metrics,
-  });
+    options,
+  );
+}
+
+/**
+ * client-node's Watch with its inactivity timeout set: a private field with no option to set it
+ * (sources.test.ts fails if an upgrade renames it).
+ */
+export function withInactivityTimeout(watch: k8s.Watch, ms: number): k8s.Watch {
+  (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = ms;
+  return watch;
+}
+
+interface InformerOptions {
+  watchTimeoutMs: number;
+  /** Called on every line a watch hears, bookmarks included (InformerSource's watchdog). */
+  activity: () => void;
+  labelSelector?: string | undefined;
+  fieldSelector?: string | undefined;
 }
 
 /**
  * client-node's ListWatch with `slim` applied to every object as it arrives, listed or watched, so the
  * cache never holds what slim drops (adapters/kubernetes/slim.ts), and what it keeps stored as JSON
- * text (runtime/packed.ts; InformerSource unpacks on every read). `labelSelector` narrows the watch;
- * `list` must apply the same selector.
+ * text (runtime/packed.ts; InformerSource unpacks on every read). Its watches ask for bookmarks: the
+ * apiserver sends one about every minute, which keeps a quiet watch open past `watchTimeoutMs`
+ * (client-node's inactivity timeout, 30 s unless set) and moves the resourceVersion it resumes from.
+ * `labelSelector` narrows the watch; `list` must apply the same selector.
  */
 export function slimInformer<T extends k8s.KubernetesObject>(
   kc: k8s.KubeConfig,
   path: string,
   list: () => Promise<k8s.KubernetesListObject<T>>,
   slim: (obj: T) => T,
-  labelSelector?: string,
-  fieldSelector?: string,
+  { watchTimeoutMs, activity, labelSelector, fieldSelector }: InformerOptions,
 ): ManagedInformer<T> {
-  const watch = new k8s.Watch(kc);
+  const watch = withInactivityTimeout(new k8s.Watch(kc), watchTimeoutMs);
   const store = (obj: T): T => packed(slim(obj));
   const slimming = {
     watch: (
@@ -114,9 +154,11 @@ export function slimInformer<T extends k8s.KubernetesObject>(
     ) =>
       watch.watch(
         watchPath,
-        query,
-        (phase, obj, raw) =>
-          callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? obj : store(obj as T), raw),
+        { ...query, allowWatchBookmarks: true },
+        (phase, obj, raw) => {
+          activity();
+          callback(phase, phase === 'ERROR' || phase === 'BOOKMARK' ? obj : store(obj as T), raw);
+        },
         done,
       ),
   } as unknown as k8s.Watch;
@@ -153,10 +195,8 @@ interface Selectors {
  * pods and last use. Without a namespace these list every namespace, each with its reason in
  * list-scope.test.ts.
  */
-export function ownedObjectSources(
-  kc: k8s.KubeConfig,
-  { logger, metrics, namespace }: SourceOptions,
-): OwnedObjectSources {
+export function ownedObjectSources(kc: k8s.KubeConfig, options: SourceOptions): OwnedObjectSources {
+  const { namespace } = options;
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
   const owned: Selectors = { labelSelector: Marks.identityUid };
@@ -170,13 +210,12 @@ export function ownedObjectSources(
     list: (selectors: Selectors) => Promise<k8s.KubernetesListObject<T>>,
     slim: (obj: T) => T,
   ) =>
-    new InformerSource<T>({
+    supervised<T>(
       name,
-      create: () =>
-        slimInformer(kc, path, () => list(selectors), slim, selectors.labelSelector, selectors.fieldSelector),
-      logger,
-      metrics,
-    });
+      (activity) =>
+        slimInformer(kc, path, () => list(selectors), slim, { ...options, ...selectors, activity }),
+      options,
+    );
   const ns = namespace;
   return {
     serviceAccounts: source(
@@ -239,18 +278,19 @@ export function ownedObjectSources(
  */
 export function namespaceSource(
   kc: k8s.KubeConfig,
-  { logger, metrics }: Omit<SourceOptions, 'namespace'>,
+  options: Omit<SourceOptions, 'namespace'>,
 ): InformerSource<k8s.KubernetesObject> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  return new InformerSource<k8s.KubernetesObject>({
-    name: 'namespaces',
-    create: () =>
-      k8s.makeInformer(
+  return supervised(
+    'namespaces',
+    (activity) =>
+      slimInformer(
         kc,
         '/api/v1/namespaces',
         () => core.listNamespace() as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
+        withoutManagedFields('Namespace', 'v1'),
+        { ...options, activity },
       ),
-    logger,
-    metrics,
-  });
+    options,
+  );
 }

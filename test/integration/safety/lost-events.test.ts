@@ -1,7 +1,7 @@
 // Lost events: the real operator process talks to the real apiserver through a TCP relay that makes
 // its watches go silent (a half-open connection: no bytes, no close) or resets them, and the workload
 // is deleted meanwhile. A silent watch is resumed from its resourceVersion on a fresh connection once
-// it heard nothing for client-node's inactivity timeout (30 s), without a restart or relist, and the
+// it heard nothing, not even a bookmark, for the watch timeout (30 s here), without a restart or relist, and the
 // resumed watch delivers the deletion (over HTTP/2 every resumption queued on the dead connection and
 // the deletion was never seen). A reset watch is restarted and its relist finds it. Each asserts on
 // what the operator recorded, never on elapsed time.
@@ -93,8 +93,9 @@ async function operatorThroughRelay(): Promise<OperatorProcess> {
   const server = new URL(kc.getCurrentCluster()?.server ?? '');
   relay = await startTcpRelay({ host: server.hostname, port: Number(server.port) });
   // A sweep every 3 s; a request on a silenced connection gives up after 5 s (default 30 s) and is
-  // retried on a fresh one. The watchdog restarts a silent watch only after 2 minutes of silence.
-  return startOperatorProcess(['--resync-period=3s', '--api-request-timeout=5s'], {
+  // retried on a fresh one; a silenced watch is resumed after 30 s (default 90 s). The watchdog
+  // restarts a silent watch only after 2 minutes of silence.
+  return startOperatorProcess(['--resync-period=3s', '--api-request-timeout=5s', '--watch-timeout=30s'], {
     KUBECONFIG: kubeconfigThrough(relay.url),
   });
 }
