@@ -98,10 +98,10 @@ export const USAGE = `npm run bench -- [options]
   --memory-limit=512Mi    the operator's memory limit (a memory cgroup); default the chart's, none for no limit
   --env-dir=DIR           use the environment already running there (nhictl dev up)
   --out=BENCHMARKS.md     where to write the results
-  --render=FILE           write --out from a saved run (.nhi/bench-results.json) without measuring
+  --render=FILE[,FILE…]   write --out from saved runs without measuring (each scenario from the last run that has it)
   --save=FILE             where the run keeps its measurements (default .nhi/bench-results.json)`;
 
-const LETTERS: Record<string, ScenarioId> = {
+export const LETTERS: Record<string, ScenarioId> = {
   a: 'apply',
   b: 'first-ready',
   c: 'new-under-load',

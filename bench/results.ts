@@ -45,3 +45,30 @@ export class Results {
     this.details.set(section, list);
   }
 }
+
+/** The scenario letter of a figure id (`f.rss.1000`, `queue.plain`) or a details heading (`(f) memory`). */
+export function scenarioLetter(key: string): string {
+  return key.startsWith('(') ? key.slice(1, 2) : key.slice(0, 1);
+}
+
+/**
+ * Runs merged scenario by scenario: each scenario's figures and details come from the last run that
+ * measured it (`letters`: the scenarios a run was asked for), so every ratio still divides by a
+ * baseline measured in its own run.
+ */
+export function mergeScenarios(
+  runs: ReadonlyArray<{ results: Results; letters: ReadonlySet<string> }>,
+): Results {
+  const owner = new Map<string, Results>();
+  for (const { results, letters } of runs) for (const letter of letters) owner.set(letter, results);
+  const merged = new Results();
+  for (const { results } of runs) {
+    const { values, details } = results.toJSON();
+    for (const [key, list] of Object.entries(values))
+      if (owner.get(scenarioLetter(key)) === results) for (const v of list) merged.add(key, v);
+    for (const [heading, lines] of Object.entries(details))
+      if (owner.get(scenarioLetter(heading)) === results)
+        for (const line of lines) merged.note(heading, line);
+  }
+  return merged;
+}

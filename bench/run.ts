@@ -16,6 +16,7 @@ import { closeBenchEnv, openBenchEnv } from './cluster.ts';
 import { buildOperator } from './operator-process.ts';
 import {
   type BenchOptions,
+  LETTERS,
   nearestSize,
   OptionError,
   parseOptions,
@@ -23,7 +24,7 @@ import {
   type ScenarioId,
 } from './options.ts';
 import { type FigureRow, type MachineFacts, renderReport } from './report.ts';
-import { Results } from './results.ts';
+import { mergeScenarios, Results } from './results.ts';
 import { applyAtOnce, dropPopulation } from './scenarios/apply.ts';
 import { awsRoles } from './scenarios/aws.ts';
 import type { Context } from './scenarios/context.ts';
@@ -300,13 +301,27 @@ async function main(): Promise<void> {
     throw error;
   }
   if (options.render) {
-    const saved = JSON.parse(readFileSync(options.render, 'utf8')) as SavedRun;
+    // Several saved runs (comma-separated): each scenario from the last run that measured it.
+    const runs = options.render.split(',').map((file) => JSON.parse(readFileSync(file, 'utf8')) as SavedRun);
+    const last = runs.at(-1) as SavedRun;
+    const letterOf = (id: string) => Object.entries(LETTERS).find(([, s]) => s === id)?.[0] ?? 'q';
+    const results = mergeScenarios(
+      runs.map((run) => ({
+        results: Results.fromJSON(run.results),
+        letters: new Set(run.options.only.map(letterOf)),
+      })),
+    );
     writePage(
-      { ...saved.options, out: options.out },
-      saved.facts,
-      saved.command,
-      saved.durationMin,
-      Results.fromJSON(saved.results),
+      {
+        ...last.options,
+        only: [...new Set(runs.flatMap((run) => run.options.only))],
+        sizes: [...new Set(runs.flatMap((run) => run.options.sizes))].sort((a, b) => a - b),
+        out: options.out,
+      },
+      last.facts,
+      runs.map((run) => run.command).join('; then '),
+      runs.reduce((sum, run) => sum + run.durationMin, 0),
+      results,
     );
     return;
   }
