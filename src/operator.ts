@@ -31,7 +31,6 @@ import { buildProviders } from './providers/setup.ts';
 import { Controller, watch } from './runtime/controller.ts';
 import { EventRecorder, eventSink } from './runtime/events.ts';
 import { HealthServer, operatorReadiness } from './runtime/health.ts';
-import { objectKey } from './runtime/keys.ts';
 import { LeaderElector, leaderIdentity, leaseStore, requireLeaseNamespace } from './runtime/leader.ts';
 import type { Logger } from './runtime/logger.ts';
 import { RuntimeMetrics } from './runtime/metrics.ts';
@@ -144,7 +143,7 @@ export async function startOperator(
   // Workload changes wake the identities that refer to them (an index, not a scan); the resync is the orphan sweep.
   const byWorkload = (kind: string) => (obj: k8s.KubernetesObject) =>
     byWorkloadRef.keys(`${kind}/${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`);
-  const everyIdentity = () => identities.list().map((i) => objectKey(i));
+  const everyIdentity = () => identities.keys();
   const controller = new Controller({
     name: 'agentidentity',
     reconcile: reconciler.reconcile,
@@ -156,7 +155,7 @@ export async function startOperator(
       watch(workloads[2]!, byWorkload('DaemonSet')),
       watch(credentialProviders, everyIdentity),
       // A namespace's labels decide which providers its identities may use.
-      watch(namespaces, (ns) => identities.list(ns.metadata?.name).map((i) => objectKey(i))),
+      watch(namespaces, (ns) => identities.keys(ns.metadata?.name)),
       watch(policies, everyIdentity),
     ],
     workers: config.workers,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Controller, type Reconcile, watch } from './controller.ts';
 import { ConflictError } from './errors.ts';
 import { InformerSource } from './informer.ts';
-import { parseKey } from './keys.ts';
+import { objectKey, parseKey } from './keys.ts';
 import { RuntimeMetrics } from './metrics.ts';
 import { FakeClock, settle } from './testing/fake-clock.ts';
 import { FakeCluster } from './testing/fakes.ts';
@@ -42,7 +42,15 @@ function setup(reconcile: TestReconcile, { workers = 2, resyncPeriodMs = 0 } = {
     clock,
     metrics,
     resyncPeriodMs,
-    watches: [watch(source), watch(deploymentSource, (d) => (d.spec?.owner ? [`ns/${d.spec.owner}`] : []))],
+    // A secondary maps by name (as the operator's workload index does): the resync hands a map
+    // nothing but the name and namespace.
+    watches: [
+      watch(source),
+      watch(deploymentSource, (d) => {
+        const owner = deployments.objects.get(objectKey(d))?.spec?.owner;
+        return owner ? [`ns/${owner}`] : [];
+      }),
+    ],
     reconcile: async (key, ctx) => {
       calls.push(key);
       const { name, namespace } = parseKey(key);

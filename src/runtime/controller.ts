@@ -13,7 +13,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { type CancelTimer, type Clock, sleep, systemClock } from './clock.ts';
 import { isConflict } from './errors.ts';
 import type { Source } from './informer.ts';
-import { objectKey } from './keys.ts';
+import { objectKey, parseKey } from './keys.ts';
 import { type Logger, silentLogger } from './logger.ts';
 import type { ReconcileResult as ResultLabel, RuntimeMetrics } from './metrics.ts';
 import { type Priority, type QueueOptions, WorkQueue } from './queue.ts';
@@ -45,11 +45,12 @@ export interface WatchOptions<T> {
 
 /**
  * Watches `source`; each changed object enqueues the keys `map` returns (default: its own key).
- * A Deployment source would map to the AgentIdentities that refer to it.
+ * A Deployment source would map to the AgentIdentities that refer to it. `map` reads the object's
+ * name and namespace only: the resync hands it those alone.
  */
 export function watch<T extends KubernetesObject>(
   source: Source<T>,
-  map: (obj: T) => readonly string[] = (obj) => [objectKey(obj)],
+  map: (obj: KubernetesObject) => readonly string[] = (obj) => [objectKey(obj)],
   options: WatchOptions<T> = {},
 ): Trigger {
   return {
@@ -64,8 +65,13 @@ export function watch<T extends KubernetesObject>(
         if (options.filter && !options.filter(obj)) return;
         for (const key of map(obj)) enqueue(key, 'high');
       }),
+    // The resync replays every cached object by its name alone (`map` reads metadata only): it runs
+    // every second, and reading each object would parse the whole cache each time (runtime/packed.ts).
     replay: (enqueue) => {
-      for (const obj of source.list()) map(obj).forEach(enqueue);
+      for (const key of source.keys()) {
+        const { namespace, name } = parseKey(key);
+        map({ metadata: namespace === undefined ? { name } : { name, namespace } }).forEach(enqueue);
+      }
     },
   };
 }

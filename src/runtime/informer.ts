@@ -31,6 +31,8 @@ export interface Source<T extends KubernetesObject> {
   hasSynced(): boolean;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): readonly T[];
+  /** The keys (`namespace/name`) of what `list` would return, without reading the objects. */
+  keys(namespace?: string): string[];
   /**
    * `handler` sees every added, updated and deleted object, and every object after a relist (then
    * with `change.relist` true: nothing need have changed, a consumer may treat it as a resync).
@@ -113,6 +115,11 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
 
   list(namespace?: string): readonly T[] {
     return (this.current?.list(namespace) ?? []).map((obj) => unpacked(obj));
+  }
+
+  keys(namespace?: string): string[] {
+    // A packed object keeps its name and namespace outside the text: nothing is parsed.
+    return (this.current?.list(namespace) ?? []).map(objectKey);
   }
 
   onChange(handler: ChangeHandler<T>): void {
