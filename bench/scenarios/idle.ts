@@ -50,13 +50,12 @@ export async function idleWindow(ctx: Context, population: Population): Promise<
   results.add(`e.provider.${population.size}`, perHour(provider.length));
   results.note(
     '(e) idle',
-    `- run ${ctx.run}, ${population.size} identities for ${((to - from) / 60_000).toFixed(1)} min (opened ${settledS.toFixed(0)} s after the apply, once the operator had written nothing for ${QUIET_MS / 1000} s): ${calls.length} requests (${writes.length} writes): ${tally(
-      calls,
-      (c) => `${c.verb} ${c.what}`,
-    )
-      .slice(0, 10)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ')}${
+    `- run ${ctx.run}, ${population.size} identities for ${((to - from) / 60_000).toFixed(1)} min (opened ${settledS.toFixed(0)} s after the apply, once the operator had written nothing for ${QUIET_MS / 1000} s): ${calls.length} requests (${writes.length} writes): ${
+      tally(calls, (c) => `${c.verb} ${c.what}`)
+        .slice(0, 10)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || 'none'
+    }${
       writes.length > 0
         ? `; writes: ${tally(writes, (c) => `${c.verb} ${c.what}`)
             .map(([k, v]) => `${k} ${v}`)
