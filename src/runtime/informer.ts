@@ -20,6 +20,9 @@ import { unpacked } from './packed.ts';
 
 const RELIST = { relist: true } as const;
 
+/** The watchdog's default: restart a source that heard nothing for this long. */
+export const DEFAULT_MAX_SILENCE_MS = 120_000;
+
 export type ManagedInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
 
 /** A cache of one kind of object that reports changes; what a Controller watches. */
@@ -197,7 +200,7 @@ export class InformerSource<T extends KubernetesObject> implements Source<T> {
   }
 
   private armWatchdog(): void {
-    const maxSilence = this.options.maxSilenceMs ?? 120_000;
+    const maxSilence = this.options.maxSilenceMs ?? DEFAULT_MAX_SILENCE_MS;
     if (maxSilence <= 0) return;
     const check = () => {
       if (!this.running) return;

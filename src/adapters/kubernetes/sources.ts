@@ -6,7 +6,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
-import { InformerSource, type ManagedInformer } from '../../runtime/informer.ts';
+import { DEFAULT_MAX_SILENCE_MS, InformerSource, type ManagedInformer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
 import { packed } from '../../runtime/packed.ts';
@@ -32,7 +32,7 @@ export interface SourceOptions {
  * resumes on time is never taken for a stalled one (a restart relists everything).
  */
 function maxSilenceMs(watchTimeoutMs: number): number {
-  return Math.max(120_000, 2 * watchTimeoutMs);
+  return Math.max(DEFAULT_MAX_SILENCE_MS, 2 * watchTimeoutMs);
 }
 
 /** What every source passes to its informer and its watchdog. */
