@@ -16,11 +16,19 @@ import type { AdoptResult } from '../../src/cli/adopt.ts';
 import { repoRoot } from '../../src/dev/components.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity } from '../../src/testing/agent-identity.ts';
-import { createIdentity, getIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
+import { createIdentity, getIdentity, untilCondition } from '../support/cluster.ts';
 import { childProcessEnv, kubeConfig } from '../support/env.ts';
 import { fakeSecretAccessKey } from '../support/fake-credentials.ts';
 import { onTestCluster } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  stopWorkloads,
+  useNode,
+  workloadNamespace,
+} from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -40,6 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await operator?.stop();
 });
 
@@ -61,7 +70,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 describeOnNode('migrating a hard-coded credential of a running workload on the dev node', () => {
   it('adopt moves the literal into the managed Secret the new pod reads, and a rotation reaches the workload', async () => {
-    const ns = await newNamespace('node-adopt');
+    const ns = await workloadNamespace('node-adopt');
     const name = 'invoices';
     const secretName = `${name}-aws`;
     const literal = fakeSecretAccessKey();

@@ -14,16 +14,18 @@ import { installOperatorManifests } from '../../src/dev/install.ts';
 import { OPERATOR_IMAGE, operatorImageArchive } from '../../src/dev/node/images.ts';
 import { type DevNode, importImage } from '../../src/dev/node/node.ts';
 import { agentIdentity, withScopes } from '../../src/testing/agent-identity.ts';
-import {
-  createIdentity,
-  installAwsProvider,
-  newNamespace,
-  removeProvider,
-  untilCondition,
-} from '../support/cluster.ts';
+import { createIdentity, installAwsProvider, removeProvider, untilCondition } from '../support/cluster.ts';
 import { awsClientConfig, kubeConfig, testEnv } from '../support/env.ts';
 import { onTestCluster, withSecret } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  stopWorkloads,
+  useNode,
+  workloadNamespace,
+} from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -64,13 +66,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await operator?.stop();
   await removeProvider('aws');
 });
 
 describeOnNode('a pod on the dev node with an IRSA role', () => {
   it('assumes its role with its projected web identity token and reads its Secrets Manager secret', async () => {
-    const ns = await newNamespace('node-aws');
+    const ns = await workloadNamespace('node-aws');
     await apps.createNamespacedDeployment({
       namespace: ns,
       body: probeDeployment('crm', 'crm', {

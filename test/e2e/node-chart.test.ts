@@ -12,11 +12,20 @@ import { OPERATOR_IMAGE, operatorImageArchive } from '../../src/dev/node/images.
 import { importImage } from '../../src/dev/node/node.ts';
 import { agentIdentity, withScopes } from '../../src/testing/agent-identity.ts';
 import { CHART, helm } from '../integration/chart/support.ts';
-import { createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
+import { createIdentity, untilCondition } from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
 import { onTestCluster, readConfigMaps } from '../support/fixtures.ts';
 import { namespaceBody } from '../support/namespaces.ts';
-import { describeOnNode, probe, probeDeployment, query, readyPod, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  readyPod,
+  stopWorkloads,
+  useNode,
+  workloadNamespace,
+} from '../support/node.ts';
 import { eventually, uniqueName } from '../support/wait.ts';
 
 const kc = kubeConfig();
@@ -39,6 +48,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await helm(['uninstall', release, '-n', namespace, '--wait', '--timeout', '60s']).catch(() => undefined);
   await core.deleteNamespace({ name: namespace }).catch(() => undefined);
 });
@@ -91,7 +101,7 @@ describeOnNode('the Helm chart on the dev node', () => {
     }
 
     // Provisioning from inside the cluster: the probe pod then uses what the leader granted.
-    const ns = await newNamespace('node-chart');
+    const ns = await workloadNamespace('node-chart');
     await createIdentity(agentIdentity('reader', onTestCluster(ns), withScopes(readConfigMaps)));
     await apps.createNamespacedDeployment({ namespace: ns, body: probeDeployment('reader', 'reader') });
     await untilCondition(ns, 'reader', 'Ready', 'True', 60_000);

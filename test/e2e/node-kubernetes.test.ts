@@ -7,10 +7,19 @@ import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity, withScopes } from '../../src/testing/agent-identity.ts';
-import { AGENT_IDENTITIES, createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
+import { AGENT_IDENTITIES, createIdentity, untilCondition } from '../support/cluster.ts';
 import { kubeConfig } from '../support/env.ts';
 import { onTestCluster, readConfigMaps } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, readyPod, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  readyPod,
+  stopWorkloads,
+  useNode,
+  workloadNamespace,
+} from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -27,12 +36,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await operator?.stop();
 });
 
 describeOnNode('a pod on the dev node with a Kubernetes scope', () => {
   it('can do exactly what its Role grants, from inside the pod, and nothing once quarantined', async () => {
-    const ns = await newNamespace('node-k8s');
+    const ns = await workloadNamespace('node-k8s');
     await createIdentity(agentIdentity('reader', onTestCluster(ns), withScopes(readConfigMaps)));
     const applied = Date.now();
     await apps.createNamespacedDeployment({ namespace: ns, body: probeDeployment('reader', 'reader') });

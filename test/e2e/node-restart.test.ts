@@ -11,10 +11,19 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Controls, RestartAnnotations } from '../../src/api/v1alpha1/annotations.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity } from '../../src/testing/agent-identity.ts';
-import { AGENT_IDENTITIES, createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
+import { AGENT_IDENTITIES, createIdentity, untilCondition } from '../support/cluster.ts';
 import { kubeConfig } from '../support/env.ts';
 import { onTestCluster, withSecret } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, rotateAndWait, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  rotateAndWait,
+  stopWorkloads,
+  useNode,
+  workloadNamespace,
+} from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -33,6 +42,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await operator?.stop();
 });
 
@@ -40,7 +50,7 @@ const sha256 = (base64: string) => createHash('sha256').update(Buffer.from(base6
 
 describeOnNode('restarting a consumer after rotation on the dev node', () => {
   it('rolls the Deployment once per rotation, the new pod reads the new value, and quarantine rolls nothing', async () => {
-    const ns = await newNamespace('node-restart');
+    const ns = await workloadNamespace('node-restart');
     const secretName = 'consumer-api-key';
     await apps.createNamespacedDeployment({
       namespace: ns,
@@ -206,7 +216,7 @@ describeOnNode('restarting a consumer after rotation on the dev node', () => {
     expect(pods.map((p) => p.metadata?.name)).toEqual([pod.metadata?.name]);
   });
   it('rolls the Deployment once when two of its secrets rotate together, and the new pod reads both new values', async () => {
-    const ns = await newNamespace('node-restart-pair');
+    const ns = await workloadNamespace('node-restart-pair');
     const names = ['api-key', 'db-password'];
     const secretOf = (name: string) => `pair-${name}`;
     const envOf = (name: string) => name.toUpperCase().replace('-', '_');

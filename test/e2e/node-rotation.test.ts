@@ -9,7 +9,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { KUBELET_RESYNC_NUDGE } from '../../src/api/v1alpha1/annotations.ts';
 import { installOperatorManifests } from '../../src/dev/install.ts';
 import { agentIdentity } from '../../src/testing/agent-identity.ts';
-import { createIdentity, newNamespace, untilCondition } from '../support/cluster.ts';
+import { createIdentity, untilCondition } from '../support/cluster.ts';
 import { kubeConfig } from '../support/env.ts';
 import { onTestCluster, withSecret } from '../support/fixtures.ts';
 import {
@@ -19,7 +19,9 @@ import {
   query,
   readyPod,
   rotateAndWait,
+  stopWorkloads,
   useNode,
+  workloadNamespace,
 } from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
@@ -38,6 +40,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await operator?.stop();
 });
 
@@ -51,7 +54,7 @@ const sha256 = (base64: string) => createHash('sha256').update(Buffer.from(base6
 
 describeOnNode('a consumer of a rotated Secret on the dev node', () => {
   it('never reads a missing or foreign value through several rotations, and sees each new one', async () => {
-    const ns = await newNamespace('node-rotate');
+    const ns = await workloadNamespace('node-rotate');
     const secretName = 'consumer-api-key';
     const key = 'api-key'; // the kubernetes backend's default data key: the secret's name
     // The Secret first: a pod whose Secret volume is missing waits on kubelet's mount backoff (up to

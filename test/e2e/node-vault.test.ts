@@ -13,13 +13,21 @@ import {
   bao,
   createIdentity,
   installVaultProvider,
-  newNamespace,
   removeProvider,
   untilCondition,
 } from '../support/cluster.ts';
 import { kubeConfig, testEnv } from '../support/env.ts';
 import { onTestCluster, withSecret } from '../support/fixtures.ts';
-import { describeOnNode, probe, probeDeployment, query, readyPod, useNode } from '../support/node.ts';
+import {
+  describeOnNode,
+  probe,
+  probeDeployment,
+  query,
+  readyPod,
+  stopWorkloads,
+  useNode,
+  workloadNamespace,
+} from '../support/node.ts';
 import { type OperatorProcess, startOperatorProcess } from '../support/operator.ts';
 import { eventually } from '../support/wait.ts';
 
@@ -41,13 +49,14 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopWorkloads();
   await operator?.stop();
   await removeProvider('vault');
 });
 
 describeOnNode('a pod on the dev node with a Vault scope', () => {
   it('logs in with its projected token, reads its KV secret, and loses both to pod deletion and quarantine', async () => {
-    const ns = await newNamespace('node-vault');
+    const ns = await workloadNamespace('node-vault');
     await createIdentity(
       agentIdentity(
         'rag',

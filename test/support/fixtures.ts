@@ -54,6 +54,13 @@ export const readConfigMaps: Scope = {
   rules: [{ apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list'] }],
 };
 
+/**
+ * The node selector of test workloads that are never meant to run (their images do not exist): no
+ * node carries the label, so their pods stay Pending while the dev node runs, as they do without it,
+ * instead of filling the node's pod slots (maxPods) before the node suites' own pods come.
+ */
+export const NEVER_SCHEDULED: Record<string, string> = { 'nhi.dev/test-never-scheduled': 'true' };
+
 export function deployment(name: string, serviceAccountName: string, replicas = 1): k8s.V1Deployment {
   return {
     metadata: { name, labels: { app: name } },
@@ -64,6 +71,7 @@ export function deployment(name: string, serviceAccountName: string, replicas = 
         metadata: { labels: { app: name } },
         spec: {
           serviceAccountName,
+          nodeSelector: NEVER_SCHEDULED,
           containers: [{ name: 'agent', image: 'registry.example/agents/support-bot:1.4.2' }],
         },
       },

@@ -9,6 +9,7 @@ import { describe } from 'vitest';
 import { Controls } from '../../src/api/v1alpha1/annotations.ts';
 import { PROBE_IMAGE } from '../../src/dev/node/images.ts';
 import { type DevNode, readNode, startNode } from '../../src/dev/node/node.ts';
+import { newNamespace } from './cluster.ts';
 import { kubeConfig, testEnv } from './env.ts';
 import { eventually } from './wait.ts';
 
@@ -29,6 +30,29 @@ export async function useNode(): Promise<DevNode> {
     `[nhi] dev node Ready in ${((Date.now() - started) / 1000).toFixed(1)} s (kubelet start -> Ready ${node.readyMs} ms)`,
   );
   return node;
+}
+
+const workloadNamespaces = new Set<string>();
+
+/** A new namespace for a suite's workloads on the node; `stopWorkloads` removes its Deployments. */
+export async function workloadNamespace(prefix: string): Promise<string> {
+  const name = await newNamespace(prefix);
+  workloadNamespaces.add(name);
+  return name;
+}
+
+/**
+ * Deletes the Deployments of the suite's workload namespaces, so their pods do not keep running on
+ * the shared node for the suites after it (nor all start again at once when the node restarts).
+ */
+export async function stopWorkloads(): Promise<void> {
+  const apps = kubeConfig().makeApiClient(k8s.AppsV1Api);
+  for (const namespace of workloadNamespaces) {
+    await apps
+      .deleteCollectionNamespacedDeployment({ namespace, propagationPolicy: 'Background' })
+      .catch(() => undefined);
+  }
+  workloadNamespaces.clear();
 }
 
 /** A Deployment of the probe image (docs/node.md): restricted security context, readiness on /healthz. */
@@ -85,21 +109,79 @@ export function probeDeployment(
   };
 }
 
-/** The Ready pod of Deployment `app` (label app=<app>) and when it became Ready. */
+/**
+ * The Ready pod of Deployment `app` (label app=<app>). On timeout the error says why: each pod's
+ * phase, node, conditions and container states, the namespace's last events and the node's
+ * conditions and taints, so a failure in CI can be read from its log.
+ */
 export async function readyPod(namespace: string, app: string, timeoutMs = 60_000): Promise<k8s.V1Pod> {
   const core = kubeConfig().makeApiClient(k8s.CoreV1Api);
-  return eventually(
-    `a Ready pod of ${namespace}/${app}`,
-    async () => {
-      const pods = await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
-      return pods.items.find(
-        (pod) =>
-          !pod.metadata?.deletionTimestamp &&
-          pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      );
-    },
-    { timeoutMs, intervalMs: 100 },
+  try {
+    return await eventually(
+      `a Ready pod of ${namespace}/${app}`,
+      async () => {
+        const pods = await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+        return pods.items.find(
+          (pod) =>
+            !pod.metadata?.deletionTimestamp &&
+            pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+      },
+      { timeoutMs, intervalMs: 100 },
+    );
+  } catch (error) {
+    const why = await whyNotReady(core, namespace, app).catch((e) => `(no diagnosis: ${String(e)})`);
+    throw new Error(`${(error as Error).message}\n${why}`);
+  }
+}
+
+async function whyNotReady(core: k8s.CoreV1Api, namespace: string, app: string): Promise<string> {
+  const lines: string[] = [];
+  const pods = await core.listNamespacedPod({ namespace, labelSelector: `app=${app}` });
+  if (pods.items.length === 0) lines.push('  no pod');
+  for (const pod of pods.items) {
+    const conditions = (pod.status?.conditions ?? []).map(
+      (c) => `${c.type}=${c.status}${c.reason ? `(${c.reason})` : ''}`,
+    );
+    const containers = (pod.status?.containerStatuses ?? []).map((c) => {
+      const state = c.state?.waiting
+        ? `waiting ${c.state.waiting.reason ?? ''} ${c.state.waiting.message ?? ''}`
+        : c.state?.terminated
+          ? `terminated ${c.state.terminated.reason ?? ''} exit ${c.state.terminated.exitCode}`
+          : 'running';
+      return `${c.name} ${state.trim()} restarts=${c.restartCount}`;
+    });
+    lines.push(
+      `  pod ${pod.metadata?.name} ${pod.status?.phase} on ${pod.spec?.nodeName ?? '(unscheduled)'}${pod.metadata?.deletionTimestamp ? ' deleting' : ''}: ${conditions.join(' ')}; ${containers.join('; ') || 'no container status'}`,
+    );
+  }
+  const events = (await core.listNamespacedEvent({ namespace })).items
+    .sort((a, b) =>
+      String(a.lastTimestamp ?? a.eventTime ?? '').localeCompare(
+        String(b.lastTimestamp ?? b.eventTime ?? ''),
+      ),
+    )
+    .slice(-15);
+  for (const event of events) {
+    lines.push(
+      `  event ${event.involvedObject.kind}/${event.involvedObject.name} ${event.reason} x${event.count ?? 1}: ${event.message ?? ''}`,
+    );
+  }
+  for (const node of (await core.listNode()).items) {
+    const conditions = (node.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`);
+    const taints = (node.spec?.taints ?? []).map((t) => `${t.key}:${t.effect}`);
+    lines.push(
+      `  node ${node.metadata?.name}${node.spec?.unschedulable ? ' cordoned' : ''}: ${conditions.join(' ')}; taints ${taints.join(' ') || 'none'}`,
+    );
+  }
+  const onNode = (await core.listPodForAllNamespaces({ fieldSelector: 'spec.nodeName!=' })).items;
+  const byPhase = new Map<string, number>();
+  for (const pod of onNode)
+    byPhase.set(pod.status?.phase ?? '?', (byPhase.get(pod.status?.phase ?? '?') ?? 0) + 1);
+  lines.push(
+    `  pods bound to nodes: ${[...byPhase].map(([phase, n]) => `${n} ${phase}`).join(', ') || 'none'}`,
   );
+  return lines.join('\n');
 }
 
 /** One call to the probe in a pod, from the host (which reaches pods on the node's bridge). */

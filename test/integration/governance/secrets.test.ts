@@ -32,7 +32,7 @@ import {
 } from '../../../src/governance/secrets/testing/generated.ts';
 import { agentIdentity } from '../../../src/testing/agent-identity.ts';
 import { childProcessEnv, kubeConfig } from '../../support/env.ts';
-import { deployment, onTestCluster } from '../../support/fixtures.ts';
+import { deployment, NEVER_SCHEDULED, onTestCluster } from '../../support/fixtures.ts';
 import { namespaceBody } from '../../support/namespaces.ts';
 import { uniqueName } from '../../support/wait.ts';
 
@@ -100,6 +100,7 @@ beforeAll(async () => {
             template: {
               spec: {
                 restartPolicy: 'Never',
+                nodeSelector: NEVER_SCHEDULED,
                 containers: [
                   {
                     name: 'sync',

@@ -4,6 +4,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kubeConfig } from '../../support/env.ts';
+import { NEVER_SCHEDULED } from '../../support/fixtures.ts';
 import { namespaceBody } from '../../support/namespaces.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 
@@ -125,7 +126,10 @@ describe('the local control plane', () => {
           selector: { matchLabels: { app: 'web' } },
           template: {
             metadata: { labels: { app: 'web' } },
-            spec: { containers: [{ name: 'web', image: 'registry.invalid/web:1' }] },
+            spec: {
+              nodeSelector: NEVER_SCHEDULED,
+              containers: [{ name: 'web', image: 'registry.invalid/web:1' }],
+            },
           },
         },
       },

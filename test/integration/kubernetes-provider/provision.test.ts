@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Marks } from '../../../src/api/v1alpha1/annotations.ts';
 import type { SecretSpec } from '../../../src/api/v1alpha1/types.ts';
 import { type IdentityRef, NotOwnedError } from '../../../src/providers/types.ts';
+import { NEVER_SCHEDULED } from '../../support/fixtures.ts';
 import { eventually, uniqueName } from '../../support/wait.ts';
 import {
   core,
@@ -118,6 +119,7 @@ describe('KubernetesProvider.provision against the apiserver', () => {
         metadata: { name: 'bot-0' },
         spec: {
           serviceAccountName: 'bot',
+          nodeSelector: NEVER_SCHEDULED,
           containers: [{ name: 'agent', image: 'registry.example/agent:1' }],
         },
       },
