@@ -1,10 +1,12 @@
 # syntax=docker/dockerfile:1
-# nhi-operator image: `node dist/main.js` as a non-root user on a slim Node.js 24 base.
+# nhi-operator image: the operator bundle (dist/nhi-operator.js) as a non-root user on a slim Node.js 24 base.
 #
 #   docker build -t ghcr.io/nhi-operator/nhi-operator:$(node -p 'require("./package.json").version') .
 #
-# Stage 1 installs every dependency from the lock, compiles src/ to dist/ with tsc, then prunes
-# the dev dependencies; stage 2 copies only package.json, dist/ and the production node_modules.
+# Stage 1 installs every dependency from the lock, compiles src/ to dist/ with tsc and bundles the
+# operator into dist/nhi-operator.js with esbuild (src/dev/bundle.ts: half the heap at start), then
+# prunes the dev dependencies; stage 2 copies only package.json, dist/ and the production
+# node_modules (nhictl runs from tsc's dist/ and them).
 # nhictl is in the image too, e.g. `node dist/cli/main.js audit verify /var/lib/nhi-operator/<file>`.
 # Install scripts are skipped: nothing the operator runs needs one (the two packages that have one,
 # esbuild and node, are dev-only tools), and the compiler ships as a per-platform optional package.
@@ -21,6 +23,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts || npm install --ignore-scripts --no-save
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY scripts/bundle-operator.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM ${NODE_IMAGE}
@@ -33,4 +36,5 @@ COPY --from=build --chown=root:root /app/dist ./dist
 # to its audit volume (/var/lib/nhi-operator) and /tmp. Numeric, so runAsNonRoot can verify it.
 USER 65532:65532
 EXPOSE 8080
-ENTRYPOINT ["node", "dist/main.js"]
+# A 4 MiB young generation: src/dev/node/images.ts (OPERATOR_NODE_FLAGS) says why.
+ENTRYPOINT ["node", "--max-semi-space-size=4", "dist/nhi-operator.js"]

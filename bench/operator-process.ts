@@ -1,5 +1,5 @@
-// The operator as a user runs it: the compiled main.js (what the package and image ship) in its own
-// process, with its flags, reaching the apiserver through a kubeconfig the benchmark chooses (the
+// The operator as a user runs it: the bundle the image's entrypoint runs, with the image's Node.js
+// flags (`--operator=tsc`: tsc's dist/main.js, what the npm package runs), in its own process, reaching the apiserver through a kubeconfig the benchmark chooses (the
 // counting proxy). Read from outside only: the start line's port, /metrics, /readyz, and the kernel's
 // view of its memory (/proc/<pid>/status).
 
@@ -8,6 +8,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { bundleOperator } from '../src/dev/bundle.ts';
+import { repoRoot } from '../src/dev/components.ts';
+import { OPERATOR_NODE_FLAGS } from '../src/dev/node/images.ts';
 import { compiledOperator, FAST_START_ENV } from '../test/integration/reliability/compiled-operator.ts';
 import type { BenchEnv } from './cluster.ts';
 import { memoryCgroup } from './memory-limit.ts';
@@ -17,8 +20,10 @@ export interface OperatorOptions {
   /** The apiserver URL the operator uses (the counting proxy's). */
   server: string;
   extraArgs?: string[];
-  /** NODE_OPTIONS for the process; by default the image's. */
+  /** NODE_OPTIONS for the process, in place of the image's Node.js flags. */
   nodeOptions?: string;
+  /** Which build runs: the image's bundle (default) or tsc's output. */
+  build?: OperatorBuild;
   /** Run in a memory cgroup with this limit, as the kubelet runs the pod (bench/memory-limit.ts). */
   memoryLimit?: { quantity: string; bytes: number };
 }
@@ -68,8 +73,20 @@ process.on('exit', () => {
   }
 });
 
-export function buildOperator(): string {
-  return compiledOperator();
+/** The image's bundle (src/dev/bundle.ts), or tsc's dist/main.js beside node_modules (the npm package). */
+export type OperatorBuild = 'bundle' | 'tsc';
+
+let bundle: string | undefined;
+
+/** Builds (once per run) and returns the entry file of `build`. */
+export function buildOperator(build: OperatorBuild = 'bundle'): string {
+  if (build === 'tsc') return compiledOperator();
+  if (!bundle) {
+    const out = join(repoRoot, '.nhi', 'bench-dist', 'nhi-operator.js');
+    bundleOperator(out);
+    bundle = out;
+  }
+  return bundle;
 }
 
 export function startBenchOperator(env: BenchEnv, options: OperatorOptions): BenchOperator {
@@ -97,7 +114,8 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
     command[0] as string,
     [
       ...command.slice(1),
-      buildOperator(),
+      ...(options.nodeOptions === undefined ? OPERATOR_NODE_FLAGS : []),
+      buildOperator(options.build),
       '--http-port=0',
       '--http-host=127.0.0.1',
       '--leader-elect=false',

@@ -36,8 +36,10 @@ export interface BenchOptions {
   /** AWS identities (g) and the provider's configured write ceiling. */
   awsIdentities: number;
   awsMaxWritesPerSecond: number;
-  /** NODE_OPTIONS for the operator process (e.g. heap flags), in place of the image's. */
+  /** NODE_OPTIONS for the operator process (e.g. heap flags), in place of the image's Node.js flags. */
   nodeOptions: string | undefined;
+  /** Which build of the operator runs: the image's bundle, or tsc's output (the npm package). */
+  operatorBuild: 'bundle' | 'tsc';
   /** The memory limit the operator runs under: a quantity, 'none', or undefined for the chart's. */
   memoryLimit: string | undefined;
   /** A running environment to use (`nhictl dev up` state folder); else one is started and stopped. */
@@ -51,7 +53,7 @@ export interface BenchOptions {
 
 export const FULL: Omit<
   BenchOptions,
-  'only' | 'quick' | 'envDir' | 'nodeOptions' | 'memoryLimit' | 'out' | 'render' | 'save'
+  'only' | 'quick' | 'envDir' | 'nodeOptions' | 'operatorBuild' | 'memoryLimit' | 'out' | 'render' | 'save'
 > = {
   sizes: [1000, 5000],
   repeat: 1,
@@ -94,7 +96,8 @@ export const USAGE = `npm run bench -- [options]
   --new=50                new identities while the largest population exists (c)
   --deletions=200         workloads deleted at once (d)
   --aws=500               AWS identities (g); --aws-max-writes=20 the write ceiling configured
-  --node-options=FLAGS    NODE_OPTIONS for the operator process instead of the image's (heap sizing)
+  --node-options=FLAGS    NODE_OPTIONS for the operator process instead of the image's Node.js flags
+  --operator=bundle       the build that runs: the image's bundle, or tsc (dist/main.js, the npm package)
   --memory-limit=512Mi    the operator's memory limit (a memory cgroup); default the chart's, none for no limit
   --env-dir=DIR           use the environment already running there (nhictl dev up)
   --out=BENCHMARKS.md     where to write the results
@@ -110,6 +113,11 @@ export const LETTERS: Record<string, ScenarioId> = {
   f: 'memory',
   g: 'aws',
 };
+
+function operatorBuild(value: string | undefined): 'bundle' | 'tsc' {
+  if (value === undefined || value === 'bundle' || value === 'tsc') return value ?? 'bundle';
+  throw new OptionError(`--operator: expected bundle or tsc, got "${value}"`);
+}
 
 function positiveInt(flag: string, value: string): number {
   const n = Number(value);
@@ -143,6 +151,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'aws-max-writes',
     'env-dir',
     'node-options',
+    'operator',
     'memory-limit',
     'out',
     'render',
@@ -189,6 +198,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     awsIdentities: int('aws', base.awsIdentities),
     awsMaxWritesPerSecond: int('aws-max-writes', base.awsMaxWritesPerSecond),
     nodeOptions: values.get('node-options'),
+    operatorBuild: operatorBuild(values.get('operator')),
     memoryLimit: values.get('memory-limit'),
     envDir: values.get('env-dir'),
     out: values.get('out') ?? 'BENCHMARKS.md',

@@ -353,8 +353,10 @@ async function main(): Promise<void> {
     writeFileSync(savedRun, JSON.stringify(saved, null, 2));
   };
   if (needsCluster) {
-    progress('compiling the operator (tsconfig.build.json)');
-    buildOperator();
+    progress(
+      `building the operator (${options.operatorBuild === 'tsc' ? 'tsconfig.build.json' : 'the image bundle'})`,
+    );
+    buildOperator(options.operatorBuild);
   }
   const env = needsCluster ? await openBenchEnv(options.envDir ?? (tempDir as string), progress) : undefined;
   const stop = async () => {

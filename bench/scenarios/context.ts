@@ -33,6 +33,7 @@ export function operatorFlags(ctx: Context): OperatorOptions {
     workers: ctx.options.workers,
     server: ctx.env.kubeProxy.url,
     ...(ctx.options.nodeOptions !== undefined && { nodeOptions: ctx.options.nodeOptions }),
+    build: ctx.options.operatorBuild,
     ...memoryLimitOf(ctx.options.memoryLimit),
   };
 }

@@ -3,6 +3,7 @@
 // VmHWM: the peak since the process started, reached while provisioning).
 
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OPERATOR_NODE_FLAGS } from '../../src/dev/node/images.ts';
 import { metricSum } from '../operator-process.ts';
 import type { Context, Population } from './context.ts';
 
@@ -20,7 +21,7 @@ export async function measureMemory(ctx: Context, population: Population): Promi
   ctx.results.add(`f.peak.${population.size}`, peakMiB);
   ctx.results.note(
     '(f) memory',
-    `- run ${ctx.run}, ${population.size} identities Ready: RSS ${rssMiB.toFixed(0)} MiB (anonymous ${anonMiB.toFixed(0)}, file-backed ${fileMiB.toFixed(0)}), peak ${peakMiB.toFixed(0)} MiB; V8 heap used ${heapMiB} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB; run under ${population.operator.limit}${ctx.options.nodeOptions ? `, NODE_OPTIONS ${ctx.options.nodeOptions}` : ''}.`,
+    `- run ${ctx.run}, ${population.size} identities Ready: RSS ${rssMiB.toFixed(0)} MiB (anonymous ${anonMiB.toFixed(0)}, file-backed ${fileMiB.toFixed(0)}), peak ${peakMiB.toFixed(0)} MiB; V8 heap used ${heapMiB} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB; run under ${population.operator.limit}, ${ctx.options.operatorBuild === 'tsc' ? "tsc's dist/main.js" : 'the image bundle'} with ${ctx.options.nodeOptions !== undefined ? `NODE_OPTIONS ${ctx.options.nodeOptions}` : `the image's ${OPERATOR_NODE_FLAGS.join(' ')}`}.`,
   );
 }
 

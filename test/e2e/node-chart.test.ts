@@ -53,9 +53,11 @@ afterAll(async () => {
   await core.deleteNamespace({ name: namespace }).catch(() => undefined);
 });
 
-/** The operator processes the node runs (node dist/main.js in a pod's cgroup), read from /proc. */
+/** The operator processes the node runs (the image's entrypoint in a pod's cgroup), read from /proc. */
 const operatorProcesses = () =>
-  processesRunning('/usr/local/bin/node dist/main.js').filter((p) => p.cgroup.includes('kubepods'));
+  processesRunning(`/usr/local/bin/${OPERATOR_IMAGE.entrypoint.join(' ')}`).filter((p) =>
+    p.cgroup.includes('kubepods'),
+  );
 
 async function leaseHolder(): Promise<string> {
   const lease = await coordination.readNamespacedLease({ namespace, name: 'nhi-operator' });

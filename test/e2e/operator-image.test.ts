@@ -1,8 +1,8 @@
 // The operator image built here (src/dev/node/images.ts, no Docker) holds what the Dockerfile's final
 // stage would: in /app exactly package.json, node_modules and dist; node_modules exactly the lock's
 // production packages (what `npm ci` then `npm prune --omit=dev` leave), no devDependency; dist exactly
-// what `npm run build` (tsc -p tsconfig.build.json) compiles from src; all root-owned; entrypoint
-// `node dist/main.js` in /app as uid 65532. src/dev/node/images.test.ts checks the Dockerfile's final
+// what `npm run build` writes (tsc -p tsconfig.build.json from src, and the operator bundle); all
+// root-owned; the entrypoint runs the bundle in /app as uid 65532. src/dev/node/images.test.ts checks the Dockerfile's final
 // stage against the same OPERATOR_IMAGE, so the two recipes are compared by what they produce, not
 // only by text. It builds the archive (or takes it from the cache), as the node suites do.
 
@@ -10,6 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { OPERATOR_BUNDLE } from '../../src/dev/bundle.ts';
 import { repoRoot } from '../../src/dev/components.ts';
 import { OPERATOR_IMAGE, operatorImageArchive } from '../../src/dev/node/images.ts';
 
@@ -93,11 +94,12 @@ describe('the operator image built for the dev node', () => {
     const top = [...new Set(app.map((e) => e.path.split('/')[0]))].sort();
     expect(top).toEqual([...OPERATOR_IMAGE.copies].sort());
 
-    // The Dockerfile's `npm run build` is the tsc this image runs.
-    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json');
+    // The Dockerfile's `npm run build` is the tsc and the bundle this image holds; the entrypoint
+    // runs the bundle.
+    expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && tsx scripts/bundle-operator.ts');
     const dist = app.filter((e) => e.file && e.path.startsWith('dist/')).map((e) => e.path);
-    expect(dist.sort()).toEqual(compiledFiles());
-    expect(dist).toContain(OPERATOR_IMAGE.entrypoint[1]);
+    expect(dist.sort()).toEqual([...compiledFiles(), OPERATOR_BUNDLE].sort());
+    expect(OPERATOR_IMAGE.entrypoint.at(-1)).toBe(OPERATOR_BUNDLE);
 
     const packages = app
       .map(

@@ -4,7 +4,8 @@
 //   localhost/nhi/pause:1   the pod sandbox: pause.c, linked statically with gcc
 //   localhost/nhi/probe:1   Node.js (the binary running this code, its shared libraries) + probe.ts
 //   localhost/nhi/nhi-operator:dev   the operator, from the Dockerfile's inputs and layout
-//                           (OPERATOR_IMAGE: package.json, production node_modules, dist/ from tsc)
+//                           (OPERATOR_IMAGE: package.json, production node_modules, dist/ from tsc
+//                           and the bundle the entrypoint runs)
 // Archives are cached by the hash of their inputs under <cache>/images, so a warm start only imports.
 
 import { execFileSync } from 'node:child_process';
@@ -23,10 +24,19 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { bundleOperator, OPERATOR_BUNDLE } from '../bundle.ts';
 import { cacheRoot, repoRoot } from '../components.ts';
 
 export const PAUSE_IMAGE = 'localhost/nhi/pause:1';
 export const PROBE_IMAGE = 'localhost/nhi/probe:1';
+
+/**
+ * How the image runs Node.js for the operator. A young generation of 4 MiB semi-spaces instead of
+ * V8's default (up to 16–32 MiB each, sized from the memory it sees): the operator's garbage is
+ * short-lived JSON, and the larger nursery was 30–60 MiB of resident memory held for little gain
+ * (BENCHMARKS.md, (f)).
+ */
+export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=4'] as const;
 
 /**
  * The operator image's layout, the same as the Dockerfile's final stage (a unit test compares them):
@@ -39,7 +49,7 @@ export const OPERATOR_IMAGE = {
   copies: ['package.json', 'node_modules', 'dist'],
   user: `65532:65532`,
   env: ['NODE_ENV=production'],
-  entrypoint: ['node', 'dist/main.js'],
+  entrypoint: ['node', ...OPERATOR_NODE_FLAGS, OPERATOR_BUNDLE],
 } as const;
 
 /** The non-root user of the images (as in the Dockerfile). */
@@ -217,8 +227,9 @@ function sourceFiles(dir: string): string[] {
 
 /**
  * The operator as the Dockerfile builds it, without Docker: `npm ci --omit=dev` from the lock in a
- * staging folder (production dependencies only, no install scripts), `tsc -p tsconfig.build.json`
- * into its dist/, then the Dockerfile's final layout on the Node.js runtime, as uid 65532.
+ * staging folder (production dependencies only, no install scripts), `npm run build`'s two steps
+ * (`tsc -p tsconfig.build.json`, then the bundle) into its dist/, then the Dockerfile's final layout
+ * on the Node.js runtime, as uid 65532.
  */
 const operatorRecipe: ImageRecipe = {
   tag: `${OPERATOR_IMAGE.repository}:${OPERATOR_IMAGE.tag}`,
@@ -254,6 +265,7 @@ const operatorRecipe: ImageRecipe = {
       ['-p', 'tsconfig.build.json', '--outDir', relative(repoRoot, join(app, 'dist')) || '.'],
       { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    bundleOperator(join(app, OPERATOR_BUNDLE));
     return {
       entrypoint: [`/usr/local/bin/${OPERATOR_IMAGE.entrypoint[0]}`, ...OPERATOR_IMAGE.entrypoint.slice(1)],
       env: ['PATH=/usr/local/bin', ...OPERATOR_IMAGE.env],
