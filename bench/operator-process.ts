@@ -1,5 +1,5 @@
 // The operator as a user runs it: the bundle the image's entrypoint runs, with the image's Node.js
-// flags (`--operator=tsc`: tsc's dist/main.js, what the npm package runs), in its own process, reaching the apiserver through a kubeconfig the benchmark chooses (the
+// flags and environment (`--operator=tsc`: tsc's dist/main.js, what the npm package runs), in its own process, reaching the apiserver through a kubeconfig the benchmark chooses (the
 // counting proxy). Read from outside only: the start line's port, /metrics, /readyz, and the kernel's
 // view of its memory (/proc/<pid>/status).
 
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bundleOperator } from '../src/dev/bundle.ts';
 import { repoRoot } from '../src/dev/components.ts';
-import { OPERATOR_NODE_FLAGS } from '../src/dev/node/images.ts';
+import { OPERATOR_IMAGE, OPERATOR_NODE_FLAGS } from '../src/dev/node/images.ts';
 import { compiledOperator, FAST_START_ENV } from '../test/integration/reliability/compiled-operator.ts';
 import type { BenchEnv } from './cluster.ts';
 import { memoryCgroup } from './memory-limit.ts';
@@ -126,6 +126,8 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
     {
       env: {
         ...process.env,
+        // The image's environment, as the pod has it (its malloc arena cap among it).
+        ...Object.fromEntries(OPERATOR_IMAGE.env.map((entry) => entry.split('=', 2))),
         ...FAST_START_ENV,
         KUBECONFIG: kubeconfig,
         NODE_OPTIONS: `${options.nodeOptions ?? ''}${fallbackHeap}`.trim(),

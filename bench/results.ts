@@ -52,23 +52,31 @@ export function scenarioLetter(key: string): string {
 }
 
 /**
- * Runs merged scenario by scenario: each scenario's figures and details come from the last run that
- * measured it (`letters`: the scenarios a run was asked for), so every ratio still divides by a
- * baseline measured in its own run.
+ * Runs merged scenario by scenario, figure by figure: each figure comes from the last run that
+ * measured its scenario (`letters`: the scenarios a run was asked for) and has it, so a size measured
+ * only in an earlier run stays, and every ratio still divides by a baseline measured in its own run
+ * (a run that measured a size has both). A run's details for a scenario stay while it still
+ * provides one of that scenario's figures.
  */
 export function mergeScenarios(
   runs: ReadonlyArray<{ results: Results; letters: ReadonlySet<string> }>,
 ): Results {
   const owner = new Map<string, Results>();
-  for (const { results, letters } of runs) for (const letter of letters) owner.set(letter, results);
+  for (const { results, letters } of runs)
+    for (const key of Object.keys(results.toJSON().values))
+      if (letters.has(scenarioLetter(key))) owner.set(key, results);
+  const provides = (results: Results, letter: string) =>
+    [...owner].some(([key, run]) => run === results && scenarioLetter(key) === letter);
   const merged = new Results();
-  for (const { results } of runs) {
+  for (const { results, letters } of runs) {
     const { values, details } = results.toJSON();
     for (const [key, list] of Object.entries(values))
-      if (owner.get(scenarioLetter(key)) === results) for (const v of list) merged.add(key, v);
-    for (const [heading, lines] of Object.entries(details))
-      if (owner.get(scenarioLetter(heading)) === results)
+      if (owner.get(key) === results) for (const v of list) merged.add(key, v);
+    for (const [heading, lines] of Object.entries(details)) {
+      const letter = scenarioLetter(heading);
+      if (letters.has(letter) && provides(results, letter))
         for (const line of lines) merged.note(heading, line);
+    }
   }
   return merged;
 }

@@ -33,8 +33,10 @@ export const PROBE_IMAGE = 'localhost/nhi/probe:1';
 /**
  * How the image runs Node.js for the operator. A young generation of 4 MiB semi-spaces instead of
  * V8's default (up to 16–32 MiB each, sized from the memory it sees): the operator's garbage is
- * short-lived JSON, and the larger nursery was 30–60 MiB of resident memory held for little gain
- * (BENCHMARKS.md, (f)).
+ * short-lived JSON, and the larger nursery was 30–60 MiB of resident memory held for little gain.
+ * The image's environment (OPERATOR_IMAGE.env) also caps glibc at two malloc arenas: with one per
+ * thread (Node's thread pool and V8's workers), freed native memory stayed resident, about 20 MiB at
+ * 1,000 identities (BENCHMARKS.md, (f)).
  */
 export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=4'] as const;
 
@@ -48,7 +50,7 @@ export const OPERATOR_IMAGE = {
   workdir: '/app',
   copies: ['package.json', 'node_modules', 'dist'],
   user: `65532:65532`,
-  env: ['NODE_ENV=production'],
+  env: ['NODE_ENV=production', 'MALLOC_ARENA_MAX=2'],
   entrypoint: ['node', ...OPERATOR_NODE_FLAGS, OPERATOR_BUNDLE],
 } as const;
 
