@@ -1,6 +1,7 @@
 // The operator as a user runs it: the bundle the image's entrypoint runs, with the image's Node.js
-// flags and environment (`--operator=tsc`: tsc's dist/main.js, what the npm package runs), in its own process, reaching the apiserver through a kubeconfig the benchmark chooses (the
-// counting proxy). Read from outside only: the start line's port, /metrics, /readyz, and the kernel's
+// flags and environment (`--operator=tsc`: tsc's dist/main.js, what the npm package runs), in its
+// own process, reaching the apiserver through a kubeconfig the benchmark chooses (the counting
+// proxy). Read from outside only: the start line's port, /metrics, /readyz, and the kernel's
 // view of its memory (/proc/<pid>/status).
 
 import { type ChildProcess, spawn } from 'node:child_process';
