@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
-# nhi-operator image: the operator bundle (dist/nhi-operator.js) as a non-root user on a slim Node.js 24 base.
+# nhi-operator image: the operator bundle (dist/nhi-operator.js) as a non-root user on a slim
+# Node.js 24 base.
 #
 #   docker build -t ghcr.io/nhi-operator/nhi-operator:$(node -p 'require("./package.json").version') .
 #
 # Stage 1 installs every dependency from the lock, compiles src/ to dist/ with tsc and bundles the
 # operator into dist/nhi-operator.js with esbuild (src/dev/bundle.ts: half the heap at start), then
 # prunes the dev dependencies; stage 2 copies only package.json, dist/ and the production
-# node_modules (nhictl runs from tsc's dist/ and them).
-# nhictl is in the image too, e.g. `node dist/cli/main.js audit verify /var/lib/nhi-operator/<file>`.
+# node_modules. nhictl is in the image too, from tsc's dist/, e.g.
+# `node dist/cli/main.js audit verify /var/lib/nhi-operator/<file>`.
 # Install scripts are skipped: nothing the operator runs needs one (the two packages that have one,
 # esbuild and node, are dev-only tools), and the compiler ships as a per-platform optional package.
 
