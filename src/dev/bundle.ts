@@ -2,7 +2,8 @@
 // built with esbuild. Only the code the operator reaches is kept (client-node's generated API alone
 // is most of what the unbundled process loads), so a process starts with about half the heap of the
 // tsc output beside node_modules (BENCHMARKS.md, (f)). Whitespace and syntax are minified; names are
-// kept, so stack traces in the log still read. The npm package and nhictl run tsc's dist/ as before.
+// kept, so stack traces in the log still read. The output is ASCII (bundle.test.ts). The npm
+// package and nhictl run tsc's dist/ as before.
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -25,6 +26,10 @@ export function bundleOperator(outFile: string): void {
     minifyWhitespace: true,
     minifySyntax: true,
     keepNames: true,
+    // Licence notices go beside the bundle (nhi-operator.js.LEGAL.txt), not into it: theirs are the
+    // only characters outside ASCII, and one such character makes V8 hold the whole 7 MB source as a
+    // two-byte string (14 MiB of heap; BENCHMARKS.md (f)).
+    legalComments: 'external',
     // CommonJS dependencies call require() for Node's built-ins; an ES module has none of its own.
     banner: {
       js: "import { createRequire as __nhiRequire } from 'node:module'; const require = __nhiRequire(import.meta.url);",

@@ -8,6 +8,8 @@ describe('parseDuration', () => {
     ['1h30m', 5_400_000],
     ['1.5s', 1500],
     ['250ms', 250],
+    ['1500µs', 1.5],
+    ['1500us', 1.5],
     ['0', 0],
   ])('%s is %d ms', (text, ms) => {
     expect(parseDuration(text)).toBe(ms);
