@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InformerSource } from './informer.ts';
 import { objectKey } from './keys.ts';
 import { RuntimeMetrics } from './metrics.ts';
-import { packed } from './packed.ts';
+import { packer } from './packed.ts';
 import { FakeClock, settle } from './testing/fake-clock.ts';
 import { FakeCluster } from './testing/fakes.ts';
 
@@ -35,11 +35,15 @@ describe('InformerSource', () => {
     const full = { metadata: { name: 'a', namespace: 'ns', labels: { app: 'x' } } };
     const emitted: KubernetesObject[] = [];
     source.onChange((o) => emitted.push(o));
-    cluster.put(packed(full));
+    // The second is packed against the first (runtime/packed.ts).
+    const pack = packer();
+    const first = { metadata: { name: 'first', namespace: 'ns', labels: { app: 'x' } } };
+    cluster.put(pack(first));
+    cluster.put(pack(full));
     await source.start();
     expect(source.get('a', 'ns')).toEqual(full);
-    expect(source.list()).toEqual([full]);
-    expect(emitted).toEqual([full]);
+    expect(source.list()).toEqual([first, full]);
+    expect(emitted).toEqual([first, full]);
     await source.stop();
   });
 

@@ -50,4 +50,33 @@ describe('SourceIndex', () => {
     expect(index.keys('ns/web')).toEqual([]);
     expect(index.keys('ns/db')).toEqual(['ns/a']);
   });
+
+  it('keeps an object under several keys, and a key through one, many and one member again', async () => {
+    const cluster = new FakeCluster<Ref>();
+    const source = new InformerSource({
+      name: 'refs',
+      create: cluster.informer,
+      clock: new FakeClock(),
+      maxSilenceMs: 0,
+    });
+    const index = new SourceIndex(source, (o) => (o.spec?.workload ?? '').split(',').filter(Boolean));
+    await source.start();
+    cluster.put(identity('a', 'web,db'));
+    cluster.put(identity('a', 'web,db'));
+    cluster.put(identity('b', 'web'));
+    await settle();
+    expect(index.keys('web').sort()).toEqual(['ns/a', 'ns/b']);
+    expect(index.keys('db')).toEqual(['ns/a']);
+    cluster.put(identity('a', 'db'));
+    await settle();
+    expect(index.keys('web')).toEqual(['ns/b']);
+    cluster.put(identity('c', 'web'));
+    cluster.remove('ns/b');
+    await settle();
+    expect(index.lookup('web').map((o) => o.metadata?.name)).toEqual(['c']);
+    cluster.remove('ns/a');
+    cluster.remove('ns/c');
+    await settle();
+    expect([index.keys('web'), index.keys('db')]).toEqual([[], []]);
+  });
 });

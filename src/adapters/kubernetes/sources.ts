@@ -9,7 +9,7 @@ import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
 import { DEFAULT_MAX_SILENCE_MS, InformerSource, type ManagedInformer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
-import { packed } from '../../runtime/packed.ts';
+import { packer } from '../../runtime/packed.ts';
 import {
   podSlim,
   secretWithoutValues,
@@ -131,9 +131,10 @@ interface InformerOptions {
 /**
  * client-node's ListWatch with `slim` applied to every object as it arrives, listed or watched, so the
  * cache never holds what slim drops (adapters/kubernetes/slim.ts), and what it keeps stored as JSON
- * text (runtime/packed.ts; InformerSource unpacks on every read). Its watches ask for bookmarks: the
- * apiserver sends one about every minute, which keeps a quiet watch open past `watchTimeoutMs`
- * (client-node's inactivity timeout, 30 s unless set) and moves the resourceVersion it resumes from.
+ * text, compressed against what this cache stored before (runtime/packed.ts; InformerSource unpacks on
+ * every read). Its watches ask for bookmarks: the apiserver sends one about every minute, which keeps
+ * a quiet watch open past `watchTimeoutMs` (client-node's inactivity timeout, 30 s unless set) and
+ * moves the resourceVersion it resumes from.
  * `labelSelector` narrows the watch; `list` must apply the same selector.
  */
 export function slimInformer<T extends k8s.KubernetesObject>(
@@ -144,7 +145,8 @@ export function slimInformer<T extends k8s.KubernetesObject>(
   { watchTimeoutMs, activity, labelSelector, fieldSelector }: InformerOptions,
 ): ManagedInformer<T> {
   const watch = withInactivityTimeout(new k8s.Watch(kc), watchTimeoutMs);
-  const store = (obj: T): T => packed(slim(obj));
+  const pack = packer();
+  const store = (obj: T): T => pack(slim(obj));
   const slimming = {
     watch: (
       watchPath: string,
