@@ -13,6 +13,9 @@ import { repoRoot } from './components.ts';
 /** Where `npm run build` writes the bundle, relative to the package (the image's entrypoint runs it). */
 export const OPERATOR_BUNDLE = 'dist/nhi-operator.js';
 
+/** The licence notices of what the bundle holds, which esbuild writes beside it; the image ships both. */
+export const OPERATOR_BUNDLE_NOTICES = `${OPERATOR_BUNDLE}.LEGAL.txt`;
+
 /** Writes the operator bundle to `outFile`. esbuild is a dev dependency: loaded only here. */
 export function bundleOperator(outFile: string): void {
   const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
@@ -26,7 +29,7 @@ export function bundleOperator(outFile: string): void {
     minifyWhitespace: true,
     minifySyntax: true,
     keepNames: true,
-    // Licence notices go beside the bundle (nhi-operator.js.LEGAL.txt), not into it: theirs are the
+    // Licence notices go beside the bundle (OPERATOR_BUNDLE_NOTICES), not into it: theirs are the
     // only characters outside ASCII, and one such character makes V8 hold the whole 7 MB source as a
     // two-byte string (14 MiB of heap; BENCHMARKS.md (f)).
     legalComments: 'external',

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { OPERATOR_BUNDLE } from '../../src/dev/bundle.ts';
+import { OPERATOR_BUNDLE, OPERATOR_BUNDLE_NOTICES } from '../../src/dev/bundle.ts';
 import { repoRoot } from '../../src/dev/components.ts';
 import { OPERATOR_IMAGE, operatorImageArchive } from '../../src/dev/node/images.ts';
 
@@ -98,7 +98,7 @@ describe('the operator image built for the dev node', () => {
     // runs the bundle.
     expect(pkg.scripts.build).toBe('tsc -p tsconfig.build.json && tsx scripts/bundle-operator.ts');
     const dist = app.filter((e) => e.file && e.path.startsWith('dist/')).map((e) => e.path);
-    expect(dist.sort()).toEqual([...compiledFiles(), OPERATOR_BUNDLE].sort());
+    expect(dist.sort()).toEqual([...compiledFiles(), OPERATOR_BUNDLE, OPERATOR_BUNDLE_NOTICES].sort());
     expect(OPERATOR_IMAGE.entrypoint.at(-1)).toBe(OPERATOR_BUNDLE);
 
     const packages = app
