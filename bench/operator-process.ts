@@ -5,7 +5,7 @@
 // view of its memory (/proc/<pid>/status).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +27,8 @@ export interface OperatorOptions {
   build?: OperatorBuild;
   /** Run in a memory cgroup with this limit, as the kubelet runs the pod (bench/memory-limit.ts). */
   memoryLimit?: { quantity: string; bytes: number };
+  /** Let heapSnapshot() write the process's V8 heap snapshot into this folder. */
+  heapSnapshotDir?: string;
 }
 
 export interface BenchOperator {
@@ -40,6 +42,8 @@ export interface BenchOperator {
   /** Resident set size, its peak, and its anonymous and file-backed parts (VmRSS, VmHWM, RssAnon, RssFile), MiB. */
   memory(): { rssMiB: number; peakMiB: number; anonMiB: number; fileMiB: number };
   logs(): string;
+  /** Writes a V8 heap snapshot (needs heapSnapshotDir) and resolves with its path once it is whole. */
+  heapSnapshot(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -116,6 +120,9 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
     [
       ...command.slice(1),
       ...(options.nodeOptions === undefined ? OPERATOR_NODE_FLAGS : []),
+      ...(options.heapSnapshotDir === undefined
+        ? []
+        : ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${options.heapSnapshotDir}`]),
       buildOperator(options.build),
       '--http-port=0',
       '--http-host=127.0.0.1',
@@ -183,6 +190,25 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
       };
     },
     logs: () => tail.join('\n'),
+    heapSnapshot: async () => {
+      const folder = options.heapSnapshotDir;
+      if (folder === undefined) throw new Error('the operator was started without heapSnapshotDir');
+      const snapshots = () => readdirSync(folder).filter((f) => f.endsWith('.heapsnapshot'));
+      const before = new Set(snapshots());
+      child.kill('SIGUSR2');
+      // Node writes the snapshot on the main thread: once /metrics answers again, the file is whole.
+      for (;;) {
+        await sleep(500);
+        if (exited()) throw failure();
+        const written = snapshots().find((f) => !before.has(f));
+        if (written === undefined) continue;
+        const answered = await fetch(`http://127.0.0.1:${await port()}/metrics`).then(
+          () => true,
+          () => false,
+        );
+        if (answered) return join(folder, written);
+      }
+    },
     stop: async () => {
       if (!exited()) {
         const gone = new Promise((resolve) => child.once('exit', resolve));

@@ -42,6 +42,8 @@ export interface BenchOptions {
   operatorBuild: 'bundle' | 'tsc';
   /** The memory limit the operator runs under: a quantity, 'none', or undefined for the chart's. */
   memoryLimit: string | undefined;
+  /** Where (f) writes the operator's V8 heap snapshot at each size (read with bench/heap-summary.ts). */
+  heapSnapshot: string | undefined;
   /** A running environment to use (`nhictl dev up` state folder); else one is started and stopped. */
   envDir: string | undefined;
   out: string;
@@ -53,7 +55,16 @@ export interface BenchOptions {
 
 export const FULL: Omit<
   BenchOptions,
-  'only' | 'quick' | 'envDir' | 'nodeOptions' | 'operatorBuild' | 'memoryLimit' | 'out' | 'render' | 'save'
+  | 'only'
+  | 'quick'
+  | 'envDir'
+  | 'nodeOptions'
+  | 'operatorBuild'
+  | 'memoryLimit'
+  | 'heapSnapshot'
+  | 'out'
+  | 'render'
+  | 'save'
 > = {
   sizes: [1000, 5000],
   repeat: 1,
@@ -99,6 +110,7 @@ export const USAGE = `npm run bench -- [options]
   --node-options=FLAGS    NODE_OPTIONS for the operator process instead of the image's Node.js flags
   --operator=bundle       the build that runs: the image's bundle, or tsc (dist/main.js, the npm package)
   --memory-limit=512Mi    the operator's memory limit (a memory cgroup); default the chart's, none for no limit
+  --heap-snapshot=DIR     (f) also writes the operator's heap snapshot there (bench/heap-summary.ts reads it)
   --env-dir=DIR           use the environment already running there (nhictl dev up)
   --out=BENCHMARKS.md     where to write the results
   --render=FILE[,FILE…]   write --out from saved runs without measuring (each scenario from the last run that has it)
@@ -153,6 +165,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     'node-options',
     'operator',
     'memory-limit',
+    'heap-snapshot',
     'out',
     'render',
     'save',
@@ -200,6 +213,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     nodeOptions: values.get('node-options'),
     operatorBuild: operatorBuild(values.get('operator')),
     memoryLimit: values.get('memory-limit'),
+    heapSnapshot: values.get('heap-snapshot'),
     envDir: values.get('env-dir'),
     out: values.get('out') ?? 'BENCHMARKS.md',
     render: values.get('render'),

@@ -10,7 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { readVersions, repoRoot } from '../src/dev/components.ts';
 import { closeBenchEnv, openBenchEnv } from './cluster.ts';
 import { buildOperator } from './operator-process.ts';
@@ -342,6 +342,10 @@ async function main(): Promise<void> {
   const results = new Results();
   const savedRun = isAbsolute(options.save) ? options.save : join(repoRoot, options.save);
   mkdirSync(dirname(savedRun), { recursive: true });
+  if (options.heapSnapshot !== undefined) {
+    options.heapSnapshot = resolve(options.heapSnapshot);
+    mkdirSync(options.heapSnapshot, { recursive: true });
+  }
   const checkpoint = () => {
     const saved: SavedRun = {
       options,

@@ -34,6 +34,7 @@ export function operatorFlags(ctx: Context): OperatorOptions {
     server: ctx.env.kubeProxy.url,
     ...(ctx.options.nodeOptions !== undefined && { nodeOptions: ctx.options.nodeOptions }),
     build: ctx.options.operatorBuild,
+    ...(ctx.options.heapSnapshot !== undefined && { heapSnapshotDir: ctx.options.heapSnapshot }),
     ...memoryLimitOf(ctx.options.memoryLimit),
   };
 }

@@ -23,6 +23,12 @@ export async function measureMemory(ctx: Context, population: Population): Promi
     '(f) memory',
     `- run ${ctx.run}, ${population.size} identities Ready: RSS ${rssMiB.toFixed(0)} MiB (anonymous ${anonMiB.toFixed(0)}, file-backed ${fileMiB.toFixed(0)}), peak ${peakMiB.toFixed(0)} MiB; V8 heap used ${heapMiB} of ${mib('nodejs_heap_size_total_bytes')} MiB, external ${mib('nodejs_external_memory_bytes')} MiB; run under ${population.operator.limit}, ${ctx.options.operatorBuild === 'tsc' ? "tsc's dist/main.js" : 'the image bundle'} with ${ctx.options.nodeOptions !== undefined ? `NODE_OPTIONS ${ctx.options.nodeOptions}` : `the image's ${OPERATOR_NODE_FLAGS.join(' ')}`}.`,
   );
+  if (ctx.options.heapSnapshot !== undefined) {
+    const file = await population.operator.heapSnapshot();
+    ctx.progress(
+      `(f) ${population.size} identities: heap snapshot ${file} (npx tsx bench/heap-summary.ts ${file})`,
+    );
+  }
 }
 
 /**
