@@ -28,8 +28,8 @@ COPY scripts/bundle-operator.ts ./scripts/
 RUN npm run build && npm prune --omit=dev --ignore-scripts
 
 FROM ${NODE_IMAGE}
-# Two malloc arenas, not one per thread: src/dev/node/images.ts (OPERATOR_NODE_FLAGS) says why.
-ENV NODE_ENV=production MALLOC_ARENA_MAX=2
+# Two malloc arenas, fixed mmap and trim thresholds: src/dev/node/images.ts says why.
+ENV NODE_ENV=production MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./
 COPY --from=build --chown=root:root /app/node_modules ./node_modules

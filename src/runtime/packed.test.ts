@@ -61,6 +61,20 @@ describe('packed cache objects', () => {
     expect(unpacked(later)).toEqual(identity('d'));
   });
 
+  it('give back objects larger than the compression window, which never become the dictionary', () => {
+    const pack = packer();
+    pack<KubernetesObject>(identity('a'));
+    const huge = {
+      ...identity('b'),
+      spec: { purpose: Array.from({ length: 4_000 }, (_, i) => `p${i}`).join(' ') },
+    };
+    const stored = pack<KubernetesObject>(huge);
+    const later = pack<KubernetesObject>(identity('c'));
+    expect(unpacked(stored)).toEqual(huge);
+    expect(unpacked(later)).toEqual(identity('c'));
+    expect(packedLength(later as object)).toBeLessThan(JSON.stringify(identity('c')).length / 4);
+  });
+
   it('keep text outside latin1 through compression', () => {
     const pack = packer();
     pack<KubernetesObject>(identity('a'));

@@ -130,6 +130,22 @@ describe('WorkQueue', () => {
     expect(clock.pending()).toBe(0);
   });
 
+  it('keeps one timer however many keys wait, and adds each when its own deadline comes', async () => {
+    const { clock, queue } = queueWithClock();
+    for (let i = 1; i <= 100; i++) queue.addAfter(`ns/k${i}`, i * 10);
+    queue.addAfter('ns/k100', 5);
+    expect(clock.pending()).toBe(1);
+    await clock.advance(5);
+    expect(queue.len()).toBe(1);
+    expect(await queue.get()).toBe('ns/k100');
+    await clock.advance(495);
+    expect(queue.len()).toBe(50);
+    expect(queue.scheduledAt('ns/k51')).toBe(clock.now() + 10);
+    await clock.advance(1000);
+    expect(queue.len()).toBe(99);
+    expect(clock.pending()).toBe(0);
+  });
+
   it('holds back a deadline that fires while the key is processing until done()', async () => {
     const { clock, queue } = queueWithClock();
     queue.add('ns/a');

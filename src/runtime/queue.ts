@@ -10,6 +10,7 @@
 //    the initial list, relists), so an event never waits behind a sweep of every object; a key added
 //    at both levels is queued once, at the higher. Aging bounds the wait of a low key: once the oldest
 //    has waited `lowPriorityMaxWaitMs`, low keys take every other turn, so nothing starves.
+import FlatQueue from 'flatqueue';
 import { type CancelTimer, type Clock, systemClock } from './clock.ts';
 import { ItemBackoff, TokenBucket } from './ratelimit.ts';
 
@@ -41,11 +42,6 @@ export interface QueueOptions {
 /** 'high': events, deadlines and retries; 'low': resyncs and (re)lists of every object. */
 export type Priority = 'high' | 'low';
 
-interface Deadline {
-  at: number;
-  cancel: CancelTimer;
-}
-
 export class WorkQueue {
   private readonly clock: Clock;
   private readonly metrics: QueueMetrics;
@@ -62,7 +58,15 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   /** Keys handed to a worker, with the time they were handed out. */
   private readonly processing = new Map<string, number>();
-  private readonly deadlines = new Map<string, Deadline>();
+  /**
+   * The earliest scheduled re-add of each key (epoch ms), in a map and a min-heap by time, with one
+   * timer for the earliest of all: a timer per key was four objects per identity held for as long as
+   * its next rotation or expiry check. A key moved earlier leaves its old heap entry behind, dropped
+   * when it comes due.
+   */
+  private readonly deadlines = new Map<string, number>();
+  private readonly due = new FlatQueue<string>();
+  private timer: { at: number; cancel: CancelTimer } | undefined;
   private waiters: Array<(key: string | undefined) => void> = [];
   private idle: Array<() => void> = [];
   private shuttingDown = false;
@@ -108,13 +112,34 @@ export class WorkQueue {
     }
     const at = this.clock.now() + delayMs;
     const existing = this.deadlines.get(key);
-    if (existing && existing.at <= at) return;
-    existing?.cancel();
-    const cancel = this.clock.setTimer(() => {
+    if (existing !== undefined && existing <= at) return;
+    this.deadlines.set(key, at);
+    this.due.push(key, at);
+    this.armTimer();
+  }
+
+  /** Sets the one timer for the earliest deadline, unless it is already set for that time or sooner. */
+  private armTimer(): void {
+    const next = this.due.peekValue();
+    if (next === undefined || (this.timer !== undefined && this.timer.at <= next)) return;
+    this.timer?.cancel();
+    this.timer = {
+      at: next,
+      cancel: this.clock.setTimer(() => this.fireDue(), Math.max(0, next - this.clock.now())),
+    };
+  }
+
+  /** Adds every key whose deadline has come (skipping entries a moved deadline left), then re-arms. */
+  private fireDue(): void {
+    this.timer = undefined;
+    const now = this.clock.now();
+    for (let at = this.due.peekValue(); at !== undefined && at <= now; at = this.due.peekValue()) {
+      const key = this.due.pop() as string;
+      if (this.deadlines.get(key) !== at) continue;
       this.deadlines.delete(key);
       this.add(key);
-    }, delayMs);
-    this.deadlines.set(key, { at, cancel });
+    }
+    if (!this.shuttingDown) this.armTimer();
   }
 
   /** Re-adds a failed key after its backoff (or the global bucket's wait, whichever is longer). */
@@ -136,7 +161,7 @@ export class WorkQueue {
 
   /** When the earliest scheduled re-add of `key` is due (epoch ms), if any. */
   scheduledAt(key: string): number | undefined {
-    return this.deadlines.get(key)?.at;
+    return this.deadlines.get(key);
   }
 
   /** The next key to process, or undefined once the queue is shut down. */
@@ -163,8 +188,10 @@ export class WorkQueue {
   shutDown(): void {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
-    for (const d of this.deadlines.values()) d.cancel();
+    this.timer?.cancel();
+    this.timer = undefined;
     this.deadlines.clear();
+    this.due.clear();
     this.high.clear();
     this.low.clear();
     this.dirty.clear();
