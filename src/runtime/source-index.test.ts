@@ -13,7 +13,9 @@ const identity = (name: string, workload?: string): Ref => ({
   spec: workload ? { workload } : {},
 });
 
-async function indexed() {
+async function indexed(
+  keysOf: (o: Ref) => string[] = (o) => (o.spec?.workload ? [`ns/${o.spec.workload}`] : []),
+) {
   const cluster = new FakeCluster<Ref>();
   const source = new InformerSource({
     name: 'refs',
@@ -21,7 +23,7 @@ async function indexed() {
     clock: new FakeClock(),
     maxSilenceMs: 0,
   });
-  const index = new SourceIndex(source, (o) => (o.spec?.workload ? [`ns/${o.spec.workload}`] : []));
+  const index = new SourceIndex(source, keysOf);
   return { cluster, source, index };
 }
 
@@ -52,14 +54,9 @@ describe('SourceIndex', () => {
   });
 
   it('keeps an object under several keys, and a key through one, many and one member again', async () => {
-    const cluster = new FakeCluster<Ref>();
-    const source = new InformerSource({
-      name: 'refs',
-      create: cluster.informer,
-      clock: new FakeClock(),
-      maxSilenceMs: 0,
-    });
-    const index = new SourceIndex(source, (o) => (o.spec?.workload ?? '').split(',').filter(Boolean));
+    const { cluster, source, index } = await indexed((o) =>
+      (o.spec?.workload ?? '').split(',').filter(Boolean),
+    );
     await source.start();
     cluster.put(identity('a', 'web,db'));
     cluster.put(identity('a', 'web,db'));
