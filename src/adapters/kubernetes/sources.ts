@@ -6,7 +6,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { Marks } from '../../api/v1alpha1/annotations.ts';
 import { GROUP, VERSION } from '../../api/v1alpha1/types.ts';
-import { httpStatus } from '../../runtime/errors.ts';
 import { DEFAULT_MAX_SILENCE_MS, InformerSource, type ManagedInformer } from '../../runtime/informer.ts';
 import type { Logger } from '../../runtime/logger.ts';
 import type { RuntimeMetrics } from '../../runtime/metrics.ts';
@@ -58,10 +57,10 @@ export function customObjectSource(
   const path = namespace
     ? `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/${plural}`
     : `/apis/${GROUP}/${VERSION}/${plural}`;
-  const list = (page: ListPage) =>
+  const list = () =>
     (namespace
-      ? api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural, ...page })
-      : api.listClusterCustomObject({ group: GROUP, version: VERSION, plural, ...page })) as Promise<
+      ? api.listNamespacedCustomObject({ group: GROUP, version: VERSION, namespace, plural })
+      : api.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as Promise<
       k8s.KubernetesListObject<k8s.KubernetesObject>
     >;
   return supervised(
@@ -86,14 +85,14 @@ export function workloadSource(
   const { namespace } = options;
   const apps = kc.makeApiClient(k8s.AppsV1Api);
   const all = {
-    deployments: (page: ListPage) => apps.listDeploymentForAllNamespaces(page),
-    statefulsets: (page: ListPage) => apps.listStatefulSetForAllNamespaces(page),
-    daemonsets: (page: ListPage) => apps.listDaemonSetForAllNamespaces(page),
+    deployments: () => apps.listDeploymentForAllNamespaces(),
+    statefulsets: () => apps.listStatefulSetForAllNamespaces(),
+    daemonsets: () => apps.listDaemonSetForAllNamespaces(),
   };
   const inNamespace = (ns: string) => ({
-    deployments: (page: ListPage) => apps.listNamespacedDeployment({ namespace: ns, ...page }),
-    statefulsets: (page: ListPage) => apps.listNamespacedStatefulSet({ namespace: ns, ...page }),
-    daemonsets: (page: ListPage) => apps.listNamespacedDaemonSet({ namespace: ns, ...page }),
+    deployments: () => apps.listNamespacedDeployment({ namespace: ns }),
+    statefulsets: () => apps.listNamespacedStatefulSet({ namespace: ns }),
+    daemonsets: () => apps.listNamespacedDaemonSet({ namespace: ns }),
   });
   const list = (namespace ? inNamespace(namespace) : all)[kind];
   const path = namespace ? `/apis/apps/v1/namespaces/${namespace}/${kind}` : `/apis/apps/v1/${kind}`;
@@ -104,7 +103,7 @@ export function workloadSource(
       slimInformer(
         kc,
         path,
-        list as (page: ListPage) => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
+        list as () => Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
         workloadSlim(kindName),
         { ...options, activity },
       ),
@@ -119,24 +118,6 @@ export function workloadSource(
 export function withInactivityTimeout(watch: k8s.Watch, ms: number): k8s.Watch {
   (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = ms;
   return watch;
-}
-
-/** A page of a list: its size and where it continues (the apiserver's limit and continue). */
-export interface ListPage {
-  limit?: number;
-  _continue?: string;
-}
-
-/**
- * Lists are read in pages of this many objects, each slimmed and packed before the next is read, so
- * a start with 10,000 Pods never holds them all as client-node's model objects at once.
- */
-export const LIST_PAGE_SIZE = 500;
-
-/** A list page's continue token: `_continue` in client-node's models, `continue` in raw JSON. */
-function continueOf(list: k8s.KubernetesListObject<k8s.KubernetesObject>): string | undefined {
-  const meta = list.metadata as { _continue?: string; continue?: string } | undefined;
-  return meta?._continue || meta?.continue || undefined;
 }
 
 interface InformerOptions {
@@ -159,7 +140,7 @@ interface InformerOptions {
 export function slimInformer<T extends k8s.KubernetesObject>(
   kc: k8s.KubeConfig,
   path: string,
-  list: (page: ListPage) => Promise<k8s.KubernetesListObject<T>>,
+  list: () => Promise<k8s.KubernetesListObject<T>>,
   slim: (obj: T) => T,
   { watchTimeoutMs, activity, labelSelector, fieldSelector }: InformerOptions,
 ): ManagedInformer<T> {
@@ -184,22 +165,8 @@ export function slimInformer<T extends k8s.KubernetesObject>(
       ),
   } as unknown as k8s.Watch;
   const slimList = async () => {
-    const items: T[] = [];
-    let page = await list({ limit: LIST_PAGE_SIZE });
-    for (let token = continueOf(page); ; token = continueOf(page)) {
-      for (const item of page.items) items.push(store(item));
-      if (token === undefined) break;
-      try {
-        page = await list({ limit: LIST_PAGE_SIZE, _continue: token });
-      } catch (error) {
-        // The snapshot the pages came from was compacted away (410): list whole, as client-go's pager does.
-        if (httpStatus(error) !== 410) throw error;
-        const whole = await list({});
-        return { ...whole, items: whole.items.map(store) };
-      }
-    }
-    // Every page carries the resourceVersion of the one snapshot they come from: the watch resumes there.
-    return { ...page, items };
+    const listed = await list();
+    return { ...listed, items: listed.items.map(store) };
   };
   return new k8s.ListWatch<T>(path, slimming, slimList, false, labelSelector, fieldSelector);
 }
@@ -242,17 +209,13 @@ export function ownedObjectSources(kc: k8s.KubeConfig, options: SourceOptions): 
     name: string,
     path: string,
     selectors: Selectors,
-    list: (query: Selectors & ListPage) => Promise<k8s.KubernetesListObject<T>>,
+    list: (selectors: Selectors) => Promise<k8s.KubernetesListObject<T>>,
     slim: (obj: T) => T,
   ) =>
     supervised<T>(
       name,
       (activity) =>
-        slimInformer(kc, path, (page) => list({ ...selectors, ...page }), slim, {
-          ...options,
-          ...selectors,
-          activity,
-        }),
+        slimInformer(kc, path, () => list(selectors), slim, { ...options, ...selectors, activity }),
       options,
     );
   const ns = namespace;
@@ -326,7 +289,7 @@ export function namespaceSource(
       slimInformer(
         kc,
         '/api/v1/namespaces',
-        (page) => core.listNamespace(page) as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
+        () => core.listNamespace() as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
         withoutManagedFields('Namespace', 'v1'),
         { ...options, activity },
       ),
