@@ -134,7 +134,7 @@ export function startBenchOperator(env: BenchEnv, options: OperatorOptions): Ben
     {
       env: {
         ...process.env,
-        // The image's environment, as the pod has it (its malloc arena cap among it).
+        // The image's environment, as the pod has it (its malloc settings among it).
         ...Object.fromEntries(OPERATOR_IMAGE.env.map((entry) => entry.split('=', 2))),
         ...FAST_START_ENV,
         KUBECONFIG: kubeconfig,
