@@ -38,9 +38,10 @@ export const PROBE_IMAGE = 'localhost/nhi/probe:1';
  * thread (Node's thread pool and V8's workers): with one each, freed native memory stayed
  * resident, about 20 MiB at 1,000 identities. And fixed mmap and trim thresholds of 128 KiB
  * (glibc's starting values): by default glibc raises both after the first large block is freed (up
- * to 32 MiB), and from then on every large Buffer of a list response is cut from an arena and its
- * freed space kept, about 100 MiB of native memory at 2,000 identities against 20 with the
- * thresholds fixed (BENCHMARKS.md, (f)).
+ * to 32 MiB), and from then on large Buffers are cut from the arenas, which keep their freed
+ * space: about 100 MiB of native memory at 2,000 identities against 20 with the thresholds fixed,
+ * in runs of the same day (a later run on a busier machine grew the main arena to 72 MiB again;
+ * BENCHMARKS.md, (f)).
  */
 export const OPERATOR_NODE_FLAGS = ['--max-semi-space-size=4'] as const;
 
